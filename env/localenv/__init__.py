@@ -1,0 +1,1 @@
+"""The laptop environment: Java check, cached jars, the local S3 server and local Spark."""

@@ -1,0 +1,11 @@
+"""Where the local environment keeps its files; all of them are git-ignored."""
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+JAR_MANIFEST = REPO_ROOT / "env" / "jars.pom.xml"
+JAR_CACHE = REPO_ROOT / ".cache" / "jars"
+STATE_DIR = REPO_ROOT / ".local"
+LAKE_DIR = REPO_ROOT / "lake"
+RUNS_DIR = REPO_ROOT / "runs"
+SAMPLE_DIR = REPO_ROOT / "data" / "sample"

@@ -1,0 +1,164 @@
+"""The local S3 server: S3Proxy with its filesystem backend, so the lake is plain files.
+
+S3Proxy keeps every object at `<data_dir>/<bucket>/<key>`, which makes the lake survive
+restarts and crashes, and makes each Delta table a valid Delta directory on disk too.
+A LocalStack already listening on the port is used as it is.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from localenv.java import require_supported_java
+from localenv.jars import S3PROXY_ARTIFACT, jar_path
+
+# S3Proxy refuses single PUTs over a small default; S3A and boto3 send up to their
+# multipart thresholds in one request, so allow 1 GiB plain and 5 GiB per part.
+_MAX_NON_CHUNKED_REQUEST = 1 << 30
+_MAX_SINGLE_PART_OBJECT = 5 << 30
+
+
+@dataclass(frozen=True)
+class S3Server:
+    data_dir: Path
+    state_dir: Path
+    port: int = 4566
+    host: str = "127.0.0.1"
+    access_key: str = "test"
+    secret_key: str = "test"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "s3proxy.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "s3proxy.log"
+
+    def _write_properties(self) -> Path:
+        properties = {
+            "s3proxy.endpoint": self.endpoint,
+            "s3proxy.authorization": "aws-v2-or-v4",
+            "s3proxy.identity": self.access_key,
+            "s3proxy.credential": self.secret_key,
+            "s3proxy.v4-max-non-chunked-request-size": _MAX_NON_CHUNKED_REQUEST,
+            "s3proxy.max-single-part-object-size": _MAX_SINGLE_PART_OBJECT,
+            "jclouds.provider": "filesystem-nio2",
+            "jclouds.filesystem.basedir": self.data_dir,
+        }
+        path = self.state_dir / "s3proxy.properties"
+        path.write_text("".join(f"{key}={value}\n" for key, value in properties.items()))
+        return path
+
+    def running_pid(self) -> int | None:
+        """The pid of our S3Proxy if it is alive, else None (a stale pid file is removed)."""
+        try:
+            pid = int(self.pid_file.read_text())
+            os.kill(pid, 0)
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            self.pid_file.unlink(missing_ok=True)
+            return None
+        return pid
+
+    def answers(self) -> bool:
+        """True when something speaks HTTP on the endpoint (any status counts)."""
+        try:
+            urllib.request.urlopen(self.endpoint, timeout=1)
+        except urllib.error.HTTPError:
+            return True
+        except OSError:
+            return False
+        return True
+
+    def is_localstack(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.endpoint}/_localstack/health", timeout=1) as r:
+                return "services" in json.load(r)
+        except (OSError, ValueError):
+            return False
+
+    def start(self, timeout: float = 60) -> str:
+        """Start S3Proxy unless an S3 server already answers; return what is serving."""
+        if self.running_pid():
+            return f"S3Proxy already running (pid {self.running_pid()}) on {self.endpoint}"
+        if self.answers():
+            if self.is_localstack():
+                return f"LocalStack found on {self.endpoint}; using it as it is"
+            raise RuntimeError(
+                f"Port {self.port} is taken by something that is not our S3 server or "
+                f"LocalStack. Stop it, or set LAKE_S3_ENDPOINT to another port."
+            )
+        require_supported_java()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        properties = self._write_properties()
+        with self.log_file.open("ab") as log:
+            process = subprocess.Popen(
+                ["java", "-jar", str(jar_path(S3PROXY_ARTIFACT)), "--properties", str(properties)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(str(process.pid))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                self.pid_file.unlink(missing_ok=True)
+                raise RuntimeError(
+                    f"S3Proxy exited with code {process.returncode}; see {self.log_file}"
+                )
+            if self.answers():
+                return f"S3Proxy started (pid {process.pid}) on {self.endpoint}, data in {self.data_dir}"
+            time.sleep(0.2)
+        self.stop()
+        raise TimeoutError(f"S3Proxy did not answer on {self.endpoint} within {timeout}s")
+
+    def stop(self, kill: bool = False, timeout: float = 20) -> str:
+        pid = self.running_pid()
+        if pid is None:
+            return "S3Proxy is not running"
+        os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+        return f"S3Proxy stopped (pid {pid})"
+
+    def status(self) -> str:
+        pid = self.running_pid()
+        if pid and self.answers():
+            return f"running: S3Proxy pid {pid} on {self.endpoint}, data in {self.data_dir}"
+        if pid:
+            return f"starting or stuck: S3Proxy pid {pid} does not answer on {self.endpoint}"
+        if self.answers():
+            kind = "LocalStack" if self.is_localstack() else "an unknown server"
+            return f"running: {kind} on {self.endpoint} (not managed by this project)"
+        return f"stopped: nothing answers on {self.endpoint}"
+
+
+def server_for_endpoint(endpoint: str, data_dir: Path, state_dir: Path) -> S3Server:
+    parsed = urlparse(endpoint)
+    return S3Server(
+        data_dir=data_dir, state_dir=state_dir, host=parsed.hostname, port=parsed.port or 80
+    )

@@ -1,0 +1,64 @@
+"""The local Spark session: Delta Lake over S3A against the local S3 server.
+
+This is the only place that builds a SparkSession; on Databricks the runtime's own
+session is used instead (see lakehouse.runtime).
+"""
+
+import os
+import sys
+import tempfile
+
+from lakehouse.settings import LakeSettings
+from localenv.jars import spark_jars
+from localenv.java import require_supported_java
+
+
+def s3a_conf(settings: LakeSettings) -> dict[str, str]:
+    """Hadoop S3A settings for the emulator: endpoint, path style, no SSL, test keys."""
+    return {
+        "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "spark.hadoop.fs.s3a.endpoint": settings.s3_endpoint,
+        "spark.hadoop.fs.s3a.endpoint.region": settings.aws_region,
+        "spark.hadoop.fs.s3a.path.style.access": "true",
+        "spark.hadoop.fs.s3a.connection.ssl.enabled": str(
+            settings.s3_endpoint.startswith("https")
+        ).lower(),
+        "spark.hadoop.fs.s3a.aws.credentials.provider": (
+            "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
+        ),
+        "spark.hadoop.fs.s3a.access.key": settings.aws_access_key_id,
+        "spark.hadoop.fs.s3a.secret.key": settings.aws_secret_access_key.get_secret_value(),
+        # Fail fast when the emulator is down instead of retrying for minutes.
+        "spark.hadoop.fs.s3a.attempts.maximum": "3",
+        "spark.hadoop.fs.s3a.retry.limit": "3",
+        "spark.hadoop.fs.s3a.connection.establish.timeout": "5s",
+    }
+
+
+def build_local_session(settings: LakeSettings | None = None, app_name: str = "stackexchange"):
+    """Return a Delta-enabled local SparkSession wired to the local S3 server."""
+    from pyspark.sql import SparkSession
+
+    settings = settings or LakeSettings()
+    require_supported_java()
+    # Python workers must use this interpreter, which has pyarrow and lxml.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.master(f"local[{settings.spark_cores}]")
+        .appName(app_name)
+        .config("spark.jars", ",".join(str(path) for path in spark_jars()))
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config("spark.sql.catalogImplementation", "in-memory")
+        .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="spark-warehouse-"))
+        .config("spark.driver.memory", settings.spark_driver_memory)
+        .config("spark.sql.shuffle.partitions", str(settings.spark_cores * 4))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.databricks.delta.schema.autoMerge.enabled", "false")
+    )
+    for key, value in s3a_conf(settings).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()

@@ -1,0 +1,1 @@
+"""Getting a dump into the lake: sources, verification, safe extraction, upload."""

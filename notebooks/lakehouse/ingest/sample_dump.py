@@ -1,0 +1,306 @@
+"""A deterministic generator of schema-faithful StackExchange dumps.
+
+It writes all eight files as the real dumps are written (BOM, one `<row/>` per line,
+optional attributes left out, `&#xA;` for newlines) and keeps Stack Exchange's own
+invariants: Tags.xml `Count` is the number of questions with that tag, and
+`AnswerCount` is the number of answers. Rows are streamed, so memory stays flat
+however large `questions` is.
+"""
+
+import random
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from lakehouse.schemas import DUMP_TABLES
+
+TAG_NAMES = (
+    "grammaire", "orthographe", "conjugaison", "vocabulaire", "étymologie", "prononciation",
+    "traduction", "expressions", "syntaxe", "typographie", "subjonctif", "accord",
+    "registre", "québécois", "anglicismes", "ponctuation", "pluriel", "genre",
+    "中文", "emoji-🚲", "c++", "c#", ".net", "node.js",
+)  # fmt: skip
+WORDS = (
+    "vélo", "chaîne", "dérailleur", "frein", "roue", "pneu", "selle", "guidon", "cadre",
+    "question", "réponse", "pourquoi", "comment", "naïve", "Straße", "größe", "żółw",
+    "自行车", "骑", "🚲", "☕", "tire", "brake", "gear", "spoke", "rim", "hub", "crank",
+)  # fmt: skip
+DISPLAY_NAMES = ("Zoë", "José", "Łukasz", "Ærøskøbing", "山田太郎", "Ольга", "user", "Ana")
+LICENSES = ("CC BY-SA 2.5", "CC BY-SA 3.0", "CC BY-SA 4.0")
+EPOCH = datetime(2012, 3, 1, 8, 0, 0, tzinfo=UTC)
+COMMUNITY_USER_ID = -1
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    site: str = "sample.stackexchange.com"
+    questions: int = 400
+    seed: int = 42
+    line_ending: str = "\n"
+    tags_format: str = "mixed"  # "angle" (<a><b>), "pipe" (|a|b|, late 2025 on) or "mixed"
+    dump_date: datetime = datetime(2025, 12, 31, tzinfo=UTC)
+
+
+def _escape(value: str) -> str:
+    return (
+        value.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("\r", "&#xD;")
+        .replace("\n", "&#xA;")
+    )
+
+
+def _date(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+
+
+class _TableWriter:
+    """Streams one dump file: BOM, prolog, root, one row per line."""
+
+    def __init__(self, directory: Path, file_name: str, line_ending: str):
+        self.table = DUMP_TABLES[file_name]
+        self.line_ending = line_ending
+        self.next_id = 1
+        self.rows = 0
+        self.file = (directory / file_name).open("w", encoding="utf-8", newline="")
+        self.file.write(f'\ufeff<?xml version="1.0" encoding="utf-8"?>{line_ending}')
+        self.file.write(f"<{self.table.root}>{line_ending}")
+
+    def write(self, **attributes) -> None:
+        """Write a row; None values are left out, as in the real dumps."""
+        cells = " ".join(
+            f'{name}="{_escape(_date(value) if isinstance(value, datetime) else str(value))}"'
+            for name, value in attributes.items()
+            if value is not None
+        )
+        self.file.write(f"  <row {cells} />{self.line_ending}")
+        self.rows += 1
+
+    def take_id(self) -> int:
+        self.next_id += 1
+        return self.next_id - 1
+
+    def close(self) -> None:
+        self.file.write(f"</{self.table.root}>")
+        self.file.close()
+
+    @property
+    def bytes_written(self) -> int:
+        return self.file.tell()
+
+
+class _SampleDump:
+    def __init__(self, spec: SampleSpec, directory: Path):
+        self.spec = spec
+        self.random = random.Random(spec.seed)
+        self.writers = {
+            name: _TableWriter(directory, name, spec.line_ending) for name in DUMP_TABLES
+        }
+        self.user_count = max(10, spec.questions // 2)
+        self.clock = EPOCH
+        self.tag_counts: Counter[str] = Counter()
+        self.question_ids: list[int] = []
+
+    def tick(self) -> datetime:
+        self.clock += timedelta(minutes=self.random.randint(1, 240), milliseconds=self.random.randint(0, 999))
+        return self.clock
+
+    def text(self, words: int) -> str:
+        return " ".join(self.random.choice(WORDS) for _ in range(words))
+
+    def body(self) -> str:
+        paragraphs = [
+            f"<p>{self.text(self.random.randint(5, 40))} &amp; «{self.random.choice(WORDS)}»</p>"
+            for _ in range(self.random.randint(1, 3))
+        ]
+        if self.random.random() < 0.3:
+            paragraphs.append(f"<pre><code>x = 1 &lt; 2\n{self.text(3)}\n</code></pre>")
+        return "\n\n".join(paragraphs) + "\n"
+
+    def owner(self) -> dict:
+        """An existing user, the Community user, or a deleted one (a name, no id)."""
+        roll = self.random.random()
+        if roll < 0.05:
+            return {"OwnerDisplayName": f"user{self.random.randint(10_000, 99_999)}"}
+        if roll < 0.07:
+            return {"OwnerUserId": COMMUNITY_USER_ID}
+        return {"OwnerUserId": self.random.randint(1, self.user_count)}
+
+    def tags_attribute(self, tags: list[str], question_id: int) -> str:
+        style = self.spec.tags_format
+        if style == "mixed":
+            style = "pipe" if question_id % 2 else "angle"
+        if style == "pipe":
+            return "|" + "|".join(tags) + "|"
+        return "".join(f"<{tag}>" for tag in tags)
+
+    def write_users(self) -> None:
+        users = self.writers["Users.xml"]
+        users.write(
+            Id=COMMUNITY_USER_ID, Reputation=1, CreationDate=EPOCH, DisplayName="Community",
+            LastAccessDate=EPOCH, WebsiteUrl="https://meta.stackexchange.com/",
+            Location="on the server farm", AboutMe="<p>Hi, I'm not really a person.</p>\n",
+            Views=0, UpVotes=100, DownVotes=10, AccountId=-1,
+        )  # fmt: skip
+        for user_id in range(1, self.user_count + 1):
+            created = EPOCH + timedelta(hours=user_id)
+            users.write(
+                Id=user_id,
+                Reputation=self.random.randint(1, 20_000),
+                CreationDate=created,
+                DisplayName=f"{self.random.choice(DISPLAY_NAMES)} {user_id}",
+                LastAccessDate=created + timedelta(days=self.random.randint(0, 900)),
+                WebsiteUrl=f"https://example.org/~{user_id}" if user_id % 3 == 0 else None,
+                Location=self.random.choice(("Paris", "Montréal", "東京", None)),
+                AboutMe=self.body() if user_id % 2 == 0 else None,
+                Views=self.random.randint(0, 500),
+                UpVotes=self.random.randint(0, 300),
+                DownVotes=self.random.randint(0, 30),
+                AccountId=100_000 + user_id,
+            )
+            if user_id % 4 == 0:
+                self.writers["Badges.xml"].write(
+                    Id=self.writers["Badges.xml"].take_id(), UserId=user_id,
+                    Name=self.random.choice(("Autobiographer", "Teacher", "Student", "grammaire")),
+                    Date=created + timedelta(days=1), Class=self.random.choice((1, 2, 3)),
+                    TagBased=self.random.choice(("True", "False")),
+                )  # fmt: skip
+
+    def write_post_extras(self, post_id: int, created: datetime, owner: dict, title: str | None, tags: str | None) -> None:
+        history = self.writers["PostHistory.xml"]
+        user = {"UserId": owner.get("OwnerUserId"), "UserDisplayName": owner.get("OwnerDisplayName")}
+        revisions = [(2, self.text(12))] + ([(1, title), (3, tags)] if title else [])
+        for type_id, text in revisions:
+            history.write(
+                Id=history.take_id(), PostHistoryTypeId=type_id, PostId=post_id,
+                RevisionGUID=f"{self.random.getrandbits(128):032x}", CreationDate=created,
+                **user, Text=text, ContentLicense=self.random.choice(LICENSES),
+            )  # fmt: skip
+        for _ in range(self.random.randint(0, 2)):
+            comments = self.writers["Comments.xml"]
+            comments.write(
+                Id=comments.take_id(), PostId=post_id, Score=self.random.randint(0, 5),
+                Text=self.text(8), CreationDate=created + timedelta(hours=2),
+                UserId=self.random.randint(1, self.user_count),
+                ContentLicense=self.random.choice(LICENSES),
+            )  # fmt: skip
+        for _ in range(self.random.randint(0, 3)):
+            votes = self.writers["Votes.xml"]
+            vote_type = self.random.choice((2, 2, 2, 3, 5, 8))
+            votes.write(
+                Id=votes.take_id(), PostId=post_id, VoteTypeId=vote_type,
+                UserId=self.random.randint(1, self.user_count) if vote_type in (5, 8) else None,
+                CreationDate=(created + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0),
+                BountyAmount=50 if vote_type == 8 else None,
+            )  # fmt: skip
+
+    def write_question(self, target_bytes: int | None) -> None:
+        posts = self.writers["Posts.xml"]
+        question_id = posts.take_id()
+        answer_count = self.random.choice((0, 0, 1, 1, 1, 2, 2, 3, 5))
+        answer_ids = [posts.take_id() for _ in range(answer_count)]
+        tags = self.random.sample(TAG_NAMES, self.random.randint(1, 4))
+        self.tag_counts.update(tags)
+        created = self.tick()
+        owner = self.owner()
+        title = f"{self.text(self.random.randint(3, 9)).capitalize()} ?"
+        tags_value = self.tags_attribute(tags, question_id)
+        posts.write(
+            Id=question_id, PostTypeId=1,
+            AcceptedAnswerId=answer_ids[0] if answer_ids and self.random.random() < 0.4 else None,
+            CreationDate=created, Score=self.random.randint(-3, 40),
+            ViewCount=self.random.randint(5, 5000), Body=self.body(), **owner,
+            LastActivityDate=created + timedelta(days=3), Title=title, Tags=tags_value,
+            AnswerCount=answer_count, CommentCount=self.random.randint(0, 4),
+            FavoriteCount=self.random.choice((None, 0, 1, 3)),
+            ClosedDate=created + timedelta(days=2) if self.random.random() < 0.03 else None,
+            ContentLicense=self.random.choice(LICENSES),
+        )  # fmt: skip
+        self.write_post_extras(question_id, created, owner, title, tags_value)
+        if self.question_ids and self.random.random() < 0.1:
+            links = self.writers["PostLinks.xml"]
+            links.write(
+                Id=links.take_id(), CreationDate=created, PostId=question_id,
+                RelatedPostId=self.random.choice(self.question_ids[-50:]),
+                LinkTypeId=self.random.choice((1, 3)),
+            )  # fmt: skip
+        self.question_ids.append(question_id)
+        del self.question_ids[:-50]
+        for answer_id in answer_ids:
+            answered = created + timedelta(minutes=self.random.randint(1, 3000))
+            answer_owner = self.owner()
+            posts.write(
+                Id=answer_id, PostTypeId=2, ParentId=question_id, CreationDate=answered,
+                Score=self.random.randint(-2, 30), Body=self.body(), **answer_owner,
+                LastActivityDate=answered, CommentCount=self.random.randint(0, 3),
+                ContentLicense=self.random.choice(LICENSES),
+            )  # fmt: skip
+            self.write_post_extras(answer_id, answered, answer_owner, None, None)
+
+    def write_tags(self) -> None:
+        posts, tags = self.writers["Posts.xml"], self.writers["Tags.xml"]
+        for index, name in enumerate(sorted(self.tag_counts)):
+            wiki = {}
+            if index % 3 == 0:  # Tag wikis are posts (types 4 and 5) owned by Community.
+                excerpt_id, wiki_id = posts.take_id(), posts.take_id()
+                for post_id, type_id in ((excerpt_id, 4), (wiki_id, 5)):
+                    posts.write(
+                        Id=post_id, PostTypeId=type_id, CreationDate=self.tick(), Score=0,
+                        Body=f"<p>{name}</p>\n", OwnerUserId=COMMUNITY_USER_ID,
+                        LastActivityDate=self.clock, CommentCount=0,
+                        ContentLicense="CC BY-SA 4.0",
+                    )  # fmt: skip
+                wiki = {"ExcerptPostId": excerpt_id, "WikiPostId": wiki_id}
+            tags.write(
+                Id=tags.take_id(), TagName=name, Count=self.tag_counts[name], **wiki,
+                IsModeratorOnly="True" if name == "typographie" else None,
+                IsRequired="True" if name == "grammaire" else None,
+            )  # fmt: skip
+
+    def write(self, target_posts_bytes: int | None) -> dict[str, int]:
+        self.write_users()
+        written = 0
+        while (
+            written < self.spec.questions
+            if target_posts_bytes is None
+            else self.writers["Posts.xml"].bytes_written < target_posts_bytes
+        ):
+            self.write_question(target_posts_bytes)
+            written += 1
+        self.write_tags()
+        for writer in self.writers.values():
+            writer.close()
+        return {name: writer.rows for name, writer in self.writers.items()}
+
+
+def write_sample_dump(
+    spec: SampleSpec, directory: Path, target_posts_bytes: int | None = None
+) -> dict[str, int]:
+    """Write the eight XML files into `directory`; return the row count of each file.
+
+    With `target_posts_bytes`, questions are added until Posts.xml reaches that size.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    return _SampleDump(spec, directory).write(target_posts_bytes)
+
+
+def pack_sample_dump(spec: SampleSpec, directory: Path, archive: Path) -> Path:
+    """Write the dump and pack it as archive.org does: `<site>.7z`, the files at its root."""
+    import py7zr
+
+    import os
+
+    write_sample_dump(spec, directory)
+    # Fixed file times make the archive, and so the dump_id, the same on every machine.
+    for name in DUMP_TABLES:
+        os.utime(directory / name, (spec.dump_date.timestamp(), spec.dump_date.timestamp()))
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    partial = archive.with_suffix(".7z.partial")
+    with py7zr.SevenZipFile(partial, "w") as packed:
+        for name in DUMP_TABLES:
+            packed.write(directory / name, arcname=name)
+    partial.replace(archive)
+    return archive

@@ -1,0 +1,181 @@
+"""Parse dump lines (`<row .../>`, one per line) into typed Arrow batches.
+
+The dumps are untrusted input: lxml runs with no DTD loading, no entity expansion and
+no network. A line that is not a well-formed row is kept as a rejected line with its
+reason, never dropped, and values that do not fit their type go to `_rescued_data`.
+"""
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from lxml import etree
+
+from lakehouse.schemas import BOOLEAN, INT, LONG, STRING, TIMESTAMP, DumpTable
+
+ROW, REJECTED, PROLOG, ROOT_OPEN, ROOT_CLOSE, FORBIDDEN = (
+    "row", "rejected", "prolog", "root_open", "root_close", "forbidden",
+)  # fmt: skip
+BOM = "\ufeff"
+
+ARROW_TYPES = {
+    LONG: pa.int64(),
+    INT: pa.int32(),
+    STRING: pa.string(),
+    TIMESTAMP: pa.timestamp("us", tz="UTC"),
+    BOOLEAN: pa.bool_(),
+}
+RESCUED_TYPE = pa.map_(pa.string(), pa.string())
+SERVICE_FIELDS = [
+    pa.field("_rescued_data", RESCUED_TYPE),
+    pa.field("_line_kind", pa.string()),
+    pa.field("_raw_line", pa.string()),
+    pa.field("_reject_reason", pa.string()),
+]
+
+
+def _safe_parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False
+    )
+
+
+def arrow_schema(table: DumpTable) -> pa.Schema:
+    typed = [pa.field(a.column, ARROW_TYPES[a.type]) for a in table.attributes]
+    return pa.schema(typed + SERVICE_FIELDS)
+
+
+def classify(line: str, root: str) -> str | None:
+    """The kind of a stripped line, or None for a blank one."""
+    if not line:
+        return None
+    if line.startswith("<row"):
+        return ROW
+    if line.startswith("<?xml"):
+        return PROLOG
+    if line in (f"<{root}>", f"<{root} >"):
+        return ROOT_OPEN
+    if line == f"</{root}>":
+        return ROOT_CLOSE
+    if line.startswith(("<!DOCTYPE", "<!ENTITY")):
+        return FORBIDDEN
+    return REJECTED
+
+
+def _parse_elements(row_lines: list[str]) -> list[etree._Element | str]:
+    """Parse row lines in one go; on failure, line by line so only bad lines are lost.
+
+    Returns, per line, either the element or the parser's error message.
+    """
+    parser = _safe_parser()
+    try:
+        document = etree.fromstring(f"<r>{''.join(row_lines)}</r>", parser)
+        if len(document) == len(row_lines):
+            return list(document)
+    except etree.XMLSyntaxError:
+        pass
+    results: list[etree._Element | str] = []
+    for line in row_lines:
+        try:
+            results.append(etree.fromstring(line, parser))
+        except etree.XMLSyntaxError as error:
+            results.append(f"malformed XML: {error}")
+    return results
+
+
+def _typed_column(values: list[str | None], type_name: str) -> tuple[pa.Array, list[int]]:
+    """Cast string values to the column type; return the array and the rows that failed."""
+    strings = pa.array(values, pa.string())
+    target = ARROW_TYPES[type_name]
+    if type_name == STRING:
+        return strings, []
+    if type_name == BOOLEAN:
+        strings = pc.utf8_lower(strings)
+    try:
+        return _cast(strings, type_name), []
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    typed, failed = [], []
+    for index, value in enumerate(strings):
+        try:
+            typed.append(_cast(pa.array([value.as_py()], pa.string()), type_name)[0].as_py())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            typed.append(None)
+            failed.append(index)
+    return pa.array(typed, target), failed
+
+
+def _cast(strings: pa.Array, type_name: str) -> pa.Array:
+    if type_name == TIMESTAMP:
+        # Dump dates carry no zone and are UTC; cast naive first, then label as UTC.
+        return pc.cast(pc.cast(strings, pa.timestamp("us")), ARROW_TYPES[TIMESTAMP])
+    return pc.cast(strings, ARROW_TYPES[type_name])
+
+
+def parse_lines(lines: list[str], table: DumpTable) -> pa.RecordBatch:
+    """Turn raw dump lines into one Arrow batch in `arrow_schema(table)`."""
+    kinds, row_lines, other_lines = [], [], []
+    for raw in lines:
+        line = raw.strip().lstrip(BOM).strip()
+        kind = classify(line, table.root)
+        if kind == ROW:
+            row_lines.append(line)
+        elif kind is not None:
+            other_lines.append((kind, line))
+
+    elements = _parse_elements(row_lines)
+    attribute_values: dict[str, list[str | None]] = {a.name: [] for a in table.attributes}
+    rescued: list[list[tuple[str, str]] | None] = []
+    for line, element in zip(row_lines, elements, strict=True):
+        if isinstance(element, str) or element.tag != "row":
+            reason = element if isinstance(element, str) else f"unexpected element <{element.tag}>"
+            other_lines.append((REJECTED, line, reason))
+            continue
+        attributes = dict(element.attrib)
+        for name, values in attribute_values.items():
+            values.append(attributes.pop(name, None))
+        rescued.append(list(attributes.items()) or None)
+        kinds.append(ROW)
+
+    columns, failed_rows = [], {}
+    for attribute in table.attributes:
+        array, failed = _typed_column(attribute_values[attribute.name], attribute.type)
+        columns.append(array)
+        for index in failed:
+            failed_rows.setdefault(index, []).append(
+                (attribute.name, attribute_values[attribute.name][index])
+            )
+    for index, pairs in failed_rows.items():
+        rescued[index] = (rescued[index] or []) + pairs
+
+    row_count = len(kinds)
+    batch = pa.RecordBatch.from_arrays(
+        columns
+        + [
+            pa.array(rescued, RESCUED_TYPE),
+            pa.array(kinds, pa.string()),
+            pa.nulls(row_count, pa.string()),
+            pa.nulls(row_count, pa.string()),
+        ],
+        schema=arrow_schema(table),
+    )
+    if not other_lines:
+        return batch
+    return pa.concat_batches([batch, _non_row_batch(other_lines, table)])
+
+
+def _non_row_batch(other_lines: list[tuple], table: DumpTable) -> pa.RecordBatch:
+    schema = arrow_schema(table)
+    count = len(other_lines)
+    default_reasons = {REJECTED: "not a <row .../> line", FORBIDDEN: "DOCTYPE or ENTITY declaration"}
+    kinds = [entry[0] for entry in other_lines]
+    raw = [entry[1] if entry[0] in (REJECTED, FORBIDDEN) else None for entry in other_lines]
+    reasons = [
+        entry[2] if len(entry) > 2 else default_reasons.get(entry[0]) for entry in other_lines
+    ]
+    arrays = [pa.nulls(count, field.type) for field in schema][: len(table.attributes)]
+    arrays += [
+        pa.nulls(count, RESCUED_TYPE),
+        pa.array(kinds, pa.string()),
+        pa.array(raw, pa.string()),
+        pa.array(reasons, pa.string()),
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
