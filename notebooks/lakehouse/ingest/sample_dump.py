@@ -303,4 +303,5 @@ def pack_sample_dump(spec: SampleSpec, directory: Path, archive: Path) -> Path:
         for name in DUMP_TABLES:
             packed.write(directory / name, arcname=name)
     partial.replace(archive)
+    os.utime(archive, (spec.dump_date.timestamp(), spec.dump_date.timestamp()))
     return archive

@@ -1,0 +1,161 @@
+"""Where a dump archive comes from: archive.org, a local `.7z`, or the generated sample.
+
+Every source hands back verified local archives behind the same small interface, so
+the ingest step, the DAG and the tests can swap one source for another.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlparse
+
+from lakehouse.ingest.archive_org import (
+    ArchiveFile,
+    download,
+    fetch_files_xml,
+    parse_files_xml,
+    verify,
+)
+from lakehouse.ingest.sample_dump import SampleSpec, pack_sample_dump
+from lakehouse.schemas import DUMP_TABLES
+
+_SITE = re.compile(r"^[a-z0-9][a-z0-9.-]*\.[a-z]{2,}$")
+# Stack Overflow ships one archive per table: stackoverflow.com-Posts.7z.
+_PER_TABLE_ARCHIVE = re.compile(r"^(?P<site>.+)-(?P<table>[A-Za-z]+)\.7z$")
+
+
+@dataclass(frozen=True)
+class FetchedArchive:
+    path: Path
+    listed: ArchiveFile | None  # Its entry in an archive.org _files.xml, when there is one.
+
+    @property
+    def published(self) -> datetime:
+        if self.listed and self.listed.mtime:
+            return datetime.fromtimestamp(self.listed.mtime, UTC)
+        return datetime.fromtimestamp(self.path.stat().st_mtime, UTC)
+
+
+class DumpSource(Protocol):
+    site: str
+
+    def fetch(self, downloads: Path) -> list[FetchedArchive]: ...
+
+
+def site_of_archive(name: str) -> str:
+    """`french.stackexchange.com.7z` and `stackoverflow.com-Posts.7z` -> their site."""
+    match = _PER_TABLE_ARCHIVE.match(name)
+    if match and f"{match['table']}.xml" in DUMP_TABLES:
+        site = match["site"]
+    else:
+        site = name.removesuffix(".7z")
+    if not name.endswith(".7z") or not _SITE.match(site):
+        raise ValueError(f"{name!r} is not a dump archive name like <site>.7z")
+    return site
+
+
+@dataclass(frozen=True)
+class LocalArchive:
+    """A `.7z` on disk (or a folder of per-table archives), checked against a sibling
+    `*_files.xml` when one lists it."""
+
+    path: Path
+
+    @property
+    def archives(self) -> list[Path]:
+        if self.path.is_dir():
+            found = sorted(self.path.glob("*.7z"))
+            if not found:
+                raise FileNotFoundError(f"{self.path}: no .7z archives in this folder")
+            return found
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: no such dump archive")
+        return [self.path]
+
+    @property
+    def site(self) -> str:
+        sites = {site_of_archive(path.name) for path in self.archives}
+        if len(sites) != 1:
+            raise ValueError(f"{self.path}: archives of several sites: {sorted(sites)}")
+        return sites.pop()
+
+    def _listing(self, archive: Path) -> ArchiveFile | None:
+        for files_xml in sorted(archive.parent.glob("*_files.xml")):
+            listed = parse_files_xml(files_xml.read_bytes(), source=str(files_xml))
+            if archive.name in listed:
+                return listed[archive.name]
+        return None
+
+    def fetch(self, downloads: Path) -> list[FetchedArchive]:
+        fetched = []
+        for archive in self.archives:
+            listed = self._listing(archive)
+            if listed:
+                verify(archive, listed)
+            fetched.append(FetchedArchive(archive, listed))
+        return fetched
+
+
+@dataclass(frozen=True)
+class ArchiveOrgItem:
+    """One site of an archive.org item, e.g. item `stackexchange_20250930`."""
+
+    site: str
+    item: str
+    base_url: str
+
+    def fetch(self, downloads: Path) -> list[FetchedArchive]:
+        listing = fetch_files_xml(self.base_url, self.item)
+        names = [f"{self.site}.7z"] if f"{self.site}.7z" in listing else [
+            f"{self.site}-{name.removesuffix('.xml')}.7z"
+            for name in DUMP_TABLES
+            if f"{self.site}-{name.removesuffix('.xml')}.7z" in listing
+        ]  # fmt: skip
+        if not names:
+            raise FileNotFoundError(
+                f"archive.org item {self.item!r} lists no archive for site {self.site!r}"
+            )
+        return [
+            FetchedArchive(
+                download(f"{self.base_url}/{self.item}/{name}", listing[name], downloads / name),
+                listing[name],
+            )
+            for name in names
+        ]
+
+
+@dataclass(frozen=True)
+class GeneratedSample:
+    """The project's own sample dump, packed once and reused (it is deterministic)."""
+
+    spec: SampleSpec
+    cache_dir: Path
+
+    @property
+    def site(self) -> str:
+        return self.spec.site
+
+    def fetch(self, downloads: Path) -> list[FetchedArchive]:
+        archive = self.cache_dir / f"{self.spec.site}.7z"
+        if not archive.exists():
+            pack_sample_dump(self.spec, self.cache_dir / "xml", archive)
+        return [FetchedArchive(archive, None)]
+
+
+def source_for(
+    dump: str | None, site: str | None, *, item: str, base_url: str, sample_dir: Path
+) -> DumpSource:
+    """Pick the source a user asked for: DUMP=<url or path>, SITE=<name>, or the sample."""
+    if dump and urlparse(dump).scheme in ("http", "https"):
+        parts = urlparse(dump).path.rstrip("/").split("/")
+        if len(parts) < 3 or not parts[-1].endswith(".7z"):
+            raise ValueError(f"DUMP={dump!r}: expected .../download/<item>/<site>.7z")
+        root = dump[: dump.rindex("/" + parts[-2] + "/")]
+        return ArchiveOrgItem(site_of_archive(parts[-1]), parts[-2], root)
+    if dump:
+        return LocalArchive(Path(dump).expanduser())
+    if site:
+        return ArchiveOrgItem(site, item, base_url)
+    return GeneratedSample(SampleSpec(), sample_dir)
