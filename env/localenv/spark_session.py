@@ -56,9 +56,14 @@ def build_local_session(settings: LakeSettings | None = None, app_name: str = "s
         .config("spark.sql.shuffle.partitions", str(settings.spark_cores * 4))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        # Small tables: rebuilding a Delta snapshot does not need 50 tasks.
+        .config("spark.databricks.delta.snapshotPartitions", str(settings.spark_cores * 2))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.databricks.delta.schema.autoMerge.enabled", "false")
     )
     for key, value in s3a_conf(settings).items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark

@@ -1,6 +1,6 @@
 """The raw zone of the lake: `s3://<bucket>/raw/<site>/<dump_id>/<Table>.xml`.
 
-A dump's `_manifest.json` is written last, after every file is uploaded; it marks the
+A dump's `manifest.json` is written last, after every file is uploaded; it marks the
 dump as complete and records each file's row count and sha1 for the bronze checks.
 """
 
@@ -10,7 +10,8 @@ from pathlib import Path
 from lakehouse.ingest.progress import byte_progress
 from lakehouse.settings import LakeSettings
 
-MANIFEST = "_manifest.json"
+# Spark skips files whose names start with "_" or ".", so no leading underscore here.
+MANIFEST = "manifest.json"
 MULTIPART_THRESHOLD = 8 * (1 << 20)
 
 

@@ -1,0 +1,152 @@
+"""Load one raw dump file into its bronze table.
+
+The file is read as text lines, so Spark splits it across every core; lxml parses the
+lines inside `mapInArrow`. The parsed lines are staged first, checked against the
+ingest manifest (no truncation, every row accounted for), and only then merged, so a
+bad file leaves bronze at its last good version.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from lakehouse.delta_merge import ROW_HASH, upsert
+from lakehouse.ingest.raw_store import MANIFEST
+from lakehouse.lake import Lake
+from lakehouse.schemas import DumpTable, table_for_file
+from lakehouse.xml_rows import FORBIDDEN, REJECTED, ROOT_CLOSE, ROW, SERVICE_FIELDS, parse_lines
+
+REJECTED_ROWS = "bronze.rejected_rows"
+LINEAGE = ["site", "dump_id", "source_file", "ingested_at"]
+
+
+class BadDumpFile(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class BronzeLoad:
+    table: str
+    site: str
+    dump_id: str
+    rows_in_file: int
+    rows_loaded: int
+    rows_rejected: int
+
+
+def spark_ddl(table: DumpTable) -> str:
+    typed = [f"`{attribute.column}` {attribute.type}" for attribute in table.attributes]
+    service = {
+        "_rescued_data": "map<string,string>",
+        "_line_kind": "string",
+        "_raw_line": "string",
+        "_reject_reason": "string",
+    }
+    assert list(service) == [field.name for field in SERVICE_FIELDS]
+    return ", ".join(typed + [f"{name} {type_}" for name, type_ in service.items()])
+
+
+def parse_dump_file(spark, uri: str, table: DumpTable) -> DataFrame:
+    """The file's lines parsed into typed columns, one output row per non-blank line."""
+
+    def parse(batches):
+        for batch in batches:
+            yield parse_lines(batch.column(0).to_pylist(), table)
+
+    return spark.read.text(uri).mapInArrow(parse, spark_ddl(table))
+
+
+def row_hash(columns: list[str]) -> Column:
+    return F.xxhash64(
+        *[F.to_json(F.col(c)) if c == "_rescued_data" else F.col(f"`{c}`") for c in columns]
+    )
+
+
+def read_manifest(spark, lake: Lake, site: str, dump_id: str) -> dict:
+    uri = lake.raw_uri(site, dump_id, MANIFEST)
+    try:
+        first = spark.read.text(uri, wholetext=True).first()
+    except Exception:  # Spark raises its own AnalysisException for a missing path.
+        first = None
+    if first is None:
+        raise BadDumpFile(f"{uri}: no ingest manifest; ingest the dump first (`make ingest`)")
+    return json.loads(first[0])
+
+
+def _check_staged(staged: DataFrame, uri: str, table: DumpTable, expected_rows: int) -> dict:
+    counts = {row["_line_kind"]: row["count"] for row in staged.groupBy("_line_kind").count().collect()}
+    if counts.get(FORBIDDEN):
+        raise BadDumpFile(f"{uri}: holds a DOCTYPE or ENTITY declaration; refusing the file")
+    if counts.get(ROOT_CLOSE, 0) != 1:
+        raise BadDumpFile(f"{uri}: truncated; no closing </{table.root}> tag")
+    seen = counts.get(ROW, 0) + counts.get(REJECTED, 0)
+    if seen != expected_rows:
+        raise BadDumpFile(f"{uri}: read {seen} row lines, but the manifest counted {expected_rows}")
+    return counts
+
+
+def _rejected(lines: DataFrame, table: DumpTable) -> DataFrame:
+    return lines.select(
+        *LINEAGE,
+        F.lit(table.name).alias("table_name"),
+        F.col("_raw_line").alias("raw_line"),
+        F.col("_reject_reason").alias("reason"),
+    ).withColumn(ROW_HASH, row_hash(["raw_line", "reason"]))
+
+
+def load_dump_file(
+    lake: Lake, site: str, dump_id: str, file_name: str, ingested_at: datetime
+) -> BronzeLoad:
+    """Parse, check and merge one raw file into `bronze.<table>`; bad rows to rejected_rows."""
+    spark = lake.spark
+    table = table_for_file(file_name)
+    uri = lake.raw_uri(site, dump_id, file_name)
+    manifest = read_manifest(spark, lake, site, dump_id)
+    if file_name not in manifest["rows"]:
+        raise BadDumpFile(f"{uri}: not in this dump (missing: {', '.join(manifest['missing'])})")
+
+    staging = f"staging.{table.name}"
+    parsed = parse_dump_file(spark, uri, table).select(
+        F.lit(site).alias("site"),
+        "*",
+        F.lit(dump_id).alias("dump_id"),
+        F.lit(uri).alias("source_file"),
+        F.lit(ingested_at).cast("timestamp").alias("ingested_at"),
+    )
+    lake.overwrite_site(parsed, staging, site)
+    staged = lake.read(staging).where(F.col("site") == site)
+    _check_staged(staged, uri, table, manifest["rows"][file_name])
+
+    content = table.columns + ["_rescued_data"]
+    rows = staged.where(F.col("_line_kind") == ROW).withColumn(ROW_HASH, row_hash(content))
+    first = Window.partitionBy("site", "id").orderBy(ROW_HASH)
+    ranked = rows.withColumn("_copy", F.row_number().over(first))
+    unique = ranked.where(F.col("id").isNotNull() & (F.col("_copy") == 1))
+    duplicates = ranked.where(F.col("id").isNull() | (F.col("_copy") > 1)).withColumn(
+        "_reject_reason",
+        F.when(
+            F.col("id").isNull(),
+            F.concat(F.lit(f"{file_name}: row has no valid Id: "), F.to_json("_rescued_data")),
+        ).otherwise(F.format_string(f"{file_name}: duplicate Id %d", F.col("id"))),
+    ).withColumn("_raw_line", F.to_json(F.struct(*[f"`{c}`" for c in content])))
+    bad_lines = staged.where(F.col("_line_kind") == REJECTED).withColumn(
+        "_reject_reason", F.concat(F.lit(f"{file_name}: "), F.col("_reject_reason"))
+    )
+    rejected = _rejected(bad_lines.unionByName(duplicates, allowMissingColumns=True), table)
+
+    bronze_columns = ["site", *table.columns, "_rescued_data", *LINEAGE[1:], ROW_HASH]
+    upsert(lake, rejected, REJECTED_ROWS, ["site", "table_name", ROW_HASH])
+    upsert(
+        lake,
+        unique.select(*[f"`{c}`" for c in bronze_columns]),
+        f"bronze.{table.name}",
+        ["site", "id"],
+        constraints={"id_not_null": "id IS NOT NULL", "site_not_null": "site IS NOT NULL"},
+    )
+    loaded = unique.count()
+    rejected_count = rejected.count()
+    lake.delta_table(staging).delete(F.col("site") == site)
+    return BronzeLoad(table.name, site, dump_id, manifest["rows"][file_name], loaded, rejected_count)
