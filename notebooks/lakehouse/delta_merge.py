@@ -1,31 +1,87 @@
-"""Idempotent upserts with Delta MERGE: unchanged rows are left alone, so a re-run of
-the same dump rewrites no data file."""
+"""Idempotent writes with Delta MERGE: rows already stored as they are stay untouched,
+so re-running the same dump commits nothing and rewrites no data file."""
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from lakehouse.lake import Lake
 
 ROW_HASH = "_row_hash"
+_DELETE = "_delete"
 
 
-def upsert(lake: Lake, source, name: str, keys: list[str], constraints: dict[str, str] | None = None):
-    """MERGE `source` into table `name` on `keys`; create the table on first use.
+def with_row_hash(df: DataFrame, columns: list[str]) -> DataFrame:
+    """`df` with `_row_hash`, a 64-bit hash of `columns` (map-typed ones through JSON,
+    because Spark's hash functions refuse maps)."""
+    parts = [
+        F.to_json(F.col(f"`{c}`")) if "map<" in df.schema[c].dataType.simpleString() else F.col(f"`{c}`")
+        for c in columns
+    ]
+    return df.withColumn(ROW_HASH, F.xxhash64(*parts))
 
-    `source` must be unique on `keys` (MERGE rejects several source rows per target row)
-    and carry `_row_hash`, so that only changed rows are rewritten.
+
+def _ensure_table(lake: Lake, source: DataFrame, name: str, constraints: dict[str, str] | None):
+    if lake.exists(name):
+        return False
+    lake.create(source, name)
+    if constraints:
+        lake.add_constraints(name, constraints)
+    return True
+
+
+def _merge(lake: Lake, changes: DataFrame, name: str, keys: list[str]) -> None:
+    condition = " AND ".join(f"target.`{key}` = source.`{key}`" for key in keys)
+    merge = lake.delta_table(name).alias("target").merge(changes.alias("source"), condition)
+    if _DELETE in changes.columns:
+        merge = merge.whenMatchedDelete(condition=f"source.{_DELETE}")
+        columns = [c for c in changes.columns if c != _DELETE]
+        assignments = {f"`{c}`": f"source.`{c}`" for c in columns}
+        merge = merge.whenMatchedUpdate(
+            condition=f"target.{ROW_HASH} <> source.{ROW_HASH}", set=assignments
+        ).whenNotMatchedInsert(condition=f"NOT source.{_DELETE}", values=assignments)
+    else:
+        merge = merge.whenMatchedUpdateAll(
+            condition=f"target.{ROW_HASH} <> source.{ROW_HASH}"
+        ).whenNotMatchedInsertAll()
+    merge.execute()
+
+
+def upsert(
+    lake: Lake,
+    source: DataFrame,
+    name: str,
+    keys: list[str],
+    constraints: dict[str, str] | None = None,
+) -> None:
+    """Insert new rows and update changed ones (by `_row_hash`); never delete.
+
+    `source` must be unique on `keys`: MERGE rejects several source rows per target row.
     """
-    if not lake.exists(name):
-        lake.create(source, name)
-        if constraints:
-            lake.add_constraints(name, constraints)
+    if _ensure_table(lake, source, name, constraints):
         return
-    table = lake.delta_table(name)
-    # Drop rows the table already holds as they are: MERGE would otherwise rewrite
-    # every file it matches, even when no row in it changes.
-    changed = source.join(table.toDF().select(*keys, ROW_HASH), [*keys, ROW_HASH], "left_anti")
-    condition = " AND ".join(f"target.{key} = source.{key}" for key in keys)
-    (
-        table.alias("target")
-        .merge(changed.alias("source"), condition)
-        .whenMatchedUpdateAll(condition=f"target.{ROW_HASH} <> source.{ROW_HASH}")
-        .whenNotMatchedInsertAll()
-        .execute()
+    stored = lake.read(name).select(*keys, ROW_HASH)
+    # Without this filter MERGE would rewrite every file it matches, changed or not.
+    changes = source.join(stored, [*keys, ROW_HASH], "left_anti")
+    if not changes.isEmpty():
+        _merge(lake, changes, name, keys)
+
+
+def sync_site(
+    lake: Lake,
+    source: DataFrame,
+    name: str,
+    keys: list[str],
+    site: str,
+    constraints: dict[str, str] | None = None,
+) -> None:
+    """Make one site's rows in `name` equal `source`: insert, update and delete as needed."""
+    if _ensure_table(lake, source, name, constraints):
+        return
+    stored = lake.read(name).where(F.col("site") == site)
+    changed = source.join(stored.select(*keys, ROW_HASH), [*keys, ROW_HASH], "left_anti")
+    gone = stored.join(source.select(*keys), keys, "left_anti").select(source.columns)
+    changes = changed.withColumn(_DELETE, F.lit(False)).unionByName(
+        gone.withColumn(_DELETE, F.lit(True))
     )
+    if not changes.isEmpty():
+        _merge(lake, changes, name, keys)

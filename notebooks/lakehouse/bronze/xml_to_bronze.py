@@ -10,10 +10,10 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from lakehouse.delta_merge import ROW_HASH, upsert
+from lakehouse.delta_merge import ROW_HASH, upsert, with_row_hash
 from lakehouse.ingest.raw_store import MANIFEST
 from lakehouse.lake import Lake
 from lakehouse.schemas import DumpTable, table_for_file
@@ -59,12 +59,6 @@ def parse_dump_file(spark, uri: str, table: DumpTable) -> DataFrame:
     return spark.read.text(uri).mapInArrow(parse, spark_ddl(table))
 
 
-def row_hash(columns: list[str]) -> Column:
-    return F.xxhash64(
-        *[F.to_json(F.col(c)) if c == "_rescued_data" else F.col(f"`{c}`") for c in columns]
-    )
-
-
 def read_manifest(spark, lake: Lake, site: str, dump_id: str) -> dict:
     uri = lake.raw_uri(site, dump_id, MANIFEST)
     try:
@@ -89,12 +83,13 @@ def _check_staged(staged: DataFrame, uri: str, table: DumpTable, expected_rows: 
 
 
 def _rejected(lines: DataFrame, table: DumpTable) -> DataFrame:
-    return lines.select(
+    rejected = lines.select(
         *LINEAGE,
         F.lit(table.name).alias("table_name"),
         F.col("_raw_line").alias("raw_line"),
         F.col("_reject_reason").alias("reason"),
-    ).withColumn(ROW_HASH, row_hash(["raw_line", "reason"]))
+    )
+    return with_row_hash(rejected, ["raw_line", "reason"])
 
 
 def load_dump_file(
@@ -121,7 +116,7 @@ def load_dump_file(
     _check_staged(staged, uri, table, manifest["rows"][file_name])
 
     content = table.columns + ["_rescued_data"]
-    rows = staged.where(F.col("_line_kind") == ROW).withColumn(ROW_HASH, row_hash(content))
+    rows = with_row_hash(staged.where(F.col("_line_kind") == ROW), content)
     first = Window.partitionBy("site", "id").orderBy(ROW_HASH)
     ranked = rows.withColumn("_copy", F.row_number().over(first))
     unique = ranked.where(F.col("id").isNotNull() & (F.col("_copy") == 1))
