@@ -50,6 +50,7 @@ class Lake:
         if partition_by:
             writer = writer.partitionBy(*partition_by)
         writer.save(self.location(name))
+        self.register([name])
 
     def sql_name(self, name: str) -> str:
         return f"delta.`{self.location(name)}`"

@@ -1,0 +1,1 @@
+"""Gold: per-site aggregates for people to read."""

@@ -1,0 +1,70 @@
+"""The pipeline graph, defined once: notebooks, their dependencies and the tables they
+write. The local runner, the Airflow DAG and the Databricks job are rendered from it."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NotebookTask:
+    notebook: str
+    depends_on: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+
+
+# Parameters every notebook takes; each run fills them in.
+RUN_PARAMETERS = ("site", "dump_id", "run_id")
+
+PIPELINE: tuple[NotebookTask, ...] = (
+    NotebookTask("bronze_posts", writes=("bronze.posts", "bronze.rejected_rows")),
+    NotebookTask("bronze_users", writes=("bronze.users", "bronze.rejected_rows")),
+    NotebookTask(
+        "bronze_tables",
+        writes=(
+            "bronze.comments", "bronze.votes", "bronze.badges", "bronze.tags",
+            "bronze.post_links", "bronze.post_history", "bronze.rejected_rows",
+        ),
+    ),  # fmt: skip
+    NotebookTask(
+        "bronze_posts_dataquality",
+        depends_on=("bronze_posts", "bronze_users"),
+        writes=("bronze.posts_valid", "bronze.posts_quarantine", "bronze.dq_results"),
+    ),
+    NotebookTask("silver_posts", depends_on=("bronze_posts_dataquality",), writes=("silver.posts",)),
+    NotebookTask("silver_users", depends_on=("bronze_users",), writes=("silver.users",)),
+    NotebookTask(
+        "gold_posts_users",
+        depends_on=("silver_posts", "silver_users"),
+        writes=("gold.posts_users",),
+    ),
+    NotebookTask(
+        "gold_most_popular_tags",
+        depends_on=("silver_posts",),
+        writes=("gold.most_popular_tags", "gold.most_popular_tags_monthly"),
+    ),
+)
+
+TABLES: tuple[str, ...] = tuple(dict.fromkeys(t for task in PIPELINE for t in task.writes))
+
+
+def in_dependency_order(tasks: tuple[NotebookTask, ...] = PIPELINE) -> list[NotebookTask]:
+    """A topological order of `tasks`; raises on a cycle or an unknown dependency."""
+    by_name = {task.notebook: task for task in tasks}
+    ordered: list[NotebookTask] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name not in by_name:
+            raise ValueError(f"{path[-1]} depends on unknown notebook {name!r}")
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "visiting":
+            raise ValueError(f"dependency cycle: {' -> '.join((*path, name))}")
+        state[name] = "visiting"
+        for dependency in by_name[name].depends_on:
+            visit(dependency, (*path, name))
+        state[name] = "done"
+        ordered.append(by_name[name])
+
+    for task in tasks:
+        visit(task.notebook, ("pipeline",))
+    return ordered

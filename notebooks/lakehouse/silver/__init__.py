@@ -1,0 +1,1 @@
+"""Silver: typed, cleaned, one row per entity, relations made explicit."""

@@ -1,0 +1,106 @@
+"""One function per notebook: read, transform, write. Notebooks call these and show
+the result; nothing here knows which target it runs on."""
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from lakehouse.bronze.posts_quality import check_bronze_posts
+from lakehouse.bronze.xml_to_bronze import BronzeLoad, load_dump_file
+from lakehouse.delta_merge import sync_site, with_row_hash
+from lakehouse.gold.most_popular_tags import most_popular_tags, most_popular_tags_monthly
+from lakehouse.gold.posts_users import posts_users
+from lakehouse.ingest.raw_store import MANIFEST
+from lakehouse.lake import Lake
+from lakehouse.schemas import DUMP_TABLES
+from lakehouse.silver.posts import build_silver_posts
+from lakehouse.silver.users import build_silver_users
+
+OTHER_DUMP_FILES = tuple(name for name in DUMP_TABLES if name not in ("Posts.xml", "Users.xml"))
+
+
+@dataclass(frozen=True)
+class RunContext:
+    lake: Lake
+    site: str
+    dump_id: str
+    run_id: str
+    run_time: datetime
+
+    def site_rows(self, name: str) -> DataFrame:
+        return self.lake.read(name).where(F.col("site") == self.site)
+
+
+def latest_dump_id(lake: Lake, site: str) -> str:
+    manifests = lake.spark.read.text(f"{lake.settings.raw_root}/{site}/*/{MANIFEST}", wholetext=True)
+    dump_ids = sorted(json.loads(row.value)["dump_id"] for row in manifests.collect())
+    if not dump_ids:
+        raise LookupError(f"No ingested dump of site {site!r} under {lake.settings.raw_root}")
+    return dump_ids[-1]
+
+
+def run_context(lake: Lake, site: str, dump_id: str = "", run_id: str = "") -> RunContext:
+    """The run's parameters; an empty dump_id means the site's latest ingested dump."""
+    if not site:
+        raise ValueError("The `site` parameter is empty; set it to a site such as bicycles.stackexchange.com")
+    return RunContext(
+        lake=lake,
+        site=site,
+        dump_id=dump_id or latest_dump_id(lake, site),
+        run_id=run_id or uuid.uuid4().hex[:12],
+        run_time=datetime.now(UTC),
+    )
+
+
+def bronze_posts(ctx: RunContext) -> BronzeLoad:
+    return load_dump_file(ctx.lake, ctx.site, ctx.dump_id, "Posts.xml", ctx.run_time)
+
+
+def bronze_users(ctx: RunContext) -> BronzeLoad:
+    return load_dump_file(ctx.lake, ctx.site, ctx.dump_id, "Users.xml", ctx.run_time)
+
+
+def bronze_tables(ctx: RunContext, file_names: tuple[str, ...] = OTHER_DUMP_FILES) -> list[BronzeLoad]:
+    """The other dump files; those a dump lacks are skipped (ingest named them)."""
+    from lakehouse.bronze.xml_to_bronze import read_manifest
+
+    present = read_manifest(ctx.lake.spark, ctx.lake, ctx.site, ctx.dump_id)["rows"]
+    return [
+        load_dump_file(ctx.lake, ctx.site, ctx.dump_id, name, ctx.run_time)
+        for name in file_names
+        if name in present
+    ]
+
+
+def bronze_posts_dataquality(ctx: RunContext) -> DataFrame:
+    return check_bronze_posts(ctx.lake, ctx.site, ctx.dump_id, ctx.run_id, ctx.run_time)
+
+
+def _publish(ctx: RunContext, df: DataFrame, name: str, keys: list[str]) -> DataFrame:
+    sync_site(ctx.lake, with_row_hash(df, df.columns), name, keys, ctx.site)
+    return ctx.site_rows(name)
+
+
+def silver_posts(ctx: RunContext) -> DataFrame:
+    posts = build_silver_posts(ctx.site_rows("bronze.posts_valid"))
+    return _publish(ctx, posts, "silver.posts", ["site", "id"])
+
+
+def silver_users(ctx: RunContext) -> DataFrame:
+    users = build_silver_users(ctx.site_rows("bronze.users"))
+    return _publish(ctx, users, "silver.users", ["site", "id"])
+
+
+def gold_posts_users(ctx: RunContext) -> DataFrame:
+    table = posts_users(ctx.site_rows("silver.posts"), ctx.site_rows("silver.users"))
+    return _publish(ctx, table, "gold.posts_users", ["site", "user_id"])
+
+
+def gold_most_popular_tags(ctx: RunContext) -> DataFrame:
+    posts = ctx.site_rows("silver.posts")
+    _publish(ctx, most_popular_tags_monthly(posts), "gold.most_popular_tags_monthly", ["site", "tag", "month"])
+    return _publish(ctx, most_popular_tags(posts), "gold.most_popular_tags", ["site", "tag"])

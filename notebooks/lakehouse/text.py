@@ -1,0 +1,20 @@
+"""Plain text from the HTML the dumps carry in Body and AboutMe."""
+
+import html
+import re
+
+import pandas as pd
+
+_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+
+
+def html_to_text(markup: str | None) -> str | None:
+    """Visible text of an HTML fragment: tags dropped, entities decoded, spaces folded."""
+    if markup is None:
+        return None
+    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", markup))).strip()
+
+
+def html_to_text_series(markup: pd.Series) -> pd.Series:
+    return markup.map(html_to_text, na_action="ignore")
