@@ -157,8 +157,21 @@ class S3Server:
         return f"stopped: nothing answers on {self.endpoint}"
 
 
-def server_for_endpoint(endpoint: str, data_dir: Path, state_dir: Path) -> S3Server:
-    parsed = urlparse(endpoint)
+def server_for(settings, data_dir: Path, state_dir: Path) -> S3Server:
+    """An S3Proxy serving the settings' endpoint and test credentials from `data_dir`."""
+    endpoint = urlparse(settings.s3_endpoint)
     return S3Server(
-        data_dir=data_dir, state_dir=state_dir, host=parsed.hostname, port=parsed.port or 80
+        data_dir=data_dir,
+        state_dir=state_dir,
+        host=endpoint.hostname,
+        port=endpoint.port or 80,
+        access_key=settings.aws_access_key_id,
+        secret_key=settings.aws_secret_access_key.get_secret_value(),
     )
+
+
+def local_server(settings) -> S3Server:
+    """The user's S3 server, keeping the lake in ./lake."""
+    from localenv.paths import LAKE_DIR, S3_STATE_DIR
+
+    return server_for(settings, LAKE_DIR, S3_STATE_DIR)

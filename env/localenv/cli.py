@@ -1,0 +1,120 @@
+"""The `lake` command behind the Makefile: emulator lifecycle, ingest, run, SQL, samples."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+
+def _settings():
+    from lakehouse.settings import LakeSettings
+
+    try:
+        return LakeSettings()
+    except ValidationError as error:
+        raise SystemExit(f"error: bad setting: {error.errors()[0]['msg']}") from None
+
+
+def cmd_s3(args) -> None:
+    from localenv.s3_server import local_server
+
+    server = local_server(_settings())
+    action = {"start": server.start, "stop": server.stop, "status": server.status}[args.action]
+    print(action())
+
+
+def cmd_ingest(args) -> None:
+    from lakehouse.ingest.ingest_dump import ingest_dump
+    from lakehouse.ingest.sources import source_for
+    from localenv.paths import SAMPLE_DIR, WORK_DIR
+    from localenv.s3_server import local_server
+
+    settings = _settings()
+    print(local_server(settings).start(), file=sys.stderr)
+    source = source_for(
+        args.dump, args.site, item=settings.archive_item, base_url=settings.archive_base_url,
+        sample_dir=SAMPLE_DIR,
+    )  # fmt: skip
+    result = ingest_dump(source, settings, WORK_DIR)
+    state = "already ingested" if result.already_ingested else "ingested"
+    print(f"{result.site} {result.dump_id} {state}: {result.raw_uri}")
+    if result.missing:
+        print(f"missing from this dump: {', '.join(result.missing)}")
+
+
+def cmd_run(args) -> None:
+    from localenv.local_run import format_summary, local_run
+
+    print(format_summary(local_run(args.dump, args.site, _settings())))
+
+
+def cmd_sql(args) -> None:
+    from lakehouse.runtime import open_lake
+    from localenv.s3_server import local_server
+
+    settings = _settings()
+    print(local_server(settings).start(), file=sys.stderr)
+    lake = open_lake(settings)
+    lake.spark.sql(args.query).toPandas().to_csv(sys.stdout, index=False)
+
+
+def cmd_sample(args) -> None:
+    from lakehouse.ingest.sample_dump import SampleSpec, pack_sample_dump, write_sample_dump
+
+    spec = SampleSpec(site=args.site, questions=args.questions, seed=args.seed,
+                      line_ending="\r\n" if args.crlf else "\n", tags_format=args.tags_format)  # fmt: skip
+    target = int(args.posts_mb * 1e6) if args.posts_mb else None
+    if args.pack:
+        print(pack_sample_dump(spec, args.out / "xml", args.out / f"{spec.site}.7z"))
+    else:
+        print(write_sample_dump(spec, args.out, target_posts_bytes=target))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="lake", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    s3 = commands.add_parser("s3", help="the local S3 server")
+    s3.add_argument("action", choices=["start", "stop", "status"])
+    s3.set_defaults(handler=cmd_s3)
+
+    for name, handler, text in (
+        ("ingest", cmd_ingest, "fetch, verify, extract and upload a dump"),
+        ("run", cmd_run, "ingest a dump and run every notebook"),
+    ):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--dump", help="an archive.org URL or a local .7z path")
+        command.add_argument("--site", help="a site name, fetched from the archive.org item")
+        command.set_defaults(handler=handler)
+
+    sql = commands.add_parser("sql", help="run Spark SQL on the lake, print CSV")
+    sql.add_argument("query")
+    sql.set_defaults(handler=cmd_sql)
+
+    sample = commands.add_parser("sample", help="write a generated dump")
+    sample.add_argument("--out", type=Path, required=True)
+    sample.add_argument("--site", default="sample.stackexchange.com")
+    sample.add_argument("--questions", type=int, default=400)
+    sample.add_argument("--posts-mb", type=float, help="grow Posts.xml to this size instead")
+    sample.add_argument("--seed", type=int, default=42)
+    sample.add_argument("--crlf", action="store_true")
+    sample.add_argument("--tags-format", choices=["angle", "pipe", "mixed"], default="mixed")
+    sample.add_argument("--pack", action="store_true", help="also pack <site>.7z")
+    sample.set_defaults(handler=cmd_sample)
+
+    args = parser.parse_args(argv)
+    try:
+        args.handler(args)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except Exception as error:  # One clear line for the user; the notebook has the rest.
+        from localenv.local_run import StepFailed
+
+        if isinstance(error, StepFailed | FileNotFoundError | ValueError | RuntimeError | LookupError):
+            raise SystemExit(f"error: {error}") from None
+        raise
+
+
+if __name__ == "__main__":
+    main()

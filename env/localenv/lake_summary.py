@@ -1,0 +1,62 @@
+"""The numbers a run ends with, read straight from the Delta tables with delta-rs
+(no Spark needed): rows per table, data-quality outcome, top tags."""
+
+import pyarrow.compute as pc
+
+from lakehouse.graph import TABLES
+from lakehouse.settings import LakeSettings
+
+
+def storage_options(settings: LakeSettings) -> dict[str, str]:
+    """delta-rs options for the configured S3 endpoint (path style, plain HTTP allowed)."""
+    return {
+        "AWS_ENDPOINT_URL": settings.s3_endpoint,
+        "AWS_ACCESS_KEY_ID": settings.aws_access_key_id,
+        "AWS_SECRET_ACCESS_KEY": settings.aws_secret_access_key.get_secret_value(),
+        "AWS_REGION": settings.aws_region,
+        "AWS_ALLOW_HTTP": "true",
+        "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": "false",
+    }
+
+
+def read_site_table(settings: LakeSettings, name: str, site: str, columns=None):
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    layer, table = name.split(".")
+    try:
+        delta = DeltaTable(f"s3://{settings.bucket}/{layer}/{table}", storage_options=storage_options(settings))
+    except TableNotFoundError:
+        return None
+    return delta.to_pyarrow_table(columns=columns, filters=[("site", "=", site)])
+
+
+def summarize_site(settings: LakeSettings, site: str, top: int = 10) -> dict:
+    rows = {}
+    for name in TABLES:
+        table = read_site_table(settings, name, site, columns=["site"])
+        rows[name] = None if table is None else table.num_rows
+    tags = read_site_table(settings, "gold.most_popular_tags", site, ["tag", "question_count"])
+    top_tags = []
+    if tags is not None:
+        ranked = tags.sort_by([("question_count", "descending"), ("tag", "ascending")])
+        top_tags = ranked.slice(0, top).to_pylist()
+    rejected = read_site_table(settings, "bronze.rejected_rows", site, ["table_name"])
+    rejected_by_table = (
+        {}
+        if rejected is None
+        else {r["values"]: r["counts"] for r in pc.value_counts(rejected["table_name"]).to_pylist()}
+    )
+    results = read_site_table(
+        settings, "bronze.dq_results", site, ["dump_id", "rule", "criticality", "failed_rows"]
+    )
+    return {
+        "rows": rows,
+        "data_quality": {
+            "posts_passed": rows.get("bronze.posts_valid"),
+            "posts_quarantined": rows.get("bronze.posts_quarantine"),
+            "rows_rejected_at_parse": rejected_by_table,
+            "rules": [] if results is None else results.to_pylist(),
+        },
+        "top_tags": top_tags,
+    }
