@@ -27,6 +27,7 @@ def cmd_s3(args) -> None:
 def cmd_ingest(args) -> None:
     from lakehouse.ingest.ingest_dump import ingest_dump
     from lakehouse.ingest.sources import source_for
+
     from localenv.paths import SAMPLE_DIR, WORK_DIR
     from localenv.s3_server import local_server
 
@@ -51,6 +52,7 @@ def cmd_run(args) -> None:
 
 def cmd_sql(args) -> None:
     from lakehouse.runtime import open_lake
+
     from localenv.s3_server import local_server
 
     settings = _settings()
@@ -62,8 +64,13 @@ def cmd_sql(args) -> None:
 def cmd_sample(args) -> None:
     from lakehouse.ingest.sample_dump import SampleSpec, pack_sample_dump, write_sample_dump
 
-    spec = SampleSpec(site=args.site, questions=args.questions, seed=args.seed,
-                      line_ending="\r\n" if args.crlf else "\n", tags_format=args.tags_format)  # fmt: skip
+    spec = SampleSpec(
+        site=args.site,
+        questions=args.questions,
+        seed=args.seed,
+        line_ending="\r\n" if args.crlf else "\n",
+        tags_format=args.tags_format,
+    )
     target = int(args.posts_mb * 1e6) if args.posts_mb else None
     if args.pack:
         print(pack_sample_dump(spec, args.out / "xml", args.out / f"{spec.site}.7z"))
@@ -111,7 +118,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as error:  # One clear line for the user; the notebook has the rest.
         from localenv.local_run import StepFailed
 
-        if isinstance(error, StepFailed | FileNotFoundError | ValueError | RuntimeError | LookupError):
+        if isinstance(
+            error, StepFailed | FileNotFoundError | ValueError | RuntimeError | LookupError
+        ):
             raise SystemExit(f"error: {error}") from None
         raise
 

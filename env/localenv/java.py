@@ -38,3 +38,10 @@ def require_supported_java() -> int:
             f"Java {major} found, but Spark 4.0 here needs Java 17 or 21. {HOW_TO_FIX}"
         )
     return major
+
+
+if __name__ == "__main__":
+    try:
+        print(f"Java {require_supported_java()} found")
+    except JavaNotFound as error:
+        raise SystemExit(f"error: {error}") from None

@@ -2,7 +2,6 @@
 (no Spark needed): rows per table, data-quality outcome, top tags."""
 
 import pyarrow.compute as pc
-
 from lakehouse.graph import TABLES
 from lakehouse.settings import LakeSettings
 
@@ -25,7 +24,9 @@ def read_site_table(settings: LakeSettings, name: str, site: str, columns=None):
 
     layer, table = name.split(".")
     try:
-        delta = DeltaTable(f"s3://{settings.bucket}/{layer}/{table}", storage_options=storage_options(settings))
+        delta = DeltaTable(
+            f"s3://{settings.bucket}/{layer}/{table}", storage_options=storage_options(settings)
+        )
     except TableNotFoundError:
         return None
     return delta.to_pyarrow_table(columns=columns, filters=[("site", "=", site)])

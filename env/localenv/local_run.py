@@ -12,6 +12,7 @@ from lakehouse.graph import RUN_PARAMETERS, in_dependency_order
 from lakehouse.ingest.ingest_dump import ingest_dump
 from lakehouse.ingest.sources import source_for
 from lakehouse.settings import LakeSettings
+
 from localenv.lake_summary import summarize_site
 from localenv.paths import NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
 from localenv.s3_server import local_server
@@ -48,8 +49,9 @@ def run_notebooks(parameters: dict[str, str], run_dir: Path, timings: dict[str, 
                 progress_bar=False,
             )
         except PapermillExecutionError as error:
+            first_line = (error.evalue or "").splitlines()[:1]
             raise StepFailed(
-                f"step {task.notebook} failed: {error.ename}: {error.evalue.splitlines()[0] if error.evalue else ''}"
+                f"step {task.notebook} failed: {error.ename}: {''.join(first_line)}"
                 f" (saved notebook: {output})"
             ) from None
         timings[task.notebook] = round(time.monotonic() - started, 1)
@@ -68,7 +70,11 @@ def local_run(dump: str | None, site: str | None, settings: LakeSettings) -> dic
 
     started = time.monotonic()
     source = source_for(
-        dump, site, item=settings.archive_item, base_url=settings.archive_base_url, sample_dir=SAMPLE_DIR
+        dump,
+        site,
+        item=settings.archive_item,
+        base_url=settings.archive_base_url,
+        sample_dir=SAMPLE_DIR,
     )
     ingested = ingest_dump(source, settings, WORK_DIR)
     timings["ingest"] = round(time.monotonic() - started, 1)
@@ -95,13 +101,21 @@ def local_run(dump: str | None, site: str | None, settings: LakeSettings) -> dic
 
 
 def format_summary(summary: dict) -> str:
-    lines = [f"Run {summary['run_id']}: {summary['site']} dump {summary['dump_id']}", "", "Rows per table:"]
-    lines += [f"  {name:34} {count if count is not None else '-':>10}" for name, count in summary["rows"].items()]
+    lines = [
+        f"Run {summary['run_id']}: {summary['site']} dump {summary['dump_id']}",
+        "",
+        "Rows per table:",
+    ]
+    lines += [
+        f"  {name:34} {count if count is not None else '-':>10}"
+        for name, count in summary["rows"].items()
+    ]
     quality = summary["data_quality"]
     lines += [
         "",
-        f"Data quality: {quality['posts_passed']} posts passed, {quality['posts_quarantined']} quarantined;"
-        f" rejected at parse: {quality['rows_rejected_at_parse'] or 'none'}",
+        f"Data quality: {quality['posts_passed']} posts passed, "
+        f"{quality['posts_quarantined']} quarantined; "
+        f"rejected at parse: {quality['rows_rejected_at_parse'] or 'none'}",
     ]
     failing = [r for r in quality["rules"] if r["failed_rows"]]
     lines += [f"  {r['criticality']:5} {r['rule']}: {r['failed_rows']} rows" for r in failing]

@@ -5,6 +5,7 @@ restarts and crashes, and makes each Delta table a valid Delta directory on disk
 A LocalStack already listening on the port is used as it is.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from localenv.java import require_supported_java
 from localenv.jars import S3PROXY_ARTIFACT, jar_path
+from localenv.java import require_supported_java
 
 # S3Proxy refuses single PUTs over a small default; S3A and boto3 send up to their
 # multipart thresholds in one request, so allow 1 GiB plain and 5 GiB per part.
@@ -119,7 +120,10 @@ class S3Server:
                     f"S3Proxy exited with code {process.returncode}; see {self.log_file}"
                 )
             if self.answers():
-                return f"S3Proxy started (pid {process.pid}) on {self.endpoint}, data in {self.data_dir}"
+                return (
+                    f"S3Proxy started (pid {process.pid}) on {self.endpoint}, "
+                    f"data in {self.data_dir}"
+                )
             time.sleep(0.2)
         self.stop()
         raise TimeoutError(f"S3Proxy did not answer on {self.endpoint} within {timeout}s")
@@ -131,10 +135,8 @@ class S3Server:
         os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)  # Reap it if it is our child.
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:

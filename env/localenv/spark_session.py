@@ -9,6 +9,7 @@ import sys
 import tempfile
 
 from lakehouse.settings import LakeSettings
+
 from localenv.jars import spark_jars
 from localenv.java import require_supported_java
 
@@ -49,7 +50,9 @@ def build_local_session(settings: LakeSettings | None = None, app_name: str = "s
         .appName(app_name)
         .config("spark.jars", ",".join(str(path) for path in spark_jars()))
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config(
+            "spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+        )
         .config("spark.sql.catalogImplementation", "in-memory")
         .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="spark-warehouse-"))
         .config("spark.driver.memory", settings.spark_driver_memory)

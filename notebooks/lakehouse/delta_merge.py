@@ -14,7 +14,9 @@ def with_row_hash(df: DataFrame, columns: list[str]) -> DataFrame:
     """`df` with `_row_hash`, a 64-bit hash of `columns` (map-typed ones through JSON,
     because Spark's hash functions refuse maps)."""
     parts = [
-        F.to_json(F.col(f"`{c}`")) if "map<" in df.schema[c].dataType.simpleString() else F.col(f"`{c}`")
+        F.to_json(F.col(f"`{c}`"))
+        if "map<" in df.schema[c].dataType.simpleString()
+        else F.col(f"`{c}`")
         for c in columns
     ]
     return df.withColumn(ROW_HASH, F.xxhash64(*parts))

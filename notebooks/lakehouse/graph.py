@@ -20,8 +20,13 @@ PIPELINE: tuple[NotebookTask, ...] = (
     NotebookTask(
         "bronze_tables",
         writes=(
-            "bronze.comments", "bronze.votes", "bronze.badges", "bronze.tags",
-            "bronze.post_links", "bronze.post_history", "bronze.rejected_rows",
+            "bronze.comments",
+            "bronze.votes",
+            "bronze.badges",
+            "bronze.tags",
+            "bronze.post_links",
+            "bronze.post_history",
+            "bronze.rejected_rows",
         ),
     ),  # fmt: skip
     NotebookTask(
@@ -29,7 +34,9 @@ PIPELINE: tuple[NotebookTask, ...] = (
         depends_on=("bronze_posts", "bronze_users"),
         writes=("bronze.posts_valid", "bronze.posts_quarantine", "bronze.dq_results"),
     ),
-    NotebookTask("silver_posts", depends_on=("bronze_posts_dataquality",), writes=("silver.posts",)),
+    NotebookTask(
+        "silver_posts", depends_on=("bronze_posts_dataquality",), writes=("silver.posts",)
+    ),
     NotebookTask("silver_users", depends_on=("bronze_users",), writes=("silver.users",)),
     NotebookTask(
         "gold_posts_users",

@@ -75,8 +75,9 @@ class Lake:
         }
         for constraint, expression in constraints.items():
             if constraint.lower() not in existing:
+                table = self.sql_name(name)
                 self.spark.sql(
-                    f"ALTER TABLE {self.sql_name(name)} ADD CONSTRAINT {constraint} CHECK ({expression})"
+                    f"ALTER TABLE {table} ADD CONSTRAINT {constraint} CHECK ({expression})"
                 )
 
     def register(self, names: list[str]) -> None:

@@ -36,7 +36,9 @@ class RunContext:
 
 
 def latest_dump_id(lake: Lake, site: str) -> str:
-    manifests = lake.spark.read.text(f"{lake.settings.raw_root}/{site}/*/{MANIFEST}", wholetext=True)
+    manifests = lake.spark.read.text(
+        f"{lake.settings.raw_root}/{site}/*/{MANIFEST}", wholetext=True
+    )
     dump_ids = sorted(json.loads(row.value)["dump_id"] for row in manifests.collect())
     if not dump_ids:
         raise LookupError(f"No ingested dump of site {site!r} under {lake.settings.raw_root}")
@@ -46,7 +48,9 @@ def latest_dump_id(lake: Lake, site: str) -> str:
 def run_context(lake: Lake, site: str, dump_id: str = "", run_id: str = "") -> RunContext:
     """The run's parameters; an empty dump_id means the site's latest ingested dump."""
     if not site:
-        raise ValueError("The `site` parameter is empty; set it to a site such as bicycles.stackexchange.com")
+        raise ValueError(
+            "The `site` parameter is empty; set it to a site such as bicycles.stackexchange.com"
+        )
     return RunContext(
         lake=lake,
         site=site,
@@ -64,7 +68,9 @@ def bronze_users(ctx: RunContext) -> BronzeLoad:
     return load_dump_file(ctx.lake, ctx.site, ctx.dump_id, "Users.xml", ctx.run_time)
 
 
-def bronze_tables(ctx: RunContext, file_names: tuple[str, ...] = OTHER_DUMP_FILES) -> list[BronzeLoad]:
+def bronze_tables(
+    ctx: RunContext, file_names: tuple[str, ...] = OTHER_DUMP_FILES
+) -> list[BronzeLoad]:
     """The other dump files; those a dump lacks are skipped (ingest named them)."""
     from lakehouse.bronze.xml_to_bronze import read_manifest
 
@@ -102,5 +108,18 @@ def gold_posts_users(ctx: RunContext) -> DataFrame:
 
 def gold_most_popular_tags(ctx: RunContext) -> DataFrame:
     posts = ctx.site_rows("silver.posts")
-    _publish(ctx, most_popular_tags_monthly(posts), "gold.most_popular_tags_monthly", ["site", "tag", "month"])
+    _publish(
+        ctx,
+        most_popular_tags_monthly(posts),
+        "gold.most_popular_tags_monthly",
+        ["site", "tag", "month"],
+    )
     return _publish(ctx, most_popular_tags(posts), "gold.most_popular_tags", ["site", "tag"])
+
+
+def run_all(ctx: RunContext) -> None:
+    """Every step in graph order, in this process (tests and benchmarks use this)."""
+    from lakehouse.graph import in_dependency_order
+
+    for task in in_dependency_order():
+        globals()[task.notebook](ctx)

@@ -165,7 +165,10 @@ def parse_lines(lines: list[str], table: DumpTable) -> pa.RecordBatch:
 def _non_row_batch(other_lines: list[tuple], table: DumpTable) -> pa.RecordBatch:
     schema = arrow_schema(table)
     count = len(other_lines)
-    default_reasons = {REJECTED: "not a <row .../> line", FORBIDDEN: "DOCTYPE or ENTITY declaration"}
+    default_reasons = {
+        REJECTED: "not a <row .../> line",
+        FORBIDDEN: "DOCTYPE or ENTITY declaration",
+    }
     kinds = [entry[0] for entry in other_lines]
     raw = [entry[1] if entry[0] in (REJECTED, FORBIDDEN) else None for entry in other_lines]
     reasons = [

@@ -35,7 +35,9 @@ def check_bronze_posts(
     checks = load_checks(CHECKS_FILE)
     posts = lake.read("bronze.posts").where(F.col("site") == site)
     users = lake.read("bronze.users").where(F.col("site") == site)
-    checked = apply_checks(posts, checks, run_id=run_id, run_time=run_time, ref_dfs={"users": users})
+    checked = apply_checks(
+        posts, checks, run_id=run_id, run_time=run_time, ref_dfs={"users": users}
+    )
     # The hash covers the bronze row and the names of the rules it failed, not the run's
     # time, so checking the same data again changes nothing.
     checked = checked.withColumn("_error_rules", _rule_names(ERRORS)).withColumn(

@@ -71,7 +71,9 @@ def read_manifest(spark, lake: Lake, site: str, dump_id: str) -> dict:
 
 
 def _check_staged(staged: DataFrame, uri: str, table: DumpTable, expected_rows: int) -> dict:
-    counts = {row["_line_kind"]: row["count"] for row in staged.groupBy("_line_kind").count().collect()}
+    counts = {
+        row["_line_kind"]: row["count"] for row in staged.groupBy("_line_kind").count().collect()
+    }
     if counts.get(FORBIDDEN):
         raise BadDumpFile(f"{uri}: holds a DOCTYPE or ENTITY declaration; refusing the file")
     if counts.get(ROOT_CLOSE, 0) != 1:
@@ -120,13 +122,17 @@ def load_dump_file(
     first = Window.partitionBy("site", "id").orderBy(ROW_HASH)
     ranked = rows.withColumn("_copy", F.row_number().over(first))
     unique = ranked.where(F.col("id").isNotNull() & (F.col("_copy") == 1))
-    duplicates = ranked.where(F.col("id").isNull() | (F.col("_copy") > 1)).withColumn(
-        "_reject_reason",
-        F.when(
-            F.col("id").isNull(),
-            F.concat(F.lit(f"{file_name}: row has no valid Id: "), F.to_json("_rescued_data")),
-        ).otherwise(F.format_string(f"{file_name}: duplicate Id %d", F.col("id"))),
-    ).withColumn("_raw_line", F.to_json(F.struct(*[f"`{c}`" for c in content])))
+    duplicates = (
+        ranked.where(F.col("id").isNull() | (F.col("_copy") > 1))
+        .withColumn(
+            "_reject_reason",
+            F.when(
+                F.col("id").isNull(),
+                F.concat(F.lit(f"{file_name}: row has no valid Id: "), F.to_json("_rescued_data")),
+            ).otherwise(F.format_string(f"{file_name}: duplicate Id %d", F.col("id"))),
+        )
+        .withColumn("_raw_line", F.to_json(F.struct(*[f"`{c}`" for c in content])))
+    )
     bad_lines = staged.where(F.col("_line_kind") == REJECTED).withColumn(
         "_reject_reason", F.concat(F.lit(f"{file_name}: "), F.col("_reject_reason"))
     )
@@ -144,4 +150,6 @@ def load_dump_file(
     loaded = unique.count()
     rejected_count = rejected.count()
     lake.delta_table(staging).delete(F.col("site") == site)
-    return BronzeLoad(table.name, site, dump_id, manifest["rows"][file_name], loaded, rejected_count)
+    return BronzeLoad(
+        table.name, site, dump_id, manifest["rows"][file_name], loaded, rejected_count
+    )

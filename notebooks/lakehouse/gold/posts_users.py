@@ -14,9 +14,9 @@ def posts_users(silver_posts: DataFrame, silver_users: DataFrame) -> DataFrame:
             F.count(F.when(F.col("post_type_id") == QUESTION, 1)).alias("questions"),
             F.count(F.when(F.col("post_type_id") == ANSWER, 1)).alias("answers"),
             F.count(F.when(F.col("is_accepted_answer"), 1)).alias("accepted_answers"),
-            F.sum(
-                F.when(F.col("post_type_id").isin(QUESTION, ANSWER), F.col("score"))
-            ).cast("bigint").alias("total_score"),
+            F.sum(F.when(F.col("post_type_id").isin(QUESTION, ANSWER), F.col("score")))
+            .cast("bigint")
+            .alias("total_score"),
             F.min("creation_date").alias("first_post_at"),
             F.max("creation_date").alias("last_post_at"),
         )

@@ -10,7 +10,7 @@ however large `questions` is.
 import random
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from lakehouse.schemas import DUMP_TABLES
@@ -105,7 +105,9 @@ class _SampleDump:
         self.question_ids: list[int] = []
 
     def tick(self) -> datetime:
-        self.clock += timedelta(minutes=self.random.randint(1, 240), milliseconds=self.random.randint(0, 999))
+        self.clock += timedelta(
+            minutes=self.random.randint(1, 240), milliseconds=self.random.randint(0, 999)
+        )
         return self.clock
 
     def text(self, words: int) -> str:
@@ -169,9 +171,14 @@ class _SampleDump:
                     TagBased=self.random.choice(("True", "False")),
                 )  # fmt: skip
 
-    def write_post_extras(self, post_id: int, created: datetime, owner: dict, title: str | None, tags: str | None) -> None:
+    def write_post_extras(
+        self, post_id: int, created: datetime, owner: dict, title: str | None, tags: str | None
+    ) -> None:
         history = self.writers["PostHistory.xml"]
-        user = {"UserId": owner.get("OwnerUserId"), "UserDisplayName": owner.get("OwnerDisplayName")}
+        user = {
+            "UserId": owner.get("OwnerUserId"),
+            "UserDisplayName": owner.get("OwnerDisplayName"),
+        }
         revisions = [(2, self.text(12))] + ([(1, title), (3, tags)] if title else [])
         for type_id, text in revisions:
             history.write(
@@ -193,7 +200,7 @@ class _SampleDump:
             votes.write(
                 Id=votes.take_id(), PostId=post_id, VoteTypeId=vote_type,
                 UserId=self.random.randint(1, self.user_count) if vote_type in (5, 8) else None,
-                CreationDate=(created + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0),
+                CreationDate=datetime.combine(created.date() + timedelta(days=1), time(), UTC),
                 BountyAmount=50 if vote_type == 8 else None,
             )  # fmt: skip
 
@@ -289,9 +296,9 @@ def write_sample_dump(
 
 def pack_sample_dump(spec: SampleSpec, directory: Path, archive: Path) -> Path:
     """Write the dump and pack it as archive.org does: `<site>.7z`, the files at its root."""
-    import py7zr
-
     import os
+
+    import py7zr
 
     write_sample_dump(spec, directory)
     # Fixed file times make the archive, and so the dump_id, the same on every machine.

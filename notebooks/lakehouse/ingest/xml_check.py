@@ -41,7 +41,9 @@ def inspect_xml(path: Path, table: DumpTable) -> XmlFileFacts:
             if not line:
                 continue
             if closed:
-                raise BadXmlFile(f"{path.name}, line {line_number}: content after {root_close.decode()}")
+                raise BadXmlFile(
+                    f"{path.name}, line {line_number}: content after {root_close.decode()}"
+                )
             if line.startswith(b"<row"):
                 if not opened:
                     raise BadXmlFile(f"{path.name}, line {line_number}: row before <{table.root}>")
