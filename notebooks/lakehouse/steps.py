@@ -14,6 +14,7 @@ from lakehouse.bronze.xml_to_bronze import BronzeLoad, load_dump_file
 from lakehouse.delta_merge import sync_site, with_row_hash
 from lakehouse.gold.most_popular_tags import most_popular_tags, most_popular_tags_monthly
 from lakehouse.gold.posts_users import posts_users
+from lakehouse.graph import in_dependency_order
 from lakehouse.ingest.raw_store import MANIFEST
 from lakehouse.lake import Lake
 from lakehouse.schemas import DUMP_TABLES
@@ -117,9 +118,19 @@ def gold_most_popular_tags(ctx: RunContext) -> DataFrame:
     return _publish(ctx, most_popular_tags(posts), "gold.most_popular_tags", ["site", "tag"])
 
 
+STEPS = {
+    "bronze_posts": bronze_posts,
+    "bronze_users": bronze_users,
+    "bronze_tables": bronze_tables,
+    "bronze_posts_dataquality": bronze_posts_dataquality,
+    "silver_posts": silver_posts,
+    "silver_users": silver_users,
+    "gold_posts_users": gold_posts_users,
+    "gold_most_popular_tags": gold_most_popular_tags,
+}
+
+
 def run_all(ctx: RunContext) -> None:
     """Every step in graph order, in this process (tests and benchmarks use this)."""
-    from lakehouse.graph import in_dependency_order
-
     for task in in_dependency_order():
-        globals()[task.notebook](ctx)
+        STEPS[task.notebook](ctx)

@@ -58,13 +58,16 @@ def file_hashes(path: Path) -> tuple[str, str]:
 
 
 def verify(path: Path, expected: ArchiveFile) -> None:
+    """Raise ChecksumMismatch, naming the archive, unless size, md5 and sha1 all match."""
     size = path.stat().st_size
     if size != expected.size:
-        raise ChecksumMismatch(f"{path.name}: size {size} bytes, _files.xml says {expected.size}")
+        raise ChecksumMismatch(
+            f"{expected.name}: size {size} bytes, _files.xml says {expected.size}"
+        )
     md5, sha1 = file_hashes(path)
     if md5 != expected.md5 or sha1 != expected.sha1:
         raise ChecksumMismatch(
-            f"{path.name}: md5 {md5} / sha1 {sha1} do not match _files.xml "
+            f"{expected.name}: md5 {md5} / sha1 {sha1} do not match _files.xml "
             f"(md5 {expected.md5} / sha1 {expected.sha1})"
         )
 

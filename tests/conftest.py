@@ -1,0 +1,89 @@
+"""Shared fixtures. Tests never touch the user's lake: each session runs its own S3Proxy
+on a free port over a temporary directory, and stops it by process id at the end."""
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+from lakehouse.settings import LakeSettings
+from localenv.s3_server import server_for
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DUMPS = REPO_ROOT.parent / "shared" / "stackexchange"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def pytest_collection_modifyitems(items):
+    """Mark each test by its folder, so `-m unit|integration|notebooks` picks a tier."""
+    for item in items:
+        tier = Path(item.fspath).parent.name
+        if tier in ("unit", "integration", "notebooks"):
+            item.add_marker(tier)
+
+
+@pytest.fixture(scope="session")
+def lake_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("lake")
+
+
+@pytest.fixture(scope="session")
+def settings() -> LakeSettings:
+    return LakeSettings(s3_endpoint=f"http://127.0.0.1:{free_port()}", bucket="test-lake")
+
+
+@pytest.fixture(scope="session")
+def s3_server(settings, lake_dir, tmp_path_factory):
+    """A private S3Proxy; its endpoint is exported so notebook kernels find it too."""
+    server = server_for(settings, lake_dir, tmp_path_factory.mktemp("s3-state"))
+    server.start()
+    saved = {key: os.environ.get(key) for key in ("LAKE_S3_ENDPOINT", "LAKE_BUCKET")}
+    os.environ.update(LAKE_S3_ENDPOINT=settings.s3_endpoint, LAKE_BUCKET=settings.bucket)
+    yield server
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def s3(settings, s3_server):
+    from lakehouse.ingest.raw_store import ensure_bucket, s3_client
+
+    client = s3_client(settings)
+    ensure_bucket(client, settings.bucket)
+    return client
+
+
+@pytest.fixture(scope="session")
+def spark(settings):
+    """One local Spark for the whole session (its JVM takes seconds to start)."""
+    from localenv.spark_session import build_local_session
+
+    session = build_local_session(settings, app_name="tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def lake(spark, settings, s3_server):
+    from lakehouse.lake import Lake
+
+    return Lake(spark, settings)
+
+
+@pytest.fixture(scope="session")
+def shared_dumps() -> Path:
+    if not any(SHARED_DUMPS.glob("*.7z")):
+        pytest.skip(
+            f"the real StackExchange dumps are not on this machine ({SHARED_DUMPS} is absent); "
+            "they are only in the project's shared folder"
+        )
+    return SHARED_DUMPS

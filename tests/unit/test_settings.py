@@ -1,0 +1,28 @@
+import pytest
+from lakehouse.settings import LakeSettings
+from pydantic import ValidationError
+
+
+def test_defaults_are_the_offline_laptop_setup():
+    settings = LakeSettings(_env_file=None)
+    assert settings.target == "local"
+    assert settings.bucket == "stackexchange"
+    assert settings.s3_endpoint == "http://127.0.0.1:4566"
+
+
+def test_environment_overrides(monkeypatch):
+    monkeypatch.setenv("LAKE_BUCKET", "my-lake")
+    assert LakeSettings().bucket == "my-lake"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("bucket", "Bad_Bucket", "LAKE_BUCKET"),
+        ("s3_endpoint", "127.0.0.1:4566/path", "LAKE_S3_ENDPOINT"),
+        ("target", "cloud", "target"),
+    ],
+)
+def test_a_bad_setting_is_named(field, value, named):
+    with pytest.raises(ValidationError, match=named):
+        LakeSettings(**{field: value})
