@@ -71,7 +71,7 @@ def test_schema_quirks_of_real_dumps_are_present(sample):
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     first = write_sample_dump(SampleSpec(questions=50, seed=1), tmp_path / "a")
     again = write_sample_dump(SampleSpec(questions=50, seed=1), tmp_path / "b")
-    other = write_sample_dump(SampleSpec(questions=50, seed=2), tmp_path / "c")
+    write_sample_dump(SampleSpec(questions=50, seed=2), tmp_path / "c")
     assert first == again
     posts = [(tmp_path / d / "Posts.xml").read_bytes() for d in "abc"]
     assert posts[0] == posts[1] != posts[2]
