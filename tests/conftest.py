@@ -2,21 +2,15 @@
 on a free port over a temporary directory, and stops it by process id at the end."""
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
 from lakehouse.settings import LakeSettings
+from localenv.ports import free_port
 from localenv.s3_server import server_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DUMPS = REPO_ROOT.parent / "shared" / "stackexchange"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def pytest_collection_modifyitems(items):

@@ -50,7 +50,9 @@ class S3Server:
     def _write_properties(self) -> Path:
         properties = {
             "s3proxy.endpoint": self.endpoint,
-            "s3proxy.authorization": "aws-v2-or-v4",
+            # Like LocalStack, accept any credentials: the server listens on loopback only,
+            # and awslocal-style clients sign with keys of their own.
+            "s3proxy.authorization": "none",
             "s3proxy.identity": self.access_key,
             "s3proxy.credential": self.secret_key,
             "s3proxy.v4-max-non-chunked-request-size": _MAX_NON_CHUNKED_REQUEST,

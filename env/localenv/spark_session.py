@@ -45,6 +45,7 @@ def build_local_session(settings: LakeSettings | None = None, app_name: str = "s
     # Python workers must use this interpreter, which has pyarrow and lxml.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = (
         SparkSession.builder.master(f"local[{settings.spark_cores}]")
         .appName(app_name)
@@ -56,6 +57,9 @@ def build_local_session(settings: LakeSettings | None = None, app_name: str = "s
         .config("spark.sql.catalogImplementation", "in-memory")
         .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="spark-warehouse-"))
         .config("spark.driver.memory", settings.spark_driver_memory)
+        # Keep Spark's own traffic on loopback, whatever the machine's hostname resolves to.
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.sql.shuffle.partitions", str(settings.spark_cores * 4))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
