@@ -1,6 +1,7 @@
 """The `lake` command behind the Makefile: emulator lifecycle, ingest, run, SQL, samples."""
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -113,6 +114,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         args.handler(args)
+        # delta-rs 1.6.6 (the run summary) sometimes aborts in interpreter teardown,
+        # turning a finished command into exit 134; leave directly once all is written.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     except Exception as error:  # One clear line for the user; the notebook has the rest.

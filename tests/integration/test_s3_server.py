@@ -6,7 +6,6 @@ import os
 from urllib.parse import urlparse
 
 import pytest
-
 from localenv.s3_server import server_for
 
 BIG = os.urandom(9 * (1 << 20) + 12345)  # over the 8 MiB multipart threshold
@@ -52,7 +51,9 @@ def test_localstack_client_works_against_it(s3, settings, monkeypatch):
     monkeypatch.setenv("LOCALSTACK_HOST", f"{endpoint.hostname}:{endpoint.port}")
     client = localstack_client.session.Session().client("s3")
     client.put_object(Bucket=settings.bucket, Key="checks/awslocal.txt", Body=b"hello")
-    assert s3.get_object(Bucket=settings.bucket, Key="checks/awslocal.txt")["Body"].read() == b"hello"
+    assert (
+        s3.get_object(Bucket=settings.bucket, Key="checks/awslocal.txt")["Body"].read() == b"hello"
+    )
 
 
 def test_objects_survive_restart_and_sigkill(tmp_path):

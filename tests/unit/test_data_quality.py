@@ -4,7 +4,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from databricks.labs.dqx.engine import DQEngine
-
 from lakehouse.bronze.posts_quality import CHECKS_FILE
 from lakehouse.quality.dqx_local import apply_checks, load_checks, split, summarize
 
@@ -73,7 +72,9 @@ def test_unknown_owner_is_a_warning_and_still_passes(spark, checks):
 
 
 def test_summary_counts_failures_per_rule(spark, checks):
-    _, checked = check_rows(spark, checks, [{"id": 1}, {"id": 2, "score": None}, {"id": 3, "score": None}])
+    _, checked = check_rows(
+        spark, checks, [{"id": 1}, {"id": 2, "score": None}, {"id": 3, "score": None}]
+    )
     summary = {r["rule"]: r for r in summarize(checked, checks).collect()}
     assert summary["score_is_integer"]["failed_rows"] == 2
     assert summary["id_is_not_null"]["failed_rows"] == 0

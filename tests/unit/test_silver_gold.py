@@ -1,13 +1,12 @@
 from datetime import datetime
 
 import pytest
-from pyspark.sql import functions as F
-
 from lakehouse.gold.most_popular_tags import most_popular_tags, most_popular_tags_monthly
 from lakehouse.gold.posts_users import posts_users
 from lakehouse.silver.posts import build_silver_posts, parse_tags
 from lakehouse.silver.users import build_silver_users
 from lakehouse.text import html_to_text
+from pyspark.sql import functions as F
 
 
 @pytest.mark.parametrize(
@@ -53,7 +52,13 @@ def silver_posts(spark):
         bronze = bronze.withColumn(column, F.lit(None).cast("timestamp"))
     for column in ("title", "body", "owner_display_name", "content_license"):
         bronze = bronze.withColumn(column, F.lit("<p>x</p>"))
-    for column in ("view_count", "answer_count", "comment_count", "favorite_count", "last_editor_user_id"):
+    for column in (
+        "view_count",
+        "answer_count",
+        "comment_count",
+        "favorite_count",
+        "last_editor_user_id",
+    ):
         bronze = bronze.withColumn(column, F.lit(0))
     bronze = bronze.withColumn("site", F.lit("s")).withColumn("dump_id", F.lit("d"))
     bronze = bronze.withColumn("_warnings", F.lit(None).cast("array<struct<name:string>>"))
@@ -86,11 +91,22 @@ def test_posts_users(spark, silver_posts):
             "site string, id bigint, display_name string, reputation int",
         ).select(
             "*",
-            *[F.lit(None).cast(t).alias(c) for c, t in [
-                ("creation_date", "timestamp"), ("last_access_date", "timestamp"),
-                ("website_url", "string"), ("location", "string"), ("about_me", "string"),
-                ("views", "int"), ("up_votes", "int"), ("down_votes", "int"),
-                ("profile_image_url", "string"), ("account_id", "bigint"), ("dump_id", "string")]],
+            *[
+                F.lit(None).cast(t).alias(c)
+                for c, t in [
+                    ("creation_date", "timestamp"),
+                    ("last_access_date", "timestamp"),
+                    ("website_url", "string"),
+                    ("location", "string"),
+                    ("about_me", "string"),
+                    ("views", "int"),
+                    ("up_votes", "int"),
+                    ("down_votes", "int"),
+                    ("profile_image_url", "string"),
+                    ("account_id", "bigint"),
+                    ("dump_id", "string"),
+                ]
+            ],
         )  # fmt: skip
     )
     rows = {r["user_id"]: r for r in posts_users(silver_posts, users).collect()}

@@ -1,0 +1,48 @@
+"""Running the pipeline in-process over a generated or hand-made dump."""
+
+import json
+from pathlib import Path
+
+from lakehouse import steps
+from lakehouse.graph import TABLES
+from lakehouse.ingest.ingest_dump import ingest_dump
+from lakehouse.ingest.sample_dump import SampleSpec
+from lakehouse.ingest.sources import GeneratedSample
+
+
+def ingest_sample(settings, work: Path, site: str, questions: int = 60):
+    source = GeneratedSample(SampleSpec(site=site, questions=questions), work / "sample")
+    return ingest_dump(source, settings, work / "work")
+
+
+def put_raw_dump(s3, settings, site: str, dump_id: str, files: dict[str, str]) -> None:
+    """Place XML files and their manifest in raw, as ingest would (for bad-input tests)."""
+    prefix = f"raw/{site}/{dump_id}"
+    for name, text in files.items():
+        s3.put_object(Bucket=settings.bucket, Key=f"{prefix}/{name}", Body=text.encode())
+    rows = {name: sum(line.strip().startswith("<row") for line in text.splitlines())
+            for name, text in files.items()}  # fmt: skip
+    manifest = {"site": site, "dump_id": dump_id, "rows": rows, "missing": [], "sha1": {}}
+    s3.put_object(Bucket=settings.bucket, Key=f"{prefix}/manifest.json", Body=json.dumps(manifest))
+
+
+def versions(lake) -> dict[str, int]:
+    return {
+        name: lake.delta_table(name).history(1).first()["version"]
+        for name in TABLES
+        if lake.exists(name)
+    }
+
+
+def site_counts(lake, site: str) -> dict[str, int]:
+    return {
+        name: lake.read(name).where(f"site = '{site}'").count()
+        for name in TABLES
+        if lake.exists(name)
+    }
+
+
+def run_pipeline(lake, site: str, dump_id: str = ""):
+    ctx = steps.run_context(lake, site, dump_id)
+    steps.run_all(ctx)
+    return ctx

@@ -1,0 +1,93 @@
+"""Ingest against the test S3 server: the raw layout, idempotency, and bad archives
+that must stop before anything is uploaded."""
+
+import json
+
+import pytest
+from archives import files_xml, pack
+from lakehouse.ingest.archive_org import ChecksumMismatch
+from lakehouse.ingest.extract import UnsafeArchive
+from lakehouse.ingest.ingest_dump import MissingRequiredFile, ingest_dump
+from lakehouse.ingest.sample_dump import SampleSpec, write_sample_dump
+from lakehouse.ingest.sources import GeneratedSample, LocalArchive
+from lakehouse.ingest.xml_check import BadXmlFile
+from lakehouse.schemas import DUMP_TABLES
+
+
+def keys(s3, bucket, prefix):
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
+    return sorted(entry["Key"] for entry in listing.get("Contents", []))
+
+
+@pytest.fixture(scope="module")
+def sample_xml(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("xml")
+    write_sample_dump(SampleSpec(site="ingest.example.com", questions=30), directory)
+    return {name: (directory / name).read_bytes() for name in DUMP_TABLES}
+
+
+def test_sample_lands_in_the_raw_layout_once(s3, settings, tmp_path):
+    source = GeneratedSample(SampleSpec(site="layout.example.com", questions=20), tmp_path / "s")
+    first = ingest_dump(source, settings, tmp_path / "work")
+    prefix = f"raw/layout.example.com/{first.dump_id}/"
+    assert keys(s3, settings.bucket, prefix) == sorted(
+        [prefix + name for name in DUMP_TABLES] + [prefix + "manifest.json"]
+    )
+    manifest = json.loads(
+        s3.get_object(Bucket=settings.bucket, Key=prefix + "manifest.json")["Body"].read()
+    )
+    assert manifest["rows"]["Posts.xml"] == first.rows["Posts.xml"] > 20
+    again = ingest_dump(source, settings, tmp_path / "work")
+    assert again.already_ingested and again.dump_id == first.dump_id
+    assert first.dump_id.startswith("2025-12-31-")
+
+
+def test_checksum_mismatch_uploads_nothing(s3, settings, tmp_path, sample_xml):
+    archive = pack(tmp_path / "ingest.example.com.7z", sample_xml)
+    listed = {"ingest.example.com.7z": archive.read_bytes() + b"!"}
+    (tmp_path / "stackexchange_files.xml").write_text(files_xml(listed))
+    with pytest.raises(ChecksumMismatch, match="ingest.example.com.7z"):
+        ingest_dump(LocalArchive(archive), settings, tmp_path / "work")
+    assert keys(s3, settings.bucket, "raw/ingest.example.com/") == []
+
+
+def test_corrupt_archive_uploads_nothing(s3, settings, tmp_path, sample_xml):
+    archive = pack(tmp_path / "ingest.example.com.7z", sample_xml)
+    archive.write_bytes(archive.read_bytes()[:-5000])
+    with pytest.raises(UnsafeArchive, match="ingest.example.com.7z"):
+        ingest_dump(LocalArchive(archive), settings, tmp_path / "work")
+    assert keys(s3, settings.bucket, "raw/ingest.example.com/") == []
+
+
+def test_truncated_xml_inside_the_archive_uploads_nothing(s3, settings, tmp_path, sample_xml):
+    cut = {**sample_xml, "Votes.xml": sample_xml["Votes.xml"][:-40]}
+    archive = pack(tmp_path / "ingest.example.com.7z", cut)
+    with pytest.raises(BadXmlFile, match="Votes.xml: truncated"):
+        ingest_dump(LocalArchive(archive), settings, tmp_path / "work")
+    assert keys(s3, settings.bucket, "raw/ingest.example.com/") == []
+
+
+def test_missing_users_is_named(s3, settings, tmp_path, sample_xml):
+    without = {k: v for k, v in sample_xml.items() if k != "Users.xml"}
+    archive = pack(tmp_path / "ingest.example.com.7z", without)
+    with pytest.raises(MissingRequiredFile, match="no Users.xml"):
+        ingest_dump(LocalArchive(archive), settings, tmp_path / "work")
+    assert keys(s3, settings.bucket, "raw/ingest.example.com/") == []
+
+
+def test_optional_files_may_be_missing_and_are_named(s3, settings, tmp_path, sample_xml):
+    only = {k: sample_xml[k] for k in ("Posts.xml", "Users.xml", "Tags.xml")}
+    archive = pack(tmp_path / "partial.example.com.7z", only)
+    result = ingest_dump(LocalArchive(archive), settings, tmp_path / "work")
+    assert set(result.rows) == set(only)
+    assert set(result.missing) == set(DUMP_TABLES) - set(only)
+
+
+def test_stack_overflow_style_per_table_archives(s3, settings, tmp_path, sample_xml):
+    folder = tmp_path / "so"
+    folder.mkdir()
+    for name, data in sample_xml.items():
+        pack(folder / f"stackoverflow.com-{name.removesuffix('.xml')}.7z", {name: data})
+    result = ingest_dump(LocalArchive(folder), settings, tmp_path / "work")
+    assert result.site == "stackoverflow.com" and result.missing == []
+    assert len(keys(s3, settings.bucket, f"raw/stackoverflow.com/{result.dump_id}/")) == 9
