@@ -2,16 +2,17 @@
 leaves the tables at their last good version."""
 
 import pytest
-from pyspark.sql import functions as F
-
 from lakehouse import steps
 from lakehouse.bronze.xml_to_bronze import BadDumpFile
-
 from pipeline_helpers import put_raw_dump
+from pyspark.sql import functions as F
 
 SITE = "bad.example.com"
 HEAD = '\ufeff<?xml version="1.0" encoding="utf-8"?>\n<{root}>\n'
-USERS = HEAD.format(root="users") + '  <row Id="-1" DisplayName="Community" Reputation="1" />\n  <row Id="5" DisplayName="Zoë" Reputation="10" />\n</users>'  # noqa: E501
+USERS = (
+    HEAD.format(root="users")
+    + '  <row Id="-1" DisplayName="Community" Reputation="1" />\n  <row Id="5" DisplayName="Zoë" Reputation="10" />\n</users>'
+)  # noqa: E501
 NOW = "2020-01-01T00:00:00.000"
 POST_ROWS = [
     f'  <row Id="1" PostTypeId="1" CreationDate="{NOW}" Score="1" Title="Q" Tags="|a|" OwnerUserId="5" />',
@@ -27,7 +28,9 @@ POSTS = HEAD.format(root="posts") + "\n".join(POST_ROWS) + "\n</posts>"
 
 @pytest.fixture(scope="module")
 def loaded(lake, s3, settings):
-    put_raw_dump(s3, settings, SITE, "2020-01-01-badbad01", {"Posts.xml": POSTS, "Users.xml": USERS})
+    put_raw_dump(
+        s3, settings, SITE, "2020-01-01-badbad01", {"Posts.xml": POSTS, "Users.xml": USERS}
+    )
     ctx = steps.run_context(lake, SITE)
     return ctx, steps.bronze_posts(ctx), steps.bronze_users(ctx)
 
@@ -36,7 +39,9 @@ def test_rows_in_equal_rows_stored_plus_rows_rejected(loaded, lake):
     _, posts, _ = loaded
     assert posts.rows_in_file == len(POST_ROWS) == 7
     stored = lake.read("bronze.posts").where(F.col("site") == SITE).count()
-    rejected = lake.read("bronze.rejected_rows").where((F.col("site") == SITE) & (F.col("table_name") == "posts"))
+    rejected = lake.read("bronze.rejected_rows").where(
+        (F.col("site") == SITE) & (F.col("table_name") == "posts")
+    )
     assert stored + rejected.count() == 7 and stored == posts.rows_loaded == 3
     reasons = " | ".join(r["reason"] for r in rejected.collect())
     assert "duplicate Id 1" in reasons and "no valid Id" in reasons
@@ -46,7 +51,10 @@ def test_rows_in_equal_rows_stored_plus_rows_rejected(loaded, lake):
 def test_dq_quarantines_error_rows_with_their_rules_and_flags_warnings(loaded, lake):
     ctx, _, _ = loaded
     steps.bronze_posts_dataquality(ctx)
-    quarantined = {r["id"]: sorted(e["name"] for e in r["_errors"]) for r in ctx.site_rows("bronze.posts_quarantine").collect()}  # noqa: E501
+    quarantined = {
+        r["id"]: sorted(e["name"] for e in r["_errors"])
+        for r in ctx.site_rows("bronze.posts_quarantine").collect()
+    }  # noqa: E501
     assert quarantined == {2: ["score_is_integer"], 3: ["answer_has_parent_id"]}
     (valid,) = ctx.site_rows("bronze.posts_valid").collect()
     assert valid["id"] == 1 and valid["_warnings"] is None
@@ -59,7 +67,9 @@ def test_dq_quarantines_error_rows_with_their_rules_and_flags_warnings(loaded, l
 def test_truncated_file_fails_and_bronze_keeps_its_last_good_version(loaded, lake, s3, settings):
     before = lake.delta_table("bronze.posts").history(1).first()["version"]
     truncated = POSTS[: POSTS.rindex("</posts>")]
-    put_raw_dump(s3, settings, SITE, "2020-02-01-badbad02", {"Posts.xml": truncated, "Users.xml": USERS})
+    put_raw_dump(
+        s3, settings, SITE, "2020-02-01-badbad02", {"Posts.xml": truncated, "Users.xml": USERS}
+    )
     ctx = steps.run_context(lake, SITE, "2020-02-01-badbad02")
     with pytest.raises(BadDumpFile, match=r"Posts.xml: truncated; no closing </posts>"):
         steps.bronze_posts(ctx)
@@ -67,7 +77,9 @@ def test_truncated_file_fails_and_bronze_keeps_its_last_good_version(loaded, lak
 
 
 def test_rows_lost_between_ingest_and_bronze_are_an_error(loaded, lake, s3, settings):
-    put_raw_dump(s3, settings, SITE, "2020-03-01-badbad03", {"Posts.xml": POSTS, "Users.xml": USERS})
+    put_raw_dump(
+        s3, settings, SITE, "2020-03-01-badbad03", {"Posts.xml": POSTS, "Users.xml": USERS}
+    )
     key = f"raw/{SITE}/2020-03-01-badbad03/Posts.xml"
     short = POSTS.replace(POST_ROWS[0] + "\n", "")
     s3.put_object(Bucket=settings.bucket, Key=key, Body=short.encode())

@@ -6,14 +6,12 @@ from collections import Counter
 
 import py7zr
 import pytest
-from lxml import etree
-from pyspark.sql import functions as F
-
 from lakehouse.ingest.ingest_dump import ingest_dump
 from lakehouse.ingest.sources import LocalArchive
 from lakehouse.schemas import DUMP_TABLES
-
+from lxml import etree
 from pipeline_helpers import run_pipeline
+from pyspark.sql import functions as F
 
 pytestmark = pytest.mark.realdump
 
@@ -52,7 +50,8 @@ def test_row_counts_match_the_published_ones(real_dump):
 def test_bronze_plus_rejected_equals_the_rows_of_each_file(real_dump, lake):
     site, rows = real_dump
     rejected = Counter(
-        r["table_name"] for r in lake.read("bronze.rejected_rows").where(F.col("site") == site).collect()
+        r["table_name"]
+        for r in lake.read("bronze.rejected_rows").where(F.col("site") == site).collect()
     )
     for name, table in DUMP_TABLES.items():
         stored = lake.read(f"bronze.{table.name}").where(F.col("site") == site).count()
@@ -73,7 +72,9 @@ def test_silver_answer_count_equals_answer_count(real_dump, lake):
     site, rows = real_dump
     answers = Counter(
         r["question_id"]
-        for r in lake.read("silver.posts").where((F.col("site") == site) & (F.col("post_type") == "answer")).collect()
+        for r in lake.read("silver.posts")
+        .where((F.col("site") == site) & (F.col("post_type") == "answer"))
+        .collect()
     )
     questions = [p for p in rows["Posts.xml"] if p["PostTypeId"] == "1"]
     assert questions

@@ -129,9 +129,9 @@ def load_dump_file(
             F.when(
                 F.col("id").isNull(),
                 F.concat(
-                F.lit(f"{file_name}: row has no valid Id"),
-                F.coalesce(F.concat(F.lit(": "), F.to_json("_rescued_data")), F.lit("")),
-            ),
+                    F.lit(f"{file_name}: row has no valid Id"),
+                    F.coalesce(F.concat(F.lit(": "), F.to_json("_rescued_data")), F.lit("")),
+                ),
             ).otherwise(F.format_string(f"{file_name}: duplicate Id %d", F.col("id"))),
         )
         .withColumn("_raw_line", F.to_json(F.struct(*[f"`{c}`" for c in content])))
