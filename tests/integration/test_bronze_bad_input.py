@@ -9,13 +9,17 @@ from pyspark.sql import functions as F
 
 SITE = "bad.example.com"
 HEAD = '\ufeff<?xml version="1.0" encoding="utf-8"?>\n<{root}>\n'
-USERS = (
-    HEAD.format(root="users")
-    + '  <row Id="-1" DisplayName="Community" Reputation="1" />\n  <row Id="5" DisplayName="Zoë" Reputation="10" />\n</users>'
-)  # noqa: E501
+USERS = HEAD.format(root="users") + "\n".join(
+    [
+        '  <row Id="-1" DisplayName="Community" Reputation="1" />',
+        '  <row Id="5" DisplayName="Zoë" Reputation="10" />',
+        "</users>",
+    ]
+)
 NOW = "2020-01-01T00:00:00.000"
 POST_ROWS = [
-    f'  <row Id="1" PostTypeId="1" CreationDate="{NOW}" Score="1" Title="Q" Tags="|a|" OwnerUserId="5" />',
+    f'  <row Id="1" PostTypeId="1" CreationDate="{NOW}" Score="1" Title="Q" Tags="|a|" '
+    'OwnerUserId="5" />',
     f'  <row Id="2" PostTypeId="2" ParentId="1" CreationDate="{NOW}" Score="x" OwnerUserId="5" />',
     f'  <row Id="3" PostTypeId="2" CreationDate="{NOW}" Score="2" OwnerUserId="77" />',
     '  <row Id="4" PostTypeId="1" Title="cut in the middle',

@@ -37,8 +37,10 @@ def real_dump(request, shared_dumps, lake, settings, s3, tmp_path_factory):
     run_pipeline(lake, site, ingested.dump_id)
     with py7zr.SevenZipFile(archive) as packed:
         packed.extractall(work / "xml")
-    rows = {name: [dict(el.attrib) for _, el in etree.iterparse(str(work / "xml" / name), tag="row")]
-            for name in DUMP_TABLES}  # fmt: skip
+    rows = {
+        name: [dict(row.attrib) for _, row in etree.iterparse(str(work / "xml" / name), tag="row")]
+        for name in DUMP_TABLES
+    }
     return site, rows
 
 
