@@ -109,3 +109,16 @@ def test_sigkill_in_the_middle_of_a_write_keeps_the_last_good_version(lake, s3_s
     assert "error" in failure
     assert lake.delta_table(name).history(1).first()["version"] == good_version
     assert lake.read(name).count() == 1000
+
+
+def test_docs_describe_every_column_of_every_table(first_run, lake):
+    from pathlib import Path
+
+    from lakehouse.graph import TABLES
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "tables.md").read_text()
+    sections = {part.split("`", 1)[0]: part for part in docs.split("\n## `")[1:]}
+    for name in TABLES:
+        assert name in sections, f"docs/tables.md has no section for {name}"
+        missing = [c for c in lake.read(name).columns if f"| `{c}` |" not in sections[name]]
+        assert not missing, f"docs/tables.md lacks {name} columns {missing}"
