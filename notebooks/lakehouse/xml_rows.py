@@ -81,9 +81,8 @@ def _parse_elements(row_lines: list[str]) -> list[etree._Element | str]:
     return results
 
 
-def _typed_column(values: list[str | None], type_name: str) -> tuple[pa.Array, list[int]]:
-    """Cast string values to the column type; return the array and the rows that failed."""
-    strings = pa.array(values, pa.string())
+def _typed_column(strings: pa.Array, type_name: str) -> tuple[pa.Array, list[int]]:
+    """Cast a string column to its type; return the array and the rows that failed."""
     target = ARROW_TYPES[type_name]
     if type_name == STRING:
         return strings, []
@@ -112,7 +111,7 @@ def _cast(strings: pa.Array, type_name: str) -> pa.Array:
 
 def parse_lines(lines: list[str], table: DumpTable) -> pa.RecordBatch:
     """Turn raw dump lines into one Arrow batch in `arrow_schema(table)`."""
-    kinds, row_lines, other_lines = [], [], []
+    row_lines, other_lines = [], []
     for raw in lines:
         line = raw.strip().lstrip(BOM).strip()
         kind = classify(line, table.root)
@@ -121,37 +120,36 @@ def parse_lines(lines: list[str], table: DumpTable) -> pa.RecordBatch:
         elif kind is not None:
             other_lines.append((kind, line))
 
-    elements = _parse_elements(row_lines)
-    attribute_values: dict[str, list[str | None]] = {a.name: [] for a in table.attributes}
-    rescued: list[list[tuple[str, str]] | None] = []
-    for line, element in zip(row_lines, elements, strict=True):
+    records = []
+    for line, element in zip(row_lines, _parse_elements(row_lines), strict=True):
         if isinstance(element, str) or element.tag != "row":
             reason = element if isinstance(element, str) else f"unexpected element <{element.tag}>"
             other_lines.append((REJECTED, line, reason))
-            continue
-        attributes = dict(element.attrib)
-        for name, values in attribute_values.items():
-            values.append(attributes.pop(name, None))
-        rescued.append(list(attributes.items()) or None)
-        kinds.append(ROW)
+        else:
+            records.append(dict(element.attrib))
 
-    columns, failed_rows = [], {}
+    # Arrow builds the string columns in C++; only rows with unknown attributes, or
+    # values that do not cast, cost Python work of their own.
+    known = {attribute.name for attribute in table.attributes}
+    strings = pa.Table.from_pylist(records, schema=_string_schema(table))
+    rescued = [
+        None if record.keys() <= known else [(k, v) for k, v in record.items() if k not in known]
+        for record in records
+    ]
+    columns = []
     for attribute in table.attributes:
-        array, failed = _typed_column(attribute_values[attribute.name], attribute.type)
+        raw_values = strings.column(attribute.name).combine_chunks()
+        array, failed = _typed_column(raw_values, attribute.type)
         columns.append(array)
         for index in failed:
-            failed_rows.setdefault(index, []).append(
-                (attribute.name, attribute_values[attribute.name][index])
-            )
-    for index, pairs in failed_rows.items():
-        rescued[index] = (rescued[index] or []) + pairs
+            rescued[index] = (rescued[index] or []) + [(attribute.name, raw_values[index].as_py())]
 
-    row_count = len(kinds)
+    row_count = len(records)
     batch = pa.RecordBatch.from_arrays(
         columns
         + [
             pa.array(rescued, RESCUED_TYPE),
-            pa.array(kinds, pa.string()),
+            pa.array([ROW] * row_count, pa.string()),
             pa.nulls(row_count, pa.string()),
             pa.nulls(row_count, pa.string()),
         ],
@@ -160,6 +158,10 @@ def parse_lines(lines: list[str], table: DumpTable) -> pa.RecordBatch:
     if not other_lines:
         return batch
     return pa.concat_batches([batch, _non_row_batch(other_lines, table)])
+
+
+def _string_schema(table: DumpTable) -> pa.Schema:
+    return pa.schema([(attribute.name, pa.string()) for attribute in table.attributes])
 
 
 def _non_row_batch(other_lines: list[tuple], table: DumpTable) -> pa.RecordBatch:

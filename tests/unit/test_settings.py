@@ -3,8 +3,10 @@ from lakehouse.settings import LakeSettings
 from pydantic import ValidationError
 
 
-def test_defaults_are_the_offline_laptop_setup():
-    settings = LakeSettings(_env_file=None)
+def test_defaults_are_the_offline_laptop_setup(monkeypatch):
+    for name in ("LAKE_TARGET", "LAKE_BUCKET", "LAKE_S3_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    settings = LakeSettings()
     assert settings.target == "local"
     assert settings.bucket == "stackexchange"
     assert settings.s3_endpoint == "http://127.0.0.1:4566"

@@ -92,14 +92,21 @@ class _TableWriter:
         return self.file.tell()
 
 
+# About how many Posts.xml bytes one question brings, with its answers.
+BYTES_PER_QUESTION = 1500
+
+
 class _SampleDump:
-    def __init__(self, spec: SampleSpec, directory: Path):
+    def __init__(self, spec: SampleSpec, directory: Path, target_posts_bytes: int | None):
         self.spec = spec
         self.random = random.Random(spec.seed)
         self.writers = {
             name: _TableWriter(directory, name, spec.line_ending) for name in DUMP_TABLES
         }
-        self.user_count = max(10, spec.questions // 2)
+        questions = spec.questions
+        if target_posts_bytes is not None:
+            questions = target_posts_bytes // BYTES_PER_QUESTION
+        self.user_count = max(10, questions // 2)
         self.clock = EPOCH
         self.tag_counts: Counter[str] = Counter()
         self.question_ids: list[int] = []
@@ -204,7 +211,7 @@ class _SampleDump:
                 BountyAmount=50 if vote_type == 8 else None,
             )  # fmt: skip
 
-    def write_question(self, target_bytes: int | None) -> None:
+    def write_question(self) -> None:
         posts = self.writers["Posts.xml"]
         question_id = posts.take_id()
         answer_count = self.random.choice((0, 0, 1, 1, 1, 2, 2, 3, 5))
@@ -275,7 +282,7 @@ class _SampleDump:
             if target_posts_bytes is None
             else self.writers["Posts.xml"].bytes_written < target_posts_bytes
         ):
-            self.write_question(target_posts_bytes)
+            self.write_question()
             written += 1
         self.write_tags()
         for writer in self.writers.values():
@@ -291,7 +298,7 @@ def write_sample_dump(
     With `target_posts_bytes`, questions are added until Posts.xml reaches that size.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    return _SampleDump(spec, directory).write(target_posts_bytes)
+    return _SampleDump(spec, directory, target_posts_bytes).write(target_posts_bytes)
 
 
 def pack_sample_dump(spec: SampleSpec, directory: Path, archive: Path) -> Path:

@@ -1,0 +1,169 @@
+"""Benchmarks: the stages of a local run on the sample, and XML -> bronze on a large
+generated Posts.xml beside Spark's own XML reader with schema inference.
+
+Everything runs against a private S3Proxy over a temporary folder (never ./lake).
+Run: `make benchmark` (or `.venv/bin/python benchmarks/run_benchmarks.py --posts-mb 1024`).
+It prints a Markdown report for BENCHMARKS.md.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+from lakehouse.ingest.raw_store import ensure_bucket, s3_client, upload_file, write_manifest
+from lakehouse.ingest.sample_dump import SampleSpec, write_sample_dump
+from lakehouse.ingest.xml_check import inspect_xml
+from lakehouse.schemas import table_for_file
+from lakehouse.settings import LakeSettings
+from localenv.paths import REPO_ROOT, RUNS_DIR
+from localenv.ports import free_port
+from localenv.s3_server import server_for
+
+BENCH_DATA = REPO_ROOT / "data" / "bench"
+SITE = "bench.example.com"
+
+
+class PeakRss:
+    """Samples the peak resident memory of a process (the Spark driver JVM) in a thread."""
+
+    def __init__(self, pid: int):
+        self.process, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(0.2)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def machine() -> str:
+    memory = psutil.virtual_memory().total / (1 << 30)
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {memory:.0f} GiB, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
+
+
+def stage_timings(settings: LakeSettings) -> dict:
+    """`lake run` on the sample against the private server; its summary has the seconds."""
+    environment = {
+        **os.environ,
+        "LAKE_S3_ENDPOINT": settings.s3_endpoint,
+        "LAKE_BUCKET": settings.bucket,
+    }
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "localenv.cli", "run"], env=environment, check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+    total = time.monotonic() - started
+    latest = max(RUNS_DIR.glob("*/summary.json"), key=lambda p: p.stat().st_mtime)
+    seconds = json.loads(latest.read_text())["seconds"]
+    return {"total": round(total, 1), **seconds}
+
+
+def generated_posts(megabytes: int) -> Path:
+    """A generated Posts.xml of at least `megabytes` MB, kept in data/bench for re-runs."""
+    directory = BENCH_DATA / f"posts-{megabytes}mb"
+    posts = directory / "Posts.xml"
+    if not posts.exists():
+        write_sample_dump(
+            SampleSpec(site=SITE, seed=1), directory, target_posts_bytes=megabytes * 10**6
+        )
+    return posts
+
+
+def upload_raw(settings, posts: Path, dump_id: str) -> int:
+    s3 = s3_client(settings)
+    ensure_bucket(s3, settings.bucket)
+    facts = inspect_xml(posts, table_for_file("Posts.xml"))
+    upload_file(s3, settings.bucket, f"raw/{SITE}/{dump_id}/Posts.xml", posts)
+    manifest = {"site": SITE, "dump_id": dump_id, "rows": {"Posts.xml": facts.rows}, "missing": []}
+    write_manifest(s3, settings.bucket, SITE, dump_id, manifest)
+    return facts.bytes
+
+
+def xml_to_bronze(settings, spark, posts: Path, dump_id: str) -> dict:
+    from lakehouse.bronze.xml_to_bronze import load_dump_file, parse_dump_file
+    from lakehouse.lake import Lake
+
+    size = upload_raw(settings, posts, dump_id)
+    lake = Lake(spark, settings)
+    uri = lake.raw_uri(SITE, dump_id, "Posts.xml")
+    driver = spark.sparkContext._gateway.java_process.pid
+    results = {"mb": round(size / 1e6)}
+
+    started = time.monotonic()
+    parsed = parse_dump_file(spark, uri, table_for_file("Posts.xml"))
+    parsed.write.format("noop").mode("overwrite").save()
+    results["ours_parse_s"] = time.monotonic() - started
+    results["partitions"] = parsed.rdd.getNumPartitions()
+
+    with PeakRss(driver) as rss:
+        started = time.monotonic()
+        load = load_dump_file(lake, SITE, dump_id, "Posts.xml", datetime.now(UTC))
+        results["ours_bronze_s"] = time.monotonic() - started
+    results["ours_driver_peak_mb"] = round(rss.peak / 1e6)
+    results["rows"] = load.rows_loaded
+
+    with PeakRss(driver) as rss:
+        started = time.monotonic()
+        naive = spark.read.format("xml").option("rowTag", "row").load(uri)
+        naive.write.format("delta").mode("overwrite").save(
+            f"s3a://{settings.bucket}/bench/naive_{dump_id}"
+        )
+        results["naive_delta_s"] = time.monotonic() - started
+    results["naive_driver_peak_mb"] = round(rss.peak / 1e6)
+    results["naive_partitions"] = naive.rdd.getNumPartitions()
+    for key in ("ours_parse_s", "ours_bronze_s", "naive_delta_s"):
+        results[key.replace("_s", "_mb_per_s")] = round(size / 1e6 / results[key], 1)
+        results[key] = round(results[key], 1)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--posts-mb", type=int, nargs="+", default=[256, 1024])
+    parser.add_argument("--skip-stages", action="store_true")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        settings = LakeSettings(s3_endpoint=f"http://127.0.0.1:{free_port()}", bucket="bench")
+        server = server_for(settings, Path(scratch) / "lake", Path(scratch) / "state")
+        server.start()
+        try:
+            report = {"machine": machine(), "date": f"{datetime.now(UTC):%Y-%m-%d}"}
+            if not args.skip_stages:
+                report["stages"] = stage_timings(settings)
+            from localenv.spark_session import build_local_session
+
+            spark = build_local_session(settings, app_name="benchmark")
+            report["xml_to_bronze"] = [
+                xml_to_bronze(settings, spark, generated_posts(mb), f"2025-01-01-bench{mb:04d}")
+                for mb in args.posts_mb
+            ]
+            spark.stop()
+        finally:
+            server.stop()
+    print(json.dumps(report, indent=2))
+    sys.stdout.flush()
+    os._exit(0)  # delta-rs (used by the run summary) may abort in interpreter teardown
+
+
+if __name__ == "__main__":
+    main()
