@@ -105,7 +105,7 @@ def xml_to_bronze(settings, spark, posts: Path, dump_id: str) -> dict:
     size = upload_raw(settings, posts, dump_id)
     lake = Lake(spark, settings)
     uri = lake.raw_uri(SITE, dump_id, "Posts.xml")
-    driver = spark.sparkContext._gateway.java_process.pid
+    driver = spark.sparkContext._gateway.proc.pid  # the driver JVM
     results = {"mb": round(size / 1e6)}
 
     started = time.monotonic()
@@ -150,13 +150,17 @@ def main() -> None:
             report = {"machine": machine(), "date": f"{datetime.now(UTC):%Y-%m-%d}"}
             if not args.skip_stages:
                 report["stages"] = stage_timings(settings)
+                print(json.dumps(report["stages"]), file=sys.stderr, flush=True)
             from localenv.spark_session import build_local_session
 
             spark = build_local_session(settings, app_name="benchmark")
-            report["xml_to_bronze"] = [
-                xml_to_bronze(settings, spark, generated_posts(mb), f"2025-01-01-bench{mb:04d}")
-                for mb in args.posts_mb
-            ]
+            report["xml_to_bronze"] = []
+            for mb in args.posts_mb:
+                dump_id = f"2025-01-01-bench{mb:04d}"
+                report["xml_to_bronze"].append(
+                    xml_to_bronze(settings, spark, generated_posts(mb), dump_id)
+                )
+                print(json.dumps(report["xml_to_bronze"][-1]), file=sys.stderr, flush=True)
             spark.stop()
         finally:
             server.stop()

@@ -122,13 +122,18 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     except Exception as error:  # One clear line for the user; the notebook has the rest.
-        from localenv.local_run import StepFailed
-
-        if isinstance(
-            error, StepFailed | FileNotFoundError | ValueError | RuntimeError | LookupError
-        ):
-            raise SystemExit(f"error: {error}") from None
+        if isinstance(error, _user_errors()):
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            raise SystemExit(f"error: {first_line}") from None
         raise
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from pyspark.errors import PySparkException
+
+    from localenv.local_run import StepFailed
+
+    return (StepFailed, PySparkException, FileNotFoundError, ValueError, RuntimeError, LookupError)
 
 
 if __name__ == "__main__":
