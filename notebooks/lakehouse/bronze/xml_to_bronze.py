@@ -71,14 +71,18 @@ def read_manifest(spark, lake: Lake, site: str, dump_id: str) -> dict:
 
 
 def _check_staged(staged: DataFrame, uri: str, table: DumpTable, expected_rows: int) -> dict:
-    counts = {
-        row["_line_kind"]: row["count"] for row in staged.groupBy("_line_kind").count().collect()
-    }
+    """Line counts by kind (and rows without an Id), or BadDumpFile naming what is wrong."""
+    kinds = staged.groupBy(
+        F.when(F.col("_line_kind").eqNullSafe(ROW) & F.col("id").isNull(), "row_without_id")
+        .otherwise(F.col("_line_kind"))
+        .alias("kind")
+    ).count()
+    counts = {row["kind"]: row["count"] for row in kinds.collect()}
     if counts.get(FORBIDDEN):
         raise BadDumpFile(f"{uri}: holds a DOCTYPE or ENTITY declaration; refusing the file")
     if counts.get(ROOT_CLOSE, 0) != 1:
         raise BadDumpFile(f"{uri}: truncated; no closing </{table.root}> tag")
-    seen = counts.get(ROW, 0) + counts.get(REJECTED, 0)
+    seen = counts.get(ROW, 0) + counts.get("row_without_id", 0) + counts.get(REJECTED, 0)
     if seen != expected_rows:
         raise BadDumpFile(f"{uri}: read {seen} row lines, but the manifest counted {expected_rows}")
     return counts
@@ -113,29 +117,37 @@ def load_dump_file(
         F.lit(uri).alias("source_file"),
         F.lit(ingested_at).cast("timestamp").alias("ingested_at"),
     )
+    # The hash is computed once, while parsing; MERGE uses it to skip unchanged rows.
+    parsed = with_row_hash(parsed, table.columns + ["_rescued_data"])
     lake.overwrite_site(parsed, staging, site)
     staged = lake.read(staging).where(F.col("site") == site)
-    _check_staged(staged, uri, table, manifest["rows"][file_name])
+    counts = _check_staged(staged, uri, table, manifest["rows"][file_name])
 
-    content = table.columns + ["_rescued_data"]
-    rows = with_row_hash(staged.where(F.col("_line_kind") == ROW), content)
-    first = Window.partitionBy("site", "id").orderBy(ROW_HASH)
-    ranked = rows.withColumn("_copy", F.row_number().over(first))
-    unique = ranked.where(F.col("id").isNotNull() & (F.col("_copy") == 1))
-    duplicates = (
-        ranked.where(F.col("id").isNull() | (F.col("_copy") > 1))
-        .withColumn(
-            "_reject_reason",
-            F.when(
-                F.col("id").isNull(),
-                F.concat(
-                    F.lit(f"{file_name}: row has no valid Id"),
-                    F.coalesce(F.concat(F.lit(": "), F.to_json("_rescued_data")), F.lit("")),
-                ),
-            ).otherwise(F.format_string(f"{file_name}: duplicate Id %d", F.col("id"))),
-        )
-        .withColumn("_raw_line", F.to_json(F.struct(*[f"`{c}`" for c in content])))
+    rows = staged.where(F.col("_line_kind") == ROW)
+    # Duplicate Ids are rare: find them from the ids alone, then rank only their rows,
+    # rather than shuffling every row (bodies included) through a window.
+    duplicated = rows.groupBy("site", "id").count().where("count > 1 AND id IS NOT NULL")
+    suspects = rows.where(F.col("id").isNull()).unionByName(
+        rows.join(duplicated.select("site", "id"), ["site", "id"], "left_semi")
     )
+    first = Window.partitionBy("site", "id").orderBy(ROW_HASH)
+    extra_copies = suspects.withColumn("_copy", F.row_number().over(first)).where(
+        F.col("id").isNull() | (F.col("_copy") > 1)
+    )
+    unique = rows.where(F.col("id").isNotNull()).join(
+        extra_copies.select("site", "id", ROW_HASH), ["site", "id", ROW_HASH], "left_anti"
+    )
+    content = table.columns + ["_rescued_data"]
+    duplicates = extra_copies.withColumn(
+        "_reject_reason",
+        F.when(
+            F.col("id").isNull(),
+            F.concat(
+                F.lit(f"{file_name}: row has no valid Id"),
+                F.coalesce(F.concat(F.lit(": "), F.to_json("_rescued_data")), F.lit("")),
+            ),
+        ).otherwise(F.format_string(f"{file_name}: duplicate Id %d", F.col("id"))),
+    ).withColumn("_raw_line", F.to_json(F.struct(*[f"`{c}`" for c in content])))
     bad_lines = staged.where(F.col("_line_kind") == REJECTED).withColumn(
         "_reject_reason", F.concat(F.lit(f"{file_name}: "), F.col("_reject_reason"))
     )
@@ -150,8 +162,9 @@ def load_dump_file(
         ["site", "id"],
         constraints={"id_not_null": "id IS NOT NULL", "site_not_null": "site IS NOT NULL"},
     )
-    loaded = unique.count()
-    rejected_count = rejected.count()
+    extra_count = extra_copies.count()
+    rejected_count = counts.get(REJECTED, 0) + extra_count
+    loaded = counts.get(ROW, 0) + counts.get("row_without_id", 0) - extra_count
     lake.delta_table(staging).delete(F.col("site") == site)
     return BronzeLoad(
         table.name, site, dump_id, manifest["rows"][file_name], loaded, rejected_count
