@@ -136,37 +136,55 @@ def xml_to_bronze(settings, spark, posts: Path, dump_id: str) -> dict:
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--posts-mb", type=int, nargs="+", default=[256, 1024])
-    parser.add_argument("--skip-stages", action="store_true")
-    args = parser.parse_args()
+def one_size(megabytes: int) -> dict:
+    """XML -> bronze for one size, in this process: a fresh driver JVM per size, so its
+    peak memory can be compared across sizes."""
+    from localenv.spark_session import build_local_session
 
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         settings = LakeSettings(s3_endpoint=f"http://127.0.0.1:{free_port()}", bucket="bench")
         server = server_for(settings, Path(scratch) / "lake", Path(scratch) / "state")
         server.start()
         try:
-            report = {"machine": machine(), "date": f"{datetime.now(UTC):%Y-%m-%d}"}
-            if not args.skip_stages:
-                report["stages"] = stage_timings(settings)
-                print(json.dumps(report["stages"]), file=sys.stderr, flush=True)
-            from localenv.spark_session import build_local_session
-
             spark = build_local_session(settings, app_name="benchmark")
-            report["xml_to_bronze"] = []
-            for mb in args.posts_mb:
-                dump_id = f"2025-01-01-bench{mb:04d}"
-                report["xml_to_bronze"].append(
-                    xml_to_bronze(settings, spark, generated_posts(mb), dump_id)
-                )
-                print(json.dumps(report["xml_to_bronze"][-1]), file=sys.stderr, flush=True)
-            spark.stop()
+            posts = generated_posts(megabytes)
+            return xml_to_bronze(settings, spark, posts, f"2025-01-01-bench{megabytes:04d}")
         finally:
             server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--posts-mb", type=int, nargs="+", default=[256, 1024])
+    parser.add_argument("--skip-stages", action="store_true")
+    parser.add_argument("--one-size", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one_size:
+        print(json.dumps(one_size(args.one_size)))
+        sys.stdout.flush()
+        os._exit(0)
+
+    report = {"machine": machine(), "date": f"{datetime.now(UTC):%Y-%m-%d}"}
+    if not args.skip_stages:
+        with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+            settings = LakeSettings(s3_endpoint=f"http://127.0.0.1:{free_port()}", bucket="bench")
+            server = server_for(settings, Path(scratch) / "lake", Path(scratch) / "state")
+            server.start()
+            try:
+                report["stages"] = stage_timings(settings)
+            finally:
+                server.stop()
+        print(json.dumps(report["stages"]), file=sys.stderr, flush=True)
+    report["xml_to_bronze"] = []
+    for megabytes in args.posts_mb:
+        generated_posts(megabytes)  # generated outside the timed process
+        result = subprocess.run(
+            [sys.executable, __file__, "--one-size", str(megabytes)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        report["xml_to_bronze"].append(json.loads(result.stdout.strip().splitlines()[-1]))
+        print(json.dumps(report["xml_to_bronze"][-1]), file=sys.stderr, flush=True)
     print(json.dumps(report, indent=2))
-    sys.stdout.flush()
-    os._exit(0)  # delta-rs (used by the run summary) may abort in interpreter teardown
 
 
 if __name__ == "__main__":

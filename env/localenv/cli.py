@@ -59,7 +59,7 @@ def cmd_sql(args) -> None:
     settings = _settings()
     print(local_server(settings).start(), file=sys.stderr)
     lake = open_lake(settings)
-    lake.spark.sql(args.query).toPandas().to_csv(sys.stdout, index=False)
+    lake.sql(args.query).toPandas().to_csv(sys.stdout, index=False)
 
 
 def cmd_sample(args) -> None:

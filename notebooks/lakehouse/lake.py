@@ -4,6 +4,7 @@ Locally a name resolves to `s3a://<bucket>/<layer>/<table>`; on Databricks to
 `<catalog>.<layer>.<table>` in Unity Catalog. Transforms never see the difference.
 """
 
+import re
 from dataclasses import dataclass
 
 from lakehouse.settings import LakeSettings
@@ -50,7 +51,6 @@ class Lake:
         if partition_by:
             writer = writer.partitionBy(*partition_by)
         writer.save(self.location(name))
-        self.register([name])
 
     def sql_name(self, name: str) -> str:
         return f"delta.`{self.location(name)}`"
@@ -80,8 +80,14 @@ class Lake:
                     f"ALTER TABLE {table} ADD CONSTRAINT {constraint} CHECK ({expression})"
                 )
 
+    def sql(self, query: str):
+        """Run Spark SQL that names tables logically (`SELECT * FROM gold.posts_users`)."""
+        self.register(sorted(set(_LOGICAL_NAME.findall(query))))
+        return self.spark.sql(query)
+
     def register(self, names: list[str]) -> None:
-        """Make logical names queryable in SQL (`SELECT * FROM gold.most_popular_tags`)."""
+        """Make logical names queryable in SQL; each costs a Delta log read, so only
+        the tables a query names are registered."""
         for name in names:
             if not self.exists(name):
                 continue
@@ -90,6 +96,9 @@ class Lake:
             self.spark.sql(
                 f"CREATE TABLE IF NOT EXISTS {name} USING DELTA LOCATION '{self.location(name)}'"
             )
+
+
+_LOGICAL_NAME = re.compile(rf"\b((?:{'|'.join(LAYERS)})\.[A-Za-z_][A-Za-z0-9_]*)\b")
 
 
 def _quote(value: str) -> str:

@@ -17,12 +17,9 @@ def spark_session(settings):
 
 
 def open_lake(settings=None):
-    """The lake of the configured target, with logical names registered for SQL."""
-    from lakehouse.graph import TABLES
+    """The lake of the configured target; `lake.sql(...)` takes logical table names."""
     from lakehouse.lake import Lake
     from lakehouse.settings import LakeSettings
 
     settings = settings or LakeSettings()
-    lake = Lake(spark_session(settings), settings)
-    lake.register(list(TABLES))
-    return lake
+    return Lake(spark_session(settings), settings)

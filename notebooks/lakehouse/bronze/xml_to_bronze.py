@@ -128,14 +128,16 @@ def load_dump_file(
     # rather than shuffling every row (bodies included) through a window.
     duplicated = rows.groupBy("site", "id").count().where("count > 1 AND id IS NOT NULL")
     suspects = rows.where(F.col("id").isNull()).unionByName(
-        rows.join(duplicated.select("site", "id"), ["site", "id"], "left_semi")
+        rows.join(F.broadcast(duplicated.select("site", "id")), ["site", "id"], "left_semi")
     )
     first = Window.partitionBy("site", "id").orderBy(ROW_HASH)
     extra_copies = suspects.withColumn("_copy", F.row_number().over(first)).where(
         F.col("id").isNull() | (F.col("_copy") > 1)
     )
     unique = rows.where(F.col("id").isNotNull()).join(
-        extra_copies.select("site", "id", ROW_HASH), ["site", "id", ROW_HASH], "left_anti"
+        F.broadcast(extra_copies.select("site", "id", ROW_HASH)),
+        ["site", "id", ROW_HASH],
+        "left_anti",
     )
     content = table.columns + ["_rescued_data"]
     duplicates = extra_copies.withColumn(
