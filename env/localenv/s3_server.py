@@ -84,6 +84,17 @@ class S3Server:
             return False
         return True
 
+    def speaks_s3(self) -> bool:
+        """True when the endpoint answers like an S3 API (a bucket list or an S3 error)."""
+        try:
+            with urllib.request.urlopen(self.endpoint, timeout=2) as response:
+                body = response.read(4096)
+        except urllib.error.HTTPError as error:
+            body = error.read(4096)
+        except OSError:
+            return False
+        return b"ListAllMyBucketsResult" in body or b"<Code>" in body
+
     def is_localstack(self) -> bool:
         try:
             with urllib.request.urlopen(f"{self.endpoint}/_localstack/health", timeout=1) as r:
@@ -98,6 +109,8 @@ class S3Server:
         if self.answers():
             if self.is_localstack():
                 return f"LocalStack found on {self.endpoint}; using it as it is"
+            if self.speaks_s3():
+                return f"An S3 server already answers on {self.endpoint}; using it as it is"
             raise RuntimeError(
                 f"Port {self.port} is taken by something that is not our S3 server or "
                 f"LocalStack. Stop it, or set LAKE_S3_ENDPOINT to another port."
