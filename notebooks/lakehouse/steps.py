@@ -10,7 +10,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.bronze.posts_quality import check_bronze_posts
-from lakehouse.bronze.xml_to_bronze import BronzeLoad, load_dump_file
+from lakehouse.bronze.xml_to_bronze import BronzeLoad, load_dump_file, read_manifest
 from lakehouse.delta_merge import sync_site, with_row_hash
 from lakehouse.gold.most_popular_tags import most_popular_tags, most_popular_tags_monthly
 from lakehouse.gold.posts_users import posts_users
@@ -77,13 +77,11 @@ def bronze_tables(
     ctx: RunContext, file_names: tuple[str, ...] = OTHER_DUMP_FILES
 ) -> list[BronzeLoad]:
     """The other dump files; those a dump lacks are skipped (ingest named them)."""
-    from lakehouse.bronze.xml_to_bronze import read_manifest
-
-    present = read_manifest(ctx.lake.spark, ctx.lake, ctx.site, ctx.dump_id)["rows"]
+    manifest = read_manifest(ctx.lake.spark, ctx.lake, ctx.site, ctx.dump_id)
     return [
-        load_dump_file(ctx.lake, ctx.site, ctx.dump_id, name, ctx.run_time)
+        load_dump_file(ctx.lake, ctx.site, ctx.dump_id, name, ctx.run_time, manifest)
         for name in file_names
-        if name in present
+        if name in manifest["rows"]
     ]
 
 

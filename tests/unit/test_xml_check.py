@@ -37,3 +37,15 @@ def test_wrong_root_element_is_named(tmp_path):
     path = write(tmp_path, "<posts>\n</posts>")
     with pytest.raises(BadXmlFile, match="expected <users>"):
         inspect_xml(path, USERS)
+
+
+def test_a_garbage_line_inside_the_root_counts_as_a_row_line(tmp_path):
+    # Bronze rejects such a line with its reason; the manifest must count it too.
+    path = write(tmp_path, HEADER + '  <row Id="1" />\n  garbage\n</users>')
+    assert inspect_xml(path, USERS).rows == 2
+
+
+def test_a_row_before_the_root_is_named(tmp_path):
+    path = write(tmp_path, '<row Id="1" />\n<users>\n</users>')
+    with pytest.raises(BadXmlFile, match=r"line 1: expected <users>, found '<row Id=\"1\" />'"):
+        inspect_xml(path, USERS)

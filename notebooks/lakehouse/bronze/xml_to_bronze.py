@@ -12,12 +12,13 @@ from datetime import datetime
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema
 
 from lakehouse.delta_merge import ROW_HASH, upsert, with_row_hash
 from lakehouse.ingest.raw_store import MANIFEST
 from lakehouse.lake import Lake
 from lakehouse.schemas import DumpTable, table_for_file
-from lakehouse.xml_rows import FORBIDDEN, REJECTED, ROOT_CLOSE, ROW, SERVICE_FIELDS, parse_lines
+from lakehouse.xml_rows import FORBIDDEN, REJECTED, ROOT_CLOSE, ROW, arrow_schema, parse_lines
 
 REJECTED_ROWS = "bronze.rejected_rows"
 LINEAGE = ["site", "dump_id", "source_file", "ingested_at"]
@@ -37,18 +38,6 @@ class BronzeLoad:
     rows_rejected: int
 
 
-def spark_ddl(table: DumpTable) -> str:
-    typed = [f"`{attribute.column}` {attribute.type}" for attribute in table.attributes]
-    service = {
-        "_rescued_data": "map<string,string>",
-        "_line_kind": "string",
-        "_raw_line": "string",
-        "_reject_reason": "string",
-    }
-    assert list(service) == [field.name for field in SERVICE_FIELDS]
-    return ", ".join(typed + [f"{name} {type_}" for name, type_ in service.items()])
-
-
 def parse_dump_file(spark, uri: str, table: DumpTable) -> DataFrame:
     """The file's lines parsed into typed columns, one output row per non-blank line."""
 
@@ -56,7 +45,7 @@ def parse_dump_file(spark, uri: str, table: DumpTable) -> DataFrame:
         for batch in batches:
             yield parse_lines(batch.column(0).to_pylist(), table)
 
-    return spark.read.text(uri).mapInArrow(parse, spark_ddl(table))
+    return spark.read.text(uri).mapInArrow(parse, from_arrow_schema(arrow_schema(table)))
 
 
 def read_manifest(spark, lake: Lake, site: str, dump_id: str) -> dict:
@@ -99,13 +88,21 @@ def _rejected(lines: DataFrame, table: DumpTable) -> DataFrame:
 
 
 def load_dump_file(
-    lake: Lake, site: str, dump_id: str, file_name: str, ingested_at: datetime
+    lake: Lake,
+    site: str,
+    dump_id: str,
+    file_name: str,
+    ingested_at: datetime,
+    manifest: dict | None = None,
 ) -> BronzeLoad:
-    """Parse, check and merge one raw file into `bronze.<table>`; bad rows to rejected_rows."""
+    """Parse, check and merge one raw file into `bronze.<table>`; bad rows to rejected_rows.
+
+    Pass the dump's `manifest` when loading several files, to read it once.
+    """
     spark = lake.spark
     table = table_for_file(file_name)
     uri = lake.raw_uri(site, dump_id, file_name)
-    manifest = read_manifest(spark, lake, site, dump_id)
+    manifest = manifest or read_manifest(spark, lake, site, dump_id)
     if file_name not in manifest["rows"]:
         raise BadDumpFile(f"{uri}: not in this dump (missing: {', '.join(manifest['missing'])})")
 

@@ -9,6 +9,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lakehouse.ingest.archive_org import file_hashes
 from lakehouse.ingest.extract import extract_tables
 from lakehouse.ingest.raw_store import (
     ensure_bucket,
@@ -47,17 +48,10 @@ def dump_id_for(archives: list[FetchedArchive]) -> str:
     """`<publication date>-<8 hex of the archives' sha1>`, stable for the same bytes."""
     digest = hashlib.sha1(usedforsecurity=False)
     for archive in sorted(archives, key=lambda a: a.path.name):
-        digest.update(archive.listed.sha1.encode() if archive.listed else _sha1(archive.path))
+        sha1 = archive.listed.sha1 if archive.listed else file_hashes(archive.path)[1]
+        digest.update(sha1.encode())
     published = max(archive.published for archive in archives)
     return f"{published:%Y-%m-%d}-{digest.hexdigest()[:8]}"
-
-
-def _sha1(path: Path) -> bytes:
-    digest = hashlib.sha1(usedforsecurity=False)
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest().encode()
 
 
 def ingest_dump(source: DumpSource, settings: LakeSettings, work_dir: Path) -> IngestResult:

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.schemas import DumpTable
-
-BOM = b"\xef\xbb\xbf"
+from lakehouse.xml_rows import BOM, FORBIDDEN, PROLOG, ROOT_CLOSE, ROOT_OPEN, ROW, classify
 
 
 class BadXmlFile(ValueError):
@@ -26,8 +25,11 @@ class XmlFileFacts:
 
 
 def inspect_xml(path: Path, table: DumpTable) -> XmlFileFacts:
-    """Return the file's row count, size and sha1, or raise BadXmlFile naming the line."""
-    root_open, root_close = f"<{table.root}>".encode(), f"</{table.root}>".encode()
+    """Return the file's row count, size and sha1, or raise BadXmlFile naming the line.
+
+    Lines are classified exactly as bronze classifies them, so the row count here is
+    the number of row lines bronze must account for (stored or rejected).
+    """
     sha1 = hashlib.sha1(usedforsecurity=False)
     rows = size = line_number = 0
     opened = closed = False
@@ -35,38 +37,36 @@ def inspect_xml(path: Path, table: DumpTable) -> XmlFileFacts:
         for line_number, raw in enumerate(stream, start=1):  # noqa: B007
             sha1.update(raw)
             size += len(raw)
-            line = raw.strip()
-            if line_number == 1:
-                line = line.removeprefix(BOM).strip()
-            if not line:
+            # Row lines are nearly all lines: classify's ROW rule, tested on bytes, keeps
+            # this at disk speed; only the few other lines are decoded.
+            stripped = raw.strip()
+            if stripped.startswith(b"<row"):
+                kind = ROW
+            else:
+                kind = classify(stripped.decode("utf-8", "replace").lstrip(BOM).strip(), table.root)
+            if kind is None:
                 continue
+            where = f"{path.name}, line {line_number}"
             if closed:
+                raise BadXmlFile(f"{where}: content after </{table.root}>")
+            if kind == FORBIDDEN:
                 raise BadXmlFile(
-                    f"{path.name}, line {line_number}: content after {root_close.decode()}"
+                    f"{where}: DOCTYPE or ENTITY declarations are not allowed in a dump file"
                 )
-            if line.startswith(b"<row"):
-                if not opened:
-                    raise BadXmlFile(f"{path.name}, line {line_number}: row before <{table.root}>")
-                rows += 1
-            elif line.startswith((b"<!DOCTYPE", b"<!ENTITY")):
-                raise BadXmlFile(
-                    f"{path.name}, line {line_number}: DOCTYPE or ENTITY declarations are "
-                    "not allowed in a dump file"
-                )
-            elif line.startswith(b"<?xml") and not opened:
+            if kind == PROLOG and not opened:
                 continue
-            elif line == root_open and not opened:
+            if kind == ROOT_OPEN and not opened:
                 opened = True
-            elif line == root_close and opened:
+            elif kind == ROOT_CLOSE and opened:
                 closed = True
             elif not opened:
-                raise BadXmlFile(
-                    f"{path.name}, line {line_number}: expected <{table.root}>, "
-                    f"found {line[:60].decode(errors='replace')!r}"
-                )
+                found = stripped[:60].decode("utf-8", "replace")
+                raise BadXmlFile(f"{where}: expected <{table.root}>, found {found!r}")
+            else:  # A row, or a line bronze will reject with its reason.
+                rows += 1
     if not closed:
         raise BadXmlFile(
-            f"{path.name}: truncated; no closing {root_close.decode()} after line {line_number} "
+            f"{path.name}: truncated; no closing </{table.root}> after line {line_number} "
             "(the last row may be cut)"
         )
     return XmlFileFacts(path.name, rows, size, sha1.hexdigest())
