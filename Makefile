@@ -71,6 +71,12 @@ s3-stop: ## Stop the local S3 server
 s3-status: setup ## Is the local S3 server up?
 	$(BIN)/lake s3 status
 
+.PHONY: airflow airflow-stop
+airflow: setup ## Start a local Airflow 3 on http://localhost:8080 with the DAGs from dags/
+	$(BIN)/lake airflow start
+airflow-stop: ## Stop the local Airflow (every component, by process id)
+	@if [ -x $(BIN)/lake ]; then $(BIN)/lake airflow stop; else echo "not set up"; fi
+
 .PHONY: ingest
 ingest: setup ## Only fetch, verify, extract and upload a dump (DUMP= or SITE=)
 	$(BIN)/lake ingest $(RUN_ARGS)

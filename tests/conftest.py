@@ -2,15 +2,24 @@
 on a free port over a temporary directory, and stops it by process id at the end."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
 from lakehouse.settings import LakeSettings
 from localenv.ports import free_port
 from localenv.s3_server import server_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DUMPS = REPO_ROOT.parent / "shared" / "stackexchange"
+
+
+def pytest_configure(config):
+    """Airflow, when a test imports it, keeps its files in a throwaway home."""
+    if "AIRFLOW_HOME" not in os.environ:
+        os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 
 def pytest_collection_modifyitems(items):

@@ -25,10 +25,39 @@ def cmd_s3(args) -> None:
     print(action())
 
 
+def cmd_airflow(args) -> None:
+    from rich.console import Console
+
+    from localenv.airflow_local import USERNAME, LocalAirflow
+    from localenv.paths import AIRFLOW_HOME
+    from localenv.s3_server import local_server
+
+    settings = _settings()
+    airflow = LocalAirflow(AIRFLOW_HOME, port=args.port)
+    console = Console(stderr=True)
+    if args.action == "stop":
+        stopped = airflow.stop()
+        print(f"stopped {', '.join(stopped)}" if stopped else "Airflow is not running")
+        return
+    if args.action == "status":
+        running = airflow.running()
+        print(", ".join(f"{c} pid {p}" for c, p in running.items()) or "Airflow is not running")
+        return
+    print(local_server(settings).start(), file=sys.stderr)
+    with console.status("Starting Airflow") as status:
+        airflow.start(settings, on_status=lambda text: status.update(f"Airflow: {text}"))
+        status.update("Airflow: parsing dags/")
+        airflow.reserialize(settings)
+    print(
+        f"Airflow is up: {airflow.url}  (login {USERNAME} / {airflow.password()})\n"
+        f"DAGs from {airflow.dags_folder}; logs and pids in {airflow.home}\n"
+        "Stop it with: make airflow-stop"
+    )
+
+
 def cmd_ingest(args) -> None:
     from lakehouse.ingest.ingest_dump import ingest_dump
     from lakehouse.ingest.sources import source_for
-
     from localenv.paths import SAMPLE_DIR, WORK_DIR
     from localenv.s3_server import local_server
 
@@ -53,7 +82,6 @@ def cmd_run(args) -> None:
 
 def cmd_sql(args) -> None:
     from lakehouse.runtime import open_lake
-
     from localenv.s3_server import local_server
 
     settings = _settings()
@@ -86,6 +114,11 @@ def main(argv: list[str] | None = None) -> None:
     s3 = commands.add_parser("s3", help="the local S3 server")
     s3.add_argument("action", choices=["start", "stop", "status"])
     s3.set_defaults(handler=cmd_s3)
+
+    airflow = commands.add_parser("airflow", help="the local Airflow")
+    airflow.add_argument("action", choices=["start", "stop", "status"])
+    airflow.add_argument("--port", type=int, default=8080)
+    airflow.set_defaults(handler=cmd_airflow)
 
     for name, handler, text in (
         ("ingest", cmd_ingest, "fetch, verify, extract and upload a dump"),

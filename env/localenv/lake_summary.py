@@ -2,6 +2,7 @@
 (no Spark needed): rows per table, data-quality outcome, top tags."""
 
 import pyarrow.compute as pc
+
 from lakehouse.graph import TABLES
 from lakehouse.settings import LakeSettings
 

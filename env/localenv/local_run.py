@@ -12,7 +12,6 @@ from lakehouse.graph import RUN_PARAMETERS, in_dependency_order
 from lakehouse.ingest.ingest_dump import ingest_dump
 from lakehouse.ingest.sources import source_for
 from lakehouse.settings import LakeSettings
-
 from localenv.lake_summary import summarize_site
 from localenv.paths import NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
 from localenv.s3_server import local_server

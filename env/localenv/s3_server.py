@@ -5,11 +5,7 @@ restarts and crashes, and makes each Delta table a valid Delta directory on disk
 A LocalStack already listening on the port is used as it is.
 """
 
-import contextlib
 import json
-import os
-import signal
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +15,7 @@ from urllib.parse import urlparse
 
 from localenv.jars import S3PROXY_ARTIFACT, jar_path
 from localenv.java import require_supported_java
+from localenv.processes import ManagedProcess
 
 # S3Proxy refuses single PUTs over a small default; S3A and boto3 send up to their
 # multipart thresholds in one request, so allow 1 GiB plain and 5 GiB per part.
@@ -40,12 +37,16 @@ class S3Server:
         return f"http://{self.host}:{self.port}"
 
     @property
+    def process(self) -> ManagedProcess:
+        return ManagedProcess("s3proxy", self.state_dir)
+
+    @property
     def pid_file(self) -> Path:
-        return self.state_dir / "s3proxy.pid"
+        return self.process.pid_file
 
     @property
     def log_file(self) -> Path:
-        return self.state_dir / "s3proxy.log"
+        return self.process.log_file
 
     def _write_properties(self) -> Path:
         properties = {
@@ -65,14 +66,7 @@ class S3Server:
         return path
 
     def running_pid(self) -> int | None:
-        """The pid of our S3Proxy if it is alive, else None (a stale pid file is removed)."""
-        try:
-            pid = int(self.pid_file.read_text())
-            os.kill(pid, 0)
-        except (FileNotFoundError, ValueError, ProcessLookupError):
-            self.pid_file.unlink(missing_ok=True)
-            return None
-        return pid
+        return self.process.running_pid()
 
     def answers(self) -> bool:
         """True when something speaks HTTP on the endpoint (any status counts)."""
@@ -119,14 +113,9 @@ class S3Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         properties = self._write_properties()
-        with self.log_file.open("ab") as log:
-            process = subprocess.Popen(
-                ["java", "-jar", str(jar_path(S3PROXY_ARTIFACT)), "--properties", str(properties)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.pid_file.write_text(str(process.pid))
+        process = self.process.spawn(
+            ["java", "-jar", str(jar_path(S3PROXY_ARTIFACT)), "--properties", str(properties)]
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -144,23 +133,8 @@ class S3Server:
         raise TimeoutError(f"S3Proxy did not answer on {self.endpoint} within {timeout}s")
 
     def stop(self, kill: bool = False, timeout: float = 20) -> str:
-        pid = self.running_pid()
-        if pid is None:
-            return "S3Proxy is not running"
-        os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)  # Reap it if it is our child.
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        else:
-            os.kill(pid, signal.SIGKILL)
-        self.pid_file.unlink(missing_ok=True)
-        return f"S3Proxy stopped (pid {pid})"
+        pid = self.process.stop(kill=kill, timeout=timeout)
+        return "S3Proxy is not running" if pid is None else f"S3Proxy stopped (pid {pid})"
 
     def status(self) -> str:
         pid = self.running_pid()

@@ -9,7 +9,6 @@ import sys
 import tempfile
 
 from lakehouse.settings import LakeSettings
-
 from localenv.jars import spark_jars
 from localenv.java import require_supported_java
 

@@ -5,6 +5,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.lake import Lake
+from lakehouse.write_conflicts import retry_on_conflict
 
 ROW_HASH = "_row_hash"
 _DELETE = "_delete"
@@ -59,6 +60,10 @@ def upsert(
 
     `source` must be unique on `keys`: MERGE rejects several source rows per target row.
     """
+    retry_on_conflict(lambda: _upsert(lake, source, name, keys, constraints), f"upsert {name}")
+
+
+def _upsert(lake, source, name, keys, constraints) -> None:
     if _ensure_table(lake, source, name, constraints):
         return
     stored = lake.read(name).select(*keys, ROW_HASH)
@@ -77,6 +82,12 @@ def sync_site(
     constraints: dict[str, str] | None = None,
 ) -> None:
     """Make one site's rows in `name` equal `source`: insert, update and delete as needed."""
+    retry_on_conflict(
+        lambda: _sync_site(lake, source, name, keys, site, constraints), f"sync {name}"
+    )
+
+
+def _sync_site(lake, source, name, keys, site, constraints) -> None:
     if _ensure_table(lake, source, name, constraints):
         return
     stored = lake.read(name).where(F.col("site") == site)

@@ -55,17 +55,24 @@ class Lake:
     def sql_name(self, name: str) -> str:
         return f"delta.`{self.location(name)}`"
 
-    def overwrite_site(self, df, name: str, site: str) -> None:
-        """Replace one site's rows atomically, creating the table if needed."""
-        if not self.exists(name):
-            self.create(df, name)
-            return
-        (
-            df.write.format("delta")
-            .mode("overwrite")
-            .option("replaceWhere", f"site = '{_quote(site)}'")
-            .save(self.location(name))
-        )
+    def overwrite_site(self, df, name: str, site: str, add_new_columns: bool = False) -> None:
+        """Replace one site's rows atomically, creating the table if needed.
+        `add_new_columns` lets a newer release's extra columns into an existing table."""
+        from lakehouse.write_conflicts import retry_on_conflict
+
+        def write() -> None:
+            if not self.exists(name):
+                self.create(df, name)
+                return
+            (
+                df.write.format("delta")
+                .mode("overwrite")
+                .option("replaceWhere", f"site = '{_quote(site)}'")
+                .option("mergeSchema", str(add_new_columns).lower())
+                .save(self.location(name))
+            )
+
+        retry_on_conflict(write, f"overwrite {name}")
 
     def add_constraints(self, name: str, constraints: dict[str, str]) -> None:
         existing = {

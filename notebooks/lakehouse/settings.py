@@ -55,3 +55,14 @@ class LakeSettings(BaseSettings):
     @property
     def raw_root(self) -> str:
         return f"s3a://{self.bucket}/raw"
+
+    def environment(self) -> dict[str, str]:
+        """The `LAKE_*` variables that give a child process (a notebook kernel) this lake."""
+        return {
+            "LAKE_TARGET": self.target,
+            "LAKE_BUCKET": self.bucket,
+            "LAKE_S3_ENDPOINT": self.s3_endpoint,
+            "LAKE_AWS_ACCESS_KEY_ID": self.aws_access_key_id,
+            "LAKE_AWS_SECRET_ACCESS_KEY": self.aws_secret_access_key.get_secret_value(),
+            "LAKE_AWS_REGION": self.aws_region,
+        }

@@ -2,10 +2,11 @@
 leaves the tables at their last good version."""
 
 import pytest
-from lakehouse import steps
-from lakehouse.bronze.xml_to_bronze import BadDumpFile
 from pipeline_helpers import put_raw_dump
 from pyspark.sql import functions as F
+
+from lakehouse import steps
+from lakehouse.bronze.xml_to_bronze import BadDumpFile
 
 SITE = "bad.example.com"
 HEAD = '\ufeff<?xml version="1.0" encoding="utf-8"?>\n<{root}>\n'

@@ -6,9 +6,10 @@ import subprocess
 import sys
 
 import pytest
+from pipeline_helpers import ingest_sample
+
 from lakehouse import steps
 from localenv.local_run import StepFailed, run_notebooks
-from pipeline_helpers import ingest_sample
 
 SITE = "cli.example.com"
 

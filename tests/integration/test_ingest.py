@@ -4,6 +4,7 @@ that must stop before anything is uploaded."""
 import json
 
 import pytest
+
 from archives import files_xml, pack
 from lakehouse.ingest.archive_org import ChecksumMismatch
 from lakehouse.ingest.extract import UnsafeArchive

@@ -6,12 +6,13 @@ from collections import Counter
 
 import py7zr
 import pytest
-from lakehouse.ingest.ingest_dump import ingest_dump
-from lakehouse.ingest.sources import LocalArchive
-from lakehouse.schemas import DUMP_TABLES
 from lxml import etree
 from pipeline_helpers import run_pipeline
 from pyspark.sql import functions as F
+
+from lakehouse.ingest.ingest_dump import ingest_dump
+from lakehouse.ingest.sources import LocalArchive
+from lakehouse.schemas import DUMP_TABLES
 
 pytestmark = pytest.mark.realdump
 

@@ -6,6 +6,7 @@ import os
 from urllib.parse import urlparse
 
 import pytest
+
 from localenv.s3_server import server_for
 
 BIG = os.urandom(9 * (1 << 20) + 12345)  # over the 8 MiB multipart threshold

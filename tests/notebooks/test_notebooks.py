@@ -4,12 +4,13 @@ against the test session's own S3 server (kernels inherit LAKE_S3_ENDPOINT)."""
 from pathlib import Path
 
 import pytest
+from nbmake.nb_run import NotebookRun
+from pyspark.sql import functions as F
+
 from lakehouse.graph import in_dependency_order
 from lakehouse.ingest.ingest_dump import ingest_dump
 from lakehouse.ingest.sample_dump import SampleSpec
 from lakehouse.ingest.sources import GeneratedSample
-from nbmake.nb_run import NotebookRun
-from pyspark.sql import functions as F
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SAMPLE = SampleSpec()  # the notebooks' default site

@@ -5,6 +5,7 @@ import http.server
 import threading
 
 import pytest
+
 from archives import files_xml
 from lakehouse.ingest.archive_org import (
     ChecksumMismatch,

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from databricks.labs.dqx.engine import DQEngine
+
 from lakehouse.bronze.posts_quality import CHECKS_FILE
 from lakehouse.quality.dqx_local import apply_checks, load_checks, split, summarize
 

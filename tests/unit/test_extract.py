@@ -1,6 +1,7 @@
 import os
 
 import pytest
+
 from archives import pack, rename_member
 from lakehouse.ingest.extract import UnsafeArchive, extract_tables
 

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from lakehouse import steps
 from lakehouse.graph import PIPELINE, RUN_PARAMETERS, NotebookTask, in_dependency_order
 

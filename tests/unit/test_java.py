@@ -1,6 +1,7 @@
 import os
 
 import pytest
+
 from localenv.java import JavaNotFound, java_major_version, require_supported_java
 
 

@@ -3,6 +3,8 @@
 import json
 
 import pytest
+from moto import mock_aws
+
 from lakehouse.ingest.raw_store import (
     dumps_of_site,
     ensure_bucket,
@@ -12,7 +14,6 @@ from lakehouse.ingest.raw_store import (
     write_manifest,
 )
 from lakehouse.settings import LakeSettings
-from moto import mock_aws
 
 
 @pytest.fixture

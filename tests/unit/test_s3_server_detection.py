@@ -6,6 +6,7 @@ import json
 import threading
 
 import pytest
+
 from lakehouse.settings import LakeSettings
 from localenv.s3_server import server_for
 

@@ -4,9 +4,10 @@ the pipeline's own parser)."""
 from collections import Counter
 
 import pytest
+from lxml import etree
+
 from lakehouse.ingest.sample_dump import SampleSpec, pack_sample_dump, write_sample_dump
 from lakehouse.schemas import DUMP_TABLES
-from lxml import etree
 
 
 def read_rows(path):

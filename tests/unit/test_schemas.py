@@ -1,4 +1,5 @@
 import pytest
+
 from lakehouse.schemas import DUMP_TABLES, REQUIRED_FILES, snake_case, table_for_file
 
 

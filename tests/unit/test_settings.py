@@ -1,6 +1,7 @@
 import pytest
-from lakehouse.settings import LakeSettings
 from pydantic import ValidationError
+
+from lakehouse.settings import LakeSettings
 
 
 def test_defaults_are_the_offline_laptop_setup(monkeypatch):

@@ -1,12 +1,13 @@
 from datetime import datetime
 
 import pytest
+from pyspark.sql import functions as F
+
 from lakehouse.gold.most_popular_tags import most_popular_tags, most_popular_tags_monthly
 from lakehouse.gold.posts_users import posts_users
 from lakehouse.silver.posts import build_silver_posts, parse_tags
 from lakehouse.silver.users import build_silver_users
 from lakehouse.text import html_to_text
-from pyspark.sql import functions as F
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
 import pytest
+
 from lakehouse.ingest.xml_check import BadXmlFile, inspect_xml
 from lakehouse.schemas import table_for_file
 

@@ -116,7 +116,8 @@ def load_dump_file(
     )
     # The hash is computed once, while parsing; MERGE uses it to skip unchanged rows.
     parsed = with_row_hash(parsed, table.columns + ["_rescued_data"])
-    lake.overwrite_site(parsed, staging, site)
+    # Staging is scratch, so a table left by an older release may lack new columns.
+    lake.overwrite_site(parsed, staging, site, add_new_columns=True)
     staged = lake.read(staging).where(F.col("site") == site)
     counts = _check_staged(staged, uri, table, manifest["rows"][file_name])
 

@@ -159,3 +159,16 @@ def source_for(
     if site:
         return ArchiveOrgItem(site, item, base_url)
     return GeneratedSample(SampleSpec(), sample_dir)
+
+
+SAMPLE = "sample"
+
+
+def source_for_entry(entry: str, *, item: str, base_url: str, sample_dir: Path) -> DumpSource:
+    """One entry of a configured dump list: `sample`, a site name, a URL or a path."""
+    entry = entry.strip()
+    if entry == SAMPLE:
+        return source_for(None, None, item=item, base_url=base_url, sample_dir=sample_dir)
+    if "/" in entry or entry.endswith(".7z"):
+        return source_for(entry, None, item=item, base_url=base_url, sample_dir=sample_dir)
+    return source_for(None, entry, item=item, base_url=base_url, sample_dir=sample_dir)

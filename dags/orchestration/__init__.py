@@ -1,0 +1,1 @@
+"""What the DAGs share: settings, Assets, connections and the notebook operator."""

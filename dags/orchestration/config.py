@@ -1,0 +1,54 @@
+"""Orchestration settings, from `LAKE_AIRFLOW_*` environment variables.
+
+Read when a DAG file is parsed, so they come from the environment only: no Variable
+and no connection is read at import time. The target is chosen again at run time.
+"""
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from localenv.paths import NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
+
+# The Airflow Variable that, when set, overrides the default target for every run.
+TARGET_VARIABLE = "lakehouse_target"
+TARGETS = ("local", "databricks")
+
+
+class OrchestrationSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LAKE_AIRFLOW_", extra="ignore")
+
+    # What produce_data_assets ingests: `sample`, site names, archive URLs or paths.
+    dumps: Annotated[list[str], NoDecode] = ["sample"]
+    # produce_data_assets' schedule; `none` leaves it to manual and API triggers.
+    produce_schedule: str | None = "@daily"
+    target: Literal["local", "databricks"] = "local"
+    retries: int = Field(default=2, ge=0)
+    retry_delay_seconds: int = Field(default=60, ge=1)
+    notebook_timeout_minutes: int = Field(default=120, ge=1)
+    ingest_timeout_minutes: int = Field(default=360, ge=1)
+    notebooks_dir: Path = NOTEBOOKS_DIR
+    # Executed notebooks go to <runs_dir>/<run id>/<site>/.
+    runs_dir: Path = RUNS_DIR
+    work_dir: Path = WORK_DIR
+    sample_dir: Path = SAMPLE_DIR
+    # Where the bundle (issue: Databricks target) deploys the notebooks.
+    databricks_notebook_dir: str = "/Workspace/Shared/stackexchange-workbench/notebooks"
+    # A job already deployed under this name is run instead of building the workflow.
+    databricks_job_name: str = ""
+
+    @field_validator("produce_schedule")
+    @classmethod
+    def _none_means_unscheduled(cls, value: str | None) -> str | None:
+        return None if value is None or value.strip().lower() in ("", "none") else value
+
+    @field_validator("dumps", mode="before")
+    @classmethod
+    def _comma_separated(cls, value):
+        if isinstance(value, str):
+            value = [entry.strip() for entry in value.split(",") if entry.strip()]
+        if not value:
+            raise ValueError("LAKE_AIRFLOW_DUMPS is empty; name at least one dump or `sample`")
+        return value

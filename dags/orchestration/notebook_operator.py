@@ -1,0 +1,38 @@
+"""Run one pipeline notebook with papermill, against the lake of connection `aws_conn`."""
+
+import os
+from pathlib import Path
+
+from airflow.providers.papermill.operators.papermill import PapermillOperator
+
+from orchestration.connections import AWS_CONN_ID, lake_settings
+
+
+class LakeNotebookOperator(PapermillOperator):
+    """A PapermillOperator that names its notebook from the pipeline graph, gives the kernel
+    the lake's settings, and keeps the executed copy under `<runs_dir>/<run_id>/<site>/`.
+
+    `parameters` (templated, or a mapped argument) holds the run's values:
+    site, dump_id and run_id.
+    """
+
+    def __init__(self, *, notebook: str, notebooks_dir: Path, runs_dir: Path, **kwargs) -> None:
+        super().__init__(
+            input_nb=str(notebooks_dir / f"{notebook}.ipynb"), kernel_name="python3", **kwargs
+        )
+        self.notebook = notebook
+        self.runs_dir = runs_dir
+
+    def execute(self, context):
+        run = self.parameters
+        output = Path(self.runs_dir) / run["run_id"] / run["site"] / f"{self.notebook}.ipynb"
+        output.parent.mkdir(parents=True, exist_ok=True)
+        self.output_nb = str(output)
+        # The kernel is a child of this task's process, which is the only one changed here.
+        os.environ.update(lake_settings(AWS_CONN_ID).environment())
+        self.log.info("Executed notebook: %s", output)
+        try:
+            super().execute(context)
+        finally:
+            self.log.info("Executed notebook kept at %s", output)
+        return str(output)

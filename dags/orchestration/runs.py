@@ -1,0 +1,39 @@
+"""Which (site, dump) pairs one medallion run processes, from its params or from the raw
+Asset events that triggered it. Plain functions, so they are tested without Airflow."""
+
+import re
+from collections.abc import Iterable
+
+
+class NothingToRun(ValueError):
+    pass
+
+
+def notebook_run_id(dag_run_id: str) -> str:
+    """An Airflow run id as a folder name and a notebook parameter."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", dag_run_id).strip("_")
+
+
+def site_runs(
+    *,
+    run_id: str,
+    site: str = "",
+    dump_id: str = "",
+    posts_events: Iterable[dict] = (),
+    users_events: Iterable[dict] = (),
+) -> list[dict[str, str]]:
+    """One entry per site: the `site` param when given, otherwise every site whose Posts and
+    Users of the same dump arrived in the triggering events, at its latest such dump."""
+    if site:
+        return [{"site": site, "dump_id": dump_id, "run_id": run_id}]
+    posts = {(event["site"], event["dump_id"]) for event in posts_events if event.get("site")}
+    users = {(event["site"], event["dump_id"]) for event in users_events if event.get("site")}
+    latest: dict[str, str] = {}
+    for event_site, event_dump in sorted(posts & users):  # dump ids sort by date
+        latest[event_site] = event_dump
+    if not latest:
+        raise NothingToRun(
+            "This run names no site: set the `site` param, or let produce_data_assets "
+            "trigger it (its Posts and Users events name the site and dump)"
+        )
+    return [{"site": s, "dump_id": d, "run_id": run_id} for s, d in sorted(latest.items())]

@@ -1,0 +1,86 @@
+"""produce_data_assets: fetch, verify, extract and upload the configured dumps, daily.
+
+Each ingested dump updates the raw Assets (`s3://<bucket>/raw/Posts.xml`, ...) with
+extras naming its site, dump_id and the file's sha1. A dump already in the lake is
+skipped: no Asset event, so nothing runs downstream.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from airflow.sdk import Param, dag, task
+from airflow.sdk.exceptions import AirflowSkipException
+
+from orchestration.assets import RAW_ASSETS
+from orchestration.config import OrchestrationSettings
+from orchestration.connections import AWS_CONN_ID, check_lake_reachable, lake_settings
+
+SETTINGS = OrchestrationSettings()
+
+
+@dag(
+    dag_id="produce_data_assets",
+    schedule=SETTINGS.produce_schedule,
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "retries": SETTINGS.retries,
+        "retry_delay": timedelta(seconds=SETTINGS.retry_delay_seconds),
+        "retry_exponential_backoff": True,
+    },
+    params={
+        "dumps": Param(
+            SETTINGS.dumps,
+            type="array",
+            items={"type": "string", "minLength": 1},
+            minItems=1,
+            description="`sample`, site names (fetched from archive.org), archive URLs or paths",
+        )
+    },
+    tags=["stackexchange", "raw"],
+    doc_md=__doc__,
+)
+def produce_data_assets():
+    @task
+    def dumps_to_ingest(params=None) -> list[str]:
+        """Checks connection `aws_conn` first, so a bad one fails here, by name."""
+        check_lake_reachable(lake_settings(AWS_CONN_ID))
+        return list(params["dumps"])
+
+    @task(
+        outlets=list(RAW_ASSETS.values()),
+        execution_timeout=timedelta(minutes=SETTINGS.ingest_timeout_minutes),
+    )
+    def ingest(dump: str, outlet_events=None) -> None:
+        from lakehouse.ingest.ingest_dump import ingest_dump
+        from lakehouse.ingest.sources import source_for_entry
+
+        settings = lake_settings(AWS_CONN_ID)
+        source = source_for_entry(
+            dump,
+            item=settings.archive_item,
+            base_url=settings.archive_base_url,
+            sample_dir=SETTINGS.sample_dir,
+        )
+        result = ingest_dump(source, settings, SETTINGS.work_dir)
+        if result.already_ingested:
+            raise AirflowSkipException(
+                f"{result.site} dump {result.dump_id} is already in the lake at "
+                f"{result.raw_uri}; no Asset event, nothing downstream runs"
+            )
+        for file_name, asset in RAW_ASSETS.items():
+            outlet_events[asset].extra = {
+                "site": result.site,
+                "dump_id": result.dump_id,
+                "sha1": result.sha1.get(file_name),
+                "rows": result.rows.get(file_name),
+                "uri": f"{result.raw_uri}/{file_name}",
+            }
+        print(f"{result.site} dump {result.dump_id} ingested at {result.raw_uri}")
+        if result.missing:
+            print(f"the dump has no {', '.join(result.missing)}; their Asset events say so")
+
+    ingest.expand(dump=dumps_to_ingest())
+
+
+produce_data_assets()

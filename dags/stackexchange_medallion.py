@@ -1,0 +1,163 @@
+"""stackexchange_medallion: the bronze, silver and gold notebooks, on the chosen target.
+
+Scheduled on the raw Posts and Users Assets together. The graph comes from
+`lakehouse.graph.PIPELINE`, the same definition the local runner and the Databricks
+job use. Target `local` runs each notebook with papermill; target `databricks` runs
+the same graph as one Databricks workflow (or an already deployed job, by name).
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from airflow.providers.databricks.operators.databricks import (
+    DatabricksNotebookOperator,
+    DatabricksRunNowOperator,
+)
+from airflow.providers.databricks.operators.databricks_workflow import (
+    DatabricksWorkflowTaskGroup,
+)
+from airflow.sdk import Param, dag, task, task_group
+
+from lakehouse.graph import PIPELINE, in_dependency_order
+from orchestration.assets import RAW_ASSETS, TABLE_ASSETS
+from orchestration.config import TARGET_VARIABLE, TARGETS, OrchestrationSettings
+from orchestration.connections import DATABRICKS_CONN_ID
+from orchestration.notebook_operator import LakeNotebookOperator
+
+SETTINGS = OrchestrationSettings()
+NOTEBOOK_TIMEOUT = timedelta(minutes=SETTINGS.notebook_timeout_minutes)
+ROOTS = [task.notebook for task in PIPELINE if not task.depends_on]
+
+
+def _wire(operators: dict) -> None:
+    for node in PIPELINE:
+        for dependency in node.depends_on:
+            operators[dependency] >> operators[node.notebook]
+
+
+@dag(
+    dag_id="stackexchange_medallion",
+    schedule=RAW_ASSETS["Posts.xml"] & RAW_ASSETS["Users.xml"],
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "retries": SETTINGS.retries,
+        "retry_delay": timedelta(seconds=SETTINGS.retry_delay_seconds),
+        "retry_exponential_backoff": True,
+    },
+    params={
+        "target": Param(
+            None,
+            type=["null", "string"],
+            enum=[None, *TARGETS],
+            description=f"local or databricks; empty: Variable {TARGET_VARIABLE}, "
+            "else LAKE_AIRFLOW_TARGET, else local",
+        ),
+        "site": Param("", type="string", description="empty: the sites in the Asset events"),
+        "dump_id": Param("", type="string", description="empty: the site's latest dump"),
+        "databricks_job_name": Param(
+            SETTINGS.databricks_job_name,
+            type="string",
+            description="run this deployed job instead of building the workflow",
+        ),
+    },
+    tags=["stackexchange", "medallion"],
+    doc_md=__doc__,
+)
+def stackexchange_medallion():
+    @task
+    def runs(params=None, triggering_asset_events=None, run_id=None) -> list[dict]:
+        from orchestration.runs import notebook_run_id, site_runs
+
+        def extras(file_name: str) -> list[dict]:
+            if not triggering_asset_events or RAW_ASSETS[file_name] not in triggering_asset_events:
+                return []
+            return [event.extra for event in triggering_asset_events[RAW_ASSETS[file_name]]]
+
+        return site_runs(
+            run_id=notebook_run_id(run_id),
+            site=params["site"],
+            dump_id=params["dump_id"],
+            posts_events=extras("Posts.xml"),
+            users_events=extras("Users.xml"),
+        )
+
+    @task.branch
+    def choose_target(params=None) -> list[str]:
+        from airflow.sdk import Variable
+
+        from orchestration.connections import check_databricks_defined
+
+        target = params["target"] or Variable.get(TARGET_VARIABLE, default=SETTINGS.target)
+        if target not in TARGETS:
+            raise ValueError(
+                f"Variable {TARGET_VARIABLE}={target!r} is not a target; use one of {TARGETS}"
+            )
+        if target == "local":
+            return [f"local.{name}" for name in ROOTS]
+        check_databricks_defined(DATABRICKS_CONN_ID)
+        if params["databricks_job_name"]:
+            return ["databricks_job.run_now"]
+        return ["databricks.workflow.launch"]
+
+    @task_group(group_id="local")
+    def local(run):
+        _wire(
+            {
+                node.notebook: LakeNotebookOperator(
+                    task_id=node.notebook,
+                    notebook=node.notebook,
+                    notebooks_dir=SETTINGS.notebooks_dir,
+                    runs_dir=SETTINGS.runs_dir,
+                    parameters=run,
+                    outlets=[TABLE_ASSETS[name] for name in node.writes],
+                    execution_timeout=NOTEBOOK_TIMEOUT,
+                )
+                for node in in_dependency_order()
+            }
+        )
+
+    @task_group(group_id="databricks")
+    def databricks(run):
+        with DatabricksWorkflowTaskGroup(
+            group_id="workflow", databricks_conn_id=DATABRICKS_CONN_ID
+        ) as workflow:
+            _wire(
+                {
+                    node.notebook: DatabricksNotebookOperator(
+                        task_id=node.notebook,
+                        databricks_task_key=node.notebook,
+                        databricks_conn_id=DATABRICKS_CONN_ID,
+                        notebook_path=f"{SETTINGS.databricks_notebook_dir}/{node.notebook}",
+                        source="WORKSPACE",
+                        notebook_params={"site": "", "dump_id": "", "run_id": ""},
+                        outlets=[TABLE_ASSETS[name] for name in node.writes],
+                        execution_timeout=NOTEBOOK_TIMEOUT,
+                    )
+                    for node in in_dependency_order()
+                }
+            )
+        # Task-level notebook_params are copied into the job spec unrendered; the launch
+        # task's own are templated and go to run-now, which hands them to every notebook.
+        workflow.get_child_by_label("launch").notebook_params = run
+
+    @task_group(group_id="databricks_job")
+    def databricks_job(run):
+        DatabricksRunNowOperator(
+            task_id="run_now",
+            databricks_conn_id=DATABRICKS_CONN_ID,
+            job_name="{{ params.databricks_job_name }}",
+            notebook_params=run,
+            outlets=list(TABLE_ASSETS.values()),
+            execution_timeout=NOTEBOOK_TIMEOUT,
+        )
+
+    site_runs = runs()
+    choose_target() >> [
+        local.expand(run=site_runs),
+        databricks.expand(run=site_runs),
+        databricks_job.expand(run=site_runs),
+    ]
+
+
+stackexchange_medallion()

@@ -1,0 +1,71 @@
+"""Background services started by this project, each tracked by a pid file and stopped by
+that process id (its whole process group, so forked workers go with it)."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ManagedProcess:
+    name: str
+    state_dir: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / f"{self.name}.log"
+
+    def spawn(self, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(str(process.pid))
+        return process
+
+    def running_pid(self) -> int | None:
+        """The pid if the process is alive, else None (a stale pid file is removed)."""
+        try:
+            pid = int(self.pid_file.read_text())
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)  # Reap it if it is our exited child.
+            os.kill(pid, 0)
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            self.pid_file.unlink(missing_ok=True)
+            return None
+        return pid
+
+    def stop(self, kill: bool = False, timeout: float = 20) -> int | None:
+        """Stop the process group; SIGKILL it if SIGTERM has not ended it in `timeout`."""
+        pid = self.running_pid()
+        if pid is None:
+            return None
+        _signal_group(pid, signal.SIGKILL if kill else signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.running_pid():
+            time.sleep(0.1)
+        if self.running_pid():
+            _signal_group(pid, signal.SIGKILL)
+            time.sleep(0.2)
+        _signal_group(pid, signal.SIGKILL)  # Any worker left behind in the group.
+        self.pid_file.unlink(missing_ok=True)
+        return pid
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)

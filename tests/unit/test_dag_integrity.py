@@ -1,0 +1,166 @@
+"""The DAGs parse, schedule on what the producer emits, and render the one graph."""
+
+import json
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+from dag_loading import DAGS_FOLDER, load_dagbag
+from lakehouse.graph import PIPELINE, TABLES
+from localenv.paths import REPO_ROOT
+
+MEDALLION = "stackexchange_medallion"
+PRODUCER = "produce_data_assets"
+
+# Imports dags/ with sockets and Variable reads made to fail, in a fresh interpreter so
+# no module is already imported; prints the import errors as JSON.
+_IMPORT_WITHOUT_NETWORK_OR_VARIABLES = """
+import json, socket, sys
+def refuse(*args, **kwargs):
+    raise RuntimeError("network or Variable access at import time")
+socket.socket.connect = refuse
+socket.create_connection = refuse
+import airflow.sdk
+airflow.sdk.Variable.get = staticmethod(refuse)
+sys.path.insert(0, sys.argv[1])
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+print(json.dumps({"errors": bag.import_errors, "dags": sorted(bag.dag_ids)}))
+"""
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    return load_dagbag()
+
+
+@pytest.fixture(scope="module")
+def medallion(dagbag):
+    return dagbag.dags[MEDALLION]
+
+
+def test_dags_import_without_network_or_variables(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORT_WITHOUT_NETWORK_OR_VARIABLES, str(DAGS_FOLDER)],
+        capture_output=True,
+        text=True,
+        env={"AIRFLOW_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert loaded == {"errors": {}, "dags": [PRODUCER, MEDALLION]}
+
+
+def test_dagbag_has_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert {PRODUCER, MEDALLION} <= set(dagbag.dag_ids)
+
+
+def _scheduled_uris(condition) -> set[str]:
+    """The Asset URIs in a schedule condition (an Asset, or AssetAll/AssetAny of them)."""
+    if hasattr(condition, "objects"):
+        return {uri for part in condition.objects for uri in _scheduled_uris(part)}
+    return {condition.uri}
+
+
+def _outlet_uris(dag) -> set[str]:
+    return {asset.uri for task in dag.tasks for asset in task.outlets}
+
+
+def test_every_scheduled_asset_is_produced_by_a_dag(dagbag):
+    produced = {uri for dag in dagbag.dags.values() for uri in _outlet_uris(dag)}
+    consumers = [
+        dag for dag in dagbag.dags.values() if getattr(dag.timetable, "asset_condition", None)
+    ]
+    assert consumers
+    for dag in consumers:
+        wanted = _scheduled_uris(dag.timetable.asset_condition)
+        assert wanted <= produced, (
+            f"{dag.dag_id} waits for Assets no DAG emits: {wanted - produced}"
+        )
+
+
+def test_the_medallion_waits_for_posts_and_users_together(medallion):
+    condition = medallion.timetable.asset_condition
+    assert type(condition).__name__ == "AssetAll"
+    assert {uri.rsplit("/", 1)[-1] for uri in _scheduled_uris(condition)} == {
+        "Posts.xml",
+        "Users.xml",
+    }
+
+
+def test_the_producer_emits_every_raw_file(dagbag):
+    uris = _outlet_uris(dagbag.dags[PRODUCER])
+    assert {uri.rsplit("/", 1)[-1] for uri in uris} >= {"Posts.xml", "Users.xml", "Votes.xml"}
+
+
+@pytest.mark.parametrize("group", ["local", "databricks.workflow"])
+def test_each_target_renders_the_graph(medallion, group):
+    for node in PIPELINE:
+        task = medallion.get_task(f"{group}.{node.notebook}")
+        upstream = {
+            task_id.rsplit(".", 1)[-1]
+            for task_id in task.upstream_task_ids
+            if task_id.startswith(group) and not task_id.endswith(".launch")
+        }
+        assert upstream == set(node.depends_on), node.notebook
+        assert {asset.uri.split("/", 3)[-1] for asset in task.outlets} == {
+            name.replace(".", "/") for name in node.writes
+        }
+        assert task.execution_timeout is not None and task.execution_timeout > timedelta(0)
+
+
+def test_every_table_has_an_asset_that_some_notebook_updates(medallion):
+    updated = {asset.uri.split("/", 3)[-1] for task in medallion.tasks for asset in task.outlets}
+    assert updated >= {name.replace(".", "/") for name in TABLES}
+
+
+def test_one_run_at_a_time_with_retries(dagbag):
+    for dag_id in (PRODUCER, MEDALLION):
+        dag = dagbag.dags[dag_id]
+        assert dag.max_active_runs == 1
+        assert all(task.retries >= 1 for task in dag.tasks), dag_id
+        assert all(task.retry_exponential_backoff for task in dag.tasks), dag_id
+
+
+def test_an_unknown_target_is_rejected(medallion):
+    from airflow.sdk.definitions.param import ParamsDict
+    from airflow.sdk.exceptions import ParamValidationError
+
+    params = ParamsDict(medallion.params)
+    params["target"] = "databricks"
+    params.validate()
+    with pytest.raises(ParamValidationError, match="target"):
+        params["target"] = "spark"
+        params.validate()
+
+
+def test_the_databricks_job_spec_is_the_graph_and_fits_the_sdk_types(medallion):
+    from databricks.sdk.service.jobs import JobSettings
+
+    from fakes.databricks_api import lost_fields
+
+    launch = medallion.get_task("databricks.workflow.launch")
+    spec = launch.create_workflow_json()
+    assert lost_fields(spec, JobSettings.from_dict(spec).as_dict()) == []
+    tasks = {task["task_key"]: task for task in spec["tasks"]}
+    assert set(tasks) == {node.notebook for node in PIPELINE}
+    for node in PIPELINE:
+        task = tasks[node.notebook]
+        assert {d["task_key"] for d in task["depends_on"]} == set(node.depends_on)
+        assert task["notebook_task"]["notebook_path"].endswith(f"/notebooks/{node.notebook}")
+        # The job's own defaults are plain values, never an unrendered template.
+        assert "{{" not in json.dumps(task["notebook_task"]["base_parameters"])
+
+
+def test_ruff_airflow_rules_are_clean():
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--preview", "--select", "AIR", str(DAGS_FOLDER)],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+    assert done.returncode == 0, done.stdout
