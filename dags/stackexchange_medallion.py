@@ -40,6 +40,7 @@ def _wire(operators: dict) -> None:
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
+    max_active_tasks=SETTINGS.parallel_notebooks,
     default_args={
         "retries": SETTINGS.retries,
         "retry_delay": timedelta(seconds=SETTINGS.retry_delay_seconds),

@@ -4,6 +4,7 @@ Read when a DAG file is parsed, so they come from the environment only: no Varia
 and no connection is read at import time. The target is chosen again at run time.
 """
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -28,6 +29,9 @@ class OrchestrationSettings(BaseSettings):
     retries: int = Field(default=2, ge=0)
     retry_delay_seconds: int = Field(default=60, ge=1)
     notebook_timeout_minutes: int = Field(default=120, ge=1)
+    # Each local notebook starts its own Spark; on 2 cores, side by side is slower than
+    # one after another (BENCHMARKS.md), so allow one notebook per 2 cores.
+    parallel_notebooks: int = Field(default=max(1, (os.cpu_count() or 2) // 2), ge=1)
     ingest_timeout_minutes: int = Field(default=360, ge=1)
     notebooks_dir: Path = NOTEBOOKS_DIR
     # Executed notebooks go to <runs_dir>/<run id>/<site>/.

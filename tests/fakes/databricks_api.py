@@ -11,6 +11,7 @@ import inspect
 import itertools
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -64,9 +65,10 @@ def check_string_map(body: dict, key: str) -> None:
 
 @dataclass
 class FakeDatabricks:
-    """Runs finish successfully after `polls_until_done` state reads."""
+    """Every run (a job run or one of its task runs) is RUNNING for `run_seconds` after
+    it starts, then TERMINATED with SUCCESS, unless it was cancelled."""
 
-    polls_until_done: int = 1
+    run_seconds: float = 2.0
     jobs: dict[int, dict] = field(default_factory=dict)
     runs: dict[int, dict] = field(default_factory=dict)
     requests: list[tuple[str, str, dict]] = field(default_factory=list)
@@ -127,17 +129,25 @@ class FakeDatabricks:
 
     def _start_run(self, tasks: list[dict], request: dict, job_id: int | None = None) -> int:
         run_id = next(self._ids)
-        task_runs = [{"task_key": task["task_key"], "run_id": next(self._ids)} for task in tasks]
-        self.runs[run_id] = {"job_id": job_id, "request": request, "tasks": task_runs, "reads": 0}
+        started = {"started": time.monotonic(), "started_at": time.time()}
+        task_runs = [
+            {
+                "task_key": task["task_key"],
+                "run_id": next(self._ids),
+                "start_time": int(started["started_at"] * 1000),  # The API's epoch ms.
+                "attempt_number": 0,
+            }
+            for task in tasks
+        ]
+        self.runs[run_id] = {"job_id": job_id, "tasks": task_runs, **started}
         for task_run in task_runs:
-            self.runs[task_run["run_id"]] = {"job_id": job_id, "tasks": [], "reads": 0}
+            self.runs[task_run["run_id"]] = {"job_id": job_id, "tasks": [], **started}
         return run_id
 
     def get_run(self, query, body):
         run_id = int(query["run_id"][0])
         run = self.runs[run_id]
-        run["reads"] += 1
-        done = run.get("cancelled") or run["reads"] > self.polls_until_done
+        done = time.monotonic() - run["started"] >= self.run_seconds
         state = (
             {"life_cycle_state": "TERMINATED", "result_state": "SUCCESS", "state_message": ""}
             if done
@@ -148,6 +158,7 @@ class FakeDatabricks:
         return {
             "run_id": run_id,
             "job_id": run["job_id"],
+            "start_time": int(run["started_at"] * 1000),
             "state": state,
             "tasks": [{**t, "state": state} for t in run["tasks"]],
             "run_page_url": f"http://fake-databricks/#job/{run['job_id']}/run/{run_id}",

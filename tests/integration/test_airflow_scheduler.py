@@ -1,0 +1,183 @@
+"""End to end with a real Airflow scheduler: the producer's Asset events start the
+medallion run on their own; the same dump again starts nothing; target `databricks`
+drives a local fake of the Databricks Jobs API with the same graph.
+
+Airflow runs in a temporary AIRFLOW_HOME against the session's private S3 server, and
+every component is stopped by process id at the end, whatever the outcome.
+"""
+
+import json
+
+import pytest
+from pyspark.sql import functions as F
+
+from airflow_api import AirflowApi, ApiError
+from archive_mirror import serve_archive_mirror
+from fakes.databricks_api import FakeDatabricks, serve
+from lakehouse.graph import PIPELINE
+from localenv.airflow_local import USERNAME, LocalAirflow, aws_connection_json
+from localenv.ports import free_port
+
+PRODUCER = "produce_data_assets"
+MEDALLION = "stackexchange_medallion"
+SAMPLE_SITE = "sample.stackexchange.com"
+REAL_SITE = "french.meta.stackexchange.com"
+FAKE_TOKEN = "fake-databricks-token"
+DEPLOYED_JOB = "stackexchange-medallion-deployed"
+
+
+@pytest.fixture(scope="module")
+def databricks():
+    fake = FakeDatabricks()
+    server = serve(fake, FAKE_TOKEN)
+    yield fake, server.server_address[1]
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def archive_mirror(tmp_path_factory):
+    from conftest import SHARED_DUMPS
+
+    server, base_url = serve_archive_mirror(SHARED_DUMPS, tmp_path_factory.mktemp("mirror"))
+    yield base_url
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("airflow-runs")
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory, settings, s3, databricks, archive_mirror, runs_dir):
+    _, databricks_port = databricks
+    work = tmp_path_factory.mktemp("airflow-work")
+    local = LocalAirflow(
+        tmp_path_factory.mktemp("airflow-home"),
+        port=free_port(),
+        extra_env={
+            "AIRFLOW_CONN_AWS_CONN": aws_connection_json(settings),
+            "AIRFLOW_CONN_DATABRICKS_CONN": json.dumps(
+                {
+                    "conn_type": "databricks",
+                    "host": "localhost",
+                    "port": databricks_port,
+                    "schema": "http",
+                    "password": FAKE_TOKEN,
+                }
+            ),
+            "LAKE_ARCHIVE_BASE_URL": archive_mirror,
+            "LAKE_ARCHIVE_ITEM": "stackexchange",
+            "LAKE_AIRFLOW_PRODUCE_SCHEDULE": "none",
+            "LAKE_AIRFLOW_RETRIES": "0",
+            "LAKE_AIRFLOW_RUNS_DIR": str(runs_dir),
+            "LAKE_AIRFLOW_WORK_DIR": str(work / "work"),
+            "LAKE_AIRFLOW_SAMPLE_DIR": str(work / "sample"),
+        },
+    )
+    try:
+        local.start(settings)
+        api = AirflowApi(local.url, USERNAME, local.password())
+        api.wait_for_dags([PRODUCER, MEDALLION])
+        for dag_id in (PRODUCER, MEDALLION):
+            api.unpause(dag_id)
+        yield api
+    finally:
+        local.stop()
+
+
+def _produce(api: AirflowApi, dumps: list[str]) -> tuple[dict, list[dict]]:
+    run_id = api.trigger(PRODUCER, {"dumps": dumps})
+    run = api.wait_for_run(PRODUCER, run_id)
+    assert run["state"] == "success", api.failure_report(PRODUCER, run_id)
+    ingests = [ti for ti in api.task_instances(PRODUCER, run_id) if ti["task_id"] == "ingest"]
+    return run, ingests
+
+
+def _medallion_started_by_assets(api: AirflowApi, known: set[str]) -> dict:
+    run_id = api.wait_for_new_run(MEDALLION, known)
+    run = api.wait_for_run(MEDALLION, run_id)
+    assert run["run_type"] == "asset_triggered"
+    assert run["state"] == "success", api.failure_report(MEDALLION, run_id)
+    return run
+
+
+def _site_count(lake, name: str, site: str) -> int:
+    return lake.read(name).where(F.col("site") == site).count()
+
+
+def test_the_sample_flows_from_the_producer_to_gold(airflow, lake, runs_dir):
+    known = {run["dag_run_id"] for run in airflow.runs(MEDALLION)}
+    _, ingests = _produce(airflow, ["sample"])
+    assert [ti["state"] for ti in ingests] == ["success"]
+
+    run = _medallion_started_by_assets(airflow, known)
+    assert _site_count(lake, "gold.most_popular_tags", SAMPLE_SITE) > 0
+    assert _site_count(lake, "gold.posts_users", SAMPLE_SITE) > 0
+    executed = sorted(p.stem for p in runs_dir.glob(f"*/{SAMPLE_SITE}/*.ipynb"))
+    assert executed == sorted(node.notebook for node in PIPELINE), run["dag_run_id"]
+
+
+def test_the_same_dump_again_starts_no_medallion_run(airflow):
+    known = {run["dag_run_id"] for run in airflow.runs(MEDALLION)}
+    _, ingests = _produce(airflow, ["sample"])
+    assert [ti["state"] for ti in ingests] == ["skipped"]
+    with pytest.raises(TimeoutError):
+        airflow.wait_for_new_run(MEDALLION, known, timeout=20)
+
+
+def test_a_real_dump_from_an_archive_org_mirror_reaches_gold(airflow, lake, shared_dumps):
+    known = {run["dag_run_id"] for run in airflow.runs(MEDALLION)}
+    _produce(airflow, [REAL_SITE])
+    _medallion_started_by_assets(airflow, known)
+    # Row count from ../shared/stackexchange/README.md.
+    assert _site_count(lake, "bronze.posts", REAL_SITE) == 781
+    assert _site_count(lake, "gold.most_popular_tags", REAL_SITE) > 0
+
+
+def test_target_databricks_submits_the_graph_with_the_run_values(airflow, databricks):
+    fake, _ = databricks
+    run_id = airflow.trigger(MEDALLION, {"target": "databricks", "site": SAMPLE_SITE})
+    run = airflow.wait_for_run(MEDALLION, run_id, timeout=300)
+    assert run["state"] == "success", airflow.failure_report(MEDALLION, run_id)
+
+    job = fake.bodies("POST jobs/create")[-1]
+    tasks = {task["task_key"]: task for task in job["tasks"]}
+    assert set(tasks) == {node.notebook for node in PIPELINE}
+    for node in PIPELINE:
+        assert {d["task_key"] for d in tasks[node.notebook]["depends_on"]} == set(node.depends_on)
+    run_now = fake.bodies("POST jobs/run-now")[-1]
+    assert run_now["notebook_params"]["site"] == SAMPLE_SITE
+    assert run_now["notebook_params"]["dump_id"] == ""
+    assert run_now["notebook_params"]["run_id"].startswith("manual__")
+
+
+def test_target_databricks_can_run_a_deployed_job_by_name(airflow, databricks):
+    fake, _ = databricks
+    job_id = fake.deploy_job(DEPLOYED_JOB, [{"task_key": node.notebook} for node in PIPELINE])
+    run_id = airflow.trigger(
+        MEDALLION,
+        {"target": "databricks", "site": SAMPLE_SITE, "databricks_job_name": DEPLOYED_JOB},
+    )
+    run = airflow.wait_for_run(MEDALLION, run_id, timeout=300)
+    assert run["state"] == "success", airflow.failure_report(MEDALLION, run_id)
+    run_now = fake.bodies("POST jobs/run-now")[-1]
+    assert run_now["job_id"] == job_id
+    assert run_now["notebook_params"]["site"] == SAMPLE_SITE
+
+
+def test_two_quick_triggers_never_overlap(airflow):
+    conf = {"target": "databricks", "site": SAMPLE_SITE}
+    first, second = airflow.trigger(MEDALLION, conf), airflow.trigger(MEDALLION, conf)
+    runs = [airflow.wait_for_run(MEDALLION, run_id, timeout=300) for run_id in (first, second)]
+    assert [run["state"] for run in runs] == ["success", "success"]
+    assert runs[1]["start_date"] >= runs[0]["end_date"]
+
+
+def test_an_unknown_target_is_rejected_when_the_run_is_triggered(airflow):
+    before = len(airflow.runs(MEDALLION))
+    with pytest.raises(ApiError) as rejected:
+        airflow.trigger(MEDALLION, {"target": "spark"})
+    assert rejected.value.status == 400
+    assert "target" in str(rejected.value)
+    assert len(airflow.runs(MEDALLION)) == before

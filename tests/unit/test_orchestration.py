@@ -1,0 +1,121 @@
+"""The DAGs' helpers without a scheduler: which sites a run processes, settings from
+connections, and what a failing notebook task leaves behind."""
+
+import json
+import sys
+
+import nbformat
+import pytest
+
+from dag_loading import DAGS_FOLDER
+
+sys.path.insert(0, str(DAGS_FOLDER))
+
+from orchestration.config import OrchestrationSettings  # noqa: E402
+from orchestration.connections import ConnectionProblem, lake_settings  # noqa: E402
+from orchestration.runs import NothingToRun, notebook_run_id, site_runs  # noqa: E402
+
+
+def _event(site: str, dump_id: str) -> dict:
+    return {"site": site, "dump_id": dump_id, "sha1": "0" * 40}
+
+
+def test_a_site_param_wins_over_events():
+    runs = site_runs(run_id="r", site="a.com", posts_events=[_event("b.com", "2024-01-01-x")])
+    assert runs == [{"site": "a.com", "dump_id": "", "run_id": "r"}]
+
+
+def test_each_site_runs_once_at_its_latest_complete_dump():
+    posts = [_event("a.com", "2024-01-01-aa"), _event("a.com", "2024-04-01-bb"),
+             _event("b.com", "2024-02-01-cc")]  # fmt: skip
+    users = [_event("a.com", "2024-01-01-aa"), _event("a.com", "2024-04-01-bb"),
+             _event("b.com", "2024-02-01-cc")]  # fmt: skip
+    assert site_runs(run_id="r", posts_events=posts, users_events=users) == [
+        {"site": "a.com", "dump_id": "2024-04-01-bb", "run_id": "r"},
+        {"site": "b.com", "dump_id": "2024-02-01-cc", "run_id": "r"},
+    ]
+
+
+def test_a_dump_with_posts_but_no_users_event_is_not_run():
+    with pytest.raises(NothingToRun, match="site"):
+        site_runs(run_id="r", posts_events=[_event("a.com", "2024-01-01-aa")])
+
+
+def test_run_ids_become_folder_names():
+    assert notebook_run_id("manual__2026-11-24T11:21:18.797120+00:00") == (
+        "manual__2026-11-24T11_21_18.797120_00_00"
+    )
+
+
+def test_the_dump_list_reads_comma_separated(monkeypatch):
+    monkeypatch.setenv("LAKE_AIRFLOW_DUMPS", "sample, french.meta.stackexchange.com")
+    monkeypatch.setenv("LAKE_AIRFLOW_PRODUCE_SCHEDULE", "none")
+    settings = OrchestrationSettings()
+    assert settings.dumps == ["sample", "french.meta.stackexchange.com"]
+    assert settings.produce_schedule is None
+
+
+def test_an_empty_dump_list_is_named(monkeypatch):
+    monkeypatch.setenv("LAKE_AIRFLOW_DUMPS", " , ")
+    with pytest.raises(ValueError, match="LAKE_AIRFLOW_DUMPS"):
+        OrchestrationSettings()
+
+
+def test_a_missing_connection_is_named(monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_AWS_CONN", raising=False)
+    with pytest.raises(ConnectionProblem, match="'aws_conn'.*AIRFLOW_CONN_AWS_CONN"):
+        lake_settings("aws_conn")
+
+
+def test_a_wrong_connection_is_named(monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_CONN",
+        json.dumps({"conn_type": "aws", "extra": {"endpoint_url": "localhost:4566/x"}}),
+    )
+    with pytest.raises(ConnectionProblem, match="'aws_conn'.*LAKE_S3_ENDPOINT"):
+        lake_settings("aws_conn")
+
+
+def test_the_connection_gives_the_lake_its_endpoint_and_keys(monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_CONN",
+        json.dumps(
+            {"conn_type": "aws", "login": "key", "password": "secret",
+             "extra": {"endpoint_url": "http://127.0.0.1:9999", "region_name": "eu-west-1"}}
+        ),
+    )  # fmt: skip
+    settings = lake_settings("aws_conn")
+    assert settings.s3_endpoint == "http://127.0.0.1:9999"
+    assert settings.aws_access_key_id == "key"
+    assert settings.aws_secret_access_key.get_secret_value() == "secret"
+    assert settings.aws_region == "eu-west-1"
+
+
+def test_a_failing_notebook_fails_its_task_and_is_kept(tmp_path, monkeypatch):
+    from papermill.exceptions import PapermillExecutionError
+
+    from orchestration.notebook_operator import LakeNotebookOperator
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_CONN",
+        json.dumps({"conn_type": "aws", "extra": {"endpoint_url": "http://127.0.0.1:1"}}),
+    )
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python"}
+    parameters = nbformat.v4.new_code_cell('site = ""\ndump_id = ""\nrun_id = ""')
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [parameters, nbformat.v4.new_code_cell("raise ValueError(f'boom {site}')")]
+    nbformat.write(notebook, tmp_path / "broken.ipynb")
+
+    operator = LakeNotebookOperator(
+        task_id="broken",
+        notebook="broken",
+        notebooks_dir=tmp_path,
+        runs_dir=tmp_path / "runs",
+        parameters={"site": "a.com", "dump_id": "", "run_id": "r1"},
+    )
+    with pytest.raises(PapermillExecutionError, match="boom a.com"):
+        operator.execute(context={})
+    kept = nbformat.read(tmp_path / "runs" / "r1" / "a.com" / "broken.ipynb", as_version=4)
+    errors = [o for cell in kept.cells for o in cell.get("outputs", []) if o.output_type == "error"]
+    assert errors and errors[0].ename == "ValueError"
