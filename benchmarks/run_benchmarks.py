@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
+
 from lakehouse.ingest.raw_store import ensure_bucket, s3_client, upload_file, write_manifest
 from lakehouse.ingest.sample_dump import SampleSpec, write_sample_dump
 from lakehouse.ingest.xml_check import inspect_xml

@@ -13,6 +13,7 @@ from localenv.s3_server import server_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DUMPS = REPO_ROOT.parent / "shared" / "stackexchange"
+QUICK_START_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 
 def pytest_configure(config):
@@ -20,6 +21,9 @@ def pytest_configure(config):
     if "AIRFLOW_HOME" not in os.environ:
         os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    # Every test Spark is short-lived and small: C1-only JIT starts it about 25% faster
+    # (BENCHMARKS.md). Kernels and Airflow tasks inherit this.
+    os.environ.setdefault("LAKE_SPARK_JAVA_OPTIONS", QUICK_START_JVM)
 
 
 def pytest_collection_modifyitems(items):

@@ -68,6 +68,8 @@ def build_local_session(settings: LakeSettings | None = None, app_name: str = "s
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.databricks.delta.schema.autoMerge.enabled", "false")
     )
+    if settings.spark_java_options:
+        builder = builder.config("spark.driver.extraJavaOptions", settings.spark_java_options)
     for key, value in s3a_conf(settings).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

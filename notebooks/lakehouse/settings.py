@@ -32,6 +32,8 @@ class LakeSettings(BaseSettings):
     max_extract_bytes: int = Field(default=512 * (1 << 30), gt=0)
     spark_cores: int = Field(default=2, ge=1)
     spark_driver_memory: str = "2g"
+    # Extra JVM flags for the local Spark driver; the tests use quick-start flags.
+    spark_java_options: str = ""
 
     @field_validator("bucket")
     @classmethod
