@@ -12,7 +12,7 @@ from lakehouse.ingest.archive_org import (
     download,
     parse_files_xml,
 )
-from lakehouse.ingest.sources import ArchiveOrgItem, site_of_archive, source_for
+from lakehouse.ingest.sources import ArchiveOrgItem, site_of_archive, source_for, source_for_entry
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 
@@ -109,3 +109,22 @@ def test_source_for_reads_item_and_site_from_an_archive_org_url(tmp_path):
     assert source == ArchiveOrgItem(
         "french.stackexchange.com", "stackexchange_20250930", "https://archive.org/download"
     )
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ("sample", "GeneratedSample"),
+        ("french.stackexchange.com", "ArchiveOrgItem"),
+        (
+            "https://archive.org/download/stackexchange/french.stackexchange.com.7z",
+            "ArchiveOrgItem",
+        ),
+        ("/data/dumps/french.stackexchange.com.7z", "LocalArchive"),
+    ],
+)
+def test_a_configured_dump_entry_picks_its_source(tmp_path, entry, expected):
+    source = source_for_entry(
+        entry, item="stackexchange", base_url="https://archive.org/download", sample_dir=tmp_path
+    )
+    assert type(source).__name__ == expected
