@@ -17,7 +17,7 @@ from airflow.providers.databricks.operators.databricks_workflow import (
 )
 from airflow.sdk import Param, dag, task, task_group
 
-from lakehouse.graph import PIPELINE, in_dependency_order
+from lakehouse.graph import PIPELINE, RUN_PARAMETERS, in_dependency_order
 from orchestration.assets import RAW_ASSETS, TABLE_ASSETS
 from orchestration.config import TARGET_VARIABLE, TARGETS, OrchestrationSettings
 from orchestration.connections import DATABRICKS_CONN_ID
@@ -131,7 +131,7 @@ def stackexchange_medallion():
                         databricks_conn_id=DATABRICKS_CONN_ID,
                         notebook_path=f"{SETTINGS.databricks_notebook_dir}/{node.notebook}",
                         source="WORKSPACE",
-                        notebook_params={"site": "", "dump_id": "", "run_id": ""},
+                        notebook_params=dict.fromkeys(RUN_PARAMETERS, ""),
                         outlets=[TABLE_ASSETS[name] for name in node.writes],
                         execution_timeout=NOTEBOOK_TIMEOUT,
                     )
