@@ -87,7 +87,12 @@ def stackexchange_medallion():
     def choose_target(params=None) -> list[str]:
         from airflow.sdk import Variable
 
-        from orchestration.connections import check_databricks_defined
+        from orchestration.connections import (
+            AWS_CONN_ID,
+            check_databricks_defined,
+            check_lake_reachable,
+            lake_settings,
+        )
 
         target = params["target"] or Variable.get(TARGET_VARIABLE, default=SETTINGS.target)
         if target not in TARGETS:
@@ -95,6 +100,7 @@ def stackexchange_medallion():
                 f"Variable {TARGET_VARIABLE}={target!r} is not a target; use one of {TARGETS}"
             )
         if target == "local":
+            check_lake_reachable(lake_settings(AWS_CONN_ID))
             return [f"local.{name}" for name in ROOTS]
         check_databricks_defined(DATABRICKS_CONN_ID)
         if params["databricks_job_name"]:
