@@ -23,11 +23,7 @@ SETTINGS = OrchestrationSettings()
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "retries": SETTINGS.retries,
-        "retry_delay": timedelta(seconds=SETTINGS.retry_delay_seconds),
-        "retry_exponential_backoff": True,
-    },
+    default_args=SETTINGS.task_defaults(),
     params={
         "dumps": Param(
             SETTINGS.dumps,

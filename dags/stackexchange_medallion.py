@@ -41,11 +41,7 @@ def _wire(operators: dict) -> None:
     catchup=False,
     max_active_runs=1,
     max_active_tasks=SETTINGS.parallel_notebooks,
-    default_args={
-        "retries": SETTINGS.retries,
-        "retry_delay": timedelta(seconds=SETTINGS.retry_delay_seconds),
-        "retry_exponential_backoff": True,
-    },
+    default_args=SETTINGS.task_defaults(),
     params={
         "target": Param(
             None,

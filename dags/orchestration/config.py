@@ -5,6 +5,7 @@ and no connection is read at import time. The target is chosen again at run time
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -42,6 +43,14 @@ class OrchestrationSettings(BaseSettings):
     databricks_notebook_dir: str = "/Workspace/Shared/stackexchange-workbench/notebooks"
     # A job already deployed under this name is run instead of building the workflow.
     databricks_job_name: str = ""
+
+    def task_defaults(self) -> dict:
+        """Both DAGs' `default_args`: retries with exponential backoff."""
+        return {
+            "retries": self.retries,
+            "retry_delay": timedelta(seconds=self.retry_delay_seconds),
+            "retry_exponential_backoff": True,
+        }
 
     @field_validator("produce_schedule")
     @classmethod
