@@ -41,10 +41,6 @@ class S3Server:
         return ManagedProcess("s3proxy", self.state_dir)
 
     @property
-    def pid_file(self) -> Path:
-        return self.process.pid_file
-
-    @property
     def log_file(self) -> Path:
         return self.process.log_file
 
@@ -119,7 +115,7 @@ class S3Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                self.pid_file.unlink(missing_ok=True)
+                self.process.pid_file.unlink(missing_ok=True)
                 raise RuntimeError(
                     f"S3Proxy exited with code {process.returncode}; see {self.log_file}"
                 )

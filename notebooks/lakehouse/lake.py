@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from lakehouse.settings import LakeSettings
+from lakehouse.write_conflicts import retry_on_conflict
 
 LAYERS = ("bronze", "silver", "gold", "staging")
 
@@ -58,8 +59,6 @@ class Lake:
     def overwrite_site(self, df, name: str, site: str, add_new_columns: bool = False) -> None:
         """Replace one site's rows atomically, creating the table if needed.
         `add_new_columns` lets a newer release's extra columns into an existing table."""
-        from lakehouse.write_conflicts import retry_on_conflict
-
         def write() -> None:
             if not self.exists(name):
                 self.create(df, name)
