@@ -59,6 +59,7 @@ class Lake:
     def overwrite_site(self, df, name: str, site: str, add_new_columns: bool = False) -> None:
         """Replace one site's rows atomically, creating the table if needed.
         `add_new_columns` lets a newer release's extra columns into an existing table."""
+
         def write() -> None:
             if not self.exists(name):
                 self.create(df, name)
