@@ -80,6 +80,27 @@ def cmd_run(args) -> None:
     print(format_summary(local_run(args.dump, args.site, _settings())))
 
 
+def cmd_databricks_imitation(args) -> None:
+    from localenv.databricks_imitation import IMITATION_CATALOG, run_job
+    from localenv.paths import NOTEBOOKS_DIR
+    from localenv.s3_server import local_server
+
+    settings = _settings()
+    print(local_server(settings).start(), file=sys.stderr)
+    job_values = {
+        "site": args.site,
+        "dump_id": args.dump_id,
+        "run_id": args.run_id,
+        "catalog": IMITATION_CATALOG,
+        "raw_root": args.raw_root or settings.raw_location,
+    }
+    print(f"job parameters: {job_values}", file=sys.stderr)
+    run_job(NOTEBOOKS_DIR, settings, job_values, on_notebook=lambda name: print(name, flush=True))
+    print(
+        f"done: tables in {IMITATION_CATALOG}.bronze|silver|gold, stored in s3a://{settings.bucket}"
+    )
+
+
 def cmd_sql(args) -> None:
     from lakehouse.runtime import open_lake
     from localenv.s3_server import local_server
@@ -128,6 +149,16 @@ def main(argv: list[str] | None = None) -> None:
         command.add_argument("--dump", help="an archive.org URL or a local .7z path")
         command.add_argument("--site", help="a site name, fetched from the archive.org item")
         command.set_defaults(handler=handler)
+
+    imitation = commands.add_parser(
+        "databricks-imitation",
+        help="run every notebook as a Databricks job would: widgets, catalog names, one Spark",
+    )
+    imitation.add_argument("--site", default="sample.stackexchange.com")
+    imitation.add_argument("--dump-id", default="", help="default: the latest ingested")
+    imitation.add_argument("--run-id", default="")
+    imitation.add_argument("--raw-root", default="", help="default: this lake's raw/")
+    imitation.set_defaults(handler=cmd_databricks_imitation)
 
     sql = commands.add_parser("sql", help="run Spark SQL on the lake, print CSV")
     sql.add_argument("query")

@@ -1,7 +1,8 @@
 """Logical table names (`bronze.posts`) and Delta reads and writes behind them.
 
-Locally a name resolves to `s3a://<bucket>/<layer>/<table>`; on Databricks to
-`<catalog>.<layer>.<table>` in Unity Catalog. Transforms never see the difference.
+Locally a name resolves to the Delta path `s3a://<bucket>/<layer>/<table>`; with a
+catalog set (on Databricks) to the Unity Catalog table `<catalog>.<layer>.<table>`.
+Transforms never see the difference.
 """
 
 import re
@@ -20,41 +21,88 @@ def split_name(name: str) -> tuple[str, str]:
     return layer, table
 
 
+class LakeNotReady(LookupError):
+    """A catalog, schema or raw location the settings name does not exist."""
+
+
 @dataclass
 class Lake:
     spark: object
     settings: LakeSettings
 
+    @property
+    def in_catalog(self) -> bool:
+        return bool(self.settings.catalog)
+
     def location(self, name: str) -> str:
+        """Where the table is, for messages and path-based readers."""
         layer, table = split_name(name)
+        if self.in_catalog:
+            return f"{self.settings.catalog}.{layer}.{table}"
         return f"s3a://{self.settings.bucket}/{layer}/{table}"
 
+    def sql_name(self, name: str) -> str:
+        """The identifier Spark SQL knows the table by."""
+        layer, table = split_name(name)
+        if self.in_catalog:
+            return f"`{self.settings.catalog}`.`{layer}`.`{table}`"
+        return f"delta.`{self.location(name)}`"
+
     def raw_uri(self, site: str, dump_id: str, file_name: str) -> str:
-        return f"{self.settings.raw_root}/{site}/{dump_id}/{file_name}"
+        return f"{self.settings.raw_location}/{site}/{dump_id}/{file_name}"
+
+    def check_ready(self) -> None:
+        """Fail before any work when the catalog or one of its schemas is missing."""
+        if not self.in_catalog:
+            return
+        catalog = self.settings.catalog
+        catalogs = {row[0] for row in self.spark.sql("SHOW CATALOGS").collect()}
+        if catalog not in catalogs:
+            raise LakeNotReady(
+                f"catalog {catalog!r} (setting LAKE_CATALOG, job parameter `catalog`) "
+                "does not exist or is not visible to this user"
+            )
+        missing = [
+            layer for layer in LAYERS if not self.spark.catalog.databaseExists(f"{catalog}.{layer}")
+        ]
+        if missing:
+            raise LakeNotReady(
+                f"catalog {catalog!r} (setting LAKE_CATALOG) lacks the schemas "
+                f"{', '.join(missing)}; `databricks bundle deploy` creates them"
+            )
 
     def delta_table(self, name: str):
         from delta.tables import DeltaTable
 
+        if self.in_catalog:
+            return DeltaTable.forName(self.spark, self.sql_name(name))
         return DeltaTable.forPath(self.spark, self.location(name))
 
     def exists(self, name: str) -> bool:
         from delta.tables import DeltaTable
 
+        if self.in_catalog:
+            return self.spark.catalog.tableExists(self.sql_name(name))
         return DeltaTable.isDeltaTable(self.spark, self.location(name))
 
     def read(self, name: str):
         if not self.exists(name):
             raise LookupError(f"Table {name} does not exist yet at {self.location(name)}")
+        if self.in_catalog:
+            return self.spark.read.table(self.sql_name(name))
         return self.spark.read.format("delta").load(self.location(name))
+
+    def _save(self, writer, name: str) -> None:
+        if self.in_catalog:
+            writer.saveAsTable(self.sql_name(name))
+        else:
+            writer.save(self.location(name))
 
     def create(self, df, name: str, partition_by: list[str] | None = None) -> None:
         writer = df.write.format("delta").mode("errorifexists")
         if partition_by:
             writer = writer.partitionBy(*partition_by)
-        writer.save(self.location(name))
-
-    def sql_name(self, name: str) -> str:
-        return f"delta.`{self.location(name)}`"
+        self._save(writer, name)
 
     def overwrite_site(self, df, name: str, site: str, add_new_columns: bool = False) -> None:
         """Replace one site's rows atomically, creating the table if needed.
@@ -64,13 +112,13 @@ class Lake:
             if not self.exists(name):
                 self.create(df, name)
                 return
-            (
+            writer = (
                 df.write.format("delta")
                 .mode("overwrite")
                 .option("replaceWhere", f"site = '{_quote(site)}'")
                 .option("mergeSchema", str(add_new_columns).lower())
-                .save(self.location(name))
             )
+            self._save(writer, name)
 
         retry_on_conflict(write, f"overwrite {name}")
 
@@ -89,12 +137,16 @@ class Lake:
 
     def sql(self, query: str):
         """Run Spark SQL that names tables logically (`SELECT * FROM gold.posts_users`)."""
-        self.register(sorted(set(_LOGICAL_NAME.findall(query))))
+        if self.in_catalog:
+            # Two-part names resolve in the current catalog, as in Unity Catalog.
+            self.spark.catalog.setCurrentCatalog(self.settings.catalog)
+        else:
+            self._register_paths(sorted(set(_LOGICAL_NAME.findall(query))))
         return self.spark.sql(query)
 
-    def register(self, names: list[str]) -> None:
-        """Make logical names queryable in SQL; each costs a Delta log read, so only
-        the tables a query names are registered."""
+    def _register_paths(self, names: list[str]) -> None:
+        """Give path tables their logical names in the session catalog; each costs a
+        Delta log read, so only the tables a query names are registered."""
         for name in names:
             if not self.exists(name):
                 continue

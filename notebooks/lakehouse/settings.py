@@ -4,10 +4,11 @@ Values come from environment variables prefixed `LAKE_` (and from notebook param
 or Databricks widgets, passed in explicitly). Defaults are the offline laptop setup.
 """
 
+import os
 import re
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # LocalStack's documented fixed test credentials; they grant nothing anywhere else.
@@ -15,13 +16,26 @@ EMULATOR_ACCESS_KEY = "test"
 EMULATOR_SECRET_KEY = "test"
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_CATALOG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_RAW_LOCATION = re.compile(r"^(s3a?://[^/]+|/Volumes/[^/]+/[^/]+/[^/]+)(/.*)?$")
+
+
+def _default_target() -> str:
+    # Every Databricks runtime, classic or serverless, sets this variable.
+    return "databricks" if os.environ.get("DATABRICKS_RUNTIME_VERSION") else "local"
 
 
 class LakeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LAKE_", extra="ignore")
 
-    target: Literal["local", "databricks"] = "local"
+    target: Literal["local", "databricks"] = Field(default_factory=_default_target)
     bucket: str = "stackexchange"
+    # Unity Catalog catalog holding the bronze, silver and gold schemas. Empty: tables
+    # are Delta paths in the bucket (the local layout).
+    catalog: str = ""
+    # Where raw dumps are read from; empty means s3a://<bucket>/raw. On Databricks, an
+    # S3 external location (s3://...) or a Volume (/Volumes/<catalog>/<schema>/<volume>).
+    raw_root: str = ""
     s3_endpoint: str = "http://127.0.0.1:4566"
     aws_access_key_id: str = EMULATOR_ACCESS_KEY
     aws_secret_access_key: SecretStr = SecretStr(EMULATOR_SECRET_KEY)
@@ -54,9 +68,38 @@ class LakeSettings(BaseSettings):
             )
         return endpoint
 
+    @field_validator("catalog")
+    @classmethod
+    def _catalog_is_an_identifier(cls, catalog: str) -> str:
+        if catalog and not _CATALOG_NAME.match(catalog):
+            raise ValueError(f"LAKE_CATALOG={catalog!r} is not a catalog name (letters, digits, _)")
+        return catalog
+
+    @field_validator("raw_root")
+    @classmethod
+    def _raw_root_is_a_location(cls, raw_root: str) -> str:
+        if raw_root and not _RAW_LOCATION.match(raw_root):
+            raise ValueError(
+                f"LAKE_RAW_ROOT={raw_root!r} must be s3://bucket/prefix or "
+                "/Volumes/<catalog>/<schema>/<volume>/prefix"
+            )
+        return raw_root.rstrip("/")
+
+    @model_validator(mode="after")
+    def _databricks_names_its_tables_and_input(self) -> Self:
+        if self.target == "databricks":
+            missing = [
+                f"LAKE_{name.upper()} (job parameter `{name}`)"
+                for name in ("catalog", "raw_root")
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(f"target databricks needs {' and '.join(missing)}")
+        return self
+
     @property
-    def raw_root(self) -> str:
-        return f"s3a://{self.bucket}/raw"
+    def raw_location(self) -> str:
+        return self.raw_root or f"s3a://{self.bucket}/raw"
 
     def environment(self) -> dict[str, str]:
         """The `LAKE_*` variables that give a child process (a notebook kernel) this lake."""
@@ -67,4 +110,6 @@ class LakeSettings(BaseSettings):
             "LAKE_AWS_ACCESS_KEY_ID": self.aws_access_key_id,
             "LAKE_AWS_SECRET_ACCESS_KEY": self.aws_secret_access_key.get_secret_value(),
             "LAKE_AWS_REGION": self.aws_region,
+            "LAKE_CATALOG": self.catalog,
+            "LAKE_RAW_ROOT": self.raw_root,
         }

@@ -39,14 +39,17 @@ class RunContext:
 def latest_dump_id(lake: Lake, site: str) -> str:
     from pyspark.errors import AnalysisException
 
-    pattern = f"{lake.settings.raw_root}/{site}/*/{MANIFEST}"
+    pattern = f"{lake.settings.raw_location}/{site}/*/{MANIFEST}"
     try:
         manifests = lake.spark.read.text(pattern, wholetext=True).collect()
     except AnalysisException:  # No such path: nothing ingested for this site.
         manifests = []
     dump_ids = sorted(json.loads(row.value)["dump_id"] for row in manifests)
     if not dump_ids:
-        raise LookupError(f"No ingested dump of site {site!r} under {lake.settings.raw_root}")
+        raise LookupError(
+            f"No ingested dump of site {site!r} under {lake.settings.raw_location} "
+            "(setting LAKE_RAW_ROOT, job parameter `raw_root`)"
+        )
     return dump_ids[-1]
 
 

@@ -1,16 +1,22 @@
 """nbmake executes every medallion notebook, in graph order, on the generated sample,
-against the test session's own S3 server (kernels inherit LAKE_S3_ENDPOINT)."""
+against the test session's own S3 server (kernels inherit LAKE_S3_ENDPOINT). Then the
+same notebooks run as a Databricks job would (widgets, catalog names, the runtime's
+Spark) into another bucket, and every table must come out the same."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from nbmake.nb_run import NotebookRun
 from pyspark.sql import functions as F
 
-from lakehouse.graph import in_dependency_order
+from lakehouse.graph import TABLES, in_dependency_order
 from lakehouse.ingest.ingest_dump import ingest_dump
 from lakehouse.ingest.sample_dump import SampleSpec
 from lakehouse.ingest.sources import GeneratedSample
+from lakehouse.lake import Lake
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SAMPLE = SampleSpec()  # the notebooks' default site
@@ -33,3 +39,44 @@ def test_the_flow_filled_gold(sample_in_lake, lake):
     assert tags.count() > 0
     users = lake.read("gold.posts_users").where(F.col("site") == SAMPLE.site).count()
     assert users == sample_in_lake.rows["Users.xml"]
+
+
+# Columns stamped with the run's own time or id; everything else must be equal.
+RUN_STAMPS = {"ingested_at", "run_id", "run_time", "_errors", "_warnings"}
+
+
+def site_rows_as_json(lake: Lake, name: str, site: str) -> list[str]:
+    rows = lake.read(name).where(F.col("site") == site)
+    kept = sorted(column for column in rows.columns if column not in RUN_STAMPS)
+    as_json = rows.select(F.to_json(F.struct(*[F.col(f"`{c}`") for c in kept])).alias("row"))
+    return sorted(row["row"] for row in as_json.collect())
+
+
+@pytest.fixture(scope="module")
+def imitation_lake(sample_in_lake, lake, settings):
+    imitation = Lake(lake.spark, settings.model_copy(update={"bucket": "imitation-lake"}))
+    result = subprocess.run(
+        [sys.executable, "-m", "localenv.cli", "databricks-imitation", "--site", SAMPLE.site,
+         "--raw-root", settings.raw_location],
+        capture_output=True, text=True, timeout=900,
+        env={**os.environ, "LAKE_BUCKET": imitation.settings.bucket},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return imitation
+
+
+@pytest.mark.parametrize("name", TABLES)
+def test_the_databricks_imitation_gives_the_same_tables(name, imitation_lake, lake):
+    assert imitation_lake.exists(name) == lake.exists(name)
+    if lake.exists(name):
+        local = site_rows_as_json(lake, name, SAMPLE.site)
+        assert site_rows_as_json(imitation_lake, name, SAMPLE.site) == local
+
+
+def test_the_imitation_wrote_through_catalog_names(imitation_lake, lake):
+    def first_operation(table_lake: Lake) -> str:
+        history = table_lake.delta_table("gold.posts_users").history()
+        return history.orderBy("version").first()["operation"]
+
+    assert first_operation(imitation_lake) == "CREATE TABLE AS SELECT"
+    assert first_operation(lake) == "WRITE"

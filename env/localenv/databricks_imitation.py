@@ -1,0 +1,118 @@
+"""Run the medallion notebooks the way a Databricks job runs them, on this machine.
+
+What is imitated, and how:
+- One Spark session stays up for the whole job, as a cluster does. Each notebook runs
+  in a fresh IPython namespace holding `spark` and `dbutils`, as the runtime provides.
+- Parameters arrive only as widgets; nothing is injected into the parameters cell.
+- LAKE_TARGET is databricks, so tables resolve to three-part catalog names. The catalog
+  is Spark's session catalog, `spark_catalog` (local Delta has no other), whose schemas
+  are located in the lake bucket; tables already there are registered at start, the way
+  Unity Catalog remembers them between jobs.
+"""
+
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from lakehouse.graph import in_dependency_order
+from lakehouse.lake import LAYERS
+from lakehouse.settings import LakeSettings
+
+IMITATION_CATALOG = "spark_catalog"
+
+
+class NotebookFailed(RuntimeError):
+    pass
+
+
+class ImitationWidgets:
+    """`dbutils.widgets` as a job sees it: the job's values win over declared defaults."""
+
+    def __init__(self, job_values: dict[str, str]):
+        self._job_values = dict(job_values)
+        self._defaults: dict[str, str] = {}
+
+    def text(self, name: str, defaultValue: str, label: str | None = None) -> None:  # noqa: N803 (Databricks' name)
+        self._defaults.setdefault(name, defaultValue)
+
+    def get(self, name: str) -> str:
+        if name in self._job_values:
+            return self._job_values[name]
+        if name in self._defaults:
+            return self._defaults[name]
+        raise ValueError(f"InputWidgetNotDefined: no widget named {name!r}")
+
+
+class ImitationDbutils:
+    def __init__(self, job_values: dict[str, str]):
+        self.widgets = ImitationWidgets(job_values)
+
+
+def _delta_tables(client, bucket: str, layer: str) -> list[str]:
+    listing = client.list_objects_v2(Bucket=bucket, Prefix=f"{layer}/", Delimiter="/")
+    folders = [entry["Prefix"] for entry in listing.get("CommonPrefixes", [])]
+    return [folder.split("/")[1] for folder in folders if folder.split("/")[1].isidentifier()]
+
+
+def catalog_session(settings: LakeSettings):
+    """A local session whose `spark_catalog` holds the lake's schemas and tables."""
+    from lakehouse.ingest.raw_store import ensure_bucket, s3_client
+    from localenv.spark_session import build_local_session
+
+    client = s3_client(settings)
+    ensure_bucket(client, settings.bucket)
+    spark = build_local_session(settings, app_name="databricks-imitation")
+    for layer in LAYERS:
+        schema = f"{IMITATION_CATALOG}.{layer}"
+        location = f"s3a://{settings.bucket}/{layer}"
+        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema} LOCATION '{location}'")
+        for table in _delta_tables(client, settings.bucket, layer):
+            spark.sql(
+                f"CREATE TABLE IF NOT EXISTS {schema}.{table} USING DELTA "
+                f"LOCATION '{location}/{table}'"
+            )
+    return spark
+
+
+@contextmanager
+def _databricks_target():
+    saved = os.environ.get("LAKE_TARGET")
+    os.environ["LAKE_TARGET"] = "databricks"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("LAKE_TARGET", None)
+        else:
+            os.environ["LAKE_TARGET"] = saved
+
+
+def run_notebook(path: Path, spark, job_values: dict[str, str]) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    shell.reset(new_session=False)
+    shell.user_ns.update(spark=spark, dbutils=ImitationDbutils(job_values))
+    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    for number, cell in enumerate(cells, start=1):
+        with capture_output(display=False):
+            result = shell.run_cell("".join(cell["source"]), store_history=False)
+        if not result.success:
+            error = result.error_in_exec or result.error_before_exec
+            raise NotebookFailed(f"{path.name}, code cell {number}: {error!r}")
+
+
+def run_job(
+    notebooks_dir: Path, settings: LakeSettings, job_values: dict[str, str], on_notebook=print
+) -> None:
+    """Every notebook of the graph, in order, with the job's parameter values."""
+    spark = catalog_session(settings)
+    try:
+        with _databricks_target():
+            for task in in_dependency_order():
+                on_notebook(task.notebook)
+                run_notebook(notebooks_dir / f"{task.notebook}.ipynb", spark, job_values)
+    finally:
+        spark.stop()

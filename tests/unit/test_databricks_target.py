@@ -1,0 +1,96 @@
+"""The Databricks side of the notebooks, checked here: widgets, catalog names, and
+settings that fail early, naming what to set."""
+
+import pytest
+from pydantic import ValidationError
+
+from lakehouse import runtime
+from lakehouse.lake import Lake, LakeNotReady
+from lakehouse.settings import LakeSettings
+from localenv.databricks_imitation import ImitationDbutils
+
+DATABRICKS = {"target": "databricks", "catalog": "main", "raw_root": "s3://landing/raw"}
+
+
+@pytest.fixture
+def on_databricks(monkeypatch):
+    """A notebook namespace holding `dbutils`, as the Databricks runtime gives one."""
+
+    def with_job_values(**job_values):
+        namespace = {"dbutils": ImitationDbutils(job_values)}
+        monkeypatch.setattr(runtime, "notebook_globals", lambda: namespace)
+        return namespace["dbutils"]
+
+    return with_job_values
+
+
+def test_locally_parameters_are_what_papermill_put_in_the_cell():
+    assert runtime.notebook_parameters(site="a.example.com", dump_id="") == {
+        "site": "a.example.com",
+        "dump_id": "",
+    }
+    assert runtime.widget_settings() == {}
+
+
+def test_on_databricks_job_values_win_and_defaults_fill_the_rest(on_databricks):
+    on_databricks(site="bicycles.stackexchange.com", catalog="prod", raw_root="/Volumes/p/r/v")
+    values = runtime.notebook_parameters(site="sample.stackexchange.com", dump_id="")
+    assert values == {"site": "bicycles.stackexchange.com", "dump_id": ""}
+    assert runtime.widget_settings() == {"catalog": "prod", "raw_root": "/Volumes/p/r/v"}
+
+
+def test_databricks_widgets_are_declared_before_they_are_read(on_databricks):
+    dbutils = on_databricks()
+    runtime.notebook_parameters(run_id="")
+    with pytest.raises(ValueError, match="InputWidgetNotDefined"):
+        dbutils.widgets.get("never_declared")
+
+
+@pytest.mark.parametrize(
+    ("missing", "named"),
+    [("catalog", "LAKE_CATALOG (job parameter `catalog`)"), ("raw_root", "LAKE_RAW_ROOT")],
+)
+def test_databricks_without_a_catalog_or_raw_location_names_the_setting(missing, named):
+    with pytest.raises(ValidationError, match=named.replace("(", r"\(").replace(")", r"\)")):
+        LakeSettings(**{**DATABRICKS, missing: ""})
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [("catalog", "main.bronze", "LAKE_CATALOG"), ("raw_root", "landing/raw", "LAKE_RAW_ROOT")],
+)
+def test_malformed_databricks_settings_are_named(field, value, named):
+    with pytest.raises(ValidationError, match=named):
+        LakeSettings(**{**DATABRICKS, field: value})
+
+
+def test_the_runtime_variable_makes_databricks_the_default_target(monkeypatch):
+    monkeypatch.delenv("LAKE_TARGET", raising=False)
+    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "17.3")
+    assert LakeSettings(catalog="main", raw_root="s3://landing/raw").target == "databricks"
+
+
+def test_logical_names_resolve_to_catalog_or_path():
+    in_catalog = Lake(None, LakeSettings(**DATABRICKS))
+    assert in_catalog.sql_name("gold.posts_users") == "`main`.`gold`.`posts_users`"
+    assert in_catalog.raw_uri("s", "d", "Posts.xml") == "s3://landing/raw/s/d/Posts.xml"
+    local = Lake(None, LakeSettings(target="local", bucket="lake"))
+    assert local.sql_name("gold.posts_users") == "delta.`s3a://lake/gold/posts_users`"
+    assert local.raw_uri("s", "d", "Posts.xml") == "s3a://lake/raw/s/d/Posts.xml"
+    with pytest.raises(ValueError, match="logical table name"):
+        local.sql_name("main.gold.posts_users")
+
+
+def test_a_missing_catalog_or_schema_fails_before_any_work(spark):
+    with pytest.raises(LakeNotReady, match="catalog 'absent' .*LAKE_CATALOG"):
+        Lake(spark, LakeSettings(**{**DATABRICKS, "catalog": "absent"})).check_ready()
+    spark.sql("CREATE SCHEMA IF NOT EXISTS spark_catalog.bronze")
+    with pytest.raises(LakeNotReady, match="lacks the schemas .*silver"):
+        Lake(spark, LakeSettings(**{**DATABRICKS, "catalog": "spark_catalog"})).check_ready()
+
+
+def test_databricks_without_the_runtime_session_refuses_to_build_one(monkeypatch):
+    monkeypatch.setattr(runtime, "notebook_globals", lambda: {})
+    monkeypatch.setattr("pyspark.sql.SparkSession.getActiveSession", staticmethod(lambda: None))
+    with pytest.raises(RuntimeError, match="no `spark` from the Databricks runtime"):
+        runtime.spark_session(LakeSettings(**DATABRICKS))
