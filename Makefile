@@ -71,6 +71,12 @@ s3-stop: ## Stop the local S3 server
 s3-status: setup ## Is the local S3 server up?
 	$(BIN)/lake s3 status
 
+.PHONY: bundle databricks-imitation
+bundle: setup ## Render resources/stackexchange.jobs.yml (the Databricks job) from the pipeline graph
+	$(BIN)/lake bundle
+databricks-imitation: setup ## Run every notebook as a Databricks job would, here (SITE=<name>)
+	$(BIN)/lake databricks-imitation $(if $(SITE),--site "$(SITE)")
+
 .PHONY: airflow airflow-stop
 airflow: setup ## Start a local Airflow 3 on http://localhost:8080 with the DAGs from dags/
 	$(BIN)/lake airflow start

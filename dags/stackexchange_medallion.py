@@ -101,6 +101,7 @@ def stackexchange_medallion():
         check_databricks_defined(DATABRICKS_CONN_ID)
         if params["databricks_job_name"]:
             return ["databricks_job.run_now"]
+        SETTINGS.require_databricks_locations()
         return ["databricks.workflow.launch"]
 
     @task_group(group_id="local")
@@ -133,7 +134,11 @@ def stackexchange_medallion():
                         databricks_conn_id=DATABRICKS_CONN_ID,
                         notebook_path=f"{SETTINGS.databricks_notebook_dir}/{node.notebook}",
                         source="WORKSPACE",
-                        notebook_params=dict.fromkeys(RUN_PARAMETERS, ""),
+                        notebook_params={
+                            **dict.fromkeys(RUN_PARAMETERS, ""),
+                            "catalog": SETTINGS.databricks_catalog,
+                            "raw_root": SETTINGS.databricks_raw_root,
+                        },
                         outlets=[TABLE_ASSETS[name] for name in node.writes],
                         execution_timeout=NOTEBOOK_TIMEOUT,
                     )

@@ -39,10 +39,28 @@ class OrchestrationSettings(BaseSettings):
     runs_dir: Path = RUNS_DIR
     work_dir: Path = WORK_DIR
     sample_dir: Path = SAMPLE_DIR
-    # Where the bundle (issue: Databricks target) deploys the notebooks.
-    databricks_notebook_dir: str = "/Workspace/Shared/stackexchange-workbench/notebooks"
+    # Where `databricks bundle deploy -t prod` puts the notebooks (databricks.yml).
+    databricks_notebook_dir: str = (
+        "/Workspace/Shared/.bundle/stackexchange_workbench/prod/files/notebooks"
+    )
+    # What the notebooks get as the `catalog` and `raw_root` widgets on Databricks.
+    databricks_catalog: str = ""
+    databricks_raw_root: str = ""
     # A job already deployed under this name is run instead of building the workflow.
     databricks_job_name: str = ""
+
+    def require_databricks_locations(self) -> None:
+        """The workflow built here passes catalog and raw location to every notebook."""
+        missing = [
+            f"LAKE_AIRFLOW_DATABRICKS_{name.upper()}"
+            for name in ("catalog", "raw_root")
+            if not getattr(self, f"databricks_{name}")
+        ]
+        if missing:
+            raise ValueError(
+                f"target databricks needs {' and '.join(missing)} (or the param "
+                "databricks_job_name, to run the deployed job with its own defaults)"
+            )
 
     def task_defaults(self) -> dict:
         """Both DAGs' `default_args`: retries with exponential backoff."""

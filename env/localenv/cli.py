@@ -101,6 +101,14 @@ def cmd_databricks_imitation(args) -> None:
     )
 
 
+def cmd_bundle(args) -> None:
+    from localenv.bundle_job import render
+    from localenv.paths import BUNDLE_JOBS_FILE, LOCK_FILE
+
+    BUNDLE_JOBS_FILE.write_text(render(LOCK_FILE))
+    print(f"wrote {BUNDLE_JOBS_FILE} from the pipeline graph")
+
+
 def cmd_sql(args) -> None:
     from lakehouse.runtime import open_lake
     from localenv.s3_server import local_server
@@ -159,6 +167,9 @@ def main(argv: list[str] | None = None) -> None:
     imitation.add_argument("--run-id", default="")
     imitation.add_argument("--raw-root", default="", help="default: this lake's raw/")
     imitation.set_defaults(handler=cmd_databricks_imitation)
+
+    bundle = commands.add_parser("bundle", help="render the bundle's jobs from the graph")
+    bundle.set_defaults(handler=cmd_bundle)
 
     sql = commands.add_parser("sql", help="run Spark SQL on the lake, print CSV")
     sql.add_argument("query")

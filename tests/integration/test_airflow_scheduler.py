@@ -70,6 +70,8 @@ def airflow(tmp_path_factory, settings, s3, databricks, archive_mirror, runs_dir
             "LAKE_ARCHIVE_ITEM": "stackexchange",
             "LAKE_AIRFLOW_PRODUCE_SCHEDULE": "none",
             "LAKE_AIRFLOW_RETRIES": "0",
+            "LAKE_AIRFLOW_DATABRICKS_CATALOG": "stackexchange",
+            "LAKE_AIRFLOW_DATABRICKS_RAW_ROOT": "s3://landing/raw",
             "LAKE_AIRFLOW_RUNS_DIR": str(runs_dir),
             "LAKE_AIRFLOW_WORK_DIR": str(work / "work"),
             "LAKE_AIRFLOW_SAMPLE_DIR": str(work / "sample"),
@@ -146,6 +148,11 @@ def test_target_databricks_submits_the_graph_with_the_run_values(airflow, databr
     assert set(tasks) == {node.notebook for node in PIPELINE}
     for node in PIPELINE:
         assert {d["task_key"] for d in tasks[node.notebook]["depends_on"]} == set(node.depends_on)
+        parameters = tasks[node.notebook]["notebook_task"]["base_parameters"]
+        assert (parameters["catalog"], parameters["raw_root"]) == (
+            "stackexchange",
+            "s3://landing/raw",
+        )
     run_now = fake.bodies("POST jobs/run-now")[-1]
     assert run_now["notebook_params"]["site"] == SAMPLE_SITE
     assert run_now["notebook_params"]["dump_id"] == ""
