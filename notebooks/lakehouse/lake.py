@@ -68,7 +68,8 @@ class Lake:
         if missing:
             raise LakeNotReady(
                 f"catalog {catalog!r} (setting LAKE_CATALOG) lacks the schemas "
-                f"{', '.join(missing)}; `databricks bundle deploy` creates them"
+                f"{', '.join(missing)}; create them with CREATE SCHEMA IF NOT EXISTS "
+                f"{catalog}.<schema> (README: Switch to Databricks)"
             )
 
     def delta_table(self, name: str):

@@ -3,6 +3,7 @@ against the test session's own S3 server (kernels inherit LAKE_S3_ENDPOINT). The
 same notebooks run as a Databricks job would (widgets, catalog names, the runtime's
 Spark) into another bucket, and every table must come out the same."""
 
+import json
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from lakehouse.ingest.sources import GeneratedSample
 from lakehouse.lake import Lake
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+DASHBOARD = NOTEBOOKS.parent / "dashboards" / "stackexchange_overview.lvdash.json"
 SAMPLE = SampleSpec()  # the notebooks' default site
 
 
@@ -80,3 +82,10 @@ def test_the_imitation_wrote_through_catalog_names(imitation_lake, lake):
 
     assert first_operation(imitation_lake) == "CREATE TABLE AS SELECT"
     assert first_operation(lake) == "WRITE"
+
+
+def test_every_dashboard_query_runs_on_the_gold_tables(sample_in_lake, lake):
+    dashboard = json.loads(DASHBOARD.read_text())
+    for dataset in dashboard["datasets"]:
+        rows = lake.sql("".join(dataset["queryLines"])).where(F.col("site") == SAMPLE.site)
+        assert rows.count() > 0, dataset["name"]

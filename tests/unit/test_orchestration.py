@@ -61,6 +61,13 @@ def test_an_empty_dump_list_is_named(monkeypatch):
         OrchestrationSettings()
 
 
+def test_the_databricks_workflow_needs_catalog_and_raw_root_named():
+    with pytest.raises(ValueError, match="LAKE_AIRFLOW_DATABRICKS_CATALOG and .*_RAW_ROOT"):
+        OrchestrationSettings().require_databricks_locations()
+    ready = OrchestrationSettings(databricks_catalog="main", databricks_raw_root="s3://l/raw")
+    ready.require_databricks_locations()
+
+
 def test_a_missing_connection_is_named(monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_AWS_CONN", raising=False)
     with pytest.raises(ConnectionProblem, match="'aws_conn'.*AIRFLOW_CONN_AWS_CONN"):
