@@ -55,7 +55,10 @@ def read_manifest(spark, lake: Lake, site: str, dump_id: str) -> dict:
     except Exception:  # Spark raises its own AnalysisException for a missing path.
         first = None
     if first is None:
-        raise BadDumpFile(f"{uri}: no ingest manifest; ingest the dump first (`make ingest`)")
+        raise BadDumpFile(
+            f"{uri}: no ingest manifest; ingest the dump first (`make ingest`), or point "
+            "LAKE_RAW_ROOT (job parameter `raw_root`) at where it is"
+        )
     return json.loads(first[0])
 
 
