@@ -7,6 +7,7 @@ from pyspark.sql import functions as F
 
 from lakehouse import steps
 from lakehouse.bronze.xml_to_bronze import BadDumpFile
+from lakehouse.lake import Lake
 
 SITE = "bad.example.com"
 HEAD = '\ufeff<?xml version="1.0" encoding="utf-8"?>\n<{root}>\n'
@@ -96,3 +97,11 @@ def test_rows_lost_between_ingest_and_bronze_are_an_error(loaded, lake, s3, sett
 def test_missing_site_parameter_is_named(lake):
     with pytest.raises(ValueError, match="`site` parameter is empty"):
         steps.run_context(lake, "")
+
+
+def test_a_raw_location_holding_no_dump_names_the_setting(lake, s3):
+    elsewhere = Lake(
+        lake.spark, lake.settings.model_copy(update={"raw_root": f"s3a://{lake.settings.bucket}/x"})
+    )
+    with pytest.raises(LookupError, match=r"under s3a://.*/x \(setting LAKE_RAW_ROOT"):
+        steps.run_context(elsewhere, SITE)
