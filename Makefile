@@ -27,13 +27,23 @@ local-run: setup ## Run the whole pipeline offline (DUMP=<url or .7z> or SITE=<n
 	$(BIN)/lake run $(RUN_ARGS)
 
 .PHONY: test
-test: setup lint ## Run every test tier (unit, integration, notebooks, real dumps)
+test: setup browser lint ## Run every test tier (unit, integration, notebooks, real dumps)
 	$(BIN)/pytest
 
 ## --- Setup ------------------------------------------------------------------
 
 .PHONY: setup
 setup: java $(VENV_STAMP) $(JARS_STAMP) ## Build the Python environment and fetch the jars (once)
+
+# The browser tests drive Debian's Chromium headless; elsewhere install it yourself.
+.PHONY: browser
+browser: ## Install Debian's Chromium and ChromeDriver for the browser tests (once)
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then exit 0; \
+	elif command -v apt-get >/dev/null; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "warning: no apt-get here; install Chromium for the browser tests (they skip without it)"; fi
 
 .PHONY: java
 java: ## Check for Java 17 or 21

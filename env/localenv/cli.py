@@ -101,6 +101,16 @@ def cmd_databricks_imitation(args) -> None:
     )
 
 
+def cmd_report(args) -> None:
+    from localenv.lake_summary import summarize_site
+    from localenv.report import build_report
+
+    settings = _settings()
+    summary = summarize_site(settings, args.site)
+    args.out.write_text(build_report(settings, args.site, args.run_id, summary))
+    print(args.out)
+
+
 def cmd_bundle(args) -> None:
     from localenv.bundle_job import render
     from localenv.paths import BUNDLE_JOBS_FILE, LOCK_FILE
@@ -167,6 +177,12 @@ def main(argv: list[str] | None = None) -> None:
     imitation.add_argument("--run-id", default="")
     imitation.add_argument("--raw-root", default="", help="default: this lake's raw/")
     imitation.set_defaults(handler=cmd_databricks_imitation)
+
+    report = commands.add_parser("report", help="write the overview page of a site's gold tables")
+    report.add_argument("--site", default="sample.stackexchange.com")
+    report.add_argument("--out", type=Path, required=True)
+    report.add_argument("--run-id", default="manual")
+    report.set_defaults(handler=cmd_report)
 
     bundle = commands.add_parser("bundle", help="render the bundle's jobs from the graph")
     bundle.set_defaults(handler=cmd_bundle)

@@ -52,10 +52,17 @@ def summarize_site(settings: LakeSettings, site: str, top: int = 10) -> dict:
     results = read_site_table(
         settings, "bronze.dq_results", site, ["dump_id", "rule", "criticality", "failed_rows"]
     )
+    silver = read_site_table(settings, "silver.posts", site, ["dq_warnings"])
+    warned = (
+        None
+        if silver is None
+        else pc.sum(pc.greater(pc.list_value_length(silver["dq_warnings"]), 0)).as_py() or 0
+    )
     return {
         "rows": rows,
         "data_quality": {
             "posts_passed": rows.get("bronze.posts_valid"),
+            "posts_warned": warned,
             "posts_quarantined": rows.get("bronze.posts_quarantine"),
             "rows_rejected_at_parse": rejected_by_table,
             "rules": [] if results is None else results.to_pylist(),

@@ -14,6 +14,7 @@ from lakehouse.ingest.sources import source_for
 from lakehouse.settings import LakeSettings
 from localenv.lake_summary import summarize_site
 from localenv.paths import NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
+from localenv.report import build_report
 from localenv.s3_server import local_server
 
 
@@ -95,6 +96,9 @@ def local_run(dump: str | None, site: str | None, settings: LakeSettings) -> dic
         "seconds": timings,
         "run_dir": str(run_dir),
     }
+    report = run_dir / "report.html"
+    report.write_text(build_report(settings, ingested.site, run_id, summary))
+    summary["report"] = str(report)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary
 
@@ -112,8 +116,8 @@ def format_summary(summary: dict) -> str:
     quality = summary["data_quality"]
     lines += [
         "",
-        f"Data quality: {quality['posts_passed']} posts passed, "
-        f"{quality['posts_quarantined']} quarantined; "
+        f"Data quality: {quality['posts_passed']} posts passed "
+        f"({quality['posts_warned']} with warnings), {quality['posts_quarantined']} quarantined; "
         f"rejected at parse: {quality['rows_rejected_at_parse'] or 'none'}",
     ]
     failing = [r for r in quality["rules"] if r["failed_rows"]]
@@ -123,4 +127,5 @@ def format_summary(summary: dict) -> str:
     lines += ["", "Seconds per step:"]
     lines += [f"  {step:28} {seconds:>7}" for step, seconds in summary["seconds"].items()]
     lines += ["", f"Executed notebooks and summary.json: {summary['run_dir']}"]
+    lines += [f"Report (open in a browser): {summary['report']}"]
     return "\n".join(lines)

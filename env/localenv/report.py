@@ -1,0 +1,172 @@
+"""`runs/<run_id>/report.html`: the local StackExchange Overview, one self-contained page.
+
+The numbers come from the gold tables (and silver posts, for answer times) through
+delta-rs, so no Spark is needed. Charts are inline SVG drawn by matplotlib with text as
+paths: the page has no scripts, fonts, images or links to fetch, and opens offline.
+"""
+
+import html
+import io
+import re
+from datetime import UTC, datetime
+
+import pyarrow.compute as pc
+
+from lakehouse.settings import LakeSettings
+from localenv.lake_summary import read_site_table
+
+TREND_TAGS = 5
+TOP_USERS = 10
+HEADLINES = {
+    "users": "users with a profile",
+    "tags": "tags in use",
+    "questions": "questions by those users",
+    "answers": "answers by those users",
+    "accepted_answers": "accepted answers",
+}
+
+
+def headline_numbers(settings: LakeSettings, site: str) -> dict[str, int]:
+    users = read_site_table(settings, "gold.posts_users", site)
+    tags = read_site_table(settings, "gold.most_popular_tags", site, ["tag"])
+    return {
+        "users": users.num_rows,
+        "tags": tags.num_rows,
+        **{
+            name: pc.sum(users[name]).as_py() or 0
+            for name in ("questions", "answers", "accepted_answers")
+        },
+    }
+
+
+def hours_to_first_answer(settings: LakeSettings, site: str) -> list[float]:
+    posts = read_site_table(
+        settings, "silver.posts", site, ["id", "post_type", "question_id", "creation_date"]
+    ).to_pandas()
+    questions = posts[posts.post_type == "question"].set_index("id")["creation_date"]
+    answers = posts[posts.post_type == "answer"]
+    first_answer = answers.groupby("question_id")["creation_date"].min()
+    waits = (first_answer - questions.reindex(first_answer.index)).dropna()
+    return sorted(w.total_seconds() / 3600 for w in waits if w.total_seconds() >= 0)
+
+
+def _svg(figure) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(figure)
+    # Inline in HTML: drop the XML prolog and the DOCTYPE (its DTD URL is never needed).
+    return re.sub(r"^.*?(<svg\b)", r"\1", buffer.getvalue(), flags=re.S)
+
+
+def tag_trend_chart(settings: LakeSettings, site: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.dates import ConciseDateFormatter
+
+    monthly = read_site_table(
+        settings, "gold.most_popular_tags_monthly", site, ["tag", "month", "question_count"]
+    ).to_pandas()
+    top = monthly.groupby("tag")["question_count"].sum().nlargest(TREND_TAGS).index
+    figure, axes = plt.subplots(figsize=(8, 3.5))
+    for tag in top:
+        series = monthly[monthly.tag == tag].sort_values("month")
+        axes.plot(series.month, series.question_count, marker="o", markersize=3, label=tag)
+    axes.xaxis.set_major_formatter(ConciseDateFormatter(axes.xaxis.get_major_locator()))
+    axes.set_title(f"Questions per month, top {len(top)} tags")
+    axes.set_xlabel("month")
+    axes.set_ylabel("questions per month")
+    axes.legend(loc="upper left", fontsize="small")
+    return _svg(figure)
+
+
+def answer_times_chart(hours: list[float]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    figure, axes = plt.subplots(figsize=(8, 3.5))
+    minutes_at_least = [max(h, 1 / 60) for h in hours]
+    # Waits span minutes to years: equal-width bins on a log axis.
+    bins = np.geomspace(1 / 60, max(minutes_at_least + [1.0]) * 1.01, 30)
+    axes.hist(minutes_at_least, bins=bins)
+    axes.set_xscale("log")
+    axes.set_title("Time to first answer")
+    axes.set_xlabel("hours after the question (log scale)")
+    axes.set_ylabel("questions")
+    return _svg(figure)
+
+
+def _table(element_id: str, header: list[str], rows: list[list]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows
+    )
+    return f'<table id="{element_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def build_report(settings: LakeSettings, site: str, run_id: str, summary: dict) -> str:
+    numbers = headline_numbers(settings, site)
+    hours = hours_to_first_answer(settings, site)
+    median = f"{hours[len(hours) // 2]:.1f} h" if hours else "no answers"
+    users = read_site_table(settings, "gold.posts_users", site).to_pandas()
+    top_users = users.sort_values(["reputation", "user_id"], ascending=[False, True])
+    quality = summary["data_quality"]
+    cards = "".join(
+        f'<div class="card"><div class="value" data-metric="{name}">{numbers[name]}</div>'
+        f"<div>{html.escape(label)}</div></div>"
+        for name, label in HEADLINES.items()
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>StackExchange Overview: {html.escape(site)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; color: #222; }}
+.cards {{ display: flex; gap: 1em; flex-wrap: wrap; }}
+.card {{ border: 1px solid #ccc; border-radius: 6px; padding: 0.8em 1.2em; }}
+.value {{ font-size: 1.8em; font-weight: bold; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+td, th {{ border: 1px solid #ddd; padding: 0.3em 0.7em; text-align: left; }}
+svg {{ max-width: 100%; height: auto; }}
+</style></head><body>
+<h1>StackExchange Overview</h1>
+<p>Site <b>{html.escape(site)}</b>, dump {html.escape(summary.get("dump_id") or "latest")},
+run {html.escape(run_id)}, written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>
+<h2>Headline numbers</h2><div class="cards" id="headline">{cards}</div>
+<h2>Tag trend</h2><figure id="chart-tag-trend">{tag_trend_chart(settings, site)}</figure>
+<h2>Answer times</h2>
+<p>Questions answered: {len(hours)}; median time to first answer: {median}.</p>
+<figure id="chart-answer-times">{answer_times_chart(hours)}</figure>
+<h2>Top users</h2>
+{
+        _table(
+            "top-users",
+            ["user", "reputation", "questions", "answers", "accepted answers"],
+            top_users[["display_name", "reputation", "questions", "answers", "accepted_answers"]]
+            .head(TOP_USERS)
+            .values.tolist(),
+        )
+    }
+<h2>Data quality</h2>
+{
+        _table(
+            "data-quality-outcome",
+            ["passed", "warned", "quarantined"],
+            [[quality["posts_passed"], quality.get("posts_warned"), quality["posts_quarantined"]]],
+        )
+    }
+{
+        _table(
+            "data-quality",
+            ["rule", "criticality", "failed rows"],
+            [[r["rule"], r["criticality"], r["failed_rows"]] for r in quality["rules"]],
+        )
+    }
+</body></html>
+"""
