@@ -81,6 +81,12 @@ s3-stop: ## Stop the local S3 server
 s3-status: setup ## Is the local S3 server up?
 	$(BIN)/lake s3 status
 
+.PHONY: lab lab-stop
+lab: setup ## JupyterLab on http://localhost:8888 with the lake kernel (read-only lake; WRITE=1 to write)
+	$(BIN)/lake lab start $(if $(WRITE),--write)
+lab-stop: ## Stop JupyterLab and its read-only S3 endpoint (by process id)
+	@if [ -x $(BIN)/lake ]; then $(BIN)/lake lab stop; else echo "not set up"; fi
+
 .PHONY: bundle databricks-imitation
 bundle: setup ## Render resources/stackexchange.jobs.yml (the Databricks job) from the pipeline graph
 	$(BIN)/lake bundle

@@ -55,6 +55,29 @@ def cmd_airflow(args) -> None:
     )
 
 
+def cmd_lab(args) -> None:
+    from localenv.lab import LocalLab
+    from localenv.paths import LAB_STATE_DIR, LAKE_DIR, NOTEBOOKS_DIR
+    from localenv.s3_server import local_server
+
+    lab = LocalLab(LAB_STATE_DIR, LAKE_DIR, NOTEBOOKS_DIR)
+    if args.action == "stop":
+        stopped = lab.stop()
+        print(f"stopped {', '.join(stopped)}" if stopped else "JupyterLab is not running")
+        return
+    settings = _settings()
+    print(local_server(settings).start(), file=sys.stderr)
+    info = lab.start(settings, port=args.port, writable=args.write)
+    if info["note"]:
+        print(info["note"], file=sys.stderr)
+    access = "read and write" if info["writable"] else "read-only"
+    print(
+        f"JupyterLab: {info['url']}\n"
+        f'Kernel "StackExchange lake (local)": Spark, `lake` and %%sql ready; the lake is '
+        f"{access} there.\nStop it with: make lab-stop"
+    )
+
+
 def cmd_ingest(args) -> None:
     from lakehouse.ingest.ingest_dump import ingest_dump
     from lakehouse.ingest.sources import source_for
@@ -158,6 +181,12 @@ def main(argv: list[str] | None = None) -> None:
     airflow.add_argument("action", choices=["start", "stop", "status"])
     airflow.add_argument("--port", type=int, default=8080)
     airflow.set_defaults(handler=cmd_airflow)
+
+    lab = commands.add_parser("lab", help="JupyterLab with the lake kernel")
+    lab.add_argument("action", choices=["start", "stop"])
+    lab.add_argument("--port", type=int, default=8888)
+    lab.add_argument("--write", action="store_true", help="let the kernel write to the lake")
+    lab.set_defaults(handler=cmd_lab)
 
     for name, handler, text in (
         ("ingest", cmd_ingest, "fetch, verify, extract and upload a dump"),

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 
 import pyarrow.compute as pc
 
+from lakehouse import plots
 from lakehouse.settings import LakeSettings
 from localenv.lake_summary import read_site_table
 
-TREND_TAGS = 5
 TOP_USERS = 10
 HEADLINES = {
     "users": "users with a profile",
@@ -39,17 +39,6 @@ def headline_numbers(settings: LakeSettings, site: str) -> dict[str, int]:
     }
 
 
-def hours_to_first_answer(settings: LakeSettings, site: str) -> list[float]:
-    posts = read_site_table(
-        settings, "silver.posts", site, ["id", "post_type", "question_id", "creation_date"]
-    ).to_pandas()
-    questions = posts[posts.post_type == "question"].set_index("id")["creation_date"]
-    answers = posts[posts.post_type == "answer"]
-    first_answer = answers.groupby("question_id")["creation_date"].min()
-    waits = (first_answer - questions.reindex(first_answer.index)).dropna()
-    return sorted(w.total_seconds() / 3600 for w in waits if w.total_seconds() >= 0)
-
-
 def _svg(figure) -> str:
     import matplotlib.pyplot as plt
 
@@ -58,48 +47,6 @@ def _svg(figure) -> str:
     plt.close(figure)
     # Inline in HTML: drop the XML prolog and the DOCTYPE (its DTD URL is never needed).
     return re.sub(r"^.*?(<svg\b)", r"\1", buffer.getvalue(), flags=re.S)
-
-
-def tag_trend_chart(settings: LakeSettings, site: str) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.dates import ConciseDateFormatter
-
-    monthly = read_site_table(
-        settings, "gold.most_popular_tags_monthly", site, ["tag", "month", "question_count"]
-    ).to_pandas()
-    top = monthly.groupby("tag")["question_count"].sum().nlargest(TREND_TAGS).index
-    figure, axes = plt.subplots(figsize=(8, 3.5))
-    for tag in top:
-        series = monthly[monthly.tag == tag].sort_values("month")
-        axes.plot(series.month, series.question_count, marker="o", markersize=3, label=tag)
-    axes.xaxis.set_major_formatter(ConciseDateFormatter(axes.xaxis.get_major_locator()))
-    axes.set_title(f"Questions per month, top {len(top)} tags")
-    axes.set_xlabel("month")
-    axes.set_ylabel("questions per month")
-    axes.legend(loc="upper left", fontsize="small")
-    return _svg(figure)
-
-
-def answer_times_chart(hours: list[float]) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    figure, axes = plt.subplots(figsize=(8, 3.5))
-    minutes_at_least = [max(h, 1 / 60) for h in hours]
-    # Waits span minutes to years: equal-width bins on a log axis.
-    bins = np.geomspace(1 / 60, max(minutes_at_least + [1.0]) * 1.01, 30)
-    axes.hist(minutes_at_least, bins=bins)
-    axes.set_xscale("log")
-    axes.set_title("Time to first answer")
-    axes.set_xlabel("hours after the question (log scale)")
-    axes.set_ylabel("questions")
-    return _svg(figure)
 
 
 def _table(element_id: str, header: list[str], rows: list[list]) -> str:
@@ -111,8 +58,16 @@ def _table(element_id: str, header: list[str], rows: list[list]) -> str:
 
 
 def build_report(settings: LakeSettings, site: str, run_id: str, summary: dict) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
     numbers = headline_numbers(settings, site)
-    hours = hours_to_first_answer(settings, site)
+    posts_columns = ["id", "post_type", "question_id", "creation_date"]
+    posts = read_site_table(settings, "silver.posts", site, posts_columns).to_pandas()
+    hours = plots.hours_to_first_answer(posts)
+    monthly = read_site_table(
+        settings, "gold.most_popular_tags_monthly", site, ["tag", "month", "question_count"]
+    ).to_pandas()
     median = f"{hours[len(hours) // 2]:.1f} h" if hours else "no answers"
     users = read_site_table(settings, "gold.posts_users", site).to_pandas()
     top_users = users.sort_values(["reputation", "user_id"], ascending=[False, True])
@@ -139,10 +94,10 @@ svg {{ max-width: 100%; height: auto; }}
 <p>Site <b>{html.escape(site)}</b>, dump {html.escape(summary.get("dump_id") or "latest")},
 run {html.escape(run_id)}, written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>
 <h2>Headline numbers</h2><div class="cards" id="headline">{cards}</div>
-<h2>Tag trend</h2><figure id="chart-tag-trend">{tag_trend_chart(settings, site)}</figure>
+<h2>Tag trend</h2><figure id="chart-tag-trend">{_svg(plots.tag_trend(monthly))}</figure>
 <h2>Answer times</h2>
 <p>Questions answered: {len(hours)}; median time to first answer: {median}.</p>
-<figure id="chart-answer-times">{answer_times_chart(hours)}</figure>
+<figure id="chart-answer-times">{_svg(plots.answer_times(hours))}</figure>
 <h2>Top users</h2>
 {
         _table(

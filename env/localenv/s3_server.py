@@ -31,6 +31,8 @@ class S3Server:
     host: str = "127.0.0.1"
     access_key: str = "test"
     secret_key: str = "test"
+    # Refuses every write: the JupyterLab kernel reads the lake through such a server.
+    read_only: bool = False
 
     @property
     def endpoint(self) -> str:
@@ -56,6 +58,7 @@ class S3Server:
             "s3proxy.max-single-part-object-size": _MAX_SINGLE_PART_OBJECT,
             "jclouds.provider": "filesystem-nio2",
             "jclouds.filesystem.basedir": self.data_dir,
+            "s3proxy.read-only-blobstore": str(self.read_only).lower(),
         }
         path = self.state_dir / "s3proxy.properties"
         path.write_text("".join(f"{key}={value}\n" for key, value in properties.items()))

@@ -1,0 +1,162 @@
+"""`make lab`: JupyterLab on the project's environment, with the lake kernel.
+
+The kernel "StackExchange lake (local)" starts with a Spark session, `lake` and a `%%sql`
+magic ready (localenv.lab_kernel). By default it reads the lake through a second S3Proxy
+over the same files that refuses every write, so exploring never changes bronze, silver
+or gold; `writable=True` (`make lab WRITE=1`) gives it the lake's own endpoint.
+"""
+
+import json
+import os
+import secrets
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from lakehouse.settings import LakeSettings
+from localenv.ports import free_port
+from localenv.processes import ManagedProcess
+from localenv.s3_server import S3Server
+
+KERNEL_NAME = "stackexchange-lake"
+KERNEL_DISPLAY_NAME = "StackExchange lake (local)"
+FIRST_PORT = 8888
+# Offline: no extension listing from PyPI, no news or update checks.
+CLOSED_NETWORK_OPTIONS = [
+    "--LabApp.extension_manager=readonly",
+    "--LabApp.news_url=",
+    "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        # As the server will bind: a port in TIME_WAIT after a restart counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def first_free_port(start: int, tries: int = 20) -> int:
+    for port in range(start, start + tries):
+        if port_is_free(port):
+            return port
+    raise RuntimeError(f"ports {start}-{start + tries - 1} are all taken; pass --port")
+
+
+def install_kernel(jupyter_path: Path) -> Path:
+    """The lake kernel's spec, under a JUPYTER_PATH of the project's own (no credentials
+    in it: kernels inherit the lab's environment)."""
+    spec_dir = jupyter_path / "kernels" / KERNEL_NAME
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                 "--ext=localenv.lab_kernel"],
+        "display_name": KERNEL_DISPLAY_NAME,
+        "language": "python",
+        "metadata": {"debugger": True},
+    }  # fmt: skip
+    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=2))
+    return spec_dir
+
+
+@dataclass(frozen=True)
+class LocalLab:
+    state_dir: Path
+    data_dir: Path
+    notebooks_dir: Path
+
+    @property
+    def process(self) -> ManagedProcess:
+        return ManagedProcess("jupyterlab", self.state_dir)
+
+    @property
+    def info_file(self) -> Path:
+        return self.state_dir / "lab.json"
+
+    def info(self) -> dict | None:
+        if not self.process.running_pid() or not self.info_file.exists():
+            return None
+        return json.loads(self.info_file.read_text())
+
+    def read_only_server(self, port: int) -> S3Server:
+        return S3Server(self.data_dir, self.state_dir / "s3-read-only", port=port, read_only=True)
+
+    def start(self, settings: LakeSettings, port: int = FIRST_PORT, writable: bool = False):
+        """Start JupyterLab (and the read-only S3 endpoint); return its info, with `note`
+        saying why the port differs from the one asked for."""
+        running = self.info()
+        if running:
+            return {**running, "note": "already running"}
+        self.stop()  # Whatever a failed start left behind.
+        chosen = first_free_port(port)
+        note = "" if chosen == port else f"port {port} is taken; using {chosen}"
+        endpoint = settings.s3_endpoint
+        if not writable:
+            server = self.read_only_server(free_port())
+            server.start()
+            endpoint = server.endpoint
+        token = secrets.token_hex(24)
+        jupyter_path = self.state_dir / "jupyter"
+        install_kernel(jupyter_path)
+        environment = {
+            **os.environ,
+            **settings.environment(),
+            "LAKE_S3_ENDPOINT": endpoint,
+            "JUPYTER_PATH": str(jupyter_path),
+            "JUPYTER_RUNTIME_DIR": str(self.state_dir / "runtime"),
+        }
+        self.process.spawn(
+            [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={chosen}",
+             "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0",
+             f"--ServerApp.root_dir={self.notebooks_dir}",
+             f"--MappingKernelManager.default_kernel_name={KERNEL_NAME}",
+             *CLOSED_NETWORK_OPTIONS, *(["--allow-root"] if os.geteuid() == 0 else [])],
+            env={**environment, "JUPYTER_TOKEN": token},
+        )  # fmt: skip
+        info = {
+            "url": f"http://127.0.0.1:{chosen}/lab?token={token}",
+            "port": chosen,
+            "token": token,
+            "s3_endpoint": endpoint,
+            "writable": writable,
+        }
+        self.info_file.write_text(json.dumps(info))
+        self.info_file.chmod(0o600)
+        try:
+            self._wait_until_up(chosen)
+        except Exception:
+            self.stop()
+            raise
+        return {**info, "note": note}
+
+    def _wait_until_up(self, port: int, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.process.running_pid():
+                raise RuntimeError(f"JupyterLab exited; see {self.process.log_file}")
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=2)
+            except urllib.error.HTTPError:
+                return  # It answers (403 without the token).
+            except OSError:
+                time.sleep(0.5)
+                continue
+            return
+        raise TimeoutError(f"JupyterLab did not answer within {timeout}s")
+
+    def stop(self) -> list[str]:
+        stopped = []
+        if self.process.stop() is not None:
+            stopped.append("JupyterLab")
+        if self.read_only_server(0).process.stop() is not None:
+            stopped.append("read-only S3Proxy")
+        self.info_file.unlink(missing_ok=True)
+        return stopped

@@ -1,0 +1,68 @@
+"""The charts people look at, drawn the same way in the notebooks, JupyterLab and the
+local report: each takes plain pandas data and returns a matplotlib figure."""
+
+TREND_TAGS = 5
+
+
+def _new_axes(title: str, xlabel: str, ylabel: str):
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 3.5))
+    axes.set_title(title)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    return figure, axes
+
+
+def tag_trend(monthly, tags: int = TREND_TAGS):
+    """Questions per month of the most asked tags; `monthly` has tag, month, question_count."""
+    from matplotlib.dates import ConciseDateFormatter
+
+    top = monthly.groupby("tag")["question_count"].sum().nlargest(tags).index
+    figure, axes = _new_axes(
+        f"Questions per month, top {len(top)} tags", "month", "questions per month"
+    )
+    for tag in top:
+        series = monthly[monthly.tag == tag].sort_values("month")
+        axes.plot(series.month, series.question_count, marker="o", markersize=3, label=tag)
+    axes.xaxis.set_major_formatter(ConciseDateFormatter(axes.xaxis.get_major_locator()))
+    axes.legend(loc="upper left", fontsize="small")
+    return figure
+
+
+def hours_to_first_answer(posts) -> list[float]:
+    """Hours from each question to its first answer; `posts` has id, post_type,
+    question_id and creation_date (silver.posts)."""
+    questions = posts[posts.post_type == "question"].set_index("id")["creation_date"]
+    first_answer = posts[posts.post_type == "answer"].groupby("question_id")["creation_date"].min()
+    waits = (first_answer - questions.reindex(first_answer.index)).dropna()
+    return sorted(w.total_seconds() / 3600 for w in waits if w.total_seconds() >= 0)
+
+
+def answer_times(hours: list[float]):
+    import numpy as np
+
+    figure, axes = _new_axes(
+        "Time to first answer", "hours after the question (log scale)", "questions"
+    )
+    at_least_a_minute = [max(h, 1 / 60) for h in hours]
+    # Waits span minutes to years: equal-width bins on a log axis.
+    bins = np.geomspace(1 / 60, max([*at_least_a_minute, 1.0]) * 1.01, 30)
+    axes.hist(at_least_a_minute, bins=bins)
+    axes.set_xscale("log")
+    return figure
+
+
+def user_activity(users, top: int = 15):
+    """Questions and answers of the most active users; `users` is gold.posts_users."""
+    active = (
+        users.assign(posts=users.questions + users.answers)
+        .sort_values(["posts", "user_id"], ascending=[False, True])
+        .head(top)
+        .iloc[::-1]
+    )
+    figure, axes = _new_axes(f"The {len(active)} most active users", "posts", "user")
+    axes.barh(active.display_name, active.questions, label="questions")
+    axes.barh(active.display_name, active.answers, left=active.questions, label="answers")
+    axes.legend(loc="lower right", fontsize="small")
+    return figure

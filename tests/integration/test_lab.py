@@ -1,0 +1,85 @@
+"""`make lab` as a user meets it: JupyterLab in headless Chromium lists the notebooks,
+the lake kernel's %%sql gives what `lake sql` gives, a bad query shows Spark's message,
+and the kernel cannot write to the lake."""
+
+import subprocess
+import sys
+import time
+
+import pytest
+from pipeline_helpers import ingest_sample
+
+from browser import Browser, chromium_binary
+from conftest import REPO_ROOT
+from jupyter_api import JupyterKernel
+from lakehouse import steps
+from localenv.lab import KERNEL_NAME, LocalLab
+from localenv.ports import free_port
+
+SITE = "lab.example.com"
+COUNT_POSTS = f"SELECT count(*) AS posts FROM bronze.posts WHERE site = '{SITE}'"
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def lab(lake, settings, s3, lake_dir, tmp_path_factory):
+    ingest_sample(settings, tmp_path_factory.mktemp("lab-sample"), SITE, questions=15)
+    steps.bronze_posts(steps.run_context(lake, SITE))
+    local_lab = LocalLab(tmp_path_factory.mktemp("lab-state"), lake_dir, REPO_ROOT / "notebooks")
+    info = local_lab.start(settings, port=free_port())
+    yield info
+    local_lab.stop()
+
+
+@pytest.fixture(scope="module")
+def kernel(lab):
+    lake_kernel = JupyterKernel(f"http://127.0.0.1:{lab['port']}", lab["token"], KERNEL_NAME)
+    yield lake_kernel
+    lake_kernel.shutdown()
+
+
+def test_the_file_browser_lists_the_notebooks(lab):
+    if chromium_binary() is None:
+        pytest.skip("Chromium is not installed here; `make browser` installs Debian's")
+    browser = Browser()
+    try:
+        browser.open(lab["url"])
+        listed = []
+        for _ in range(120):
+            listed = browser.evaluate(
+                "[...document.querySelectorAll('.jp-DirListing-itemName')]"
+                ".map(e => e.textContent.trim())"
+            )
+            if "bronze_posts.ipynb" in listed:
+                break
+            time.sleep(0.5)
+        browser.screenshot(ARTIFACTS / "jupyterlab.png")
+    finally:
+        browser.close()
+    assert {"bronze_posts.ipynb", "gold_most_popular_tags.ipynb", "lakehouse"} <= set(listed)
+
+
+def test_sql_magic_gives_what_lake_sql_gives(kernel, s3):
+    in_kernel = kernel.execute(f"%%sql\n{COUNT_POSTS}")
+    assert in_kernel["status"] == "ok", in_kernel
+    from_cli = subprocess.run(
+        [sys.executable, "-m", "localenv.cli", "sql", COUNT_POSTS],
+        capture_output=True, text=True, check=True, timeout=300,
+    )  # fmt: skip
+    assert from_cli.stdout.split()[-1] == in_kernel["result"].split()[-1]
+    assert int(in_kernel["result"].split()[-1]) > 0
+
+
+def test_a_bad_query_shows_sparks_message_not_a_traceback(kernel):
+    outcome = kernel.execute("%%sql\nSELECT nope FROM bronze.posts")
+    assert "UNRESOLVED_COLUMN" in outcome["stderr"]
+    assert "Traceback" not in outcome["stderr"] and outcome["error"] is None
+
+
+def test_the_kernel_cannot_write_to_the_lake(kernel, s3, settings):
+    outcome = kernel.execute(
+        f"spark.range(3).write.format('delta').save('s3a://{settings.bucket}/gold/scribble')"
+    )
+    assert outcome["status"] == "error"
+    listing = s3.list_objects_v2(Bucket=settings.bucket, Prefix="gold/scribble")
+    assert listing.get("KeyCount", 0) == 0
