@@ -43,6 +43,11 @@ def test_the_flow_filled_gold(sample_in_lake, lake):
     assert users == sample_in_lake.rows["Users.xml"]
 
 
+def test_the_explore_tour_runs_on_what_the_flow_wrote(sample_in_lake):
+    result = NotebookRun(NOTEBOOKS / "explore.ipynb", default_timeout=900).execute()
+    assert result.error is None, result.error.summary if result.error else ""
+
+
 # Columns stamped with the run's own time or id; everything else must be equal.
 RUN_STAMPS = {"ingested_at", "run_id", "run_time", "_errors", "_warnings"}
 

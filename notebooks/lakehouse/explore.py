@@ -1,0 +1,56 @@
+"""Questions people ask of the lake, answered in Spark and handed over as small pandas
+frames (notebooks/explore.ipynb and the gold notebooks draw them with lakehouse.plots)."""
+
+from pyspark.sql import functions as F
+
+from lakehouse.graph import TABLES
+from lakehouse.lake import Lake
+
+# Enough points for a distribution plot, however big the site.
+MAX_POINTS = 200_000
+
+
+def row_counts(lake: Lake):
+    """Rows per table (rows) and site (columns), for the tables that exist."""
+    counts = [
+        lake.read(name).groupBy("site").count().withColumn("table", F.lit(name))
+        for name in TABLES
+        if lake.exists(name)
+    ]
+    if not counts:
+        raise LookupError("The lake has no tables yet; run `make local-run` first")
+    union = counts[0]
+    for more in counts[1:]:
+        union = union.unionByName(more)
+    table = union.toPandas().pivot(index="table", columns="site", values="count")
+    return table.reindex([name for name in TABLES if name in table.index]).fillna(0).astype(int)
+
+
+def monthly_tag_questions(lake: Lake, site: str):
+    monthly = lake.read("gold.most_popular_tags_monthly").where(F.col("site") == site)
+    return monthly.select("tag", "month", "question_count").toPandas()
+
+
+def hours_to_first_answer(lake: Lake, site: str) -> list[float]:
+    posts = lake.read("silver.posts").where(F.col("site") == site)
+    asked = posts.where(F.col("post_type") == "question").select(
+        F.col("id").alias("question_id"), F.col("creation_date").alias("asked")
+    )
+    first_answer = (
+        posts.where(F.col("post_type") == "answer")
+        .groupBy("question_id")
+        .agg(F.min("creation_date").alias("answered"))
+    )
+    hours = (
+        asked.join(first_answer, "question_id")
+        .select(((F.unix_timestamp("answered") - F.unix_timestamp("asked")) / 3600).alias("h"))
+        .where(F.col("h") >= 0)
+        .limit(MAX_POINTS)
+    )
+    return sorted(row["h"] for row in hours.collect())
+
+
+def most_active_users(lake: Lake, site: str, top: int = 15):
+    users = lake.read("gold.posts_users").where(F.col("site") == site)
+    ranked = users.orderBy((F.col("questions") + F.col("answers")).desc(), "user_id")
+    return ranked.limit(top).toPandas()
