@@ -27,7 +27,7 @@ local-run: setup ## Run the whole pipeline offline (DUMP=<url or .7z> or SITE=<n
 	$(BIN)/lake run $(RUN_ARGS)
 
 .PHONY: test
-test: setup browser lint ## Run every test tier (unit, integration, notebooks, real dumps)
+test: setup test-tools lint ## Run every test tier (unit, integration, notebooks, real dumps)
 	$(BIN)/pytest
 
 ## --- Setup ------------------------------------------------------------------
@@ -36,14 +36,15 @@ test: setup browser lint ## Run every test tier (unit, integration, notebooks, r
 setup: java $(VENV_STAMP) $(JARS_STAMP) ## Build the Python environment and fetch the jars (once)
 
 # The browser tests drive Debian's Chromium headless; elsewhere install it yourself.
-.PHONY: browser
-browser: ## Install Debian's Chromium and ChromeDriver for the browser tests (once)
-	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then exit 0; \
+.PHONY: test-tools
+test-tools: ## Install Debian's Chromium, ChromeDriver and ShellCheck for the tests (once)
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+	  && command -v shellcheck >/dev/null; then exit 0; \
 	elif command -v apt-get >/dev/null; then \
 	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$sudo apt-get update -qq && \
-	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
-	else echo "warning: no apt-get here; install Chromium for the browser tests (they skip without it)"; fi
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver shellcheck >/dev/null; \
+	else echo "warning: no apt-get here; install Chromium and ShellCheck for the tests (they skip without)"; fi
 
 .PHONY: java
 java: ## Check for Java 17 or 21
@@ -86,6 +87,14 @@ lab: setup ## JupyterLab on http://localhost:8888 with the lake kernel (read-onl
 	$(BIN)/lake lab start $(if $(WRITE),--write)
 lab-stop: ## Stop JupyterLab and its read-only S3 endpoint (by process id)
 	@if [ -x $(BIN)/lake ]; then $(BIN)/lake lab stop; else echo "not set up"; fi
+
+.PHONY: kind-up kind-down kind-ui
+kind-up: setup ## Airflow on a local Kind cluster (needs docker, kind, kubectl, helm; GIT_SYNC_* set)
+	bash kind/install_airflow.sh
+kind-down: ## Delete the Kind cluster (the lake in ./lake stays)
+	kind delete cluster --name stackexchange
+kind-ui: ## Port-forward the Kind Airflow UI to http://localhost:8080
+	kubectl port-forward svc/airflow-api-server 8080:8080 -n airflow
 
 .PHONY: bundle databricks-imitation
 bundle: setup ## Render resources/stackexchange.jobs.yml (the Databricks job) from the pipeline graph

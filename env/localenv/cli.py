@@ -21,6 +21,8 @@ def cmd_s3(args) -> None:
     from localenv.s3_server import local_server
 
     server = local_server(_settings())
+    if args.action == "serve":
+        server.serve()
     action = {"start": server.start, "stop": server.stop, "status": server.status}[args.action]
     print(action())
 
@@ -174,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
 
     s3 = commands.add_parser("s3", help="the local S3 server")
-    s3.add_argument("action", choices=["start", "stop", "status"])
+    s3.add_argument("action", choices=["start", "stop", "status", "serve"])
     s3.set_defaults(handler=cmd_s3)
 
     airflow = commands.add_parser("airflow", help="the local Airflow")

@@ -6,6 +6,7 @@ A LocalStack already listening on the port is used as it is.
 """
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -111,10 +112,7 @@ class S3Server:
         require_supported_java()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        properties = self._write_properties()
-        process = self.process.spawn(
-            ["java", "-jar", str(jar_path(S3PROXY_ARTIFACT)), "--properties", str(properties)]
-        )
+        process = self.process.spawn(self.command())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -130,6 +128,19 @@ class S3Server:
             time.sleep(0.2)
         self.stop()
         raise TimeoutError(f"S3Proxy did not answer on {self.endpoint} within {timeout}s")
+
+    def command(self) -> list[str]:
+        return ["java", "-jar", str(jar_path(S3PROXY_ARTIFACT)), "--properties",
+                str(self._write_properties())]  # fmt: skip
+
+    def serve(self) -> None:
+        """Run S3Proxy in the foreground, in place of this process (a container's main
+        process, as in kind/s3.yaml)."""
+        require_supported_java()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        command = self.command()
+        os.execvp(command[0], command)
 
     def stop(self, kill: bool = False, timeout: float = 20) -> str:
         pid = self.process.stop(kill=kill, timeout=timeout)

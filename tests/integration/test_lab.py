@@ -40,7 +40,7 @@ def kernel(lab):
 
 def test_the_file_browser_lists_the_notebooks(lab):
     if chromium_binary() is None:
-        pytest.skip("Chromium is not installed here; `make browser` installs Debian's")
+        pytest.skip("Chromium is not installed here; `make test-tools` installs Debian's")
     browser = Browser()
     try:
         browser.open(lab["url"])

@@ -33,7 +33,7 @@ def report(lake, settings, s3, tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     if chromium_binary() is None:
-        pytest.skip("Chromium is not installed here; `make browser` installs Debian's")
+        pytest.skip("Chromium is not installed here; `make test-tools` installs Debian's")
     chromium = Browser()
     yield chromium
     chromium.close()
