@@ -9,6 +9,9 @@ from lakehouse.ingest.ingest_dump import ingest_dump
 from lakehouse.ingest.sample_dump import SampleSpec
 from lakehouse.ingest.sources import GeneratedSample
 
+# The site integration/conftest.py's `piped_site` takes through the pipeline.
+PIPED_SITE = "pipeline.example.com"
+
 
 def ingest_sample(settings, work: Path, site: str, questions: int = 60):
     source = GeneratedSample(SampleSpec(site=site, questions=questions), work / "sample")

@@ -7,24 +7,21 @@ import sys
 import time
 
 import pytest
-from pipeline_helpers import ingest_sample
+from pipeline_helpers import PIPED_SITE
 
 from browser import Browser, chromium_binary
 from conftest import REPO_ROOT
 from jupyter_api import JupyterKernel
-from lakehouse import steps
 from localenv.lab import KERNEL_NAME, LocalLab
 from localenv.ports import free_port
 
-SITE = "lab.example.com"
+SITE = PIPED_SITE
 COUNT_POSTS = f"SELECT count(*) AS posts FROM bronze.posts WHERE site = '{SITE}'"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
-def lab(lake, settings, s3, lake_dir, tmp_path_factory):
-    ingest_sample(settings, tmp_path_factory.mktemp("lab-sample"), SITE, questions=15)
-    steps.bronze_posts(steps.run_context(lake, SITE))
+def lab(piped_site, settings, lake_dir, tmp_path_factory):
     local_lab = LocalLab(tmp_path_factory.mktemp("lab-state"), lake_dir, REPO_ROOT / "notebooks")
     info = local_lab.start(settings, port=free_port())
     yield info

@@ -8,17 +8,15 @@ import threading
 import time
 
 import pytest
-from pipeline_helpers import ingest_sample, run_pipeline, site_counts, versions
+from pipeline_helpers import PIPED_SITE, ingest_sample, run_pipeline, site_counts, versions
 from pyspark.sql import functions as F
 
-SITE = "pipeline.example.com"
+SITE = PIPED_SITE
 
 
 @pytest.fixture(scope="module")
-def first_run(lake, settings, s3, tmp_path_factory):
-    ingested = ingest_sample(settings, tmp_path_factory.mktemp("pipeline"), SITE)
-    run_pipeline(lake, SITE)
-    return ingested
+def first_run(piped_site):
+    return piped_site
 
 
 def test_every_table_has_the_sites_rows(first_run, lake):

@@ -6,22 +6,19 @@ import subprocess
 import sys
 
 import pytest
-from pipeline_helpers import ingest_sample, run_pipeline
+from pipeline_helpers import PIPED_SITE
 from pyspark.sql import functions as F
 
 from browser import Browser, chromium_binary
 from conftest import REPO_ROOT
 
-SITE = "report.example.com"
+SITE = PIPED_SITE
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
-def report(lake, settings, s3, tmp_path_factory):
-    work = tmp_path_factory.mktemp("report")
-    ingest_sample(settings, work, SITE, questions=80)
-    run_pipeline(lake, SITE)
-    page = work / "report.html"
+def report(piped_site, tmp_path_factory):
+    page = tmp_path_factory.mktemp("report") / "report.html"
     # In a subprocess: delta-rs, which reads the tables, may abort at interpreter exit.
     subprocess.run(
         [sys.executable, "-m", "localenv.cli", "report", "--site", SITE, "--out", str(page)],
