@@ -94,3 +94,14 @@ def shared_dumps() -> Path:
             "they are only in the project's shared folder"
         )
     return SHARED_DUMPS
+
+
+@pytest.fixture(scope="session")
+def piped_site(lake, settings, s3, tmp_path_factory):
+    """A generated dump taken through the whole pipeline once, for every integration
+    module that reads its tables (a pipeline run costs about a minute)."""
+    from pipeline_helpers import PIPED_SITE, ingest_sample, run_pipeline
+
+    ingested = ingest_sample(settings, tmp_path_factory.mktemp("piped"), PIPED_SITE)
+    run_pipeline(lake, PIPED_SITE)
+    return ingested

@@ -16,6 +16,7 @@ from localenv.lake_summary import summarize_site
 from localenv.paths import NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
 from localenv.report import build_report
 from localenv.s3_server import local_server
+from localenv.shared_kernel import NotebookFailed, SharedKernel
 
 
 class StepFailed(RuntimeError):
@@ -31,31 +32,23 @@ def _log(message: str) -> None:
 
 
 def run_notebooks(parameters: dict[str, str], run_dir: Path, timings: dict[str, float]) -> None:
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
+    """Every notebook of the graph, in order, in one kernel (one Spark start per run)."""
     tasks = in_dependency_order()
-    for number, task in enumerate(tasks, start=1):
-        output = run_dir / f"{task.notebook}.ipynb"
-        _log(f"[{number}/{len(tasks)}] {task.notebook} ...")
-        started = time.monotonic()
-        try:
-            papermill.execute_notebook(
-                NOTEBOOKS_DIR / f"{task.notebook}.ipynb",
-                output,
-                parameters=parameters,
-                kernel_name="python3",
-                cwd=str(NOTEBOOKS_DIR),
-                progress_bar=False,
-            )
-        except PapermillExecutionError as error:
-            first_line = (error.evalue or "").splitlines()[:1]
-            raise StepFailed(
-                f"step {task.notebook} failed: {error.ename}: {''.join(first_line)}"
-                f" (saved notebook: {output})"
-            ) from None
-        timings[task.notebook] = round(time.monotonic() - started, 1)
-        _log(f"[{number}/{len(tasks)}] {task.notebook} done in {timings[task.notebook]}s")
+    with SharedKernel(NOTEBOOKS_DIR) as kernel:
+        for number, task in enumerate(tasks, start=1):
+            output = run_dir / f"{task.notebook}.ipynb"
+            _log(f"[{number}/{len(tasks)}] {task.notebook} ...")
+            started = time.monotonic()
+            try:
+                kernel.run(NOTEBOOKS_DIR / f"{task.notebook}.ipynb", output, parameters)
+            except NotebookFailed as error:
+                first_line = (error.evalue or "").splitlines()[:1]
+                raise StepFailed(
+                    f"step {task.notebook} failed: {error.ename}: {''.join(first_line)}"
+                    f" (saved notebook: {output})"
+                ) from None
+            timings[task.notebook] = round(time.monotonic() - started, 1)
+            _log(f"[{number}/{len(tasks)}] {task.notebook} done in {timings[task.notebook]}s")
 
 
 def local_run(dump: str | None, site: str | None, settings: LakeSettings) -> dict:

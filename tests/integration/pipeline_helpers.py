@@ -9,7 +9,7 @@ from lakehouse.ingest.ingest_dump import ingest_dump
 from lakehouse.ingest.sample_dump import SampleSpec
 from lakehouse.ingest.sources import GeneratedSample
 
-# The site integration/conftest.py's `piped_site` takes through the pipeline.
+# The site the `piped_site` fixture (tests/conftest.py) takes through the pipeline.
 PIPED_SITE = "pipeline.example.com"
 
 

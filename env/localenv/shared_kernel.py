@@ -1,0 +1,60 @@
+"""Run notebooks one after another in one kernel, so a run starts the local Spark once:
+the first notebook's `open_run` builds the session and the next ones find it active.
+Parameters are injected as papermill does, and every executed notebook is saved, also
+when it fails."""
+
+from pathlib import Path
+
+import nbformat
+from jupyter_core.utils import run_sync
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, DeadKernelError
+from papermill.parameterize import parameterize_notebook
+
+
+class NotebookFailed(RuntimeError):
+    def __init__(self, ename: str, evalue: str):
+        super().__init__(f"{ename}: {evalue}")
+        self.ename, self.evalue = ename, evalue
+
+
+class SharedKernel:
+    def __init__(self, cwd: Path, kernel_name: str = "python3"):
+        self.cwd, self.kernel_name = cwd, kernel_name
+        self.kernel_manager = None
+
+    def run(self, source: Path, output: Path, parameters: dict[str, str]) -> None:
+        notebook = parameterize_notebook(
+            nbformat.read(source, as_version=4), parameters, kernel_name=self.kernel_name,
+            language="python",
+        )  # fmt: skip
+        client = NotebookClient(
+            notebook,
+            km=self.kernel_manager,
+            kernel_name=self.kernel_name,
+            resources={"metadata": {"path": str(self.cwd)}},
+        )
+        try:
+            client.execute(cleanup_kc=False)
+            self.kernel_manager = client.km
+        except CellExecutionError as error:
+            self.kernel_manager = client.km
+            raise NotebookFailed(error.ename, error.evalue) from None
+        except DeadKernelError as error:
+            self.kernel_manager = None
+            raise NotebookFailed("DeadKernelError", str(error)) from None
+        finally:
+            if client.kc is not None:
+                client.kc.stop_channels()
+            nbformat.write(notebook, output)
+
+    def close(self) -> None:
+        if self.kernel_manager is not None and self.kernel_manager.has_kernel:
+            run_sync(self.kernel_manager.shutdown_kernel)(now=False)
+        self.kernel_manager = None
+
+    def __enter__(self) -> "SharedKernel":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
