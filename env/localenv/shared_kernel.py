@@ -9,6 +9,7 @@ import nbformat
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, DeadKernelError
+from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 
@@ -24,8 +25,9 @@ class SharedKernel:
         self.kernel_manager = None
 
     def run(self, source: Path, output: Path, parameters: dict[str, str]) -> None:
+        # papermill's loader, not nbformat's: it gives every cell the `tags` it expects.
         notebook = parameterize_notebook(
-            nbformat.read(source, as_version=4), parameters, kernel_name=self.kernel_name,
+            load_notebook_node(str(source)), parameters, kernel_name=self.kernel_name,
             language="python",
         )  # fmt: skip
         client = NotebookClient(

@@ -16,6 +16,7 @@ from airflow_api import AirflowApi, ApiError
 from archive_mirror import serve_archive_mirror
 from fakes.databricks_api import FakeDatabricks, serve
 from lakehouse.graph import PIPELINE
+from lakehouse.lake import Lake
 from localenv.airflow_local import USERNAME, LocalAirflow, aws_connection_json
 from localenv.ports import free_port
 
@@ -63,7 +64,20 @@ def runs_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def airflow(tmp_path_factory, settings, s3, databricks, archive_mirror, runs_dir):
+def airflow_settings(settings):
+    """The session's S3 server, but a bucket of this module's own: the dumps it sends
+    through Airflow may already be in the shared bucket, put there by other modules."""
+    return settings.model_copy(update={"bucket": "airflow-lake"})
+
+
+@pytest.fixture(scope="module")
+def airflow_lake(spark, airflow_settings, s3):
+    return Lake(spark, airflow_settings)
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory, airflow_settings, s3, databricks, archive_mirror, runs_dir):
+    settings = airflow_settings
     _, databricks_port = databricks
     work = tmp_path_factory.mktemp("airflow-work")
     local = LocalAirflow(
@@ -122,7 +136,8 @@ def _site_count(lake, name: str, site: str) -> int:
     return lake.read(name).where(F.col("site") == site).count()
 
 
-def test_a_dump_flows_from_the_producer_to_gold(airflow, lake, runs_dir, flow_dump):
+def test_a_dump_flows_from_the_producer_to_gold(airflow, airflow_lake, runs_dir, flow_dump):
+    lake = airflow_lake
     entry, site, readme_posts = flow_dump
     known = {run["dag_run_id"] for run in airflow.runs(MEDALLION)}
     _, ingests = _produce(airflow, [entry])
