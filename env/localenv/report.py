@@ -26,8 +26,8 @@ HEADLINES = {
 }
 
 
-def headline_numbers(settings: LakeSettings, site: str) -> dict[str, int]:
-    users = read_site_table(settings, "gold.posts_users", site)
+def headline_numbers(settings: LakeSettings, site: str, users) -> dict[str, int]:
+    """`users` is the site's gold.posts_users, read once by the caller."""
     tags = read_site_table(settings, "gold.most_popular_tags", site, ["tag"])
     return {
         "users": users.num_rows,
@@ -61,7 +61,8 @@ def build_report(settings: LakeSettings, site: str, run_id: str, summary: dict) 
     import matplotlib
 
     matplotlib.use("Agg")
-    numbers = headline_numbers(settings, site)
+    users_table = read_site_table(settings, "gold.posts_users", site)
+    numbers = headline_numbers(settings, site, users_table)
     posts_columns = ["id", "post_type", "question_id", "creation_date"]
     posts = read_site_table(settings, "silver.posts", site, posts_columns).to_pandas()
     hours = plots.hours_to_first_answer(posts)
@@ -69,7 +70,7 @@ def build_report(settings: LakeSettings, site: str, run_id: str, summary: dict) 
         settings, "gold.most_popular_tags_monthly", site, ["tag", "month", "question_count"]
     ).to_pandas()
     median = f"{hours[len(hours) // 2]:.1f} h" if hours else "no answers"
-    users = read_site_table(settings, "gold.posts_users", site).to_pandas()
+    users = users_table.to_pandas()
     top_users = users.sort_values(["reputation", "user_id"], ascending=[False, True])
     quality = summary["data_quality"]
     cards = "".join(
