@@ -23,13 +23,19 @@ def with_row_hash(df: DataFrame, columns: list[str]) -> DataFrame:
     return df.withColumn(ROW_HASH, F.xxhash64(*parts))
 
 
-def _ensure_table(lake: Lake, source: DataFrame, name: str, constraints: dict[str, str] | None):
+def _ensure_table(lake: Lake, source: DataFrame, name: str, constraints, properties=None):
+    """Create `name` if it is missing; True when that wrote `source` too.
+
+    A table with constraints is created empty: adding a constraint reads every row.
+    """
     if lake.exists(name):
         return False
-    lake.create(source, name)
-    if constraints:
-        lake.add_constraints(name, constraints)
-    return True
+    if not constraints:
+        lake.create(source, name, properties=properties)
+        return True
+    lake.create(source.limit(0), name, properties=properties)
+    lake.add_constraints(name, constraints)
+    return False
 
 
 def _merge(lake: Lake, changes: DataFrame, name: str, keys: list[str]) -> None:
@@ -71,6 +77,36 @@ def _upsert(lake, source, name, keys, constraints) -> None:
     changes = source.join(stored, [*keys, ROW_HASH], "left_anti")
     if not changes.isEmpty():
         _merge(lake, changes, name, keys)
+
+
+def upsert_site(
+    lake: Lake,
+    source: DataFrame,
+    name: str,
+    keys: list[str],
+    site: str,
+    constraints: dict[str, str] | None = None,
+    properties: dict[str, str] | None = None,
+) -> None:
+    """`upsert` of one site's rows; for a site with no rows stored yet, a plain write.
+
+    A first load is most of the data a lake ever receives, and a MERGE into an empty
+    slice would join every row with the table and then evaluate `source` twice more.
+    `properties` are Delta table properties for a table created here.
+    """
+    retry_on_conflict(
+        lambda: _upsert_site(lake, source, name, keys, site, constraints, properties),
+        f"upsert {name}",
+    )
+
+
+def _upsert_site(lake, source, name, keys, site, constraints, properties) -> None:
+    if _ensure_table(lake, source, name, constraints, properties):
+        return
+    if lake.read(name).where(F.col("site") == site).isEmpty():
+        lake.overwrite_site(source, name, site)
+    else:
+        _upsert(lake, source, name, keys, constraints)
 
 
 def sync_site(

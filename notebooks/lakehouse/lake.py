@@ -99,8 +99,15 @@ class Lake:
         else:
             writer.save(self.location(name))
 
-    def create(self, df, name: str, partition_by: list[str] | None = None) -> None:
-        writer = df.write.format("delta").mode("errorifexists")
+    def create(
+        self,
+        df,
+        name: str,
+        partition_by: list[str] | None = None,
+        properties: dict[str, str] | None = None,
+    ) -> None:
+        """Create the table from `df`, with Delta table `properties` (`delta.*`)."""
+        writer = df.write.format("delta").mode("errorifexists").options(**(properties or {}))
         if partition_by:
             writer = writer.partitionBy(*partition_by)
         self._save(writer, name)

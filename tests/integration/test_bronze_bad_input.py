@@ -28,6 +28,7 @@ POST_ROWS = [
     f'  <row Id="1" PostTypeId="1" CreationDate="{NOW}" Score="9" Title="dup" />',
     f'  <row PostTypeId="1" CreationDate="{NOW}" Score="1" Title="no id" />',
     f'  <row Id="6" PostTypeId="1" CreationDate="{NOW}" Score="0" Title="&bogus;" />',
+    f'  <row Id="3" PostTypeId="2" CreationDate="{NOW}" Score="2" OwnerUserId="77" />',
 ]
 POSTS = HEAD.format(root="posts") + "\n".join(POST_ROWS) + "\n</posts>"
 
@@ -43,14 +44,16 @@ def loaded(lake, s3, settings):
 
 def test_rows_in_equal_rows_stored_plus_rows_rejected(loaded, lake):
     _, posts, _ = loaded
-    assert posts.rows_in_file == len(POST_ROWS) == 7
+    assert posts.rows_in_file == len(POST_ROWS) == 8
     stored = lake.read("bronze.posts").where(F.col("site") == SITE).count()
     rejected = lake.read("bronze.rejected_rows").where(
         (F.col("site") == SITE) & (F.col("table_name") == "posts")
     )
-    assert stored + rejected.count() == 7 and stored == posts.rows_loaded == 3
+    assert stored + rejected.count() == 8 and stored == posts.rows_loaded == 3
+    assert rejected.count() == posts.rows_rejected == 5
     reasons = " | ".join(r["reason"] for r in rejected.collect())
     assert "duplicate Id 1" in reasons and "no valid Id" in reasons
+    assert "duplicate Id 3" in reasons  # an exact copy: one stays in bronze
     assert "Entity 'bogus' not defined" in reasons and "malformed XML" in reasons
 
 
@@ -90,7 +93,10 @@ def test_rows_lost_between_ingest_and_bronze_are_an_error(loaded, lake, s3, sett
     short = POSTS.replace(POST_ROWS[0] + "\n", "")
     s3.put_object(Bucket=settings.bucket, Key=key, Body=short.encode())
     ctx = steps.run_context(lake, SITE, "2020-03-01-badbad03")
-    with pytest.raises(BadDumpFile, match="read 6 row lines, but the manifest counted 7"):
+    counted = len(POST_ROWS)
+    with pytest.raises(
+        BadDumpFile, match=f"read {counted - 1} row lines, but the manifest counted {counted}"
+    ):
         steps.bronze_posts(ctx)
 
 

@@ -1,27 +1,41 @@
 """Load one raw dump file into its bronze table.
 
-The file is read as text lines, so Spark splits it across every core; lxml parses the
-lines inside `mapInArrow`. The parsed lines are staged first, checked against the
-ingest manifest (no truncation, every row accounted for), and only then merged, so a
-bad file leaves bronze at its last good version.
+The file is read as text lines, so Spark splits it across every core; the lines are
+parsed inside `mapInArrow` (see lakehouse.xml_rows). The file is read twice: a census
+first (every line counted by kind and checked against the ingest manifest, no
+truncation, duplicate Ids found), and only then the write, so a bad file leaves bronze
+at its last good version. Reading twice costs less than writing the parsed lines to a
+scratch table and reading them back (BENCHMARKS.md), and the raw file does not change
+in between: its dump_id carries the archive's hash.
 """
 
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
-from lakehouse.delta_merge import ROW_HASH, upsert, with_row_hash
+from lakehouse.delta_merge import ROW_HASH, upsert, upsert_site, with_row_hash
 from lakehouse.ingest.raw_store import MANIFEST
 from lakehouse.lake import Lake
-from lakehouse.schemas import DumpTable, table_for_file
-from lakehouse.xml_rows import FORBIDDEN, REJECTED, ROOT_CLOSE, ROW, arrow_schema, parse_lines
+from lakehouse.schemas import STRING, DumpTable, table_for_file
+from lakehouse.xml_rows import (
+    CENSUS_SCHEMA,
+    FORBIDDEN,
+    REJECTED,
+    ROOT_CLOSE,
+    ROW,
+    arrow_schema,
+    census_lines,
+    parse_lines,
+)
 
 REJECTED_ROWS = "bronze.rejected_rows"
 LINEAGE = ["site", "dump_id", "source_file", "ingested_at"]
+NO_ID = "row_without_id"
 
 
 class BadDumpFile(ValueError):
@@ -40,12 +54,20 @@ class BronzeLoad:
 
 def parse_dump_file(spark, uri: str, table: DumpTable) -> DataFrame:
     """The file's lines parsed into typed columns, one output row per non-blank line."""
+    return _map_lines(spark, uri, partial(parse_lines, table=table), arrow_schema(table))
 
-    def parse(batches):
+
+def census_of_dump_file(spark, uri: str, table: DumpTable) -> DataFrame:
+    """The kind and Id of each of the file's lines, as `parse_dump_file` reads them."""
+    return _map_lines(spark, uri, partial(census_lines, table=table), CENSUS_SCHEMA)
+
+
+def _map_lines(spark, uri: str, function, schema) -> DataFrame:
+    def apply(batches):
         for batch in batches:
-            yield parse_lines(batch.column(0).to_pylist(), table)
+            yield function(batch.column(0))
 
-    return spark.read.text(uri).mapInArrow(parse, from_arrow_schema(arrow_schema(table)))
+    return spark.read.text(uri).mapInArrow(apply, from_arrow_schema(schema))
 
 
 def read_manifest(spark, lake: Lake, site: str, dump_id: str) -> dict:
@@ -62,22 +84,51 @@ def read_manifest(spark, lake: Lake, site: str, dump_id: str) -> dict:
     return json.loads(first[0])
 
 
-def _check_staged(staged: DataFrame, uri: str, table: DumpTable, expected_rows: int) -> dict:
-    """Line counts by kind (and rows without an Id), or BadDumpFile naming what is wrong."""
-    kinds = staged.groupBy(
-        F.when(F.col("_line_kind").eqNullSafe(ROW) & F.col("id").isNull(), "row_without_id")
+@dataclass(frozen=True)
+class Census:
+    """A file's lines counted by kind, and the Ids that appear on more than one row."""
+
+    counts: dict[str, int]
+    duplicated_ids: dict[int, int]  # Id -> number of rows carrying it
+
+    @property
+    def extra_copies(self) -> int:
+        return sum(self.duplicated_ids.values()) - len(self.duplicated_ids)
+
+    @property
+    def rows_rejected(self) -> int:
+        return self.counts.get(REJECTED, 0) + self.counts.get(NO_ID, 0) + self.extra_copies
+
+    @property
+    def rows_loaded(self) -> int:
+        return self.counts.get(ROW, 0) - self.extra_copies
+
+
+def take_census(spark, uri: str, table: DumpTable, expected_rows: int) -> Census:
+    """Count the file's lines in one pass, or raise BadDumpFile naming what is wrong."""
+    lines = census_of_dump_file(spark, uri, table)
+    kind = (
+        F.when(F.col("_line_kind").eqNullSafe(ROW) & F.col("id").isNull(), NO_ID)
         .otherwise(F.col("_line_kind"))
         .alias("kind")
-    ).count()
-    counts = {row["kind"]: row["count"] for row in kinds.collect()}
+    )
+    per_id = lines.groupBy(kind, "id").count()
+    duplicated = F.when((F.col("count") > 1) & (F.col("kind") == ROW), F.col("id"))
+    tally = per_id.groupBy("kind", duplicated.alias("duplicated_id")).agg(F.sum("count"))
+    counts, duplicated_ids = {}, {}
+    for kind_name, duplicated_id, rows in tally.collect():
+        counts[kind_name] = counts.get(kind_name, 0) + rows
+        if duplicated_id is not None:
+            duplicated_ids[duplicated_id] = rows
+
     if counts.get(FORBIDDEN):
         raise BadDumpFile(f"{uri}: holds a DOCTYPE or ENTITY declaration; refusing the file")
     if counts.get(ROOT_CLOSE, 0) != 1:
         raise BadDumpFile(f"{uri}: truncated; no closing </{table.root}> tag")
-    seen = counts.get(ROW, 0) + counts.get("row_without_id", 0) + counts.get(REJECTED, 0)
+    seen = counts.get(ROW, 0) + counts.get(NO_ID, 0) + counts.get(REJECTED, 0)
     if seen != expected_rows:
         raise BadDumpFile(f"{uri}: read {seen} row lines, but the manifest counted {expected_rows}")
-    return counts
+    return Census(counts, duplicated_ids)
 
 
 def _rejected(lines: DataFrame, table: DumpTable) -> DataFrame:
@@ -88,6 +139,55 @@ def _rejected(lines: DataFrame, table: DumpTable) -> DataFrame:
         F.col("_reject_reason").alias("reason"),
     )
     return with_row_hash(rejected, ["raw_line", "reason"])
+
+
+def _first_copies(rows: DataFrame, census: Census) -> tuple[DataFrame, DataFrame | None]:
+    """One row per Id (of several copies, the one with the lowest hash), and the others."""
+    if not census.duplicated_ids:
+        return rows, None
+    spark = rows.sparkSession
+    ids = F.broadcast(spark.createDataFrame([(i,) for i in census.duplicated_ids], "id bigint"))
+    first = Window.partitionBy("site", "id").orderBy(ROW_HASH)
+    ranked = rows.join(ids, "id", "left_semi").withColumn("_copy", F.row_number().over(first))
+    unique = rows.join(ids, "id", "left_anti").unionByName(
+        ranked.where(F.col("_copy") == 1).drop("_copy")
+    )
+    return unique, ranked.where(F.col("_copy") > 1).drop("_copy")
+
+
+def _rejected_lines(
+    lines: DataFrame, extra_copies: DataFrame | None, table: DumpTable, file_name: str
+) -> DataFrame:
+    """Malformed lines, rows without an Id and extra copies, each with its reason."""
+    content = table.columns + ["_rescued_data"]
+    as_json = F.to_json(F.struct(*[f"`{c}`" for c in content]))
+    no_id = (
+        lines.where((F.col("_line_kind") == ROW) & F.col("id").isNull())
+        .withColumn(
+            "_reject_reason",
+            F.concat(
+                F.lit(f"{file_name}: row has no valid Id"),
+                F.coalesce(F.concat(F.lit(": "), F.to_json("_rescued_data")), F.lit("")),
+            ),
+        )
+        .withColumn("_raw_line", as_json)
+    )
+    bad = lines.where(F.col("_line_kind") == REJECTED).withColumn(
+        "_reject_reason", F.concat(F.lit(f"{file_name}: "), F.col("_reject_reason"))
+    )
+    rejected = bad.unionByName(no_id)
+    if extra_copies is not None:
+        copies = extra_copies.withColumn(
+            "_reject_reason", F.format_string(f"{file_name}: duplicate Id %d", F.col("id"))
+        ).withColumn("_raw_line", as_json)
+        rejected = rejected.unionByName(copies)
+    return _rejected(rejected, table)
+
+
+def _stats_columns(table: DumpTable) -> list[str]:
+    """Columns whose min and max Delta keeps per file: not the long texts, which no query
+    skips files by, and which cost a fifth of the write (BENCHMARKS.md)."""
+    return ["site", *(a.column for a in table.attributes if a.type != STRING), "ingested_at"]
 
 
 def load_dump_file(
@@ -109,66 +209,37 @@ def load_dump_file(
     if file_name not in manifest["rows"]:
         raise BadDumpFile(f"{uri}: not in this dump (missing: {', '.join(manifest['missing'])})")
 
-    staging = f"staging.{table.name}"
-    parsed = parse_dump_file(spark, uri, table).select(
+    lines = parse_dump_file(spark, uri, table).select(
         F.lit(site).alias("site"),
         "*",
         F.lit(dump_id).alias("dump_id"),
         F.lit(uri).alias("source_file"),
         F.lit(ingested_at).cast("timestamp").alias("ingested_at"),
     )
-    # The hash is computed once, while parsing; MERGE uses it to skip unchanged rows.
-    parsed = with_row_hash(parsed, table.columns + ["_rescued_data"])
-    # Staging is scratch, so a table left by an older release may lack new columns.
-    lake.overwrite_site(parsed, staging, site, add_new_columns=True)
-    staged = lake.read(staging).where(F.col("site") == site)
-    counts = _check_staged(staged, uri, table, manifest["rows"][file_name])
+    # The hash is computed while parsing; MERGE uses it to skip unchanged rows.
+    lines = with_row_hash(lines, table.columns + ["_rescued_data"])
+    census = take_census(spark, uri, table, manifest["rows"][file_name])
 
-    rows = staged.where(F.col("_line_kind") == ROW)
-    # Duplicate Ids are rare: find them from the ids alone, then rank only their rows,
-    # rather than shuffling every row (bodies included) through a window.
-    duplicated = rows.groupBy("site", "id").count().where("count > 1 AND id IS NOT NULL")
-    suspects = rows.where(F.col("id").isNull()).unionByName(
-        rows.join(F.broadcast(duplicated.select("site", "id")), ["site", "id"], "left_semi")
-    )
-    first = Window.partitionBy("site", "id").orderBy(ROW_HASH)
-    extra_copies = suspects.withColumn("_copy", F.row_number().over(first)).where(
-        F.col("id").isNull() | (F.col("_copy") > 1)
-    )
-    unique = rows.where(F.col("id").isNotNull()).join(
-        F.broadcast(extra_copies.select("site", "id", ROW_HASH)),
-        ["site", "id", ROW_HASH],
-        "left_anti",
-    )
-    content = table.columns + ["_rescued_data"]
-    duplicates = extra_copies.withColumn(
-        "_reject_reason",
-        F.when(
-            F.col("id").isNull(),
-            F.concat(
-                F.lit(f"{file_name}: row has no valid Id"),
-                F.coalesce(F.concat(F.lit(": "), F.to_json("_rescued_data")), F.lit("")),
-            ),
-        ).otherwise(F.format_string(f"{file_name}: duplicate Id %d", F.col("id"))),
-    ).withColumn("_raw_line", F.to_json(F.struct(*[f"`{c}`" for c in content])))
-    bad_lines = staged.where(F.col("_line_kind") == REJECTED).withColumn(
-        "_reject_reason", F.concat(F.lit(f"{file_name}: "), F.col("_reject_reason"))
-    )
-    rejected = _rejected(bad_lines.unionByName(duplicates, allowMissingColumns=True), table)
-
+    rows = lines.where((F.col("_line_kind") == ROW) & F.col("id").isNotNull())
+    unique, extra_copies = _first_copies(rows, census)
+    if census.rows_rejected:
+        upsert(
+            lake,
+            _rejected_lines(lines, extra_copies, table, file_name),
+            REJECTED_ROWS,
+            ["site", "table_name", ROW_HASH],
+        )
     bronze_columns = ["site", *table.columns, "_rescued_data", *LINEAGE[1:], ROW_HASH]
-    upsert(lake, rejected, REJECTED_ROWS, ["site", "table_name", ROW_HASH])
-    upsert(
+    upsert_site(
         lake,
         unique.select(*[f"`{c}`" for c in bronze_columns]),
         f"bronze.{table.name}",
         ["site", "id"],
+        site,
         constraints={"id_not_null": "id IS NOT NULL", "site_not_null": "site IS NOT NULL"},
+        properties={"delta.dataSkippingStatsColumns": ",".join(_stats_columns(table))},
     )
-    extra_count = extra_copies.count()
-    rejected_count = counts.get(REJECTED, 0) + extra_count
-    loaded = counts.get(ROW, 0) + counts.get("row_without_id", 0) - extra_count
-    lake.delta_table(staging).delete(F.col("site") == site)
     return BronzeLoad(
-        table.name, site, dump_id, manifest["rows"][file_name], loaded, rejected_count
-    )
+        table.name, site, dump_id, manifest["rows"][file_name], census.rows_loaded,
+        census.rows_rejected,
+    )  # fmt: skip
