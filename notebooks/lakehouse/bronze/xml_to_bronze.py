@@ -21,7 +21,7 @@ from pyspark.sql.pandas.types import from_arrow_schema
 from lakehouse.delta_merge import ROW_HASH, upsert, upsert_site, with_row_hash
 from lakehouse.ingest.raw_store import MANIFEST
 from lakehouse.lake import Lake
-from lakehouse.schemas import STRING, DumpTable, table_for_file
+from lakehouse.schemas import INT, LONG, TIMESTAMP, DumpTable, table_for_file
 from lakehouse.xml_rows import (
     CENSUS_SCHEMA,
     FORBIDDEN,
@@ -185,9 +185,11 @@ def _rejected_lines(
 
 
 def _stats_columns(table: DumpTable) -> list[str]:
-    """Columns whose min and max Delta keeps per file: not the long texts, which no query
-    skips files by, and which cost a fifth of the write (BENCHMARKS.md)."""
-    return ["site", *(a.column for a in table.attributes if a.type != STRING), "ingested_at"]
+    """Columns whose min and max Delta keeps per file: numbers and dates. Not the long
+    texts, which no query skips files by and which slow the write; Delta keeps none for
+    booleans."""
+    ranged = [a.column for a in table.attributes if a.type in (LONG, INT, TIMESTAMP)]
+    return ["site", *ranged, "ingested_at"]
 
 
 def load_dump_file(
@@ -222,13 +224,10 @@ def load_dump_file(
 
     rows = lines.where((F.col("_line_kind") == ROW) & F.col("id").isNotNull())
     unique, extra_copies = _first_copies(rows, census)
-    if census.rows_rejected:
-        upsert(
-            lake,
-            _rejected_lines(lines, extra_copies, table, file_name),
-            REJECTED_ROWS,
-            ["site", "table_name", ROW_HASH],
-        )
+    rejected = _rejected_lines(lines, extra_copies, table, file_name)
+    # With nothing rejected, `limit(0)` still creates the table but reads no line again.
+    rejected = rejected if census.rows_rejected else rejected.limit(0)
+    upsert(lake, rejected, REJECTED_ROWS, ["site", "table_name", ROW_HASH])
     bronze_columns = ["site", *table.columns, "_rescued_data", *LINEAGE[1:], ROW_HASH]
     upsert_site(
         lake,
