@@ -61,52 +61,34 @@ def upsert(
     name: str,
     keys: list[str],
     constraints: dict[str, str] | None = None,
+    site: str | None = None,
+    properties: dict[str, str] | None = None,
 ) -> None:
     """Insert new rows and update changed ones (by `_row_hash`); never delete.
 
     `source` must be unique on `keys`: MERGE rejects several source rows per target row.
+    With `site` (all of `source` is that site's), a site with no rows stored yet gets a
+    plain write: a first load is most of the data a lake ever receives, and a MERGE
+    into an empty slice would join every row with the table and read `source` twice
+    more. `properties` are Delta table properties for a table created here.
     """
-    retry_on_conflict(lambda: _upsert(lake, source, name, keys, constraints), f"upsert {name}")
+    retry_on_conflict(
+        lambda: _upsert(lake, source, name, keys, constraints, site, properties),
+        f"upsert {name}",
+    )
 
 
-def _upsert(lake, source, name, keys, constraints) -> None:
-    if _ensure_table(lake, source, name, constraints):
+def _upsert(lake, source, name, keys, constraints, site, properties) -> None:
+    if _ensure_table(lake, source, name, constraints, properties):
+        return
+    if site is not None and lake.read(name).where(F.col("site") == site).isEmpty():
+        lake.overwrite_site(source, name, site)
         return
     stored = lake.read(name).select(*keys, ROW_HASH)
     # Without this filter MERGE would rewrite every file it matches, changed or not.
     changes = source.join(stored, [*keys, ROW_HASH], "left_anti")
     if not changes.isEmpty():
         _merge(lake, changes, name, keys)
-
-
-def upsert_site(
-    lake: Lake,
-    source: DataFrame,
-    name: str,
-    keys: list[str],
-    site: str,
-    constraints: dict[str, str] | None = None,
-    properties: dict[str, str] | None = None,
-) -> None:
-    """`upsert` of one site's rows; for a site with no rows stored yet, a plain write.
-
-    A first load is most of the data a lake ever receives, and a MERGE into an empty
-    slice would join every row with the table and then evaluate `source` twice more.
-    `properties` are Delta table properties for a table created here.
-    """
-    retry_on_conflict(
-        lambda: _upsert_site(lake, source, name, keys, site, constraints, properties),
-        f"upsert {name}",
-    )
-
-
-def _upsert_site(lake, source, name, keys, site, constraints, properties) -> None:
-    if _ensure_table(lake, source, name, constraints, properties):
-        return
-    if lake.read(name).where(F.col("site") == site).isEmpty():
-        lake.overwrite_site(source, name, site)
-    else:
-        _upsert(lake, source, name, keys, constraints)
 
 
 def sync_site(

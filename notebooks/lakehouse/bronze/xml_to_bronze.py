@@ -18,7 +18,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
-from lakehouse.delta_merge import ROW_HASH, upsert, upsert_site, with_row_hash
+from lakehouse.delta_merge import ROW_HASH, upsert, with_row_hash
 from lakehouse.ingest.raw_store import MANIFEST
 from lakehouse.lake import Lake
 from lakehouse.schemas import INT, LONG, TIMESTAMP, DumpTable, table_for_file
@@ -229,13 +229,13 @@ def load_dump_file(
     rejected = rejected if census.rows_rejected else rejected.limit(0)
     upsert(lake, rejected, REJECTED_ROWS, ["site", "table_name", ROW_HASH])
     bronze_columns = ["site", *table.columns, "_rescued_data", *LINEAGE[1:], ROW_HASH]
-    upsert_site(
+    upsert(
         lake,
         unique.select(*[f"`{c}`" for c in bronze_columns]),
         f"bronze.{table.name}",
         ["site", "id"],
-        site,
         constraints={"id_not_null": "id IS NOT NULL", "site_not_null": "site IS NOT NULL"},
+        site=site,
         properties={"delta.dataSkippingStatsColumns": ",".join(_stats_columns(table))},
     )
     return BronzeLoad(
