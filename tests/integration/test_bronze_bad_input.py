@@ -6,7 +6,7 @@ from pipeline_helpers import put_raw_dump
 from pyspark.sql import functions as F
 
 from lakehouse import steps
-from lakehouse.bronze.xml_to_bronze import BadDumpFile
+from lakehouse.bronze.census import BadDumpFile
 from lakehouse.lake import Lake
 
 SITE = "bad.example.com"

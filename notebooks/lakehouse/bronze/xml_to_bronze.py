@@ -2,11 +2,11 @@
 
 The file is read as text lines, so Spark splits it across every core; the lines are
 parsed inside `mapInArrow` (see lakehouse.xml_rows). The file is read twice: a census
-first (every line counted by kind and checked against the ingest manifest, no
-truncation, duplicate Ids found), and only then the write, so a bad file leaves bronze
-at its last good version. Reading twice costs less than writing the parsed lines to a
-scratch table and reading them back (BENCHMARKS.md), and the raw file does not change
-in between: its dump_id carries the archive's hash.
+first (lakehouse.bronze.census: every line counted by kind and checked against the
+ingest manifest, no truncation, duplicate Ids found), and only then the write, so a bad
+file leaves bronze at its last good version. Reading twice costs less than writing the
+parsed lines to a scratch table and reading them back (BENCHMARKS.md), and the raw file
+does not change in between: its dump_id carries the archive's hash.
 """
 
 import json
@@ -16,30 +16,17 @@ from functools import partial
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql.pandas.types import from_arrow_schema
 
+from lakehouse.bronze.census import BadDumpFile, Census, take_census
+from lakehouse.bronze.dump_lines import map_lines
 from lakehouse.delta_merge import ROW_HASH, upsert, with_row_hash
 from lakehouse.ingest.raw_store import MANIFEST
 from lakehouse.lake import Lake
 from lakehouse.schemas import INT, LONG, TIMESTAMP, DumpTable, table_for_file
-from lakehouse.xml_rows import (
-    CENSUS_SCHEMA,
-    FORBIDDEN,
-    REJECTED,
-    ROOT_CLOSE,
-    ROW,
-    arrow_schema,
-    census_lines,
-    parse_lines,
-)
+from lakehouse.xml_rows import REJECTED, ROW, arrow_schema, parse_lines
 
 REJECTED_ROWS = "bronze.rejected_rows"
 LINEAGE = ["site", "dump_id", "source_file", "ingested_at"]
-NO_ID = "row_without_id"
-
-
-class BadDumpFile(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -54,20 +41,7 @@ class BronzeLoad:
 
 def parse_dump_file(spark, uri: str, table: DumpTable) -> DataFrame:
     """The file's lines parsed into typed columns, one output row per non-blank line."""
-    return _map_lines(spark, uri, partial(parse_lines, table=table), arrow_schema(table))
-
-
-def census_of_dump_file(spark, uri: str, table: DumpTable) -> DataFrame:
-    """The kind and Id of each of the file's lines, as `parse_dump_file` reads them."""
-    return _map_lines(spark, uri, partial(census_lines, table=table), CENSUS_SCHEMA)
-
-
-def _map_lines(spark, uri: str, function, schema) -> DataFrame:
-    def apply(batches):
-        for batch in batches:
-            yield function(batch.column(0))
-
-    return spark.read.text(uri).mapInArrow(apply, from_arrow_schema(schema))
+    return map_lines(spark, uri, partial(parse_lines, table=table), arrow_schema(table))
 
 
 def read_manifest(spark, lake: Lake, site: str, dump_id: str) -> dict:
@@ -82,53 +56,6 @@ def read_manifest(spark, lake: Lake, site: str, dump_id: str) -> dict:
             "LAKE_RAW_ROOT (job parameter `raw_root`) at where it is"
         )
     return json.loads(first[0])
-
-
-@dataclass(frozen=True)
-class Census:
-    """A file's lines counted by kind, and the Ids that appear on more than one row."""
-
-    counts: dict[str, int]
-    duplicated_ids: dict[int, int]  # Id -> number of rows carrying it
-
-    @property
-    def extra_copies(self) -> int:
-        return sum(self.duplicated_ids.values()) - len(self.duplicated_ids)
-
-    @property
-    def rows_rejected(self) -> int:
-        return self.counts.get(REJECTED, 0) + self.counts.get(NO_ID, 0) + self.extra_copies
-
-    @property
-    def rows_loaded(self) -> int:
-        return self.counts.get(ROW, 0) - self.extra_copies
-
-
-def take_census(spark, uri: str, table: DumpTable, expected_rows: int) -> Census:
-    """Count the file's lines in one pass, or raise BadDumpFile naming what is wrong."""
-    lines = census_of_dump_file(spark, uri, table)
-    kind = (
-        F.when(F.col("_line_kind").eqNullSafe(ROW) & F.col("id").isNull(), NO_ID)
-        .otherwise(F.col("_line_kind"))
-        .alias("kind")
-    )
-    per_id = lines.groupBy(kind, "id").count()
-    duplicated = F.when((F.col("count") > 1) & (F.col("kind") == ROW), F.col("id"))
-    tally = per_id.groupBy("kind", duplicated.alias("duplicated_id")).agg(F.sum("count"))
-    counts, duplicated_ids = {}, {}
-    for kind_name, duplicated_id, rows in tally.collect():
-        counts[kind_name] = counts.get(kind_name, 0) + rows
-        if duplicated_id is not None:
-            duplicated_ids[duplicated_id] = rows
-
-    if counts.get(FORBIDDEN):
-        raise BadDumpFile(f"{uri}: holds a DOCTYPE or ENTITY declaration; refusing the file")
-    if counts.get(ROOT_CLOSE, 0) != 1:
-        raise BadDumpFile(f"{uri}: truncated; no closing </{table.root}> tag")
-    seen = counts.get(ROW, 0) + counts.get(NO_ID, 0) + counts.get(REJECTED, 0)
-    if seen != expected_rows:
-        raise BadDumpFile(f"{uri}: read {seen} row lines, but the manifest counted {expected_rows}")
-    return Census(counts, duplicated_ids)
 
 
 def _rejected(lines: DataFrame, table: DumpTable) -> DataFrame:
