@@ -2,11 +2,17 @@
 the pipeline's own parser)."""
 
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from lxml import etree
 
-from lakehouse.ingest.sample_dump import SampleSpec, pack_sample_dump, write_sample_dump
+from lakehouse.ingest.sample_dump import (
+    EPOCH,
+    SampleSpec,
+    pack_sample_dump,
+    write_sample_dump,
+)
 from lakehouse.schemas import DUMP_TABLES
 
 
@@ -93,3 +99,19 @@ def test_packed_archive_is_reproducible(tmp_path):
     first = pack_sample_dump(SampleSpec(questions=20), tmp_path / "x1", tmp_path / "one" / "s.7z")
     second = pack_sample_dump(SampleSpec(questions=20), tmp_path / "x2", tmp_path / "two" / "s.7z")
     assert first.read_bytes() == second.read_bytes()
+
+
+@pytest.mark.parametrize(("questions", "posts_bytes"), [(300, None), (1, 4_000_000)])
+def test_every_date_falls_before_the_dump_date_whatever_the_size(tmp_path, questions, posts_bytes):
+    spec = SampleSpec(questions=questions)
+    write_sample_dump(spec, tmp_path, target_posts_bytes=posts_bytes)
+    dates = [
+        datetime.fromisoformat(value).replace(tzinfo=UTC)
+        for name in DUMP_TABLES
+        for row in read_rows(tmp_path / name)
+        for attribute, value in row.items()
+        if attribute.endswith("Date")
+    ]
+    assert all(EPOCH <= date < spec.dump_date for date in dates)
+    # The questions spread over years, so the monthly trend has points to show.
+    assert max(dates) - min(dates) > timedelta(days=5 * 365)

@@ -107,14 +107,21 @@ class _SampleDump:
         if target_posts_bytes is not None:
             questions = target_posts_bytes // BYTES_PER_QUESTION
         self.user_count = max(10, questions // 2)
+        # Questions spread over the years before the dump date whatever the size: a larger
+        # dump is denser, not longer, so no date runs past the dump's own.
+        self.last_question_at = spec.dump_date - timedelta(days=30)
+        span = self.last_question_at - EPOCH
+        self.question_gap = span * 0.9 / questions
+        self.user_gap = min(timedelta(hours=1), span / 10 / self.user_count)
         self.clock = EPOCH
         self.tag_counts: Counter[str] = Counter()
         self.question_ids: list[int] = []
 
     def tick(self) -> datetime:
-        self.clock += timedelta(
-            minutes=self.random.randint(1, 240), milliseconds=self.random.randint(0, 999)
-        )
+        """The next question's creation time."""
+        step = self.question_gap * (self.random.randint(1, 240) / 120.5)
+        step += timedelta(milliseconds=self.random.randint(0, 999))
+        self.clock = min(self.clock + step, self.last_question_at)
         return self.clock
 
     def text(self, words: int) -> str:
@@ -155,7 +162,7 @@ class _SampleDump:
             Views=0, UpVotes=100, DownVotes=10, AccountId=-1,
         )  # fmt: skip
         for user_id in range(1, self.user_count + 1):
-            created = EPOCH + timedelta(hours=user_id)
+            created = EPOCH + user_id * self.user_gap
             users.write(
                 Id=user_id,
                 Reputation=self.random.randint(1, 20_000),
