@@ -1,0 +1,106 @@
+"""Benchmark: where the time of XML -> bronze goes, phase by phase, in one warm driver.
+
+Each phase reads the same generated Posts.xml from a private S3Proxy: the text alone,
+the census, the parse (to Spark's `noop` writer), the parse written to a plain Delta
+table, and the whole bronze step. Rounds alternate the phases so machine noise hits
+all of them. Run: `.venv/bin/python benchmarks/bronze_phases.py --posts-mb 1024
+--rounds 2`. Prints a Markdown table.
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pyspark.sql import functions as F
+from run_benchmarks import SITE, WARM_UP_MB, WARM_UP_SITE, generated_posts, machine, upload_raw
+
+from lakehouse.bronze.census import take_census
+from lakehouse.bronze.xml_to_bronze import load_dump_file, parse_dump_file, read_manifest
+from lakehouse.lake import Lake
+from lakehouse.schemas import table_for_file
+from lakehouse.settings import LakeSettings
+from localenv.ports import free_port
+from localenv.s3_server import server_for
+from localenv.spark_session import build_local_session
+
+POSTS = table_for_file("Posts.xml")
+
+
+def phase_timers(lake: Lake, dump_id: str, rows: int) -> dict:
+    """Phase name -> a function that runs it once; `round_number` picks fresh targets."""
+    spark = lake.spark
+    uri = lake.raw_uri(SITE, dump_id, "Posts.xml")
+
+    def text_only(round_number):
+        spark.read.text(uri).agg(F.sum(F.length("value"))).collect()
+
+    def census(round_number):
+        take_census(spark, uri, POSTS, rows)
+
+    def parse_only(round_number):
+        parse_dump_file(spark, uri, POSTS).write.format("noop").mode("overwrite").save()
+
+    def plain_delta(round_number):
+        target = f"s3a://{lake.settings.bucket}/bench/plain_{round_number}"
+        parse_dump_file(spark, uri, POSTS).write.format("delta").save(target)
+
+    def whole_step(round_number):
+        # A new site each round, so every round is a site's first load.
+        load_dump_file(lake, f"r{round_number}.{SITE}", dump_id, "Posts.xml", datetime.now(UTC))
+
+    return {
+        "text only (sum of line lengths)": text_only,
+        "census (kind and Id of every line)": census,
+        "parse to Spark's `noop` writer": parse_only,
+        "parse written to a plain Delta table": plain_delta,
+        "whole bronze step (census, then write)": whole_step,
+    }
+
+
+def measure(posts: Path, rounds: int) -> tuple[int, dict[str, list[float]]]:
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        settings = LakeSettings(s3_endpoint=f"http://127.0.0.1:{free_port()}", bucket="bench")
+        server = server_for(settings, Path(scratch) / "lake", Path(scratch) / "state")
+        server.start()
+        try:
+            spark = build_local_session(settings, app_name="bronze-phases")
+            lake = Lake(spark, settings)
+            warm_up_id = "2025-01-01-warmup00"
+            upload_raw(settings, generated_posts(WARM_UP_MB), warm_up_id, site=WARM_UP_SITE)
+            load_dump_file(lake, WARM_UP_SITE, warm_up_id, "Posts.xml", datetime.now(UTC))
+
+            dump_id = "2025-01-01-phases00"
+            size = upload_raw(settings, posts, dump_id)
+            for round_number in range(1, rounds + 1):
+                upload_raw(settings, posts, dump_id, site=f"r{round_number}.{SITE}")
+            rows = read_manifest(spark, lake, SITE, dump_id)["rows"]["Posts.xml"]
+            timers = phase_timers(lake, dump_id, rows)
+            seconds = {name: [] for name in timers}
+            for round_number in range(1, rounds + 1):
+                for name, run in timers.items():
+                    started = time.monotonic()
+                    run(round_number)
+                    seconds[name].append(time.monotonic() - started)
+            return size, seconds
+        finally:
+            server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--posts-mb", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    size, seconds = measure(generated_posts(args.posts_mb), args.rounds)
+    print(f"Machine: {machine()}; {size / 1e6:,.0f} MB Posts.xml; {args.rounds} rounds, median\n")
+    print("| phase | seconds | MB/s |\n|---|---|---|")
+    for name, times in seconds.items():
+        median = statistics.median(times)
+        print(f"| {name} | {median:.1f} | {size / 1e6 / median:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
