@@ -8,22 +8,25 @@ all of them. Run: `.venv/bin/python benchmarks/bronze_phases.py --posts-mb 1024
 """
 
 import argparse
-import statistics
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pyspark.sql import functions as F
-from run_benchmarks import SITE, WARM_UP_MB, WARM_UP_SITE, generated_posts, machine, upload_raw
+from run_benchmarks import (
+    SITE,
+    generated_posts,
+    machine,
+    print_speed_table,
+    private_s3_server,
+    upload_raw,
+    warm_up,
+)
 
 from lakehouse.bronze.census import take_census
 from lakehouse.bronze.xml_to_bronze import load_dump_file, parse_dump_file, read_manifest
 from lakehouse.lake import Lake
 from lakehouse.schemas import table_for_file
-from lakehouse.settings import LakeSettings
-from localenv.ports import free_port
-from localenv.s3_server import server_for
 from localenv.spark_session import build_local_session
 
 POSTS = table_for_file("Posts.xml")
@@ -61,32 +64,22 @@ def phase_timers(lake: Lake, dump_id: str, rows: int) -> dict:
 
 
 def measure(posts: Path, rounds: int) -> tuple[int, dict[str, list[float]]]:
-    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
-        settings = LakeSettings(s3_endpoint=f"http://127.0.0.1:{free_port()}", bucket="bench")
-        server = server_for(settings, Path(scratch) / "lake", Path(scratch) / "state")
-        server.start()
-        try:
-            spark = build_local_session(settings, app_name="bronze-phases")
-            lake = Lake(spark, settings)
-            warm_up_id = "2025-01-01-warmup00"
-            upload_raw(settings, generated_posts(WARM_UP_MB), warm_up_id, site=WARM_UP_SITE)
-            load_dump_file(lake, WARM_UP_SITE, warm_up_id, "Posts.xml", datetime.now(UTC))
-
-            dump_id = "2025-01-01-phases00"
-            size = upload_raw(settings, posts, dump_id)
-            for round_number in range(1, rounds + 1):
-                upload_raw(settings, posts, dump_id, site=f"r{round_number}.{SITE}")
-            rows = read_manifest(spark, lake, SITE, dump_id)["rows"]["Posts.xml"]
-            timers = phase_timers(lake, dump_id, rows)
-            seconds = {name: [] for name in timers}
-            for round_number in range(1, rounds + 1):
-                for name, run in timers.items():
-                    started = time.monotonic()
-                    run(round_number)
-                    seconds[name].append(time.monotonic() - started)
-            return size, seconds
-        finally:
-            server.stop()
+    with private_s3_server() as settings:
+        lake = Lake(build_local_session(settings, app_name="bronze-phases"), settings)
+        warm_up(lake)
+        dump_id = "2025-01-01-phases00"
+        size = upload_raw(settings, posts, dump_id)
+        for round_number in range(1, rounds + 1):
+            upload_raw(settings, posts, dump_id, site=f"r{round_number}.{SITE}")
+        rows = read_manifest(lake.spark, lake, SITE, dump_id)["rows"]["Posts.xml"]
+        timers = phase_timers(lake, dump_id, rows)
+        seconds = {name: [] for name in timers}
+        for round_number in range(1, rounds + 1):
+            for name, run in timers.items():
+                started = time.monotonic()
+                run(round_number)
+                seconds[name].append(time.monotonic() - started)
+        return size, seconds
 
 
 def main() -> None:
@@ -96,10 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     size, seconds = measure(generated_posts(args.posts_mb), args.rounds)
     print(f"Machine: {machine()}; {size / 1e6:,.0f} MB Posts.xml; {args.rounds} rounds, median\n")
-    print("| phase | seconds | MB/s |\n|---|---|---|")
-    for name, times in seconds.items():
-        median = statistics.median(times)
-        print(f"| {name} | {median:.1f} | {size / 1e6 / median:.1f} |")
+    print_speed_table(seconds, size, "phase")
 
 
 if __name__ == "__main__":

@@ -9,11 +9,11 @@ batches of 10,000 lines, as Spark hands them over, and prints a Markdown table.
 
 import argparse
 import platform
-import statistics
 import time
 from itertools import islice
 
 import pyarrow as pa
+from run_benchmarks import print_speed_table
 
 from lakehouse import xml_rows
 from lakehouse.plain_rows import leave_every_row
@@ -61,10 +61,7 @@ def main() -> None:
         times["Arrow for plain rows (now)"].append(seconds(batches, xml_rows.read_plain_rows))
     print(f"{platform.platform()}, Python {platform.python_version()}, one core; ", end="")
     print(f"{size / 1e6:.0f} MB of Posts.xml lines, {args.rounds} rounds, median\n")
-    print("| parser | seconds | MB/s |\n|---|---|---|")
-    for label, runs in times.items():
-        median = statistics.median(runs)
-        print(f"| {label} | {median:.2f} | {size / 1e6 / median:.1f} |")
+    print_speed_table(times, size, "parser")
 
 
 if __name__ == "__main__":

@@ -10,11 +10,14 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,6 +56,27 @@ class PeakRss:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+
+
+@contextmanager
+def private_s3_server() -> Iterator[LakeSettings]:
+    """A private S3Proxy over a temporary folder (never ./lake), stopped afterwards."""
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        settings = LakeSettings(s3_endpoint=f"http://127.0.0.1:{free_port()}", bucket="bench")
+        server = server_for(settings, Path(scratch) / "lake", Path(scratch) / "state")
+        server.start()
+        try:
+            yield settings
+        finally:
+            server.stop()
+
+
+def print_speed_table(seconds: dict[str, list[float]], size_bytes: int, first_column: str):
+    """One Markdown row per entry: the median of its rounds, in seconds and MB/s."""
+    print(f"| {first_column} | seconds | MB/s |\n|---|---|---|")
+    for label, rounds in seconds.items():
+        median = statistics.median(rounds)
+        print(f"| {label} | {median:.2f} | {size_bytes / 1e6 / median:.1f} |")
 
 
 def machine() -> str:
@@ -100,19 +124,28 @@ def upload_raw(settings, posts: Path, dump_id: str, site: str = SITE) -> int:
     return facts.bytes
 
 
+def warm_up(lake) -> float:
+    """Load a small generated Posts.xml through the whole bronze step; return the seconds.
+
+    A fresh JVM spends its first seconds loading and compiling Spark's and Delta's code:
+    paying that first lets what is timed afterwards run warm.
+    """
+    from lakehouse.bronze.xml_to_bronze import load_dump_file
+
+    dump_id = "2025-01-01-warmup00"
+    upload_raw(lake.settings, generated_posts(WARM_UP_MB), dump_id, site=WARM_UP_SITE)
+    started = time.monotonic()
+    load_dump_file(lake, WARM_UP_SITE, dump_id, "Posts.xml", datetime.now(UTC))
+    return round(time.monotonic() - started, 1)
+
+
 def xml_to_bronze(settings, spark, posts: Path, dump_id: str) -> dict:
     from lakehouse.bronze.xml_to_bronze import load_dump_file, parse_dump_file
     from lakehouse.lake import Lake
 
     lake = Lake(spark, settings)
     results = {}
-    # A fresh JVM spends its first seconds loading and compiling Spark's and Delta's
-    # code: pay that on a small file first, so both readers below run warm.
-    warm_up = generated_posts(WARM_UP_MB)
-    upload_raw(settings, warm_up, "2025-01-01-warmup00", site=WARM_UP_SITE)
-    started = time.monotonic()
-    load_dump_file(lake, WARM_UP_SITE, "2025-01-01-warmup00", "Posts.xml", datetime.now(UTC))
-    results["warm_up_s"] = round(time.monotonic() - started, 1)
+    results["warm_up_s"] = warm_up(lake)
 
     size = upload_raw(settings, posts, dump_id)
     uri = lake.raw_uri(SITE, dump_id, "Posts.xml")
@@ -156,16 +189,10 @@ def one_size(megabytes: int) -> dict:
     peak memory can be compared across sizes."""
     from localenv.spark_session import build_local_session
 
-    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
-        settings = LakeSettings(s3_endpoint=f"http://127.0.0.1:{free_port()}", bucket="bench")
-        server = server_for(settings, Path(scratch) / "lake", Path(scratch) / "state")
-        server.start()
-        try:
-            spark = build_local_session(settings, app_name="benchmark")
-            posts = generated_posts(megabytes)
-            return xml_to_bronze(settings, spark, posts, f"2025-01-01-bench{megabytes:04d}")
-        finally:
-            server.stop()
+    with private_s3_server() as settings:
+        spark = build_local_session(settings, app_name="benchmark")
+        posts = generated_posts(megabytes)
+        return xml_to_bronze(settings, spark, posts, f"2025-01-01-bench{megabytes:04d}")
 
 
 def main() -> None:
@@ -181,14 +208,8 @@ def main() -> None:
 
     report = {"machine": machine(), "date": f"{datetime.now(UTC):%Y-%m-%d}"}
     if not args.skip_stages:
-        with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
-            settings = LakeSettings(s3_endpoint=f"http://127.0.0.1:{free_port()}", bucket="bench")
-            server = server_for(settings, Path(scratch) / "lake", Path(scratch) / "state")
-            server.start()
-            try:
-                report["stages"] = stage_timings(settings)
-            finally:
-                server.stop()
+        with private_s3_server() as settings:
+            report["stages"] = stage_timings(settings)
         print(json.dumps(report["stages"]), file=sys.stderr, flush=True)
     report["xml_to_bronze"] = []
     for megabytes in args.posts_mb:
