@@ -68,26 +68,26 @@ class S3Server:
     def running_pid(self) -> int | None:
         return self.process.running_pid()
 
+    def _root_answer(self) -> tuple[int, bytes] | None:
+        """The status and start of the body a GET of `/` gets, or None if nothing answers."""
+        try:
+            with urllib.request.urlopen(self.endpoint, timeout=2) as response:
+                return response.status, response.read(4096)
+        except urllib.error.HTTPError as error:
+            return error.code, error.read(4096)
+        except OSError:
+            return None
+
     def answers(self) -> bool:
         """True when something speaks HTTP on the endpoint (any status counts)."""
-        try:
-            urllib.request.urlopen(self.endpoint, timeout=1)
-        except urllib.error.HTTPError:
-            return True
-        except OSError:
-            return False
-        return True
+        return self._root_answer() is not None
 
     def speaks_s3(self) -> bool:
         """True when the endpoint answers like an S3 API (a bucket list or an S3 error)."""
-        try:
-            with urllib.request.urlopen(self.endpoint, timeout=2) as response:
-                body = response.read(4096)
-        except urllib.error.HTTPError as error:
-            body = error.read(4096)
-        except OSError:
-            return False
-        return b"ListAllMyBucketsResult" in body or b"<Code>" in body
+        answer = self._root_answer()
+        return answer is not None and (
+            b"ListAllMyBucketsResult" in answer[1] or b"<Code>" in answer[1]
+        )
 
     def is_localstack(self) -> bool:
         try:
@@ -104,6 +104,14 @@ class S3Server:
             if self.is_localstack():
                 return f"LocalStack found on {self.endpoint}; using it as it is"
             if self.speaks_s3():
+                status, _ = self._root_answer()
+                if status >= 500:
+                    raise RuntimeError(
+                        f"The S3 server on {self.endpoint} fails (HTTP {status} on a bucket "
+                        "list): a server left running by another checkout whose lake folder is "
+                        "gone does this. Stop it (find it with `ps aux | grep s3proxy`), or set "
+                        "LAKE_S3_ENDPOINT to another port."
+                    )
                 return f"An S3 server already answers on {self.endpoint}; using it as it is"
             raise RuntimeError(
                 f"Port {self.port} is taken by something that is not our S3 server or "

@@ -58,3 +58,10 @@ def test_something_else_on_the_port_is_named(server_on):
     s3 = server_on(lambda path: (200, b"<html>hello</html>"))
     with pytest.raises(RuntimeError, match="is taken by something that is not"):
         s3.start()
+
+
+def test_a_failing_s3_server_is_named_not_used(server_on):
+    # What a leftover S3Proxy whose data folder was deleted answers to a bucket list.
+    s3 = server_on(lambda path: (500, b"<Error><Code>InternalError</Code></Error>"))
+    with pytest.raises(RuntimeError, match=r"fails \(HTTP 500 on a bucket list\).*Stop it"):
+        s3.start()
