@@ -82,13 +82,6 @@ class S3Server:
         """True when something speaks HTTP on the endpoint (any status counts)."""
         return self._root_answer() is not None
 
-    def speaks_s3(self) -> bool:
-        """True when the endpoint answers like an S3 API (a bucket list or an S3 error)."""
-        answer = self._root_answer()
-        return answer is not None and (
-            b"ListAllMyBucketsResult" in answer[1] or b"<Code>" in answer[1]
-        )
-
     def is_localstack(self) -> bool:
         try:
             with urllib.request.urlopen(f"{self.endpoint}/_localstack/health", timeout=1) as r:
@@ -100,23 +93,24 @@ class S3Server:
         """Start S3Proxy unless an S3 server already answers; return what is serving."""
         if self.running_pid():
             return f"S3Proxy already running (pid {self.running_pid()}) on {self.endpoint}"
-        if self.answers():
+        answer = self._root_answer()
+        if answer is not None:
             if self.is_localstack():
                 return f"LocalStack found on {self.endpoint}; using it as it is"
-            if self.speaks_s3():
-                status, _ = self._root_answer()
-                if status >= 500:
-                    raise RuntimeError(
-                        f"The S3 server on {self.endpoint} fails (HTTP {status} on a bucket "
-                        "list): a server left running by another checkout whose lake folder is "
-                        "gone does this. Stop it (find it with `ps aux | grep s3proxy`), or set "
-                        "LAKE_S3_ENDPOINT to another port."
-                    )
-                return f"An S3 server already answers on {self.endpoint}; using it as it is"
-            raise RuntimeError(
-                f"Port {self.port} is taken by something that is not our S3 server or "
-                f"LocalStack. Stop it, or set LAKE_S3_ENDPOINT to another port."
-            )
+            status, body = answer
+            if b"ListAllMyBucketsResult" not in body and b"<Code>" not in body:
+                raise RuntimeError(
+                    f"Port {self.port} is taken by something that is not our S3 server or "
+                    f"LocalStack. Stop it, or set LAKE_S3_ENDPOINT to another port."
+                )
+            if status >= 500:
+                raise RuntimeError(
+                    f"The S3 server on {self.endpoint} fails (HTTP {status} on a bucket "
+                    "list): a server left running by another checkout whose lake folder is "
+                    "gone does this. Stop it (find it with `ps aux | grep s3proxy`), or set "
+                    "LAKE_S3_ENDPOINT to another port."
+                )
+            return f"An S3 server already answers on {self.endpoint}; using it as it is"
         require_supported_java()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.state_dir.mkdir(parents=True, exist_ok=True)
