@@ -8,12 +8,11 @@ batches of 10,000 lines, as Spark hands them over, and prints a Markdown table.
 """
 
 import argparse
-import platform
 import time
 from itertools import islice
 
 import pyarrow as pa
-from run_benchmarks import print_speed_table
+from run_benchmarks import machine, print_speed_table
 
 from lakehouse import xml_rows
 from lakehouse.plain_rows import leave_every_row
@@ -59,7 +58,7 @@ def main() -> None:
     for _ in range(args.rounds):
         times["lxml for every row (before)"].append(seconds(batches, leave_every_row))
         times["Arrow for plain rows (now)"].append(seconds(batches, xml_rows.read_plain_rows))
-    print(f"{platform.platform()}, Python {platform.python_version()}, one core; ", end="")
+    print(f"{machine()}, one core used; ", end="")
     print(f"{size / 1e6:.0f} MB of Posts.xml lines, {args.rounds} rounds, median\n")
     print_speed_table(times, size, "parser")
 

@@ -111,7 +111,7 @@ class _SampleDump:
         # dump is denser, not longer, so no date runs past the dump's own.
         self.last_question_at = spec.dump_date - timedelta(days=30)
         span = self.last_question_at - EPOCH
-        self.question_gap = span * 0.9 / questions
+        self.question_gap = span * 0.9 / max(1, questions)
         self.user_gap = min(timedelta(hours=1), span / 10 / self.user_count)
         self.clock = EPOCH
         self.tag_counts: Counter[str] = Counter()
