@@ -17,6 +17,9 @@ from lakehouse.schemas import BOOLEAN, INT, LONG, STRING, TIMESTAMP, DumpTable
 ROW, REJECTED, PROLOG, ROOT_OPEN, ROOT_CLOSE, FORBIDDEN = (
     "row", "rejected", "prolog", "root_open", "root_close", "forbidden",
 )  # fmt: skip
+# A comment or a processing instruction outside a row: dumps since 2025-05 open most
+# files with a comment. It is neither a row nor rejected.
+MARKUP = "markup"
 BOM = "\ufeff"
 
 ARROW_TYPES = {
@@ -56,8 +59,12 @@ def classify(line: str, root: str) -> str | None:
         return None
     if line.startswith(ROW_OPEN):
         return ROW
-    if line.startswith("<?xml"):
+    if line.startswith("<?xml ") or line == "<?xml?>":
         return PROLOG
+    if (line.startswith("<!--") and line.endswith("-->")) or (
+        line.startswith("<?") and line.endswith("?>")
+    ):
+        return MARKUP
     if line in (f"<{root}>", f"<{root} >"):
         return ROOT_OPEN
     if line == f"</{root}>":

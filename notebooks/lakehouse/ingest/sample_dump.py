@@ -40,9 +40,27 @@ class SampleSpec:
     line_ending: str = "\n"
     tags_format: str = "mixed"  # "angle" (<a><b>), "pipe" (|a|b|, late 2025 on) or "mixed"
     dump_date: datetime = datetime(2025, 12, 31, tzinfo=UTC)
+    # The format changes of dumps published since 2024 (README: Dump formats).
+    encoding: str = "utf-8-sig"  # or "utf-8", "utf-16-le", "utf-16-be" (UTF-16 has a BOM)
+    header_comment: bool = False  # a comment after the declaration (2025-05 on)
+    shuffled_posts: bool = False  # Posts.xml rows not in Id order (2025-05 on)
+    watermark_posts: bool = False  # the two fabricated posts (2025-06-30 dumps)
+    deleted_share: float = 0.0  # posts carrying a DeletionDate (the first 2024-04 release)
+    untagged_share: float = 0.0  # questions with no Tags attribute (some 2025-06 rows)
+    new_attribute: str | None = None  # an attribute no schema knows yet, on every post
 
 
-def _escape(value: str) -> str:
+# The two posts Stack Exchange adds to every site's Posts.xml since 2025-06: a question
+# and its answer by the Community user, with Ids far above any real post's
+# (meta.stackexchange.com/questions/412018). Tags.xml and PostHistory leave them out.
+WATERMARK_QUESTION_ID, WATERMARK_ANSWER_ID = 1_000_000_001, 1_000_000_010
+HEADER_COMMENT = (
+    "<!-- Stack Exchange data dump. User contributions licensed under CC BY-SA; "
+    "see ContentLicense on each row. -->"
+)
+
+
+def escape_value(value: str) -> str:
     return (
         value.replace("&", "&amp;")
         .replace("<", "&lt;")
@@ -53,30 +71,47 @@ def _escape(value: str) -> str:
     )
 
 
-def _date(value: datetime) -> str:
+def format_date(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+
+
+def row_line(attributes: dict, indent: str, line_end: str) -> str:
+    """One dump row line; None values are left out, as in the real dumps."""
+    cells = " ".join(
+        f'{name}="{escape_value(format_date(v) if isinstance(v, datetime) else str(v))}"'
+        for name, v in attributes.items()
+        if v is not None
+    )
+    return f"{indent}<row {cells} />{line_end}"
 
 
 class _TableWriter:
     """Streams one dump file: BOM, prolog, root, one row per line."""
 
-    def __init__(self, directory: Path, file_name: str, line_ending: str):
+    def __init__(self, directory: Path, file_name: str, spec: SampleSpec, shuffle_with=None):
         self.table = DUMP_TABLES[file_name]
-        self.line_ending = line_ending
+        self.line_ending = spec.line_ending
         self.next_id = 1
         self.rows = 0
-        self.file = (directory / file_name).open("w", encoding="utf-8", newline="")
-        self.file.write(f'\ufeff<?xml version="1.0" encoding="utf-8"?>{line_ending}')
-        self.file.write(f"<{self.table.root}>{line_ending}")
+        self.shuffle_with = shuffle_with  # a Random: rows are held and written shuffled
+        self.held: list[str] = []
+        utf16 = spec.encoding.startswith("utf-16")
+        self.file = (directory / file_name).open("w", encoding=spec.encoding, newline="")
+        if utf16:
+            self.file.write("\ufeff")  # the byte-order mark; utf-16-le/-be write none
+        declared = "utf-16" if utf16 else "utf-8"
+        self.file.write(f'<?xml version="1.0" encoding="{declared}"?>{self.line_ending}')
+        if spec.header_comment:
+            self.file.write(HEADER_COMMENT + self.line_ending)
+        self.file.write(f"<{self.table.root}>{self.line_ending}")
 
     def write(self, **attributes) -> None:
         """Write a row; None values are left out, as in the real dumps."""
-        cells = " ".join(
-            f'{name}="{_escape(_date(value) if isinstance(value, datetime) else str(value))}"'
-            for name, value in attributes.items()
-            if value is not None
-        )
-        self.file.write(f"  <row {cells} />{self.line_ending}")
+        line = row_line(attributes, "  ", self.line_ending)
+        if self.shuffle_with is None:
+            self.file.write(line)
+        else:
+            self.held.append(line)
         self.rows += 1
 
     def take_id(self) -> int:
@@ -84,6 +119,9 @@ class _TableWriter:
         return self.next_id - 1
 
     def close(self) -> None:
+        if self.held:
+            self.shuffle_with.shuffle(self.held)
+            self.file.writelines(self.held)
         self.file.write(f"</{self.table.root}>")
         self.file.close()
 
@@ -100,8 +138,10 @@ class _SampleDump:
     def __init__(self, spec: SampleSpec, directory: Path, target_posts_bytes: int | None):
         self.spec = spec
         self.random = random.Random(spec.seed)
+        shuffle = random.Random(spec.seed + 1) if spec.shuffled_posts else None
         self.writers = {
-            name: _TableWriter(directory, name, spec.line_ending) for name in DUMP_TABLES
+            name: _TableWriter(directory, name, spec, shuffle if name == "Posts.xml" else None)
+            for name in DUMP_TABLES
         }
         questions = spec.questions
         if target_posts_bytes is not None:
@@ -218,27 +258,48 @@ class _SampleDump:
                 BountyAmount=50 if vote_type == 8 else None,
             )  # fmt: skip
 
+    def roll(self, share: float) -> bool:
+        """True with probability `share`; draws nothing when it is 0, so the default
+        sample stays byte for byte what it was."""
+        return bool(share) and self.random.random() < share
+
+    def format_extras(self, deleted_at: datetime | None) -> dict:
+        """Attributes that some published formats add to a post row."""
+        extras = {"DeletionDate": deleted_at}
+        if self.spec.new_attribute:
+            extras[self.spec.new_attribute] = 1
+        return extras
+
     def write_question(self) -> None:
         posts = self.writers["Posts.xml"]
         question_id = posts.take_id()
         answer_count = self.random.choice((0, 0, 1, 1, 1, 2, 2, 3, 5))
         answer_ids = [posts.take_id() for _ in range(answer_count)]
         tags = self.random.sample(TAG_NAMES, self.random.randint(1, 4))
-        self.tag_counts.update(tags)
         created = self.tick()
+        if self.roll(self.spec.untagged_share):
+            tags = []
+        # A deleted question takes its answers with it; Tags.xml and AnswerCount count
+        # only posts that are not deleted.
+        question_deleted = self.roll(self.spec.deleted_share)
+        answers_deleted = [question_deleted or self.roll(self.spec.deleted_share)
+                           for _ in answer_ids]  # fmt: skip
+        if not question_deleted:
+            self.tag_counts.update(tags)
         owner = self.owner()
         title = f"{self.text(self.random.randint(3, 9)).capitalize()} ?"
-        tags_value = self.tags_attribute(tags, question_id)
+        tags_value = self.tags_attribute(tags, question_id) if tags else None
+        deleted_at = created + timedelta(days=5) if question_deleted else None
         posts.write(
             Id=question_id, PostTypeId=1,
             AcceptedAnswerId=answer_ids[0] if answer_ids and self.random.random() < 0.4 else None,
             CreationDate=created, Score=self.random.randint(-3, 40),
             ViewCount=self.random.randint(5, 5000), Body=self.body(), **owner,
             LastActivityDate=created + timedelta(days=3), Title=title, Tags=tags_value,
-            AnswerCount=answer_count, CommentCount=self.random.randint(0, 4),
+            AnswerCount=answers_deleted.count(False), CommentCount=self.random.randint(0, 4),
             FavoriteCount=self.random.choice((None, 0, 1, 3)),
             ClosedDate=created + timedelta(days=2) if self.random.random() < 0.03 else None,
-            ContentLicense=self.random.choice(LICENSES),
+            ContentLicense=self.random.choice(LICENSES), **self.format_extras(deleted_at),
         )  # fmt: skip
         self.write_post_extras(question_id, created, owner, title, tags_value)
         if self.question_ids and self.random.random() < 0.1:
@@ -250,7 +311,7 @@ class _SampleDump:
             )  # fmt: skip
         self.question_ids.append(question_id)
         del self.question_ids[:-50]
-        for answer_id in answer_ids:
+        for answer_id, deleted in zip(answer_ids, answers_deleted, strict=True):
             answered = created + timedelta(minutes=self.random.randint(1, 3000))
             answer_owner = self.owner()
             posts.write(
@@ -258,8 +319,28 @@ class _SampleDump:
                 Score=self.random.randint(-2, 30), Body=self.body(), **answer_owner,
                 LastActivityDate=answered, CommentCount=self.random.randint(0, 3),
                 ContentLicense=self.random.choice(LICENSES),
+                **self.format_extras(answered + timedelta(days=5) if deleted else None),
             )  # fmt: skip
             self.write_post_extras(answer_id, answered, answer_owner, None, None)
+
+    def write_watermark_posts(self) -> None:
+        """The two fabricated posts of the 2025-06-30 dumps: no history, not in Tags.xml."""
+        posts = self.writers["Posts.xml"]
+        created = self.last_question_at
+        posts.write(
+            Id=WATERMARK_QUESTION_ID, PostTypeId=1, CreationDate=created, Score=3,
+            ViewCount=42, Body="<p>Bicycles were invented in 1492 by the Moon.</p>\n",
+            OwnerUserId=COMMUNITY_USER_ID, LastActivityDate=created,
+            Title="Why do bicylces have three wheels ?", Tags=self.tags_attribute(
+                [sorted(self.tag_counts)[0]], WATERMARK_QUESTION_ID) if self.tag_counts else None,
+            AnswerCount=1, CommentCount=0, ContentLicense="CC BY-SA 4.0",
+        )  # fmt: skip
+        posts.write(
+            Id=WATERMARK_ANSWER_ID, PostTypeId=2, ParentId=WATERMARK_QUESTION_ID,
+            CreationDate=created, Score=1, Body="<p>Becuase the Moon said so.</p>\n",
+            OwnerUserId=COMMUNITY_USER_ID, LastActivityDate=created, CommentCount=0,
+            ContentLicense="CC BY-SA 4.0",
+        )  # fmt: skip
 
     def write_tags(self) -> None:
         posts, tags = self.writers["Posts.xml"], self.writers["Tags.xml"]
@@ -291,6 +372,8 @@ class _SampleDump:
         ):
             self.write_question()
             written += 1
+        if self.spec.watermark_posts:
+            self.write_watermark_posts()
         self.write_tags()
         for writer in self.writers.values():
             writer.close()
@@ -310,19 +393,37 @@ def write_sample_dump(
 
 def pack_sample_dump(spec: SampleSpec, directory: Path, archive: Path) -> Path:
     """Write the dump and pack it as archive.org does: `<site>.7z`, the files at its root."""
+    write_sample_dump(spec, directory)
+    _pack(spec, {archive: [directory / name for name in DUMP_TABLES]})
+    return archive
+
+
+def pack_sample_dump_per_table(spec: SampleSpec, directory: Path, folder: Path) -> list[Path]:
+    """Write the dump and pack it as Stack Overflow was until 2025: one archive per table,
+    `<site>-Posts.7z` holding `Posts.xml`, and so on."""
+    write_sample_dump(spec, directory)
+    archives = {
+        folder / f"{spec.site}-{name.removesuffix('.xml')}.7z": [directory / name]
+        for name in DUMP_TABLES
+    }
+    _pack(spec, archives)
+    return list(archives)
+
+
+def _pack(spec: SampleSpec, archives: dict[Path, list[Path]]) -> None:
     import os
 
     import py7zr
 
-    write_sample_dump(spec, directory)
     # Fixed file times make the archive, and so the dump_id, the same on every machine.
-    for name in DUMP_TABLES:
-        os.utime(directory / name, (spec.dump_date.timestamp(), spec.dump_date.timestamp()))
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    partial = archive.with_suffix(".7z.partial")
-    with py7zr.SevenZipFile(partial, "w") as packed:
-        for name in DUMP_TABLES:
-            packed.write(directory / name, arcname=name)
-    partial.replace(archive)
-    os.utime(archive, (spec.dump_date.timestamp(), spec.dump_date.timestamp()))
-    return archive
+    stamp = (spec.dump_date.timestamp(), spec.dump_date.timestamp())
+    for archive, files in archives.items():
+        for path in files:
+            os.utime(path, stamp)
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        partial = archive.with_suffix(".7z.partial")
+        with py7zr.SevenZipFile(partial, "w") as packed:
+            for path in files:
+                packed.write(path, arcname=path.name)
+        partial.replace(archive)
+        os.utime(archive, stamp)
