@@ -1,23 +1,36 @@
 """Download from an archive.org item: verified against `<item>_files.xml`, resumable.
 
-The file appears under its final name only once its size, md5 and sha1 match.
+The file appears under its final name only once its size, md5 and sha1 match. Since
+2024 the dumps come as one item per quarterly release (`stackexchange_20250630`); the
+old `stackexchange` item was last refreshed in 2024-04. `release_items` finds them with
+archive.org's search API, newest first.
 """
 
 import hashlib
+import json
+import re
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlencode
 
 from defusedxml.ElementTree import fromstring as safe_fromstring
 
 from lakehouse.ingest.progress import byte_progress
 
 CHUNK = 1 << 20
+LEGACY_ITEM = "stackexchange"
+_RELEASE_ITEM = re.compile(r"^stackexchange_(\d{8})$")
 
 
 class ChecksumMismatch(RuntimeError):
+    pass
+
+
+class ArchiveOrgUnreachable(ConnectionError):
     pass
 
 
@@ -72,10 +85,49 @@ def verify(path: Path, expected: ArchiveFile) -> None:
         )
 
 
+def _get(url: str) -> bytes:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.read()
+    except urllib.error.HTTPError as error:
+        raise FileNotFoundError(f"{url}: HTTP {error.code} {error.reason}") from None
+    except (urllib.error.URLError, TimeoutError) as error:
+        reason = getattr(error, "reason", error)
+        raise ArchiveOrgUnreachable(
+            f"archive.org is unreachable ({url}: {reason}); check the network, or load an "
+            "archive you have with DUMP=<path>.7z"
+        ) from None
+
+
 def fetch_files_xml(base_url: str, item: str) -> dict[str, ArchiveFile]:
     url = f"{base_url}/{item}/{item}_files.xml"
-    with urllib.request.urlopen(url, timeout=60) as response:
-        return parse_files_xml(response.read(), source=url)
+    return parse_files_xml(_get(url), source=url)
+
+
+def release_date(item: str) -> datetime | None:
+    """The date in a release item's name: stackexchange_20250630 -> 2025-06-30."""
+    match = _RELEASE_ITEM.match(item)
+    return datetime.strptime(match[1], "%Y%m%d").replace(tzinfo=UTC) if match else None
+
+
+def search_url(base_url: str) -> str:
+    """archive.org's search API beside its downloads (`<origin>/advancedsearch.php`)."""
+    origin = base_url.rstrip("/").removesuffix("/download")
+    query = {"q": "identifier:stackexchange_*", "fl[]": "identifier", "rows": 1000,
+             "output": "json"}  # fmt: skip
+    return f"{origin}/advancedsearch.php?{urlencode(query)}"
+
+
+def release_items(base_url: str) -> list[str]:
+    """The release items, newest first, then the legacy `stackexchange` item."""
+    url = search_url(base_url)
+    try:
+        docs = json.loads(_get(url))["response"]["docs"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{url}: not an archive.org search answer ({error})") from None
+    dated = [(release_date(d.get("identifier", "")), d.get("identifier")) for d in docs]
+    newest_first = sorted(((day, item) for day, item in dated if day), reverse=True)
+    return [item for _, item in newest_first] + [LEGACY_ITEM]
 
 
 def download(url: str, expected: ArchiveFile, destination: Path) -> Path:

@@ -1,5 +1,7 @@
 """Ingest one dump: fetch and verify, extract safely, check each file, upload to raw.
 
+A dump's id is `<publication date>-<8 hex of its archives' sha1s>`.
+
 Nothing is uploaded until every archive has extracted and every file has passed its
 structure check, so a bad archive leaves the lake as it was.
 """
@@ -12,6 +14,7 @@ from pathlib import Path
 from lakehouse.ingest.archive_org import file_hashes
 from lakehouse.ingest.extract import extract_tables
 from lakehouse.ingest.raw_store import (
+    dumps_of_site,
     ensure_bucket,
     raw_prefix,
     read_manifest,
@@ -19,8 +22,8 @@ from lakehouse.ingest.raw_store import (
     upload_file,
     write_manifest,
 )
-from lakehouse.ingest.sources import DumpSource, FetchedArchive
-from lakehouse.ingest.xml_check import inspect_xml
+from lakehouse.ingest.sources import DumpSource, FetchedArchive, Publication
+from lakehouse.ingest.xml_check import inspect_xml, newest_creation_date
 from lakehouse.schemas import DUMP_TABLES, REQUIRED_FILES
 from lakehouse.settings import LakeSettings
 
@@ -44,29 +47,70 @@ class IngestResult:
         return f"s3://{self.bucket}/{raw_prefix(self.site, self.dump_id)}"
 
 
-def dump_id_for(archives: list[FetchedArchive]) -> str:
-    """`<publication date>-<8 hex of the archives' sha1>`, stable for the same bytes."""
+def archives_digest(sha1s_by_name: dict[str, str]) -> str:
+    """8 hex of the archives' sha1s: the same bytes always give the same dump."""
     digest = hashlib.sha1(usedforsecurity=False)
-    for archive in sorted(archives, key=lambda a: a.path.name):
-        sha1 = archive.listed.sha1 if archive.listed else file_hashes(archive.path)[1]
-        digest.update(sha1.encode())
-    published = max(archive.published for archive in archives)
-    return f"{published:%Y-%m-%d}-{digest.hexdigest()[:8]}"
+    for name in sorted(sha1s_by_name):
+        digest.update(sha1s_by_name[name].encode())
+    return digest.hexdigest()[:8]
+
+
+def _fetched_digest(archives: list[FetchedArchive]) -> str:
+    return archives_digest({
+        a.path.name: a.listed.sha1 if a.listed else file_hashes(a.path)[1] for a in archives
+    })  # fmt: skip
+
+
+def _publication(archives: list[FetchedArchive], files: list[Path]) -> Publication:
+    """From the item or the listing; failing both, the newest post in the dump (a copied
+    file's mtime says nothing about the dump)."""
+    known = [a.publication for a in archives if a.publication]
+    if known:
+        return max(known, key=lambda publication: publication.date)
+    posts = next(path for path in files if path.name == "Posts.xml")
+    newest = newest_creation_date(posts)
+    if newest is None:
+        raise MissingRequiredFile(f"{posts.name}: no row has a CreationDate to date the dump by")
+    return Publication(newest, "newest CreationDate in Posts.xml")
+
+
+def _already_ingested(s3, bucket: str, site: str, digest: str) -> dict | None:
+    """The manifest of this site's dump with these archives, if it is in the lake."""
+    for dump_id in dumps_of_site(s3, bucket, site):
+        if dump_id.endswith(f"-{digest}"):
+            return read_manifest(s3, bucket, site, dump_id)
+    return None
+
+
+def _result_of(manifest: dict, bucket: str) -> IngestResult:
+    return IngestResult(
+        site=manifest["site"],
+        dump_id=manifest["dump_id"],
+        bucket=bucket,
+        rows=manifest["rows"],
+        sha1=manifest["sha1"],
+        missing=manifest["missing"],
+        already_ingested=True,
+    )
 
 
 def ingest_dump(source: DumpSource, settings: LakeSettings, work_dir: Path) -> IngestResult:
-    archives = source.fetch(work_dir / "downloads")
-    site, dump_id = source.site, dump_id_for(archives)
+    """Fetch, check and upload one dump; a dump already in the lake is recognised by its
+    archives' hashes, from the listing before any download where there is one."""
     s3 = s3_client(settings)
     ensure_bucket(s3, settings.bucket)
-    result = IngestResult(site=site, dump_id=dump_id, bucket=settings.bucket)
-    manifest = read_manifest(s3, settings.bucket, site, dump_id)
-    if manifest is not None:
-        result.rows, result.sha1 = manifest["rows"], manifest["sha1"]
-        result.missing, result.already_ingested = manifest["missing"], True
-        return result
+    site = source.site
+    listed = source.listed()
+    if listed is not None:
+        digest = archives_digest({entry.name: entry.sha1 for entry in listed})
+        if manifest := _already_ingested(s3, settings.bucket, site, digest):
+            return _result_of(manifest, settings.bucket)
+    archives = source.fetch(work_dir / "downloads")
+    digest = _fetched_digest(archives)
+    if manifest := _already_ingested(s3, settings.bucket, site, digest):
+        return _result_of(manifest, settings.bucket)
 
-    extract_dir = work_dir / "extract" / site / dump_id
+    extract_dir = work_dir / "extract" / site / digest
     shutil.rmtree(extract_dir, ignore_errors=True)
     try:
         files = [
@@ -75,7 +119,7 @@ def ingest_dump(source: DumpSource, settings: LakeSettings, work_dir: Path) -> I
             for path in extract_tables(archive.path, extract_dir, settings.max_extract_bytes)
         ]
         present = {path.name for path in files}
-        result.missing = [name for name in DUMP_TABLES if name not in present]
+        missing = [name for name in DUMP_TABLES if name not in present]
         absent_required = [name for name in REQUIRED_FILES if name not in present]
         if absent_required:
             raise MissingRequiredFile(
@@ -83,24 +127,25 @@ def ingest_dump(source: DumpSource, settings: LakeSettings, work_dir: Path) -> I
                 f"a dump needs {' and '.join(REQUIRED_FILES)}"
             )
         facts = [inspect_xml(path, DUMP_TABLES[path.name]) for path in files]
+        publication = _publication(archives, files)
+        dump_id = f"{publication.date:%Y-%m-%d}-{digest}"
         for path in files:
             upload_file(s3, settings.bucket, f"{raw_prefix(site, dump_id)}/{path.name}", path)
     finally:
         shutil.rmtree(extract_dir, ignore_errors=True)
-    result.rows = {fact.file_name: fact.rows for fact in facts}
-    result.sha1 = {fact.file_name: fact.sha1 for fact in facts}
-    write_manifest(
-        s3,
-        settings.bucket,
-        site,
-        dump_id,
-        {
-            "site": site,
-            "dump_id": dump_id,
-            "archives": [a.path.name for a in archives],
-            "rows": result.rows,
-            "sha1": result.sha1,
-            "missing": result.missing,
-        },
-    )
-    return result
+    manifest = {
+        "site": site,
+        "dump_id": dump_id,
+        "published": publication.date.isoformat(),
+        "published_from": publication.evidence,
+        "archives": [a.path.name for a in archives],
+        "rows": {fact.file_name: fact.rows for fact in facts},
+        "sha1": {fact.file_name: fact.sha1 for fact in facts},
+        "encodings": {fact.file_name: fact.encoding for fact in facts},
+        "missing": missing,
+    }
+    write_manifest(s3, settings.bucket, site, dump_id, manifest)
+    return IngestResult(
+        site=site, dump_id=dump_id, bucket=settings.bucket, rows=manifest["rows"],
+        sha1=manifest["sha1"], missing=missing,
+    )  # fmt: skip

@@ -39,9 +39,14 @@ def s3_client(settings: LakeSettings):
 
 
 def ensure_bucket(s3, bucket: str) -> None:
+    """Create the bucket unless it exists; another run creating it first is success."""
     existing = {entry["Name"] for entry in s3.list_buckets().get("Buckets", [])}
-    if bucket not in existing:
+    if bucket in existing:
+        return
+    try:
         s3.create_bucket(Bucket=bucket)
+    except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+        pass
 
 
 def raw_prefix(site: str, dump_id: str) -> str:

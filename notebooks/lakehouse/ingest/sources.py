@@ -7,6 +7,7 @@ the ingest step, the DAG and the tests can swap one source for another.
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
@@ -16,6 +17,8 @@ from lakehouse.ingest.archive_org import (
     download,
     fetch_files_xml,
     parse_files_xml,
+    release_date,
+    release_items,
     verify,
 )
 from lakehouse.ingest.sample_dump import SampleSpec, pack_sample_dump
@@ -27,21 +30,37 @@ _PER_TABLE_ARCHIVE = re.compile(r"^(?P<site>.+)-(?P<table>[A-Za-z]+)\.7z$")
 
 
 @dataclass(frozen=True)
+class Publication:
+    """When a dump was published, and what says so."""
+
+    date: datetime
+    evidence: str  # e.g. "archive.org item stackexchange_20250630"
+
+
+@dataclass(frozen=True)
 class FetchedArchive:
     path: Path
     listed: ArchiveFile | None  # Its entry in an archive.org _files.xml, when there is one.
+    # None when neither an item nor a listing dates it: the dump's own rows then do.
+    publication: Publication | None = None
 
-    @property
-    def published(self) -> datetime:
-        if self.listed and self.listed.mtime:
-            return datetime.fromtimestamp(self.listed.mtime, UTC)
-        return datetime.fromtimestamp(self.path.stat().st_mtime, UTC)
+
+def listed_publication(listed: ArchiveFile | None, files_xml: str) -> Publication | None:
+    if listed is None or not listed.mtime:
+        return None
+    return Publication(
+        datetime.fromtimestamp(listed.mtime, UTC), f"mtime of {listed.name} in {files_xml}"
+    )
 
 
 class DumpSource(Protocol):
     site: str
 
     def fetch(self, downloads: Path) -> list[FetchedArchive]: ...
+
+    def listed(self) -> list[ArchiveFile] | None:
+        """The archives' entries in a `_files.xml` (their hashes), read before any
+        download; None when a source has no listing."""
 
 
 def site_of_archive(name: str) -> str:
@@ -81,46 +100,71 @@ class LocalArchive:
             raise ValueError(f"{self.path}: archives of several sites: {sorted(sites)}")
         return sites.pop()
 
-    def _listing(self, archive: Path) -> ArchiveFile | None:
+    def _listing(self, archive: Path) -> tuple[ArchiveFile | None, str]:
         for files_xml in sorted(archive.parent.glob("*_files.xml")):
             listed = parse_files_xml(files_xml.read_bytes(), source=str(files_xml))
             if archive.name in listed:
-                return listed[archive.name]
-        return None
+                return listed[archive.name], files_xml.name
+        return None, ""
+
+    def listed(self) -> list[ArchiveFile] | None:
+        entries = [self._listing(archive)[0] for archive in self.archives]
+        return None if None in entries else entries
 
     def fetch(self, downloads: Path) -> list[FetchedArchive]:
         fetched = []
         for archive in self.archives:
-            listed = self._listing(archive)
+            listed, files_xml = self._listing(archive)
             if listed:
                 verify(archive, listed)
-            fetched.append(FetchedArchive(archive, listed))
+            fetched.append(FetchedArchive(archive, listed, listed_publication(listed, files_xml)))
         return fetched
 
 
 @dataclass(frozen=True)
 class ArchiveOrgItem:
-    """One site of an archive.org item, e.g. item `stackexchange_20250930`."""
+    """One site of an archive.org item, e.g. item `stackexchange_20250930`; with no item,
+    the newest release that holds the site."""
 
     site: str
     item: str
     base_url: str
 
+    @cached_property
+    def _resolved(self) -> tuple[str, dict[str, ArchiveFile], list[str]]:
+        """The item, its listing, and the site's archives in it."""
+        for item in [self.item] if self.item else release_items(self.base_url):
+            listing = fetch_files_xml(self.base_url, item)
+            names = self._archive_names(listing)
+            if names:
+                return item, listing, names
+            if self.item:
+                break
+        where = f"archive.org item {self.item!r}" if self.item else "no archive.org release"
+        raise FileNotFoundError(
+            f"{where} lists an archive for site {self.site!r} (`lake releases` lists them)"
+        )
+
+    def _archive_names(self, listing: dict[str, ArchiveFile]) -> list[str]:
+        if f"{self.site}.7z" in listing:
+            return [f"{self.site}.7z"]
+        per_table = [f"{self.site}-{name.removesuffix('.xml')}.7z" for name in DUMP_TABLES]
+        return [name for name in per_table if name in listing]
+
+    def listed(self) -> list[ArchiveFile]:
+        _, listing, names = self._resolved
+        return [listing[name] for name in names]
+
     def fetch(self, downloads: Path) -> list[FetchedArchive]:
-        listing = fetch_files_xml(self.base_url, self.item)
-        names = [f"{self.site}.7z"] if f"{self.site}.7z" in listing else [
-            f"{self.site}-{name.removesuffix('.xml')}.7z"
-            for name in DUMP_TABLES
-            if f"{self.site}-{name.removesuffix('.xml')}.7z" in listing
-        ]  # fmt: skip
-        if not names:
-            raise FileNotFoundError(
-                f"archive.org item {self.item!r} lists no archive for site {self.site!r}"
-            )
+        item, listing, names = self._resolved
+        day = release_date(item)
         return [
             FetchedArchive(
-                download(f"{self.base_url}/{self.item}/{name}", listing[name], downloads / name),
+                download(f"{self.base_url}/{item}/{name}", listing[name], downloads / name),
                 listing[name],
+                Publication(day, f"archive.org item {item}")
+                if day
+                else listed_publication(listing[name], f"{item}_files.xml"),
             )
             for name in names
         ]
@@ -141,7 +185,10 @@ class GeneratedSample:
         archive = self.cache_dir / f"{self.spec.site}.7z"
         if not archive.exists():
             pack_sample_dump(self.spec, self.cache_dir / "xml", archive)
-        return [FetchedArchive(archive, None)]
+        return [FetchedArchive(archive, None, Publication(self.spec.dump_date, "sample spec"))]
+
+    def listed(self) -> None:
+        return None
 
 
 def source_for(

@@ -13,6 +13,7 @@ import codecs
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from lakehouse.schemas import DumpTable
@@ -192,3 +193,17 @@ def _check_structure(path: Path, table: DumpTable) -> XmlFileFacts:
             "(the last row may be cut)"
         )
     return XmlFileFacts(path.name, rows, size, sha1.hexdigest())
+
+
+_CREATION_DATE = re.compile(rb'\bCreationDate="(\d{4}-\d\d-\d\dT[0-9:.]+)"')
+
+
+def newest_creation_date(path: Path) -> datetime | None:
+    """The latest CreationDate of the file's rows: a dump holds nothing newer than the
+    day it was made, so this dates a dump that no listing dates."""
+    newest = b""
+    with path.open("rb") as stream:
+        for line in stream:
+            for found in _CREATION_DATE.findall(line):
+                newest = max(newest, found)
+    return datetime.fromisoformat(newest.decode()).replace(tzinfo=UTC) if newest else None
