@@ -4,6 +4,7 @@
 import pyarrow.compute as pc
 
 from lakehouse.graph import TABLES
+from lakehouse.schemas import DUMP_TABLES
 from lakehouse.settings import LakeSettings
 
 
@@ -31,6 +32,24 @@ def read_site_table(settings: LakeSettings, name: str, site: str, columns=None):
     except TableNotFoundError:
         return None
     return delta.to_pyarrow_table(columns=columns, filters=[("site", "=", site)])
+
+
+def new_attributes(settings: LakeSettings, site: str) -> list[str]:
+    """Attributes no schema knows, kept in `_rescued_data`: a new dump format shows here
+    the day it arrives ("new attribute `Foo` in Posts.xml, 1,234 rows")."""
+    found = []
+    for file_name, table in DUMP_TABLES.items():
+        rows = read_site_table(settings, f"bronze.{table.name}", site, ["_rescued_data"])
+        if rows is None or rows.num_rows == 0:
+            continue
+        keys = pc.list_flatten(pc.map_keys(rows["_rescued_data"]))
+        known = {attribute.name for attribute in table.attributes}
+        for entry in pc.value_counts(keys).to_pylist():
+            if entry["values"] not in known:
+                found.append(
+                    f"new attribute `{entry['values']}` in {file_name}, {entry['counts']:,} rows"
+                )
+    return found
 
 
 def summarize_site(settings: LakeSettings, site: str, top: int = 10) -> dict:
@@ -68,4 +87,5 @@ def summarize_site(settings: LakeSettings, site: str, top: int = 10) -> dict:
             "rules": [] if results is None else results.to_pylist(),
         },
         "top_tags": top_tags,
+        "new_attributes": new_attributes(settings, site),
     }

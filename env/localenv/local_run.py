@@ -115,6 +115,9 @@ def format_summary(summary: dict) -> str:
     ]
     failing = [r for r in quality["rules"] if r["failed_rows"]]
     lines += [f"  {r['criticality']:5} {r['rule']}: {r['failed_rows']} rows" for r in failing]
+    if summary.get("new_attributes"):
+        lines += ["", "Format change: attributes no schema knows, kept in _rescued_data:"]
+        lines += [f"  {message}" for message in summary["new_attributes"]]
     lines += ["", "Top tags:"]
     lines += [f"  {t['tag']:24} {t['question_count']:>6} questions" for t in summary["top_tags"]]
     lines += ["", "Seconds per step:"]

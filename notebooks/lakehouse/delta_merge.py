@@ -1,5 +1,6 @@
 """Idempotent writes with Delta MERGE: rows already stored as they are stay untouched,
-so re-running the same dump commits nothing and rewrites no data file."""
+so re-running the same dump commits nothing and rewrites no data file, and a new dump
+of a site replaces that site's rows exactly (`sync`)."""
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -60,29 +61,18 @@ def upsert(
     source: DataFrame,
     name: str,
     keys: list[str],
-    constraints: dict[str, str] | None = None,
-    site: str | None = None,
     properties: dict[str, str] | None = None,
 ) -> None:
-    """Insert new rows and update changed ones (by `_row_hash`); never delete.
+    """Insert new rows and update changed ones (by `_row_hash`); never delete. For tables
+    that keep history, one row per dump or per run.
 
     `source` must be unique on `keys`: MERGE rejects several source rows per target row.
-    With `site` (all of `source` is that site's), a site with no rows stored yet gets a
-    plain write: a first load is most of the data a lake ever receives, and a MERGE
-    into an empty slice would join every row with the table and read `source` twice
-    more. `properties` are Delta table properties for a table created here.
     """
-    retry_on_conflict(
-        lambda: _upsert(lake, source, name, keys, constraints, site, properties),
-        f"upsert {name}",
-    )
+    retry_on_conflict(lambda: _upsert(lake, source, name, keys, properties), f"upsert {name}")
 
 
-def _upsert(lake, source, name, keys, constraints, site, properties) -> None:
-    if _ensure_table(lake, source, name, constraints, properties):
-        return
-    if site is not None and lake.read(name).where(F.col("site") == site).isEmpty():
-        lake.overwrite_site(source, name, site)
+def _upsert(lake, source, name, keys, properties) -> None:
+    if _ensure_table(lake, source, name, None, properties):
         return
     stored = lake.read(name).select(*keys, ROW_HASH)
     # Without this filter MERGE would rewrite every file it matches, changed or not.
@@ -91,24 +81,44 @@ def _upsert(lake, source, name, keys, constraints, site, properties) -> None:
         _merge(lake, changes, name, keys)
 
 
-def sync_site(
+def scope_filter(scope: dict[str, str]):
+    """`scope` (column -> value, e.g. {"site": ...}) as a Spark condition."""
+    condition = F.lit(True)
+    for column, value in scope.items():
+        condition = condition & (F.col(column) == value)
+    return condition
+
+
+def sync(
     lake: Lake,
     source: DataFrame,
     name: str,
     keys: list[str],
-    site: str,
+    scope: dict[str, str],
     constraints: dict[str, str] | None = None,
+    properties: dict[str, str] | None = None,
 ) -> None:
-    """Make one site's rows in `name` equal `source`: insert, update and delete as needed."""
+    """Make the rows of `name` in `scope` (one site, or one site's rows of one table)
+    equal `source`: insert, update and delete as needed. Nothing outside `scope` changes.
+
+    A scope with no rows stored yet gets a plain write: a first load is most of the data
+    a lake ever receives, and a MERGE into an empty slice would join every row with the
+    table and read `source` twice more. `properties` are Delta table properties for a
+    table created here.
+    """
     retry_on_conflict(
-        lambda: _sync_site(lake, source, name, keys, site, constraints), f"sync {name}"
+        lambda: _sync(lake, source, name, keys, scope, constraints, properties), f"sync {name}"
     )
 
 
-def _sync_site(lake, source, name, keys, site, constraints) -> None:
-    if _ensure_table(lake, source, name, constraints):
+def _sync(lake, source, name, keys, scope, constraints, properties) -> None:
+    if _ensure_table(lake, source, name, constraints, properties):
         return
-    stored = lake.read(name).where(F.col("site") == site)
+    stored = lake.read(name).where(scope_filter(scope))
+    if stored.isEmpty():
+        if not source.isEmpty():
+            lake.overwrite_slice(source, name, scope)
+        return
     changed = source.join(stored.select(*keys, ROW_HASH), [*keys, ROW_HASH], "left_anti")
     gone = stored.join(source.select(*keys), keys, "left_anti").select(source.columns)
     changes = changed.withColumn(_DELETE, F.lit(False)).unionByName(

@@ -14,9 +14,12 @@ class NotebookTask:
 # Parameters every notebook takes; each run fills them in.
 RUN_PARAMETERS = ("site", "dump_id", "run_id")
 
+# Every bronze load also writes these: its rejected lines and its dump's history.
+BRONZE_LOAD_WRITES = ("bronze.rejected_rows", "bronze.dump_loads", "bronze.row_lineage")
+
 PIPELINE: tuple[NotebookTask, ...] = (
-    NotebookTask("bronze_posts", writes=("bronze.posts", "bronze.rejected_rows")),
-    NotebookTask("bronze_users", writes=("bronze.users", "bronze.rejected_rows")),
+    NotebookTask("bronze_posts", writes=("bronze.posts", *BRONZE_LOAD_WRITES)),
+    NotebookTask("bronze_users", writes=("bronze.users", *BRONZE_LOAD_WRITES)),
     NotebookTask(
         "bronze_tables",
         writes=(
@@ -26,7 +29,7 @@ PIPELINE: tuple[NotebookTask, ...] = (
             "bronze.tags",
             "bronze.post_links",
             "bronze.post_history",
-            "bronze.rejected_rows",
+            *BRONZE_LOAD_WRITES,
         ),
     ),  # fmt: skip
     NotebookTask(

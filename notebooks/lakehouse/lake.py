@@ -112,9 +112,13 @@ class Lake:
             writer = writer.partitionBy(*partition_by)
         self._save(writer, name)
 
-    def overwrite_site(self, df, name: str, site: str, add_new_columns: bool = False) -> None:
-        """Replace one site's rows atomically, creating the table if needed.
-        `add_new_columns` lets a newer release's extra columns into an existing table."""
+    def overwrite_slice(
+        self, df, name: str, scope: dict[str, str], add_new_columns: bool = False
+    ) -> None:
+        """Replace the rows in `scope` (column -> value, e.g. one site) atomically, creating
+        the table if needed. `add_new_columns` lets a newer release's extra columns into
+        an existing table."""
+        where = " AND ".join(f"`{column}` = '{_quote(value)}'" for column, value in scope.items())
 
         def write() -> None:
             if not self.exists(name):
@@ -123,7 +127,7 @@ class Lake:
             writer = (
                 df.write.format("delta")
                 .mode("overwrite")
-                .option("replaceWhere", f"site = '{_quote(site)}'")
+                .option("replaceWhere", where)
                 .option("mergeSchema", str(add_new_columns).lower())
             )
             self._save(writer, name)

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.bronze.dump_history import release_of
 from lakehouse.bronze.posts_quality import check_bronze_posts
 from lakehouse.bronze.xml_to_bronze import BronzeLoad, load_dump_file, read_manifest
-from lakehouse.delta_merge import sync_site, with_row_hash
+from lakehouse.delta_merge import sync, with_row_hash
 from lakehouse.gold.most_popular_tags import most_popular_tags, most_popular_tags_monthly
 from lakehouse.gold.posts_users import posts_users
 from lakehouse.graph import in_dependency_order
@@ -37,6 +38,8 @@ class RunContext:
 
 
 def latest_dump_id(lake: Lake, site: str) -> str:
+    """The site's most recently published ingested dump (by its publication time, never
+    by the order of the ids' hashes)."""
     from pyspark.errors import AnalysisException
 
     pattern = f"{lake.settings.raw_location}/{site}/*/{MANIFEST}"
@@ -44,13 +47,20 @@ def latest_dump_id(lake: Lake, site: str) -> str:
         manifests = lake.spark.read.text(pattern, wholetext=True).collect()
     except AnalysisException:  # No such path: nothing ingested for this site.
         manifests = []
-    dump_ids = sorted(json.loads(row.value)["dump_id"] for row in manifests)
-    if not dump_ids:
+    releases = [release_of(json.loads(row.value)) for row in manifests]
+    if not releases:
         raise LookupError(
             f"No ingested dump of site {site!r} under {lake.settings.raw_location} "
             "(setting LAKE_RAW_ROOT, job parameter `raw_root`)"
         )
-    return dump_ids[-1]
+    newest = max(release.published for release in releases)
+    tied = sorted(r.dump_id for r in releases if r.published == newest)
+    if len(tied) > 1:
+        raise LookupError(
+            f"site {site!r}: dumps {', '.join(tied)} were published at the same time; "
+            "name the one to load with the `dump_id` parameter"
+        )
+    return tied[0]
 
 
 def run_context(lake: Lake, site: str, dump_id: str = "", run_id: str = "") -> RunContext:
@@ -93,7 +103,7 @@ def bronze_posts_dataquality(ctx: RunContext) -> DataFrame:
 
 
 def _publish(ctx: RunContext, df: DataFrame, name: str, keys: list[str]) -> DataFrame:
-    sync_site(ctx.lake, with_row_hash(df, df.columns), name, keys, ctx.site)
+    sync(ctx.lake, with_row_hash(df, df.columns), name, keys, {"site": ctx.site})
     return ctx.site_rows(name)
 
 

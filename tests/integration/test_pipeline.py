@@ -86,14 +86,14 @@ def test_sigkill_in_the_middle_of_a_write_keeps_the_last_good_version(lake, s3_s
         "id",
         F.sha2(F.col("id").cast("string"), 256).alias("v"),
     )
-    lake.overwrite_site(rows.limit(1000), name, "crash.example.com")
+    lake.overwrite_slice(rows.limit(1000), name, {"site": "crash.example.com"})
     good_version = lake.delta_table(name).history(1).first()["version"]
 
     failure = {}
 
     def big_write():
         try:
-            lake.overwrite_site(rows, name, "crash.example.com")
+            lake.overwrite_slice(rows, name, {"site": "crash.example.com"})
         except Exception as error:  # noqa: BLE001 - the point is that it fails
             failure["error"] = error
 

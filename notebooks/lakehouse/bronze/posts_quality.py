@@ -8,7 +8,7 @@ from datetime import datetime
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.delta_merge import ROW_HASH, sync_site, upsert, with_row_hash
+from lakehouse.delta_merge import ROW_HASH, sync, upsert, with_row_hash
 from lakehouse.lake import Lake
 from lakehouse.quality.dqx_local import (
     CHECKS_DIR,
@@ -46,11 +46,11 @@ def check_bronze_posts(
     checked = with_row_hash(checked, [ROW_HASH, "_error_rules", "_warning_rules"]).drop(
         "_error_rules", "_warning_rules"
     )
-    lake.overwrite_site(checked, "staging.posts_checked", site)
+    lake.overwrite_slice(checked, "staging.posts_checked", {"site": site})
     staged = lake.read("staging.posts_checked").where(F.col("site") == site)
     valid, quarantined = split(staged)
-    sync_site(lake, valid, VALID, ["site", "id"], site)
-    sync_site(lake, quarantined, QUARANTINE, ["site", "id"], site)
+    sync(lake, valid, VALID, ["site", "id"], {"site": site})
+    sync(lake, quarantined, QUARANTINE, ["site", "id"], {"site": site})
 
     summary = summarize(staged, checks).select(
         F.lit(site).alias("site"),

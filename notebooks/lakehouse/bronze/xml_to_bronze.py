@@ -18,8 +18,15 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from lakehouse.bronze.census import BadDumpFile, Census, take_census
+from lakehouse.bronze.dump_history import (
+    check_order,
+    is_recorded,
+    record_lineage,
+    record_load,
+    release_of,
+)
 from lakehouse.bronze.dump_lines import map_lines
-from lakehouse.delta_merge import ROW_HASH, upsert, with_row_hash
+from lakehouse.delta_merge import ROW_HASH, sync, with_row_hash
 from lakehouse.ingest.raw_store import MANIFEST
 from lakehouse.lake import Lake
 from lakehouse.schemas import INT, LONG, TIMESTAMP, DumpTable, table_for_file
@@ -127,9 +134,12 @@ def load_dump_file(
     ingested_at: datetime,
     manifest: dict | None = None,
 ) -> BronzeLoad:
-    """Parse, check and merge one raw file into `bronze.<table>`; bad rows to rejected_rows.
+    """Parse, check and load one raw file into `bronze.<table>`; bad rows to rejected_rows.
 
-    Pass the dump's `manifest` when loading several files, to read it once.
+    The site's rows of the table become the file's rows: new ones are inserted, changed
+    ones updated and those the file no longer has deleted, and bronze.row_lineage says
+    which. A dump older than the one the table holds is refused (OlderDump). Pass the
+    dump's `manifest` when loading several files, to read it once.
     """
     spark = lake.spark
     table = table_for_file(file_name)
@@ -137,6 +147,8 @@ def load_dump_file(
     manifest = manifest or read_manifest(spark, lake, site, dump_id)
     if file_name not in manifest["rows"]:
         raise BadDumpFile(f"{uri}: not in this dump (missing: {', '.join(manifest['missing'])})")
+    release = release_of(manifest)
+    check_order(lake, site, table.name, release)
 
     lines = parse_dump_file(spark, uri, table).select(
         F.lit(site).alias("site"),
@@ -154,17 +166,26 @@ def load_dump_file(
     rejected = _rejected_lines(lines, extra_copies, table, file_name)
     # With nothing rejected, `limit(0)` still creates the table but reads no line again.
     rejected = rejected if census.rows_rejected else rejected.limit(0)
-    upsert(lake, rejected, REJECTED_ROWS, ["site", "table_name", ROW_HASH])
+    sync(
+        lake, rejected, REJECTED_ROWS, ["site", "table_name", ROW_HASH],
+        {"site": site, "table_name": table.name},
+    )  # fmt: skip
     bronze_columns = ["site", *table.columns, "_rescued_data", *LINEAGE[1:], ROW_HASH]
-    upsert(
+    sync(
         lake,
         unique.select(*[f"`{c}`" for c in bronze_columns]),
         f"bronze.{table.name}",
         ["site", "id"],
+        {"site": site},
         constraints={"id_not_null": "id IS NOT NULL", "site_not_null": "site IS NOT NULL"},
-        site=site,
         properties={"delta.dataSkippingStatsColumns": ",".join(_stats_columns(table))},
     )
+    if not is_recorded(lake, site, table.name, dump_id):
+        record_lineage(lake, site, table.name, dump_id)
+        record_load(
+            lake, site, table.name, release, census.rows_loaded, census.rows_rejected,
+            ingested_at,
+        )  # fmt: skip
     return BronzeLoad(
         table.name, site, dump_id, manifest["rows"][file_name], census.rows_loaded,
         census.rows_rejected,

@@ -4,6 +4,7 @@ A dump's `manifest.json` is written last, after every file is uploaded; it marks
 dump as complete and records each file's row count and sha1 for the bronze checks.
 """
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -43,10 +44,9 @@ def ensure_bucket(s3, bucket: str) -> None:
     existing = {entry["Name"] for entry in s3.list_buckets().get("Buckets", [])}
     if bucket in existing:
         return
-    try:
+    created_by_another = (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists)
+    with contextlib.suppress(*created_by_another):
         s3.create_bucket(Bucket=bucket)
-    except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
-        pass
 
 
 def raw_prefix(site: str, dump_id: str) -> str:

@@ -1,5 +1,6 @@
 """silver.posts: one row per post, tags as an array, a plain-text body beside the HTML,
-and each answer tied to its question."""
+and each answer tied to its question. Deleted posts (a `DeletionDate`, as in the first
+2024-04 release) stay in bronze and are left out here."""
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -33,7 +34,8 @@ def _post_type_name(post_type_id: Column) -> Column:
 
 
 def build_silver_posts(valid_posts: DataFrame) -> DataFrame:
-    posts = valid_posts.select(
+    """One row per live post of the posts that passed data quality."""
+    posts = valid_posts.where(F.col("deletion_date").isNull()).select(
         "site",
         "id",
         "post_type_id",
