@@ -3,6 +3,7 @@
 import argparse
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -155,20 +156,45 @@ def cmd_sql(args) -> None:
 
 
 def cmd_sample(args) -> None:
-    from lakehouse.ingest.sample_dump import SampleSpec, pack_sample_dump, write_sample_dump
+    from lakehouse.ingest import sample_dump
+    from lakehouse.ingest.dump_revision import RevisionSpec, write_dump_revision
 
-    spec = SampleSpec(
+    if args.revise:
+        print(write_dump_revision(args.revise, args.out, RevisionSpec(seed=args.seed)))
+        return
+    options = dict(
         site=args.site,
         questions=args.questions,
         seed=args.seed,
         line_ending="\r\n" if args.crlf else "\n",
-        tags_format=args.tags_format,
+        new_attribute=args.new_attribute,
+    )
+    if args.dump_date:
+        options["dump_date"] = datetime.fromisoformat(args.dump_date).replace(tzinfo=UTC)
+    if args.tags_format:
+        options["tags_format"] = args.tags_format
+    spec = (
+        sample_dump.spec_for_format(args.format, **options)
+        if args.format
+        else sample_dump.SampleSpec(**options)
     )
     target = int(args.posts_mb * 1e6) if args.posts_mb else None
-    if args.pack:
-        print(pack_sample_dump(spec, args.out / "xml", args.out / f"{spec.site}.7z"))
+    if args.per_table:
+        print(sample_dump.pack_sample_dump_per_table(spec, args.out / "xml", args.out))
+    elif args.pack:
+        print(sample_dump.pack_sample_dump(spec, args.out / "xml", args.out / f"{spec.site}.7z"))
     else:
-        print(write_sample_dump(spec, args.out, target_posts_bytes=target))
+        print(sample_dump.write_sample_dump(spec, args.out, target_posts_bytes=target))
+
+
+def cmd_releases(args) -> None:
+    from lakehouse.ingest.archive_org import release_date, release_items
+
+    for item in release_items(_settings().archive_base_url):
+        day = release_date(item)
+        print(
+            f"{item}\t{day:%Y-%m-%d}" if day else f"{item}\t(legacy item, last refreshed 2024-04)"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -229,9 +255,24 @@ def main(argv: list[str] | None = None) -> None:
     sample.add_argument("--posts-mb", type=float, help="grow Posts.xml to this size instead")
     sample.add_argument("--seed", type=int, default=42)
     sample.add_argument("--crlf", action="store_true")
-    sample.add_argument("--tags-format", choices=["angle", "pipe", "mixed"], default="mixed")
+    sample.add_argument("--tags-format", choices=["angle", "pipe", "mixed"])
+    sample.add_argument(
+        "--format", help="the dump format of this release, e.g. 2025-06 (README: Dump formats)"
+    )
+    sample.add_argument("--new-attribute", help="an attribute no schema knows, on every post")
+    sample.add_argument("--dump-date", help="the dump's date, e.g. 2026-06-30")
     sample.add_argument("--pack", action="store_true", help="also pack <site>.7z")
+    sample.add_argument(
+        "--per-table", action="store_true", help="pack <site>-<Table>.7z, one per table"
+    )
+    sample.add_argument(
+        "--revise", type=Path, metavar="SEED_DIR",
+        help="write the next quarter of the dump whose XML files are in SEED_DIR",
+    )  # fmt: skip
     sample.set_defaults(handler=cmd_sample)
+
+    releases = commands.add_parser("releases", help="list the archive.org dump releases")
+    releases.set_defaults(handler=cmd_releases)
 
     args = parser.parse_args(argv)
     try:
@@ -255,7 +296,10 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
     from localenv.local_run import StepFailed
 
-    return (StepFailed, PySparkException, FileNotFoundError, ValueError, RuntimeError, LookupError)
+    return (
+        StepFailed, PySparkException, FileNotFoundError, ValueError, RuntimeError, LookupError,
+        ConnectionError,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

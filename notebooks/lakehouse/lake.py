@@ -112,6 +112,11 @@ class Lake:
             writer = writer.partitionBy(*partition_by)
         self._save(writer, name)
 
+    def append(self, df, name: str) -> None:
+        """Add `df`'s rows, creating the table if needed."""
+        writer = df.write.format("delta").mode("append")
+        retry_on_conflict(lambda: self._save(writer, name), f"append {name}")
+
     def overwrite_slice(
         self, df, name: str, scope: dict[str, str], add_new_columns: bool = False
     ) -> None:

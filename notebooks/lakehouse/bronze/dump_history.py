@@ -18,17 +18,12 @@ from datetime import UTC, datetime
 
 from pyspark.sql import functions as F
 
-from lakehouse.delta_merge import ROW_HASH, upsert, with_row_hash
+from lakehouse.delta_merge import ROW_HASH, with_row_hash
 from lakehouse.lake import Lake
 from lakehouse.write_conflicts import retry_on_conflict
 
 DUMP_LOADS = "bronze.dump_loads"
 ROW_LINEAGE = "bronze.row_lineage"
-LINEAGE_SCHEMA = (
-    "site string, table_name string, id bigint, first_seen_dump_id string, "
-    "last_seen_dump_id string, changed_in_dump_id string, deleted_in_dump_id string, "
-    f"{ROW_HASH} bigint"
-)
 
 
 class OlderDump(ValueError):
@@ -52,16 +47,16 @@ def release_of(manifest: dict) -> DumpRelease:
     return DumpRelease(dump_id, published.astimezone(UTC))
 
 
-def _loads(lake: Lake, site: str, table_name: str) -> list:
+def loads_of(lake: Lake, site: str, table_name: str) -> list:
+    """The dumps `bronze.<table_name>` of `site` has taken in, with their publication."""
     if not lake.exists(DUMP_LOADS):
         return []
     scope = (F.col("site") == site) & (F.col("table_name") == table_name)
     return lake.read(DUMP_LOADS).where(scope).select("dump_id", "published").collect()
 
 
-def check_order(lake: Lake, site: str, table_name: str, release: DumpRelease) -> None:
-    """Raise OlderDump unless `release` is the table's current dump or a newer one."""
-    loads = _loads(lake, site, table_name)
+def check_order(loads: list, site: str, table_name: str, release: DumpRelease) -> None:
+    """Raise OlderDump unless `release` is the table's current dump (of `loads`) or newer."""
     if not loads:
         return
     current = max(loads, key=lambda load: load.published)
@@ -85,15 +80,22 @@ def check_order(lake: Lake, site: str, table_name: str, release: DumpRelease) ->
         )
 
 
-def is_recorded(lake: Lake, site: str, table_name: str, dump_id: str) -> bool:
-    return any(load.dump_id == dump_id for load in _loads(lake, site, table_name))
-
-
 def record_lineage(lake: Lake, site: str, table_name: str, dump_id: str) -> None:
     """Fold the site's rows of `bronze.<table_name>`, as they stand after loading
-    `dump_id`, into bronze.row_lineage."""
-    if not lake.exists(ROW_LINEAGE):
-        lake.create(lake.spark.createDataFrame([], LINEAGE_SCHEMA), ROW_LINEAGE)
+    `dump_id`, into bronze.row_lineage. A site's first load of the table appends: every
+    row is new, and a MERGE would join them all with the table for nothing."""
+    scope = (F.col("site") == site) & (F.col("table_name") == table_name)
+    if not lake.exists(ROW_LINEAGE) or lake.read(ROW_LINEAGE).where(scope).isEmpty():
+        rows = lake.read(f"bronze.{table_name}").where(F.col("site") == site)
+        dump = F.lit(dump_id)
+        never = F.lit(None).cast("string")
+        new_rows = rows.select(
+            "site", F.lit(table_name).alias("table_name"), "id",
+            dump.alias("first_seen_dump_id"), dump.alias("last_seen_dump_id"),
+            dump.alias("changed_in_dump_id"), never.alias("deleted_in_dump_id"), ROW_HASH,
+        )  # fmt: skip
+        lake.append(new_rows, ROW_LINEAGE)
+        return
     site_q, table_q, dump_q = (value.replace("'", "''") for value in (site, table_name, dump_id))
     statement = f"""
         MERGE INTO {lake.sql_name(ROW_LINEAGE)} AS t
@@ -129,12 +131,12 @@ def record_load(
     rows_rejected: int,
     loaded_at: datetime,
 ) -> None:
-    """Note that `bronze.<table_name>` of `site` now holds `release`."""
+    """Note that `bronze.<table_name>` of `site` now holds `release` (an append: a load
+    is recorded once, after its lineage)."""
     row = lake.spark.createDataFrame(
         [(site, table_name, release.dump_id, release.published, rows_loaded, rows_rejected,
           loaded_at)],
         "site string, table_name string, dump_id string, published timestamp, "
         "rows_loaded bigint, rows_rejected bigint, loaded_at timestamp",
     )  # fmt: skip
-    row = with_row_hash(row, ["published", "rows_loaded", "rows_rejected"])
-    upsert(lake, row, DUMP_LOADS, ["site", "table_name", "dump_id"])
+    lake.append(with_row_hash(row, ["published", "rows_loaded", "rows_rejected"]), DUMP_LOADS)

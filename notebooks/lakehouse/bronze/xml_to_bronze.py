@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 from lakehouse.bronze.census import BadDumpFile, Census, take_census
 from lakehouse.bronze.dump_history import (
     check_order,
-    is_recorded,
+    loads_of,
     record_lineage,
     record_load,
     release_of,
@@ -148,7 +148,8 @@ def load_dump_file(
     if file_name not in manifest["rows"]:
         raise BadDumpFile(f"{uri}: not in this dump (missing: {', '.join(manifest['missing'])})")
     release = release_of(manifest)
-    check_order(lake, site, table.name, release)
+    loads = loads_of(lake, site, table.name)
+    check_order(loads, site, table.name, release)
 
     lines = parse_dump_file(spark, uri, table).select(
         F.lit(site).alias("site"),
@@ -180,7 +181,7 @@ def load_dump_file(
         constraints={"id_not_null": "id IS NOT NULL", "site_not_null": "site IS NOT NULL"},
         properties={"delta.dataSkippingStatsColumns": ",".join(_stats_columns(table))},
     )
-    if not is_recorded(lake, site, table.name, dump_id):
+    if dump_id not in {load.dump_id for load in loads}:
         record_lineage(lake, site, table.name, dump_id)
         record_load(
             lake, site, table.name, release, census.rows_loaded, census.rows_rejected,

@@ -50,6 +50,26 @@ class SampleSpec:
     new_attribute: str | None = None  # an attribute no schema knows yet, on every post
 
 
+# Each published format as generator options (README: Dump formats), by the release
+# that brought it; a format keeps what came before it unless it changed.
+PUBLISHED_FORMATS: dict[str, dict] = {
+    "2023-09": {"tags_format": "angle"},
+    "2024-04": {"tags_format": "angle", "encoding": "utf-16-le", "deleted_share": 0.05},
+    "2025-05": {"tags_format": "angle", "header_comment": True, "shuffled_posts": True},
+    "2025-06": {"tags_format": "angle", "header_comment": True, "shuffled_posts": True,
+                "watermark_posts": True, "untagged_share": 0.05},
+    "2025-12": {"tags_format": "pipe", "header_comment": True, "shuffled_posts": True,
+                "watermark_posts": True},
+}  # fmt: skip
+
+
+def spec_for_format(release: str, **options) -> SampleSpec:
+    """A sample in the format of `release` (a key of PUBLISHED_FORMATS)."""
+    if release not in PUBLISHED_FORMATS:
+        raise ValueError(f"no dump format {release!r}; known: {', '.join(PUBLISHED_FORMATS)}")
+    return SampleSpec(**{**PUBLISHED_FORMATS[release], **options})
+
+
 # The two posts Stack Exchange adds to every site's Posts.xml since 2025-06: a question
 # and its answer by the Community user, with Ids far above any real post's
 # (meta.stackexchange.com/questions/412018). Tags.xml and PostHistory leave them out.
