@@ -41,8 +41,9 @@ class LakeSettings(BaseSettings):
     aws_secret_access_key: SecretStr = SecretStr(EMULATOR_SECRET_KEY)
     aws_region: str = "us-east-1"
     archive_base_url: str = "https://archive.org/download"
-    # Recent dumps come under per-release items, e.g. stackexchange_20250930.
-    archive_item: str = "stackexchange"
+    # Recent dumps come under per-release items, e.g. stackexchange_20250930; empty
+    # means the newest release that holds the site.
+    archive_item: str = ""
     max_extract_bytes: int = Field(default=512 * (1 << 30), gt=0)
     spark_cores: int = Field(default=2, ge=1)
     spark_driver_memory: str = "2g"
