@@ -1,6 +1,7 @@
 """The numbers a run ends with, read straight from the Delta tables with delta-rs
 (no Spark needed): rows per table, data-quality outcome, top tags."""
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.graph import TABLES
@@ -42,7 +43,7 @@ def new_attributes(settings: LakeSettings, site: str) -> list[str]:
         rows = read_site_table(settings, f"bronze.{table.name}", site, ["_rescued_data"])
         if rows is None or rows.num_rows == 0:
             continue
-        keys = pc.list_flatten(pc.map_keys(rows["_rescued_data"]))
+        keys = pa.concat_arrays([chunk.keys for chunk in rows["_rescued_data"].chunks])
         known = {attribute.name for attribute in table.attributes}
         for entry in pc.value_counts(keys).to_pylist():
             if entry["values"] not in known:
