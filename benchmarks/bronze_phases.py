@@ -24,7 +24,7 @@ from run_benchmarks import (
 )
 
 from lakehouse.bronze.census import take_census
-from lakehouse.bronze.xml_to_bronze import load_dump_file, parse_dump_file, read_manifest
+from lakehouse.bronze.xml_to_bronze import load_dump_files, parse_dump_file, read_manifest
 from lakehouse.lake import Lake
 from lakehouse.schemas import table_for_file
 from localenv.spark_session import build_local_session
@@ -52,7 +52,7 @@ def phase_timers(lake: Lake, dump_id: str, rows: int) -> dict:
 
     def whole_step(round_number):
         # A new site each round, so every round is a site's first load.
-        load_dump_file(lake, f"r{round_number}.{SITE}", dump_id, "Posts.xml", datetime.now(UTC))
+        load_dump_files(lake, f"r{round_number}.{SITE}", dump_id, ["Posts.xml"], datetime.now(UTC))
 
     return {
         "text only (sum of line lengths)": text_only,

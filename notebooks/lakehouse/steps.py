@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.bronze.dump_history import release_of
 from lakehouse.bronze.posts_quality import check_bronze_posts
-from lakehouse.bronze.xml_to_bronze import BronzeLoad, load_dump_file, read_manifest
+from lakehouse.bronze.xml_to_bronze import BronzeLoad, load_dump_files
 from lakehouse.delta_merge import sync, with_row_hash
 from lakehouse.gold.most_popular_tags import most_popular_tags, most_popular_tags_monthly
 from lakehouse.gold.posts_users import posts_users
@@ -79,23 +79,20 @@ def run_context(lake: Lake, site: str, dump_id: str = "", run_id: str = "") -> R
 
 
 def bronze_posts(ctx: RunContext) -> BronzeLoad:
-    return load_dump_file(ctx.lake, ctx.site, ctx.dump_id, "Posts.xml", ctx.run_time)
+    return load_dump_files(ctx.lake, ctx.site, ctx.dump_id, ["Posts.xml"], ctx.run_time)[0]
 
 
 def bronze_users(ctx: RunContext) -> BronzeLoad:
-    return load_dump_file(ctx.lake, ctx.site, ctx.dump_id, "Users.xml", ctx.run_time)
+    return load_dump_files(ctx.lake, ctx.site, ctx.dump_id, ["Users.xml"], ctx.run_time)[0]
 
 
 def bronze_tables(
     ctx: RunContext, file_names: tuple[str, ...] = OTHER_DUMP_FILES
 ) -> list[BronzeLoad]:
     """The other dump files; those a dump lacks are skipped (ingest named them)."""
-    manifest = read_manifest(ctx.lake.spark, ctx.lake, ctx.site, ctx.dump_id)
-    return [
-        load_dump_file(ctx.lake, ctx.site, ctx.dump_id, name, ctx.run_time, manifest)
-        for name in file_names
-        if name in manifest["rows"]
-    ]
+    return load_dump_files(
+        ctx.lake, ctx.site, ctx.dump_id, list(file_names), ctx.run_time, skip_absent=True
+    )
 
 
 def bronze_posts_dataquality(ctx: RunContext) -> DataFrame:

@@ -13,6 +13,7 @@ long as the table's log and its change files (30 and 7 days by default), and the
 come a quarter apart; this table keeps the history for as long as the lake lives.
 """
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -47,12 +48,15 @@ def release_of(manifest: dict) -> DumpRelease:
     return DumpRelease(dump_id, published.astimezone(UTC))
 
 
-def loads_of(lake: Lake, site: str, table_name: str) -> list:
-    """The dumps `bronze.<table_name>` of `site` has taken in, with their publication."""
+def loads_of(lake: Lake, site: str) -> dict[str, list]:
+    """Per bronze table, the dumps of `site` it has taken in, with their publication."""
     if not lake.exists(DUMP_LOADS):
-        return []
-    scope = (F.col("site") == site) & (F.col("table_name") == table_name)
-    return lake.read(DUMP_LOADS).where(scope).select("dump_id", "published").collect()
+        return {}
+    loads: dict[str, list] = {}
+    rows = lake.read(DUMP_LOADS).where(F.col("site") == site)
+    for row in rows.select("table_name", "dump_id", "published").collect():
+        loads.setdefault(row.table_name, []).append(row)
+    return loads
 
 
 def check_order(loads: list, site: str, table_name: str, release: DumpRelease) -> None:
@@ -80,29 +84,32 @@ def check_order(loads: list, site: str, table_name: str, release: DumpRelease) -
         )
 
 
-def record_lineage(lake: Lake, site: str, table_name: str, dump_id: str) -> None:
-    """Fold the site's rows of `bronze.<table_name>`, as they stand after loading
-    `dump_id`, into bronze.row_lineage. A site's first load of the table appends: every
-    row is new, and a MERGE would join them all with the table for nothing."""
-    scope = (F.col("site") == site) & (F.col("table_name") == table_name)
-    if not lake.exists(ROW_LINEAGE) or lake.read(ROW_LINEAGE).where(scope).isEmpty():
-        rows = lake.read(f"bronze.{table_name}").where(F.col("site") == site)
-        dump = F.lit(dump_id)
-        never = F.lit(None).cast("string")
-        new_rows = rows.select(
-            "site", F.lit(table_name).alias("table_name"), "id",
-            dump.alias("first_seen_dump_id"), dump.alias("last_seen_dump_id"),
-            dump.alias("changed_in_dump_id"), never.alias("deleted_in_dump_id"), ROW_HASH,
+def record_lineage(lake: Lake, site: str, table_names: list[str], dump_id: str) -> None:
+    """Fold the site's rows of the bronze tables, as they stand after loading `dump_id`,
+    into bronze.row_lineage: one write for all of them. A site's first load appends:
+    every row is new, and a MERGE would join them all with the table for nothing."""
+    current = None
+    for name in table_names:
+        rows = lake.read(f"bronze.{name}").where(F.col("site") == site)
+        rows = rows.select("site", F.lit(name).alias("table_name"), "id", ROW_HASH)
+        current = rows if current is None else current.unionByName(rows)
+    in_scope = (F.col("site") == site) & F.col("table_name").isin(*table_names)
+    if not lake.exists(ROW_LINEAGE) or lake.read(ROW_LINEAGE).where(in_scope).isEmpty():
+        dump, never = F.lit(dump_id), F.lit(None).cast("string")
+        new_rows = current.select(
+            "site", "table_name", "id", dump.alias("first_seen_dump_id"),
+            dump.alias("last_seen_dump_id"), dump.alias("changed_in_dump_id"),
+            never.alias("deleted_in_dump_id"), ROW_HASH,
         )  # fmt: skip
         lake.append(new_rows, ROW_LINEAGE)
         return
-    site_q, table_q, dump_q = (value.replace("'", "''") for value in (site, table_name, dump_id))
+    view = f"lineage_source_{uuid.uuid4().hex[:8]}"
+    current.createOrReplaceTempView(view)
+    site_q, dump_q = (value.replace("'", "''") for value in (site, dump_id))
+    tables_q = ", ".join(f"'{name}'" for name in table_names)
     statement = f"""
         MERGE INTO {lake.sql_name(ROW_LINEAGE)} AS t
-        USING (
-            SELECT site, '{table_q}' AS table_name, id, {ROW_HASH}
-            FROM {lake.sql_name(f"bronze.{table_name}")} WHERE site = '{site_q}'
-        ) AS s
+        USING {view} AS s
         ON t.site = s.site AND t.table_name = s.table_name AND t.id = s.id
         WHEN MATCHED AND (t.last_seen_dump_id <> '{dump_q}' OR t.deleted_in_dump_id IS NOT NULL
                           OR t.{ROW_HASH} <> s.{ROW_HASH}) THEN UPDATE SET
@@ -116,27 +123,24 @@ def record_lineage(lake: Lake, site: str, table_name: str, dump_id: str) -> None
              deleted_in_dump_id, {ROW_HASH})
             VALUES (s.site, s.table_name, s.id, '{dump_q}', '{dump_q}', '{dump_q}', NULL,
                     s.{ROW_HASH})
-        WHEN NOT MATCHED BY SOURCE AND t.site = '{site_q}' AND t.table_name = '{table_q}'
+        WHEN NOT MATCHED BY SOURCE AND t.site = '{site_q}' AND t.table_name IN ({tables_q})
             AND t.deleted_in_dump_id IS NULL THEN UPDATE SET deleted_in_dump_id = '{dump_q}'
     """
-    retry_on_conflict(lambda: lake.spark.sql(statement), f"merge {ROW_LINEAGE}")
+    try:
+        retry_on_conflict(lambda: lake.spark.sql(statement), f"merge {ROW_LINEAGE}")
+    finally:
+        lake.spark.catalog.dropTempView(view)
 
 
-def record_load(
-    lake: Lake,
-    site: str,
-    table_name: str,
-    release: DumpRelease,
-    rows_loaded: int,
-    rows_rejected: int,
-    loaded_at: datetime,
+def record_loads(
+    lake: Lake, site: str, release: DumpRelease, loads: list, loaded_at: datetime
 ) -> None:
-    """Note that `bronze.<table_name>` of `site` now holds `release` (an append: a load
-    is recorded once, after its lineage)."""
-    row = lake.spark.createDataFrame(
-        [(site, table_name, release.dump_id, release.published, rows_loaded, rows_rejected,
-          loaded_at)],
+    """Note that these bronze loads (BronzeLoad) of `site` now hold `release`: one
+    append, after their lineage, so a load is recorded once."""
+    rows = lake.spark.createDataFrame(
+        [(site, load.table, release.dump_id, release.published, load.rows_loaded,
+          load.rows_rejected, loaded_at) for load in loads],
         "site string, table_name string, dump_id string, published timestamp, "
         "rows_loaded bigint, rows_rejected bigint, loaded_at timestamp",
     )  # fmt: skip
-    lake.append(with_row_hash(row, ["published", "rows_loaded", "rows_rejected"]), DUMP_LOADS)
+    lake.append(with_row_hash(rows, ["published", "rows_loaded", "rows_rejected"]), DUMP_LOADS)

@@ -22,7 +22,7 @@ from lakehouse.bronze.dump_history import (
     check_order,
     loads_of,
     record_lineage,
-    record_load,
+    record_loads,
     release_of,
 )
 from lakehouse.bronze.dump_lines import map_lines
@@ -126,30 +126,46 @@ def _stats_columns(table: DumpTable) -> list[str]:
     return ["site", *ranged, "ingested_at"]
 
 
-def load_dump_file(
+def load_dump_files(
     lake: Lake,
     site: str,
     dump_id: str,
-    file_name: str,
+    file_names: list[str],
     ingested_at: datetime,
-    manifest: dict | None = None,
-) -> BronzeLoad:
-    """Parse, check and load one raw file into `bronze.<table>`; bad rows to rejected_rows.
+    skip_absent: bool = False,
+) -> list[BronzeLoad]:
+    """Parse, check and load raw files of one dump into their bronze tables.
 
-    The site's rows of the table become the file's rows: new ones are inserted, changed
+    The site's rows of each table become the file's rows: new ones are inserted, changed
     ones updated and those the file no longer has deleted, and bronze.row_lineage says
-    which. A dump older than the one the table holds is refused (OlderDump). Pass the
-    dump's `manifest` when loading several files, to read it once.
+    which. A dump older than the one a table holds is refused (OlderDump) before any
+    table is written. The history tables take one write per call, for all its files.
+    With `skip_absent`, files the dump lacks (ingest named them) are skipped.
     """
+    manifest = read_manifest(lake.spark, lake, site, dump_id)
+    if skip_absent:
+        file_names = [name for name in file_names if name in manifest["rows"]]
+    release = release_of(manifest)
+    recorded = loads_of(lake, site)
+    tables = [table_for_file(name) for name in file_names]
+    for table in tables:
+        check_order(recorded.get(table.name, []), site, table.name, release)
+    results = [_load_file(lake, site, dump_id, name, ingested_at, manifest) for name in file_names]
+    new = [r for r in results if dump_id not in {d.dump_id for d in recorded.get(r.table, [])}]
+    if new:
+        record_lineage(lake, site, [load.table for load in new], dump_id)
+        record_loads(lake, site, release, new, ingested_at)
+    return results
+
+
+def _load_file(
+    lake: Lake, site: str, dump_id: str, file_name: str, ingested_at: datetime, manifest: dict
+) -> BronzeLoad:
     spark = lake.spark
     table = table_for_file(file_name)
     uri = lake.raw_uri(site, dump_id, file_name)
-    manifest = manifest or read_manifest(spark, lake, site, dump_id)
     if file_name not in manifest["rows"]:
         raise BadDumpFile(f"{uri}: not in this dump (missing: {', '.join(manifest['missing'])})")
-    release = release_of(manifest)
-    loads = loads_of(lake, site, table.name)
-    check_order(loads, site, table.name, release)
 
     lines = parse_dump_file(spark, uri, table).select(
         F.lit(site).alias("site"),
@@ -181,12 +197,6 @@ def load_dump_file(
         constraints={"id_not_null": "id IS NOT NULL", "site_not_null": "site IS NOT NULL"},
         properties={"delta.dataSkippingStatsColumns": ",".join(_stats_columns(table))},
     )
-    if dump_id not in {load.dump_id for load in loads}:
-        record_lineage(lake, site, table.name, dump_id)
-        record_load(
-            lake, site, table.name, release, census.rows_loaded, census.rows_rejected,
-            ingested_at,
-        )  # fmt: skip
     return BronzeLoad(
         table.name, site, dump_id, manifest["rows"][file_name], census.rows_loaded,
         census.rows_rejected,
