@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     sample.add_argument(
         "--format", help="the dump format of this release, e.g. 2025-06 (README: Dump formats)"
     )
-    sample.add_argument("--new-attribute", help="an attribute no schema knows, on every post")
+    sample.add_argument("--new-attribute", help="an attribute no schema knows, on each Q and A")
     sample.add_argument("--dump-date", help="the dump's date, e.g. 2026-06-30")
     sample.add_argument("--pack", action="store_true", help="also pack <site>.7z")
     sample.add_argument(

@@ -20,10 +20,11 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 def report(piped_site, tmp_path_factory):
     page = tmp_path_factory.mktemp("report") / "report.html"
     # In a subprocess: delta-rs, which reads the tables, may abort at interpreter exit.
-    subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-m", "localenv.cli", "report", "--site", SITE, "--out", str(page)],
-        check=True, env=dict(os.environ), capture_output=True, timeout=300,
+        env=dict(os.environ), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
     return page
 
 

@@ -47,7 +47,7 @@ class SampleSpec:
     watermark_posts: bool = False  # the two fabricated posts (2025-06-30 dumps)
     deleted_share: float = 0.0  # posts carrying a DeletionDate (the first 2024-04 release)
     untagged_share: float = 0.0  # questions with no Tags attribute (some 2025-06 rows)
-    new_attribute: str | None = None  # an attribute no schema knows yet, on every post
+    new_attribute: str | None = None  # an attribute no schema knows yet, on questions and answers
 
 
 # Each published format as generator options (README: Dump formats), by the release
