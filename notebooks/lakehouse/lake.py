@@ -123,7 +123,9 @@ class Lake:
         """Replace the rows in `scope` (column -> value, e.g. one site) atomically, creating
         the table if needed. `add_new_columns` lets a newer release's extra columns into
         an existing table."""
-        where = " AND ".join(f"`{column}` = '{_quote(value)}'" for column, value in scope.items())
+        where = " AND ".join(
+            f"`{column}` = '{quote_sql(value)}'" for column, value in scope.items()
+        )
 
         def write() -> None:
             if not self.exists(name):
@@ -177,5 +179,6 @@ class Lake:
 _LOGICAL_NAME = re.compile(rf"\b((?:{'|'.join(LAYERS)})\.[A-Za-z_][A-Za-z0-9_]*)\b")
 
 
-def _quote(value: str) -> str:
+def quote_sql(value: str) -> str:
+    """`value` inside a single-quoted SQL string literal."""
     return value.replace("'", "''")

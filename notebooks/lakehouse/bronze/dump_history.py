@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pyspark.sql import functions as F
 
 from lakehouse.delta_merge import ROW_HASH, with_row_hash
-from lakehouse.lake import Lake
+from lakehouse.lake import Lake, quote_sql
 from lakehouse.write_conflicts import retry_on_conflict
 
 DUMP_LOADS = "bronze.dump_loads"
@@ -71,12 +71,14 @@ def check_order(loads: list, site: str, table_name: str, release: DumpRelease) -
         f"(published {current.published:%Y-%m-%d %H:%M})"
     )
     this = f"dump {release.dump_id} (published {release.published:%Y-%m-%d %H:%M})"
-    if release.published.replace(tzinfo=None) == current.published.replace(tzinfo=None):
+    # Spark hands the stored times back naive, in the session's zone, which is UTC.
+    published, held = release.published.replace(tzinfo=None), current.published.replace(tzinfo=None)
+    if published == held:
         raise OlderDump(
             f"{this} and {holds} were published at the same time; no order between them "
             "is known, so neither replaces the other"
         )
-    if release.published.replace(tzinfo=None) < current.published.replace(tzinfo=None):
+    if published < held:
         raise OlderDump(
             f"{this} is older than the one in the lake: {holds}. An older dump never "
             "replaces a newer one; its raw files stay in the lake, and the tables as they "
@@ -105,7 +107,7 @@ def record_lineage(lake: Lake, site: str, table_names: list[str], dump_id: str) 
         return
     view = f"lineage_source_{uuid.uuid4().hex[:8]}"
     current.createOrReplaceTempView(view)
-    site_q, dump_q = (value.replace("'", "''") for value in (site, dump_id))
+    site_q, dump_q = quote_sql(site), quote_sql(dump_id)
     tables_q = ", ".join(f"'{name}'" for name in table_names)
     statement = f"""
         MERGE INTO {lake.sql_name(ROW_LINEAGE)} AS t
