@@ -107,7 +107,8 @@ def ingest_dump(source: DumpSource, settings: LakeSettings, work_dir: Path) -> I
             return _result_of(manifest, settings.bucket)
     archives = source.fetch(work_dir / "downloads")
     digest = _fetched_digest(archives)
-    if manifest := _already_ingested(s3, settings.bucket, site, digest):
+    # A listed source was looked up by this same digest before the download.
+    if listed is None and (manifest := _already_ingested(s3, settings.bucket, site, digest)):
         return _result_of(manifest, settings.bucket)
 
     extract_dir = work_dir / "extract" / site / digest
