@@ -160,7 +160,12 @@ def cmd_sample(args) -> None:
     from lakehouse.ingest.dump_revision import RevisionSpec, write_dump_revision
 
     if args.revise:
-        print(write_dump_revision(args.revise, args.out, RevisionSpec(seed=args.seed)))
+        xml_dir = args.out / "xml" if args.pack else args.out
+        counts = write_dump_revision(args.revise, xml_dir, RevisionSpec(seed=args.seed))
+        print(counts)
+        if args.pack:
+            files = sorted(xml_dir.glob("*.xml"))
+            print(sample_dump.pack_files(files, args.out / f"{args.site}.7z", counts.newest_time))
         return
     options = dict(
         site=args.site,

@@ -50,6 +50,7 @@ class RevisionCounts:
     added: Counter = field(default_factory=Counter)
     edited: Counter = field(default_factory=Counter)
     deleted: Counter = field(default_factory=Counter)
+    newest_time: datetime | None = None  # the newest time stamp the revision wrote
 
 
 def _rows(path: Path):
@@ -152,6 +153,7 @@ class _Revision:
         self.tag_delta: Counter[str] = Counter()
         self.new_rows: dict[str, list[dict]] = {name: [] for name in DUMP_TABLES}
         self.plan_new_posts()
+        self.counts.newest_time = self.clock
         order = ["Posts.xml"] + [n for n in self.present if n not in ("Posts.xml", "Tags.xml")]
         for name in [*order, "Tags.xml"]:
             if name in self.present:

@@ -431,19 +431,25 @@ def pack_sample_dump_per_table(spec: SampleSpec, directory: Path, folder: Path) 
 
 
 def _pack(spec: SampleSpec, archives: dict[Path, list[Path]]) -> None:
+    for archive, files in archives.items():
+        pack_files(files, archive, spec.dump_date)
+
+
+def pack_files(files: list[Path], archive: Path, dated: datetime) -> Path:
+    """Pack `files` at the root of `archive`, every time stamp set to `dated`."""
     import os
 
     import py7zr
 
     # Fixed file times make the archive, and so the dump_id, the same on every machine.
-    stamp = (spec.dump_date.timestamp(), spec.dump_date.timestamp())
-    for archive, files in archives.items():
+    stamp = (dated.timestamp(), dated.timestamp())
+    for path in files:
+        os.utime(path, stamp)
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    partial = archive.with_suffix(".7z.partial")
+    with py7zr.SevenZipFile(partial, "w") as packed:
         for path in files:
-            os.utime(path, stamp)
-        archive.parent.mkdir(parents=True, exist_ok=True)
-        partial = archive.with_suffix(".7z.partial")
-        with py7zr.SevenZipFile(partial, "w") as packed:
-            for path in files:
-                packed.write(path, arcname=path.name)
-        partial.replace(archive)
-        os.utime(archive, stamp)
+            packed.write(path, arcname=path.name)
+    partial.replace(archive)
+    os.utime(archive, stamp)
+    return archive
