@@ -161,7 +161,9 @@ class _Revision:
         return self.counts
 
     def take_time(self) -> datetime:
-        self.clock += timedelta(minutes=self.random.randint(30, 600))
+        # Steps of about a day spread the new rows over the next quarter, so that the
+        # revision is published after the dump it revises.
+        self.clock += timedelta(minutes=self.random.randint(12 * 60, 48 * 60))
         return self.clock
 
     def text(self, words: int) -> str:

@@ -168,10 +168,11 @@ class _SampleDump:
             questions = target_posts_bytes // BYTES_PER_QUESTION
         self.user_count = max(10, questions // 2)
         # Questions spread over the years before the dump date whatever the size: a larger
-        # dump is denser, not longer, so no date runs past the dump's own.
+        # dump is denser, not longer, so no date runs past the dump's own, and the newest
+        # rows are weeks old, so that the next quarter's rows come after the dump date.
         self.last_question_at = spec.dump_date - timedelta(days=30)
         span = self.last_question_at - EPOCH
-        self.question_gap = span * 0.9 / max(1, questions)
+        self.question_gap = span * 0.95 / max(1, questions)
         self.user_gap = min(timedelta(hours=1), span / 10 / self.user_count)
         self.clock = EPOCH
         self.tag_counts: Counter[str] = Counter()
