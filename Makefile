@@ -17,7 +17,7 @@ Q ?= SHOW TABLES IN gold
 # most of the suite waits on JVM and kernel start-up, so 2 halve it even on 2 cores.
 TEST_WORKERS ?= 2
 
-RUN_ARGS := $(if $(DUMP),--dump "$(DUMP)") $(if $(SITE),--site "$(SITE)")
+RUN_ARGS := $(if $(DUMP),--dump "$(DUMP)") $(if $(SITE),--site "$(SITE)") $(if $(NO_WAIT),--no-wait)
 
 .PHONY: help
 help: ## List the targets

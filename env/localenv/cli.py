@@ -1,8 +1,10 @@
 """The `lake` command behind the Makefile: emulator lifecycle, ingest, run, SQL, samples."""
 
 import argparse
+import functools
 import os
 import sys
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -83,6 +85,7 @@ def cmd_lab(args) -> None:
 
 def cmd_ingest(args) -> None:
     from lakehouse.ingest.ingest_dump import ingest_dump
+    from lakehouse.ingest.site_lock import site_lock
     from lakehouse.ingest.sources import source_for
     from localenv.paths import SAMPLE_DIR, WORK_DIR
     from localenv.s3_server import local_server
@@ -93,7 +96,10 @@ def cmd_ingest(args) -> None:
         args.dump, args.site, item=settings.archive_item, base_url=settings.archive_base_url,
         sample_dir=SAMPLE_DIR,
     )  # fmt: skip
-    result = ingest_dump(source, settings, WORK_DIR)
+    run_id = f"ingest-{uuid.uuid4().hex[:8]}"
+    to_stderr = functools.partial(print, file=sys.stderr, flush=True)
+    with site_lock(settings, source.site, run_id, wait=args.wait, log=to_stderr):
+        result = ingest_dump(source, settings, WORK_DIR)
     state = "already ingested" if result.already_ingested else "ingested"
     print(f"{result.site} {result.dump_id} {state}: {result.raw_uri}")
     if result.missing:
@@ -103,7 +109,7 @@ def cmd_ingest(args) -> None:
 def cmd_run(args) -> None:
     from localenv.local_run import format_summary, local_run
 
-    print(format_summary(local_run(args.dump, args.site, _settings())))
+    print(format_summary(local_run(args.dump, args.site, _settings(), wait=args.wait)))
 
 
 def cmd_databricks_imitation(args) -> None:
@@ -228,6 +234,10 @@ def main(argv: list[str] | None = None) -> None:
         command = commands.add_parser(name, help=text)
         command.add_argument("--dump", help="an archive.org URL or a local .7z path")
         command.add_argument("--site", help="a site name, fetched from the archive.org item")
+        command.add_argument(
+            "--no-wait", dest="wait", action="store_false",
+            help="fail at once when another run is writing the same site, instead of waiting",
+        )  # fmt: skip
         command.set_defaults(handler=handler)
 
     imitation = commands.add_parser(
@@ -280,6 +290,8 @@ def main(argv: list[str] | None = None) -> None:
     releases.set_defaults(handler=cmd_releases)
 
     args = parser.parse_args(argv)
+    from localenv.local_run import RunInterrupted
+
     try:
         args.handler(args)
         # delta-rs 1.6.6 (the run summary) sometimes aborts in interpreter teardown,
@@ -288,6 +300,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.flush()
         os._exit(0)
     except KeyboardInterrupt:
+        print("interrupted: nothing is half-written; run the command again", file=sys.stderr)
+        raise SystemExit(130) from None
+    except RunInterrupted as error:
+        print(f"interrupted: {error}", file=sys.stderr)
         raise SystemExit(130) from None
     except Exception as error:  # One clear line for the user; the notebook has the rest.
         if isinstance(error, _user_errors()):

@@ -1,9 +1,12 @@
 """The numbers a run ends with, read straight from the Delta tables with delta-rs
 (no Spark needed): rows per table, data-quality outcome, top tags."""
 
+from collections import Counter
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lakehouse.bronze.dump_history import DUMP_LOADS, ROW_LINEAGE
 from lakehouse.graph import TABLES
 from lakehouse.schemas import DUMP_TABLES
 from lakehouse.settings import LakeSettings
@@ -51,6 +54,36 @@ def new_attributes(settings: LakeSettings, site: str) -> list[str]:
                     f"new attribute `{entry['values']}` in {file_name}, {entry['counts']:,} rows"
                 )
     return found
+
+
+def refresh_changes(settings: LakeSettings, site: str, dump_id: str) -> dict:
+    """What loading `dump_id` changed, when it replaced an earlier dump of the site: the
+    dump it replaced, and per bronze table the rows it added, changed and deleted."""
+    loads = read_site_table(settings, DUMP_LOADS, site, ["dump_id", "published"])
+    lineage = read_site_table(
+        settings,
+        ROW_LINEAGE,
+        site,
+        ["table_name", "first_seen_dump_id", "changed_in_dump_id", "deleted_in_dump_id"],
+    )
+    if loads is None or lineage is None:
+        return {}
+    earlier = {r["dump_id"]: r["published"] for r in loads.to_pylist() if r["dump_id"] != dump_id}
+    if not earlier:
+        return {}
+    changes = {}
+    for row in lineage.to_pylist():
+        counts = changes.setdefault(row["table_name"], Counter())
+        if row["deleted_in_dump_id"] == dump_id:
+            counts["deleted"] += 1
+        elif row["first_seen_dump_id"] == dump_id:
+            counts["added"] += 1
+        elif row["changed_in_dump_id"] == dump_id:
+            counts["changed"] += 1
+    return {
+        "replaced_dump_id": max(earlier, key=earlier.get),
+        "rows": {table: dict(counts) for table, counts in sorted(changes.items())},
+    }
 
 
 def summarize_site(settings: LakeSettings, site: str, top: int = 10) -> dict:

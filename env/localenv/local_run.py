@@ -2,6 +2,7 @@
 order with papermill, and print and save the run's summary."""
 
 import json
+import os
 import sys
 import time
 import uuid
@@ -10,9 +11,10 @@ from pathlib import Path
 
 from lakehouse.graph import RUN_PARAMETERS, in_dependency_order
 from lakehouse.ingest.ingest_dump import ingest_dump
+from lakehouse.ingest.site_lock import site_lock
 from lakehouse.ingest.sources import source_for
 from lakehouse.settings import LakeSettings
-from localenv.lake_summary import summarize_site
+from localenv.lake_summary import refresh_changes, summarize_site
 from localenv.paths import NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
 from localenv.report import build_report
 from localenv.s3_server import local_server
@@ -23,6 +25,15 @@ class StepFailed(RuntimeError):
     pass
 
 
+class RunInterrupted(RuntimeError):
+    """Ctrl-C: the run stopped between two commits; running it again resumes it."""
+
+
+# Tests hold a run before a step: "<step>:<flag file>" waits while the flag file exists,
+# after touching "<flag file>.reached". Unset, it costs one environment lookup per step.
+PAUSE_HOOK = "LAKE_TEST_PAUSE_BEFORE"
+
+
 def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
@@ -31,37 +42,55 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _pause_if_asked(step: str) -> None:
+    name, _, flag = os.environ.get(PAUSE_HOOK, "").partition(":")
+    if name != step or not flag:
+        return
+    Path(f"{flag}.reached").touch()
+    while Path(flag).exists():
+        time.sleep(0.1)
+
+
 def run_notebooks(parameters: dict[str, str], run_dir: Path, timings: dict[str, float]) -> None:
     """Every notebook of the graph, in order, in one kernel (one Spark start per run)."""
     tasks = in_dependency_order()
-    with SharedKernel(NOTEBOOKS_DIR) as kernel:
-        for number, task in enumerate(tasks, start=1):
-            output = run_dir / f"{task.notebook}.ipynb"
-            _log(f"[{number}/{len(tasks)}] {task.notebook} ...")
-            started = time.monotonic()
-            try:
-                kernel.run(NOTEBOOKS_DIR / f"{task.notebook}.ipynb", output, parameters)
-            except NotebookFailed as error:
-                first_line = (error.evalue or "").splitlines()[:1]
-                raise StepFailed(
-                    f"step {task.notebook} failed: {error.ename}: {''.join(first_line)}"
-                    f" (saved notebook: {output})"
-                ) from None
-            timings[task.notebook] = round(time.monotonic() - started, 1)
-            _log(f"[{number}/{len(tasks)}] {task.notebook} done in {timings[task.notebook]}s")
+    step = "the start"
+    try:
+        with SharedKernel(NOTEBOOKS_DIR) as kernel:
+            for number, task in enumerate(tasks, start=1):
+                _pause_if_asked(task.notebook)
+                step = task.notebook
+                output = run_dir / f"{task.notebook}.ipynb"
+                _log(f"[{number}/{len(tasks)}] {task.notebook} ...")
+                started = time.monotonic()
+                try:
+                    kernel.run(NOTEBOOKS_DIR / f"{task.notebook}.ipynb", output, parameters)
+                except NotebookFailed as error:
+                    first_line = (error.evalue or "").splitlines()[:1]
+                    raise StepFailed(
+                        f"step {task.notebook} failed: {error.ename}: {''.join(first_line)}"
+                        f" (saved notebook: {output})"
+                    ) from None
+                timings[task.notebook] = round(time.monotonic() - started, 1)
+                _log(f"[{number}/{len(tasks)}] {task.notebook} done in {timings[task.notebook]}s")
+    except KeyboardInterrupt:
+        done = ", ".join(timings) or "none"
+        raise RunInterrupted(
+            f"interrupted in step {step} (finished: {done}); every table is at its last "
+            "commit, and running the same command again resumes the run"
+        ) from None
 
 
-def local_run(dump: str | None, site: str | None, settings: LakeSettings) -> dict:
+def local_run(dump: str | None, site: str | None, settings: LakeSettings, wait: bool = True):
+    """Ingest one dump and run every notebook on it, holding the site's lock throughout."""
     run_id = new_run_id()
     run_dir = RUNS_DIR / run_id
-    run_dir.mkdir(parents=True)
     timings: dict[str, float] = {}
 
     started = time.monotonic()
     _log(local_server(settings).start())
     timings["emulator"] = round(time.monotonic() - started, 1)
 
-    started = time.monotonic()
     source = source_for(
         dump,
         site,
@@ -69,6 +98,17 @@ def local_run(dump: str | None, site: str | None, settings: LakeSettings) -> dic
         base_url=settings.archive_base_url,
         sample_dir=SAMPLE_DIR,
     )
+    try:
+        with site_lock(settings, source.site, run_id, wait=wait, log=_log):
+            return _locked_run(source, settings, run_id, run_dir, timings)
+    finally:
+        # A run that failed before writing anything leaves no folder behind.
+        if run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()
+
+
+def _locked_run(source, settings, run_id: str, run_dir: Path, timings: dict) -> dict:
+    started = time.monotonic()
     ingested = ingest_dump(source, settings, WORK_DIR)
     timings["ingest"] = round(time.monotonic() - started, 1)
     state = "already in the lake" if ingested.already_ingested else "ingested"
@@ -76,6 +116,7 @@ def local_run(dump: str | None, site: str | None, settings: LakeSettings) -> dic
     if ingested.missing:
         _log(f"the dump has no {', '.join(ingested.missing)}; those tables are skipped")
 
+    run_dir.mkdir(parents=True)
     parameters = dict(zip(RUN_PARAMETERS, (ingested.site, ingested.dump_id, run_id), strict=True))
     run_notebooks(parameters, run_dir, timings)
 
@@ -86,6 +127,7 @@ def local_run(dump: str | None, site: str | None, settings: LakeSettings) -> dic
         "raw": ingested.raw_uri,
         "rows_in_dump": ingested.rows,
         **summarize_site(settings, ingested.site),
+        "refresh": refresh_changes(settings, ingested.site, ingested.dump_id),
         "seconds": timings,
         "run_dir": str(run_dir),
     }
@@ -115,6 +157,14 @@ def format_summary(summary: dict) -> str:
     ]
     failing = [r for r in quality["rules"] if r["failed_rows"]]
     lines += [f"  {r['criticality']:5} {r['rule']}: {r['failed_rows']} rows" for r in failing]
+    refresh = summary.get("refresh")
+    if refresh:
+        lines += ["", f"Refresh: replaced dump {refresh['replaced_dump_id']}; rows per table:"]
+        lines += [
+            f"  {table:24} {counts.get('added', 0):>7} added {counts.get('changed', 0):>7} "
+            f"changed {counts.get('deleted', 0):>7} deleted"
+            for table, counts in refresh["rows"].items()
+        ]
     if summary.get("new_attributes"):
         lines += ["", "Format change: attributes no schema knows, kept in _rescued_data:"]
         lines += [f"  {message}" for message in summary["new_attributes"]]

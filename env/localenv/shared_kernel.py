@@ -3,6 +3,9 @@ the first notebook's `open_run` builds the session and the next ones find it act
 Parameters are injected as papermill does, and every executed notebook is saved, also
 when it fails."""
 
+import contextlib
+import os
+import signal
 from pathlib import Path
 
 import nbformat
@@ -50,13 +53,24 @@ class SharedKernel:
                 client.kc.stop_channels()
             nbformat.write(notebook, output)
 
-    def close(self) -> None:
-        if self.kernel_manager is not None and self.kernel_manager.has_kernel:
-            run_sync(self.kernel_manager.shutdown_kernel)(now=False)
-        self.kernel_manager = None
+    def close(self, interrupted: bool = False) -> None:
+        manager, self.kernel_manager = self.kernel_manager, None
+        if manager is None or not manager.has_kernel:
+            return
+        if not interrupted:
+            run_sync(manager.shutdown_kernel)(now=False)
+            return
+        # Ctrl-C left the client's event loop half-way; a polite shutdown through it
+        # fails. The kernel runs in a process group of its own, with its JVM: end both.
+        pgid = getattr(manager.provisioner, "pgid", None)
+        if pgid:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            manager.cleanup_resources()
 
     def __enter__(self) -> "SharedKernel":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *_) -> None:
+        self.close(interrupted=exc_type is KeyboardInterrupt)

@@ -89,6 +89,10 @@ def scope_filter(scope: dict[str, str]):
     return condition
 
 
+class SourceMismatch(ValueError):
+    """A sync whose source does not look like the data it should replace."""
+
+
 def sync(
     lake: Lake,
     source: DataFrame,
@@ -97,6 +101,7 @@ def sync(
     scope: dict[str, str],
     constraints: dict[str, str] | None = None,
     properties: dict[str, str] | None = None,
+    expected_rows: int | None = None,
 ) -> None:
     """Make the rows of `name` in `scope` (one site, or one site's rows of one table)
     equal `source`: insert, update and delete as needed. Nothing outside `scope` changes.
@@ -105,13 +110,19 @@ def sync(
     a lake ever receives, and a MERGE into an empty slice would join every row with the
     table and read `source` twice more. `properties` are Delta table properties for a
     table created here.
+
+    The deletions are guarded: with `expected_rows` (what the dump's manifest says the
+    source holds) a source of any other size stops the sync; without it, so does one
+    that would delete more than the setting `max_deleted_share` of the stored rows.
+    Either way nothing is written, and the error says which table and site.
     """
     retry_on_conflict(
-        lambda: _sync(lake, source, name, keys, scope, constraints, properties), f"sync {name}"
+        lambda: _sync(lake, source, name, keys, scope, constraints, properties, expected_rows),
+        f"sync {name}",
     )
 
 
-def _sync(lake, source, name, keys, scope, constraints, properties) -> None:
+def _sync(lake, source, name, keys, scope, constraints, properties, expected_rows) -> None:
     if _ensure_table(lake, source, name, constraints, properties):
         return
     stored = lake.read(name).where(scope_filter(scope))
@@ -121,8 +132,33 @@ def _sync(lake, source, name, keys, scope, constraints, properties) -> None:
         return
     changed = source.join(stored.select(*keys, ROW_HASH), [*keys, ROW_HASH], "left_anti")
     gone = stored.join(source.select(*keys), keys, "left_anti").select(source.columns)
+    _check_source(lake, name, scope, source, stored, gone, expected_rows)
     changes = changed.withColumn(_DELETE, F.lit(False)).unionByName(
         gone.withColumn(_DELETE, F.lit(True))
     )
     if not changes.isEmpty():
         _merge(lake, changes, name, keys)
+
+
+def _describe(scope: dict[str, str]) -> str:
+    return ", ".join(f"{column} {value}" for column, value in scope.items())
+
+
+def _check_source(lake, name, scope, source, stored, gone, expected_rows) -> None:
+    """Refuse a source that would delete rows it should not (see `sync`). Only a refresh
+    can delete, so a first load is not counted again."""
+    where = f"{name} of {_describe(scope)}"
+    if expected_rows is not None:
+        if (found := source.count()) != expected_rows:
+            raise SourceMismatch(
+                f"{where}: the new rows number {found:,}, the dump's manifest says "
+                f"{expected_rows:,}; nothing was written"
+            )
+        return
+    share, stored_rows, deleted = lake.settings.max_deleted_share, stored.count(), gone.count()
+    if deleted > stored_rows * share:
+        raise SourceMismatch(
+            f"{where}: this write would delete {deleted:,} of its {stored_rows:,} rows "
+            f"({deleted / stored_rows:.0%}, more than LAKE_MAX_DELETED_SHARE={share}); nothing "
+            "was written. If the site really shrank, run again with LAKE_MAX_DELETED_SHARE=1"
+        )

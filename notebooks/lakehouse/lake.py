@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from lakehouse.settings import LakeSettings
 from lakehouse.write_conflicts import retry_on_conflict
 
-LAYERS = ("bronze", "silver", "gold", "staging")
+LAYERS = ("bronze", "silver", "gold")
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -86,12 +86,20 @@ class Lake:
             return self.spark.catalog.tableExists(self.sql_name(name))
         return DeltaTable.isDeltaTable(self.spark, self.location(name))
 
-    def read(self, name: str):
+    def read(self, name: str, version: int | None = None):
+        """The table, or with `version` the table as that commit left it (Delta time
+        travel), which no later write changes."""
         if not self.exists(name):
             raise LookupError(f"Table {name} does not exist yet at {self.location(name)}")
+        reader = self.spark.read
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
         if self.in_catalog:
-            return self.spark.read.table(self.sql_name(name))
-        return self.spark.read.format("delta").load(self.location(name))
+            return reader.table(self.sql_name(name))
+        return reader.format("delta").load(self.location(name))
+
+    def current_version(self, name: str) -> int:
+        return self.spark.sql(f"DESCRIBE HISTORY {self.sql_name(name)} LIMIT 1").first()["version"]
 
     def _save(self, writer, name: str) -> None:
         if self.in_catalog:

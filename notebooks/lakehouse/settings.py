@@ -45,6 +45,12 @@ class LakeSettings(BaseSettings):
     # means the newest release that holds the site.
     archive_item: str = ""
     max_extract_bytes: int = Field(default=512 * (1 << 30), gt=0)
+    # A site lock whose heartbeat is older than this is taken over (README: Running
+    # things at the same time); the holder rewrites it every fifth of this.
+    lock_stale_seconds: int = Field(default=600, gt=0)
+    # A refresh that would delete more than this share of a site's rows in a table, with
+    # no dump manifest vouching for the new count, stops instead (README: Refresh).
+    max_deleted_share: float = Field(default=0.5, ge=0, le=1)
     spark_cores: int = Field(default=2, ge=1)
     spark_driver_memory: str = "2g"
     # Extra JVM flags for the local Spark driver; the tests use quick-start flags.

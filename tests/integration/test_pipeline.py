@@ -80,7 +80,7 @@ def test_emulator_restart_between_steps_loses_nothing(lake, settings, s3, s3_ser
 
 
 def test_sigkill_in_the_middle_of_a_write_keeps_the_last_good_version(lake, s3_server):
-    name = "staging.crash_test"
+    name = "bronze.crash_test"
     rows = lake.spark.range(20_000_000).select(
         F.lit("crash.example.com").alias("site"),
         "id",

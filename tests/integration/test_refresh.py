@@ -25,6 +25,7 @@ from lakehouse.ingest.sample_dump import SampleSpec, write_sample_dump
 from lakehouse.ingest.sources import LocalArchive
 from lakehouse.lake import Lake
 from lakehouse.schemas import DUMP_TABLES
+from localenv.lake_summary import refresh_changes
 
 # Tables that keep one entry per dump or per check run, by design, not a current state.
 HISTORY_TABLES = {DUMP_LOADS, ROW_LINEAGE, "bronze.dq_results"}
@@ -157,6 +158,7 @@ def check_lineage(lake, site: str, second_id: str, earlier_dir: Path, later_dir:
     assert edited == {i for i in before.keys() & after.keys() if before[i] != after[i]}
     assert edited
     assert all(r["last_seen_dump_id"] != second_id for i, r in lineage.items() if i in deleted)
+    return {"added": len(added), "changed": len(edited), "deleted": len(deleted)}
 
 
 def test_a_refresh_of_the_sample_equals_a_fresh_load(lake, fresh_lake, tmp_path):
@@ -170,7 +172,10 @@ def test_a_refresh_of_the_sample_equals_a_fresh_load(lake, fresh_lake, tmp_path)
     first, second = refresh_and_compare(lake, fresh_lake, earlier, later, tmp_path)
     assert differences(lake, fresh_lake, site) == {}
     check_oracles(lake, site, later_dir, second.rows)
-    check_lineage(lake, site, second.dump_id, earlier_dir, later_dir)
+    posts_changed = check_lineage(lake, site, second.dump_id, earlier_dir, later_dir)
+    summary = refresh_changes(lake.settings, site, second.dump_id)
+    assert summary["replaced_dump_id"] == first.dump_id
+    assert summary["rows"]["posts"] == posts_changed
 
     before = versions(lake)
     with pytest.raises(OlderDump, match=f"dump {first.dump_id} .* is older"):

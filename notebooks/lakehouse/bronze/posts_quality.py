@@ -33,8 +33,10 @@ def check_bronze_posts(
 ) -> DataFrame:
     """Check one site's bronze posts, route them, and return the per-rule summary."""
     checks = load_checks(CHECKS_FILE)
-    posts = lake.read("bronze.posts").where(F.col("site") == site)
-    users = lake.read("bronze.users").where(F.col("site") == site)
+    # Inputs pinned to one version each: the checks are evaluated once per write below,
+    # and every evaluation sees the same rows whatever another run commits meanwhile.
+    posts = pinned_site_rows(lake, "bronze.posts", site)
+    users = pinned_site_rows(lake, "bronze.users", site)
     checked = apply_checks(
         posts, checks, run_id=run_id, run_time=run_time, ref_dfs={"users": users}
     )
@@ -46,13 +48,11 @@ def check_bronze_posts(
     checked = with_row_hash(checked, [ROW_HASH, "_error_rules", "_warning_rules"]).drop(
         "_error_rules", "_warning_rules"
     )
-    lake.overwrite_slice(checked, "staging.posts_checked", {"site": site})
-    staged = lake.read("staging.posts_checked").where(F.col("site") == site)
-    valid, quarantined = split(staged)
+    valid, quarantined = split(checked)
     sync(lake, valid, VALID, ["site", "id"], {"site": site})
     sync(lake, quarantined, QUARANTINE, ["site", "id"], {"site": site})
 
-    summary = summarize(staged, checks).select(
+    summary = summarize(checked, checks).select(
         F.lit(site).alias("site"),
         F.lit(dump_id).alias("dump_id"),
         "*",
@@ -61,5 +61,8 @@ def check_bronze_posts(
     )
     summary = with_row_hash(summary, ["rule", "criticality", "failed_rows", "checked_rows"])
     upsert(lake, summary, RESULTS, ["site", "dump_id", "rule"])
-    lake.delta_table("staging.posts_checked").delete(F.col("site") == site)
     return lake.read(RESULTS).where((F.col("site") == site) & (F.col("dump_id") == dump_id))
+
+
+def pinned_site_rows(lake: Lake, name: str, site: str) -> DataFrame:
+    return lake.read(name, version=lake.current_version(name)).where(F.col("site") == site)

@@ -185,7 +185,7 @@ def _load_file(
     rejected = rejected if census.rows_rejected else rejected.limit(0)
     sync(
         lake, rejected, REJECTED_ROWS, ["site", "table_name", ROW_HASH],
-        {"site": site, "table_name": table.name},
+        {"site": site, "table_name": table.name}, expected_rows=census.rows_rejected,
     )  # fmt: skip
     bronze_columns = ["site", *table.columns, "_rescued_data", *LINEAGE[1:], ROW_HASH]
     sync(
@@ -196,6 +196,7 @@ def _load_file(
         {"site": site},
         constraints={"id_not_null": "id IS NOT NULL", "site_not_null": "site IS NOT NULL"},
         properties={"delta.dataSkippingStatsColumns": ",".join(_stats_columns(table))},
+        expected_rows=census.rows_loaded,
     )
     return BronzeLoad(
         table.name, site, dump_id, manifest["rows"][file_name], census.rows_loaded,

@@ -5,7 +5,9 @@ a symlink or a directory among the table names stops the extraction before any
 file is written, and so does a declared size over the limit.
 """
 
+import lzma
 import shutil
+import zlib
 from pathlib import Path, PurePosixPath
 
 import py7zr
@@ -13,9 +15,6 @@ from py7zr.exceptions import ArchiveError, Bad7zFile, CrcError, DecompressionBom
 
 from lakehouse.ingest.progress import byte_progress
 from lakehouse.schemas import DUMP_TABLES
-
-DEFAULT_MAX_EXTRACT_BYTES = 512 * (1 << 30)  # Stack Overflow's Posts.xml is ~100 GB.
-
 
 class UnsafeArchive(RuntimeError):
     pass
@@ -36,10 +35,9 @@ def _check_member(archive: Path, info) -> bool:
     return True
 
 
-def extract_tables(
-    archive: Path, destination: Path, max_bytes: int = DEFAULT_MAX_EXTRACT_BYTES
-) -> list[Path]:
-    """Extract the dump's table files from `archive`; return their paths."""
+def extract_tables(archive: Path, destination: Path, max_bytes: int) -> list[Path]:
+    """Extract the dump's table files from `archive`, refusing more than `max_bytes`
+    (the setting LAKE_MAX_EXTRACT_BYTES); return their paths."""
     try:
         with py7zr.SevenZipFile(archive, "r", max_extract_size=max_bytes) as packed:
             members = [info for info in packed.list() if _check_member(archive, info)]
@@ -47,7 +45,7 @@ def extract_tables(
             if declared > max_bytes:
                 raise UnsafeArchive(
                     f"{archive.name}: tables declare {declared} bytes, over the limit of "
-                    f"{max_bytes} (raise it with --max-extract-bytes)"
+                    f"{max_bytes} (raise it with the setting LAKE_MAX_EXTRACT_BYTES)"
                 )
             names = [info.filename for info in members]
             staging = destination / f".extracting-{archive.name}"
@@ -55,7 +53,7 @@ def extract_tables(
             staging.mkdir(parents=True)
             with byte_progress(f"extract {archive.name}", declared):
                 packed.extract(path=staging, targets=names)
-    except (Bad7zFile, CrcError, ArchiveError, EOFError, OSError) as error:
+    except (Bad7zFile, CrcError, ArchiveError, EOFError, OSError, lzma.LZMAError, zlib.error) as error:
         raise UnsafeArchive(f"{archive.name}: corrupt or unreadable archive ({error})") from None
     except DecompressionBombError as error:
         raise UnsafeArchive(f"{archive.name}: {error}") from None

@@ -8,6 +8,7 @@ structure check, so a bad archive leaves the lake as it was.
 
 import hashlib
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,8 +112,9 @@ def ingest_dump(source: DumpSource, settings: LakeSettings, work_dir: Path) -> I
     if listed is None and (manifest := _already_ingested(s3, settings.bucket, site, digest)):
         return _result_of(manifest, settings.bucket)
 
-    extract_dir = work_dir / "extract" / site / digest
-    shutil.rmtree(extract_dir, ignore_errors=True)
+    # A folder of this call's own: two ingests of one dump never delete each other's files.
+    (work_dir / "extract").mkdir(parents=True, exist_ok=True)
+    extract_dir = Path(tempfile.mkdtemp(prefix=f"{site}-{digest}-", dir=work_dir / "extract"))
     try:
         files = [
             path

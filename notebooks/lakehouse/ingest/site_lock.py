@@ -1,0 +1,193 @@
+"""One writer per site: a lock object in the lake's own bucket, `_locks/<site>.json`.
+
+A terminal run, Airflow and the Kind cluster all reach the same bucket, so they all see
+the same lock. It is taken with an S3 conditional write (`If-None-Match: *`, which
+exactly one of several racing writers wins) and kept fresh by a heartbeat that rewrites
+it only while it is still ours (`If-Match: <our ETag>`). A lock is stale when its holder
+ran on this machine and its process is gone, or when its heartbeat is older than
+`stale_after`; a stale lock is taken over with the same compare-and-swap, and the
+takeover is logged.
+"""
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+
+from botocore.exceptions import ClientError
+
+LOCKS_PREFIX = "_locks"
+_LOST_RACE = {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "404"}
+
+
+class SiteBusy(RuntimeError):
+    """Another run holds the site, and this run was asked not to wait."""
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    run_id: str
+    host: str
+    pid: int
+    started: str  # ISO time, UTC
+    heartbeat: str  # ISO time, UTC
+
+    def describe(self) -> str:
+        started = datetime.fromisoformat(self.started)
+        where = f"{self.host} (pid {self.pid})"
+        return f"run {self.run_id}, started {started:%Y-%m-%d %H:%M} UTC on {where}"
+
+    def stale_reason(self, stale_after: timedelta) -> str | None:
+        """Why this holder can no longer be running, or None while it may be."""
+        if self.host == socket.gethostname() and not _process_alive(self.pid):
+            return f"its process {self.pid} is gone"
+        silent = datetime.now(UTC) - datetime.fromisoformat(self.heartbeat)
+        if silent > stale_after:
+            return f"no heartbeat for {int(silent.total_seconds())} s"
+        return None
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # Someone else's process: alive.
+        return True
+    return True
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class SiteLock:
+    """`with SiteLock(...):` holds the site for the block; see the module docstring."""
+
+    def __init__(
+        self,
+        s3,
+        bucket: str,
+        site: str,
+        run_id: str,
+        *,
+        wait: bool = True,
+        stale_after: timedelta = timedelta(minutes=10),
+        log: Callable[[str], None] = print,
+        poll_seconds: float = 2.0,
+    ):
+        self.s3, self.bucket, self.site, self.run_id = s3, bucket, site, run_id
+        self.key = f"{LOCKS_PREFIX}/{site}.json"
+        self.wait, self.stale_after, self.log = wait, stale_after, log
+        self.poll_seconds = poll_seconds
+        self._etag: str | None = None
+        self._started = _now()
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+
+    # --- S3 ------------------------------------------------------------------------
+    def _body(self) -> bytes:
+        holder = LockHolder(self.run_id, socket.gethostname(), os.getpid(), self._started, _now())
+        return json.dumps(asdict(holder)).encode()
+
+    def _put(self, **condition) -> bool:
+        """Write our holder under the condition; False when another writer won."""
+        try:
+            response = self.s3.put_object(
+                Bucket=self.bucket, Key=self.key, Body=self._body(), **condition
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] in _LOST_RACE:
+                return False
+            raise
+        self._etag = response["ETag"]
+        return True
+
+    def _current(self) -> tuple[LockHolder, str] | None:
+        try:
+            found = self.s3.get_object(Bucket=self.bucket, Key=self.key)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in _LOST_RACE:
+                return None
+            raise
+        return LockHolder(**json.loads(found["Body"].read())), found["ETag"]
+
+    # --- taking and giving back --------------------------------------------------------
+    def acquire(self) -> None:
+        waiting_for = None
+        while not self._put(IfNoneMatch="*"):
+            current = self._current()
+            if current is None:
+                continue  # Released between our write and our read: try again.
+            holder, etag = current
+            reason = holder.stale_reason(self.stale_after)
+            if reason and self._put(IfMatch=etag):
+                self.log(f"took over the lock of {self.site} from {holder.describe()}: {reason}")
+                break
+            if reason:
+                continue  # Another run took it over first.
+            if not self.wait:
+                raise SiteBusy(
+                    f"site {self.site} is being written by {holder.describe()}; "
+                    "wait for it to finish, or run again without --no-wait to queue"
+                )
+            if waiting_for != holder.run_id:
+                self.log(f"waiting for {holder.describe()}, which is writing {self.site}")
+                waiting_for = holder.run_id
+            time.sleep(self.poll_seconds)
+        self._heartbeat = threading.Thread(target=self._beat, daemon=True, name="site-lock")
+        self._heartbeat.start()
+
+    def _beat(self) -> None:
+        interval = max(1.0, self.stale_after.total_seconds() / 5)
+        while not self._stop.wait(interval):
+            if not self._put(IfMatch=self._etag):
+                self.log(f"lost the lock of {self.site}: another run took it over")
+                return
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._heartbeat:
+            self._heartbeat.join()
+        if self._etag is None:
+            return
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=self.key, IfMatch=self._etag)
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in _LOST_RACE:
+                raise
+        self._etag = None
+
+    def __enter__(self) -> "SiteLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.release()
+
+
+def lock_holder(s3, bucket: str, site: str) -> LockHolder | None:
+    """Who holds the site now, if anyone (for status lines)."""
+    current = SiteLock(s3, bucket, site, run_id="")._current()
+    return current[0] if current else None
+
+
+def site_lock(settings, site: str, run_id: str, *, wait: bool, log: Callable[[str], None]):
+    """The lock of `site` in the configured lake, for `with`."""
+    from lakehouse.ingest.raw_store import ensure_bucket, s3_client
+
+    s3 = s3_client(settings)
+    ensure_bucket(s3, settings.bucket)
+    return SiteLock(
+        s3,
+        settings.bucket,
+        site,
+        run_id,
+        wait=wait,
+        stale_after=timedelta(seconds=settings.lock_stale_seconds),
+        log=log,
+    )

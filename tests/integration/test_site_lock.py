@@ -1,0 +1,126 @@
+"""One writer per site: the lock in the lake's bucket, against the real S3 server.
+
+Racing writers are threads with their own S3 clients and, for the dead-holder case, a
+real process that has exited; the two-runs case is in test_concurrent_runs.py.
+"""
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from lakehouse.ingest.raw_store import s3_client
+from lakehouse.ingest.site_lock import LOCKS_PREFIX, SiteBusy, SiteLock, lock_holder
+
+
+def lock(settings, site: str, run_id: str, messages: list | None = None, **options) -> SiteLock:
+    log = messages.append if messages is not None else (lambda _: None)
+    return SiteLock(s3_client(settings), settings.bucket, site, run_id, log=log, **options)
+
+
+def test_of_runs_racing_for_one_site_exactly_one_wins(settings, s3):
+    site = "race.example.com"
+    contenders = [lock(settings, site, f"run-{n}", wait=False) for n in range(8)]
+
+    def try_to_take(contender: SiteLock) -> str:
+        try:
+            contender.acquire()
+        except SiteBusy as busy:
+            return str(busy)
+        return "won"
+
+    start = threading.Barrier(len(contenders))
+
+    def at_once(contender):
+        start.wait()
+        return try_to_take(contender)
+
+    with ThreadPoolExecutor(len(contenders)) as pool:
+        outcomes = list(pool.map(at_once, contenders))
+    winner = contenders[outcomes.index("won")]
+    assert outcomes.count("won") == 1, outcomes
+    refusals = [o for o in outcomes if o != "won"]
+    assert all(
+        o.startswith(f"site {site} is being written by run {winner.run_id}, started ")
+        and "\n" not in o
+        for o in refusals
+    ), refusals
+    winner.release()
+    assert lock_holder(s3, settings.bucket, site) is None
+    with lock(settings, site, "after", wait=False):
+        assert lock_holder(s3, settings.bucket, site).run_id == "after"
+
+
+def test_a_second_run_waits_with_a_message_and_goes_on_when_the_first_ends(settings, s3):
+    site = "queue.example.com"
+    messages: list[str] = []
+    first = lock(settings, site, "first")
+    first.acquire()
+    second = lock(settings, site, "second", messages, poll_seconds=0.2)
+    waiter = threading.Thread(target=second.acquire)
+    waiter.start()
+    time.sleep(1.5)
+    assert waiter.is_alive(), "the second run did not wait"
+    assert len(messages) == 1 and messages[0].startswith("waiting for run first, started ")
+    assert messages[0].endswith(f"which is writing {site}")
+    first.release()
+    waiter.join(timeout=10)
+    assert not waiter.is_alive()
+    assert lock_holder(s3, settings.bucket, site).run_id == "second"
+    second.release()
+
+
+def test_the_lock_of_a_process_that_is_gone_is_taken_over_and_the_takeover_logged(settings, s3):
+    site = "orphan.example.com"
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead_pid = int(gone.stdout)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    holder = {"run_id": "crashed", "host": socket.gethostname(), "pid": dead_pid,
+              "started": now, "heartbeat": now}  # fmt: skip
+    s3.put_object(Bucket=settings.bucket, Key=f"{LOCKS_PREFIX}/{site}.json",
+                  Body=json.dumps(holder).encode())  # fmt: skip
+    messages: list[str] = []
+    with lock(settings, site, "rescuer", messages, wait=False):
+        assert lock_holder(s3, settings.bucket, site).run_id == "rescuer"
+    assert messages == [
+        f"took over the lock of {site} from run crashed, started {now[:16].replace('T', ' ')} "
+        f"UTC on {socket.gethostname()} (pid {dead_pid}): its process {dead_pid} is gone"
+    ]
+
+
+def test_a_holder_elsewhere_is_stale_only_once_its_heartbeat_is_old(settings, s3):
+    site = "elsewhere.example.com"
+    key = f"{LOCKS_PREFIX}/{site}.json"
+
+    def held_by_a_pod(heartbeat_age: timedelta) -> None:
+        beat = (datetime.now(UTC) - heartbeat_age).isoformat(timespec="seconds")
+        holder = {"run_id": "pod", "host": "airflow-worker-0", "pid": 1,
+                  "started": beat, "heartbeat": beat}  # fmt: skip
+        s3.put_object(Bucket=settings.bucket, Key=key, Body=json.dumps(holder).encode())
+
+    held_by_a_pod(timedelta(seconds=5))
+    with pytest.raises(SiteBusy, match="run pod, started .* on airflow-worker-0"):
+        lock(settings, site, "early", wait=False, stale_after=timedelta(minutes=1)).acquire()
+    held_by_a_pod(timedelta(minutes=2))
+    messages: list[str] = []
+    with lock(settings, site, "late", messages, wait=False, stale_after=timedelta(minutes=1)):
+        assert lock_holder(s3, settings.bucket, site).run_id == "late"
+    assert re.search(r"from run pod, .*: no heartbeat for 1[23]\d s$", messages[0]), messages
+
+
+def test_the_heartbeat_keeps_a_long_run_from_looking_stale(settings, s3):
+    site = "long.example.com"
+    stale_after = timedelta(seconds=3)
+    with lock(settings, site, "long", stale_after=stale_after):
+        time.sleep(5)  # longer than stale_after: only the heartbeat keeps it fresh
+        with pytest.raises(SiteBusy, match="run long"):
+            lock(settings, site, "impatient", wait=False, stale_after=stale_after).acquire()
+    assert lock_holder(s3, settings.bucket, site) is None
