@@ -2,6 +2,7 @@
 that process id (its whole process group, so forked workers go with it)."""
 
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -22,6 +23,15 @@ class ManagedProcess:
     @property
     def log_file(self) -> Path:
         return self.state_dir / f"{self.name}.log"
+
+    @contextlib.contextmanager
+    def starting(self):
+        """Held from "is it running?" until it runs: of two starts at once, the second
+        waits here and then finds the first one's process."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with (self.state_dir / f"{self.name}.start.lock").open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
 
     def spawn(self, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         self.state_dir.mkdir(parents=True, exist_ok=True)

@@ -91,6 +91,10 @@ class S3Server:
 
     def start(self, timeout: float = 60) -> str:
         """Start S3Proxy unless an S3 server already answers; return what is serving."""
+        with self.process.starting():
+            return self._start(timeout)
+
+    def _start(self, timeout: float) -> str:
         if self.running_pid():
             return f"S3Proxy already running (pid {self.running_pid()}) on {self.endpoint}"
         answer = self._root_answer()

@@ -98,3 +98,39 @@ def test_a_port_taken_by_something_else_is_named(tmp_path):
             server.start()
     finally:
         other.shutdown()
+
+
+def test_two_starts_at_once_start_one_server_that_stop_then_ends(tmp_path):
+    """Two `lake s3 start` at the same instant, as real processes sharing one state dir."""
+    import subprocess
+    import sys
+
+    from localenv.ports import free_port
+
+    port = free_port()
+    script = (
+        "import sys; from pathlib import Path; from lakehouse.settings import LakeSettings; "
+        "from localenv.s3_server import server_for; "
+        f"s = LakeSettings(s3_endpoint='http://127.0.0.1:{port}'); "
+        f"data, state = Path({str(tmp_path / 'data')!r}), Path({str(tmp_path / 'state')!r}); "
+        "print(server_for(s, data, state).start())"
+    )
+    starts = [
+        subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    said = sorted(start.communicate(timeout=120)[0].strip() for start in starts)
+    from lakehouse.settings import LakeSettings
+
+    server = server_for(
+        LakeSettings(s3_endpoint=f"http://127.0.0.1:{port}"), tmp_path / "data", tmp_path / "state"
+    )
+    try:
+        pid = server.running_pid()
+        assert pid is not None
+        assert said[0] == f"S3Proxy already running (pid {pid}) on http://127.0.0.1:{port}"
+        assert said[1].startswith(f"S3Proxy started (pid {pid}) on http://127.0.0.1:{port}")
+        assert server.status().startswith(f"running: S3Proxy pid {pid}")
+    finally:
+        assert server.stop() == f"S3Proxy stopped (pid {pid})"
+    assert not server.answers() and server.status().startswith("stopped")
