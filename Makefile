@@ -119,6 +119,10 @@ ingest: setup ## Only fetch, verify, extract and upload a dump (DUMP= or SITE=)
 sql: setup ## Query the lake with Spark SQL and print CSV: make sql Q="SELECT * FROM gold.most_popular_tags"
 	@$(BIN)/lake sql "$(Q)"
 
+.PHONY: vacuum
+vacuum: setup ## Remove data files no commit references (left by a killed run), once older than 7 days
+	$(BIN)/lake vacuum
+
 ## --- Development ------------------------------------------------------------
 
 .PHONY: test-unit test-integration test-notebooks

@@ -161,6 +161,19 @@ def cmd_sql(args) -> None:
     lake.sql(args.query).toPandas().to_csv(sys.stdout, index=False)
 
 
+def cmd_vacuum(args) -> None:
+    from lakehouse.graph import TABLES
+    from lakehouse.runtime import open_lake
+    from localenv.s3_server import local_server
+
+    settings = _settings()
+    print(local_server(settings).start(), file=sys.stderr)
+    lake = open_lake(settings)
+    for name in TABLES:
+        if lake.exists(name):
+            print(f"{name}: removed {lake.vacuum(name)} unreferenced data files")
+
+
 def cmd_sample(args) -> None:
     from lakehouse.ingest import sample_dump
     from lakehouse.ingest.dump_revision import RevisionSpec, write_dump_revision
@@ -263,6 +276,12 @@ def main(argv: list[str] | None = None) -> None:
     sql.add_argument("query")
     sql.set_defaults(handler=cmd_sql)
 
+    vacuum = commands.add_parser(
+        "vacuum",
+        help="remove data files no commit references, once older than Delta's retention",
+    )
+    vacuum.set_defaults(handler=cmd_vacuum)
+
     sample = commands.add_parser("sample", help="write a generated dump")
     sample.add_argument("--out", type=Path, required=True)
     sample.add_argument("--site", default="sample.stackexchange.com")
@@ -315,12 +334,9 @@ def main(argv: list[str] | None = None) -> None:
 def _user_errors() -> tuple[type[Exception], ...]:
     from pyspark.errors import PySparkException
 
-    from localenv.local_run import StepFailed
+    from localenv.local_run import USER_ERRORS
 
-    return (
-        StepFailed, PySparkException, FileNotFoundError, ValueError, RuntimeError, LookupError,
-        ConnectionError,
-    )  # fmt: skip
+    return (PySparkException, *USER_ERRORS)
 
 
 if __name__ == "__main__":

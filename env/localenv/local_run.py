@@ -5,6 +5,7 @@ import json
 import os
 import sys
 import time
+import traceback
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,12 +23,21 @@ from localenv.shared_kernel import NotebookFailed, SharedKernel
 
 
 class StepFailed(RuntimeError):
-    pass
+    def __init__(self, step: str, reason: str, notebook: Path):
+        super().__init__(f"step {step} failed: {reason} (saved notebook: {notebook})")
+        self.step, self.reason, self.notebook = step, reason, notebook
+
+
+class RunFailed(RuntimeError):
+    """Anything else that stopped a run: one line, and the whole trace in a log file."""
 
 
 class RunInterrupted(RuntimeError):
     """Ctrl-C: the run stopped between two commits; running it again resumes it."""
 
+
+# Errors whose message already says what to fix; anything else gets a trace file too.
+USER_ERRORS = (ValueError, LookupError, OSError, RuntimeError)
 
 # Tests hold a run before a step: "<step>:<flag file>" waits while the flag file exists,
 # after touching "<flag file>.reached". Unset, it costs one environment lookup per step.
@@ -54,30 +64,29 @@ def _pause_if_asked(step: str) -> None:
 def run_notebooks(parameters: dict[str, str], run_dir: Path, timings: dict[str, float]) -> None:
     """Every notebook of the graph, in order, in one kernel (one Spark start per run)."""
     tasks = in_dependency_order()
-    step = "the start"
+    step = tasks[0].notebook
     try:
         with SharedKernel(NOTEBOOKS_DIR) as kernel:
             for number, task in enumerate(tasks, start=1):
-                _pause_if_asked(task.notebook)
                 step = task.notebook
+                _pause_if_asked(task.notebook)
                 output = run_dir / f"{task.notebook}.ipynb"
                 _log(f"[{number}/{len(tasks)}] {task.notebook} ...")
                 started = time.monotonic()
                 try:
                     kernel.run(NOTEBOOKS_DIR / f"{task.notebook}.ipynb", output, parameters)
                 except NotebookFailed as error:
-                    first_line = (error.evalue or "").splitlines()[:1]
+                    first_line = "".join((error.evalue or "").splitlines()[:1])
                     raise StepFailed(
-                        f"step {task.notebook} failed: {error.ename}: {''.join(first_line)}"
-                        f" (saved notebook: {output})"
+                        task.notebook, f"{error.ename}: {first_line}", output
                     ) from None
                 timings[task.notebook] = round(time.monotonic() - started, 1)
                 _log(f"[{number}/{len(tasks)}] {task.notebook} done in {timings[task.notebook]}s")
     except KeyboardInterrupt:
-        done = ", ".join(timings) or "none"
+        done = ", ".join(task.notebook for task in tasks if task.notebook in timings)
         raise RunInterrupted(
-            f"interrupted in step {step} (finished: {done}); every table is at its last "
-            "commit, and running the same command again resumes the run"
+            f"stopped at step {step} (finished: {done or 'none'}); every table is at its "
+            "last commit, and running the same command again resumes the run"
         ) from None
 
 
@@ -101,6 +110,23 @@ def local_run(dump: str | None, site: str | None, settings: LakeSettings, wait: 
     try:
         with site_lock(settings, source.site, run_id, wait=wait, log=_log):
             return _locked_run(source, settings, run_id, run_dir, timings)
+    except StepFailed as failed:
+        if local_server(settings).answers():
+            raise
+        raise StepFailed(
+            failed.step,
+            f"the S3 server at {settings.s3_endpoint} stopped answering; every table is at "
+            "its last commit: start it with `make s3-start` and run again",
+            failed.notebook,
+        ) from None
+    except USER_ERRORS:
+        raise
+    except Exception as error:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        log = run_dir / "error.log"
+        log.write_text(traceback.format_exc())
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise RunFailed(f"{first_line} (full trace: {log})") from None
     finally:
         # A run that failed before writing anything leaves no folder behind.
         if run_dir.is_dir() and not any(run_dir.iterdir()):

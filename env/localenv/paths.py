@@ -1,5 +1,6 @@
 """Where the local environment keeps its files; all of them are git-ignored."""
 
+import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -7,9 +8,10 @@ JAR_MANIFEST = REPO_ROOT / "env" / "jars.pom.xml"
 JAR_CACHE = REPO_ROOT / ".cache" / "jars"
 STATE_DIR = REPO_ROOT / ".local"
 LAKE_DIR = REPO_ROOT / "lake"
-RUNS_DIR = REPO_ROOT / "runs"
+# The tests point runs and scratch elsewhere, so that they leave nothing in the checkout.
+RUNS_DIR = Path(os.environ.get("LAKE_RUNS_DIR", REPO_ROOT / "runs"))
 SAMPLE_DIR = REPO_ROOT / "data" / "sample"
-WORK_DIR = REPO_ROOT / "data" / "work"
+WORK_DIR = Path(os.environ.get("LAKE_WORK_DIR", REPO_ROOT / "data" / "work"))
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 S3_STATE_DIR = STATE_DIR / "s3"
 AIRFLOW_HOME = STATE_DIR / "airflow"

@@ -95,8 +95,14 @@ class S3Server:
             return self._start(timeout)
 
     def _start(self, timeout: float) -> str:
-        if self.running_pid():
-            return f"S3Proxy already running (pid {self.running_pid()}) on {self.endpoint}"
+        if pid := self.running_pid():
+            answer = self._root_answer()
+            if answer and answer[0] >= 500 and not self.data_dir.is_dir():
+                raise RuntimeError(
+                    f"The S3 server (pid {pid}) fails: its lake folder {self.data_dir} is "
+                    "gone. Restart it with `make s3-stop s3-start` (the lake starts empty)"
+                )
+            return f"S3Proxy already running (pid {pid}) on {self.endpoint}"
         answer = self._root_answer()
         if answer is not None:
             if self.is_localstack():

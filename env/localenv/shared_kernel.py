@@ -66,8 +66,8 @@ class SharedKernel:
         if pgid:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)
-        with contextlib.suppress(Exception):
-            manager.cleanup_resources()
+        with contextlib.suppress(OSError):
+            manager.cleanup_connection_file()
 
     def __enter__(self) -> "SharedKernel":
         return self

@@ -149,6 +149,14 @@ class Lake:
 
         retry_on_conflict(write, f"overwrite {name}")
 
+    def vacuum(self, name: str) -> int:
+        """Delete the data files no commit references (a killed write leaves some) once
+        they are older than Delta's retention (7 days by default); return how many."""
+        table = self.sql_name(name)
+        unreferenced = self.spark.sql(f"VACUUM {table} DRY RUN").count()
+        self.spark.sql(f"VACUUM {table}")
+        return unreferenced
+
     def add_constraints(self, name: str, constraints: dict[str, str]) -> None:
         existing = {
             key.removeprefix("delta.constraints.")

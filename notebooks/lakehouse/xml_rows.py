@@ -5,6 +5,7 @@ no network. A line that is not a well-formed row is kept as a rejected line with
 reason, never dropped, and values that do not fit their type go to `_rescued_data`.
 """
 
+import re
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -74,6 +75,13 @@ def classify(line: str, root: str) -> str | None:
     return REJECTED
 
 
+def _malformed(error: etree.XMLSyntaxError) -> str:
+    """lxml's message with its position as a place in the row: each row is parsed alone,
+    so lxml's "line 1" is not the row's line in the file."""
+    message = re.sub(r",? line \d+, column \d+$", "", error.msg or str(error))
+    return f"malformed XML at character {error.position[1]} of the row: {message}"
+
+
 def _parse_elements(row_lines: list[str]) -> list[tuple[str, etree._Element | str]]:
     """Parse row lines in one go; on failure, line by line so only bad lines are lost.
 
@@ -91,7 +99,7 @@ def _parse_elements(row_lines: list[str]) -> list[tuple[str, etree._Element | st
         try:
             results.append((line, etree.fromstring(line, parser)))
         except etree.XMLSyntaxError as error:
-            results.append((line, f"malformed XML: {error}"))
+            results.append((line, _malformed(error)))
     return results
 
 

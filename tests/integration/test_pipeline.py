@@ -2,10 +2,13 @@
 survives emulator restarts and crashes, and another engine reads it from disk."""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from pipeline_helpers import PIPED_SITE, ingest_sample, run_pipeline, site_counts, versions
@@ -79,7 +82,9 @@ def test_emulator_restart_between_steps_loses_nothing(lake, settings, s3, s3_ser
     assert counts["gold.posts_users"] == counts["bronze.users"]
 
 
-def test_sigkill_in_the_middle_of_a_write_keeps_the_last_good_version(lake, s3_server):
+def test_sigkill_in_the_middle_of_a_write_keeps_the_last_good_version(
+    lake, s3_server, lake_dir, settings
+):
     name = "bronze.crash_test"
     rows = lake.spark.range(20_000_000).select(
         F.lit("crash.example.com").alias("site"),
@@ -106,6 +111,20 @@ def test_sigkill_in_the_middle_of_a_write_keeps_the_last_good_version(lake, s3_s
     s3_server.start()
     assert "error" in failure
     assert lake.delta_table(name).history(1).first()["version"] == good_version
+    assert lake.read(name).count() == 1000
+
+    # `make vacuum` removes what the killed write left, once older than the retention.
+    folder = lake_dir / settings.bucket / "bronze" / "crash_test"
+    referenced = {Path(uri).name for uri in lake.read(name).inputFiles()}
+    orphan = folder / "part-orphan-left-by-a-killed-write.snappy.parquet"
+    shutil.copy(folder / sorted(referenced)[0], orphan)
+    assert lake.vacuum(name) == 0, "a file younger than the retention was removed"
+    leftovers = [f for f in folder.glob("*.parquet") if f.name not in referenced]
+    eight_days_ago = time.time() - 8 * 24 * 3600
+    for leftover in leftovers:
+        os.utime(leftover, (eight_days_ago, eight_days_ago))
+    assert lake.vacuum(name) == len(leftovers) >= 1
+    assert {f.name for f in folder.glob("*.parquet")} == referenced
     assert lake.read(name).count() == 1000
 
 

@@ -134,3 +134,27 @@ def test_two_starts_at_once_start_one_server_that_stop_then_ends(tmp_path):
     finally:
         assert server.stop() == f"S3Proxy stopped (pid {pid})"
     assert not server.answers() and server.status().startswith("stopped")
+
+
+def test_a_lake_folder_deleted_under_the_running_server_is_named(tmp_path):
+    import shutil
+
+    from lakehouse.ingest.raw_store import ensure_bucket, s3_client
+    from lakehouse.settings import LakeSettings
+    from localenv.ports import free_port
+
+    settings = LakeSettings(s3_endpoint=f"http://127.0.0.1:{free_port()}")
+    server = server_for(settings, tmp_path / "data", tmp_path / "state")
+    try:
+        server.start()
+        ensure_bucket(s3_client(settings), settings.bucket)
+        shutil.rmtree(tmp_path / "data")
+        with pytest.raises(RuntimeError) as failed:
+            server.start()
+        assert str(failed.value) == (
+            f"The S3 server (pid {server.running_pid()}) fails: its lake folder "
+            f"{tmp_path / 'data'} is gone. Restart it with `make s3-stop s3-start` (the lake "
+            "starts empty)"
+        )
+    finally:
+        server.stop()

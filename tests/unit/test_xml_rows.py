@@ -64,3 +64,10 @@ def test_entities_are_never_expanded_and_doctype_is_flagged():
     assert FORBIDDEN in kinds
     assert kinds[REJECTED]["_reject_reason"].startswith("malformed XML")
     assert not any("root:" in str(r.get("body")) for r in rows)
+
+
+def test_a_malformed_row_is_placed_within_the_row_not_at_lxmls_line_1():
+    (rejected,) = [r for r in rows_of(['<row Id="7" Body=oops />']) if r["_line_kind"] == REJECTED]
+    assert rejected["_reject_reason"] == (
+        "malformed XML at character 18 of the row: AttValue: \" or ' expected"
+    )

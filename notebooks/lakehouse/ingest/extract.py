@@ -16,6 +16,10 @@ from py7zr.exceptions import ArchiveError, Bad7zFile, CrcError, DecompressionBom
 from lakehouse.ingest.progress import byte_progress
 from lakehouse.schemas import DUMP_TABLES
 
+# What py7zr lets through from a damaged archive, besides its own errors.
+UNREADABLE = (Bad7zFile, CrcError, ArchiveError, EOFError, OSError, lzma.LZMAError, zlib.error)
+
+
 class UnsafeArchive(RuntimeError):
     pass
 
@@ -53,7 +57,15 @@ def extract_tables(archive: Path, destination: Path, max_bytes: int) -> list[Pat
             staging.mkdir(parents=True)
             with byte_progress(f"extract {archive.name}", declared):
                 packed.extract(path=staging, targets=names)
-    except (Bad7zFile, CrcError, ArchiveError, EOFError, OSError, lzma.LZMAError, zlib.error) as error:
+    except (
+        Bad7zFile,
+        CrcError,
+        ArchiveError,
+        EOFError,
+        OSError,
+        lzma.LZMAError,
+        zlib.error,
+    ) as error:
         raise UnsafeArchive(f"{archive.name}: corrupt or unreadable archive ({error})") from None
     except DecompressionBombError as error:
         raise UnsafeArchive(f"{archive.name}: {error}") from None

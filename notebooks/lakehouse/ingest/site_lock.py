@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 LOCKS_PREFIX = "_locks"
 _LOST_RACE = {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "404"}
@@ -145,7 +145,11 @@ class SiteLock:
     def _beat(self) -> None:
         interval = max(1.0, self.stale_after.total_seconds() / 5)
         while not self._stop.wait(interval):
-            if not self._put(IfMatch=self._etag):
+            try:
+                still_ours = self._put(IfMatch=self._etag)
+            except (BotoCoreError, ClientError):
+                continue  # The server is away; the run itself will say so.
+            if not still_ours:
                 self.log(f"lost the lock of {self.site}: another run took it over")
                 return
 
@@ -160,6 +164,10 @@ class SiteLock:
         except ClientError as error:
             if error.response["Error"]["Code"] not in _LOST_RACE:
                 raise
+        except BotoCoreError:
+            # Not raised over the run's own error: once this process is gone, the next
+            # run on this machine takes the lock over at once (elsewhere: after a timeout).
+            self.log(f"could not give back the lock of {self.site}: the S3 server is unreachable")
         self._etag = None
 
     def __enter__(self) -> "SiteLock":

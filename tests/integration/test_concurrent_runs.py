@@ -1,0 +1,187 @@
+"""Real `lake run` processes at the same time, and Ctrl-C: nothing lost, one clear line.
+
+Timing is made deterministic by the runner's test hook (`LAKE_TEST_PAUSE_BEFORE`), which
+holds a run before a step while a flag file exists. The oracles are the dump's own
+numbers: Tags.xml `Count`, the rows of each file, and the data-quality checks counting
+every post.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from lxml import etree
+from pyspark.sql import functions as F
+
+from lakehouse.ingest.raw_store import s3_client
+from lakehouse.ingest.sample_dump import SampleSpec, pack_sample_dump
+from lakehouse.ingest.site_lock import lock_holder
+from lakehouse.lake import Lake
+from localenv.local_run import PAUSE_HOOK
+
+
+class Run:
+    """One `lake run --dump` in its own process group, as a terminal starts it."""
+
+    def __init__(self, archive: Path, settings, work: Path, name: str, pause: str = ""):
+        self.stderr_path = work / f"{name}.stderr"
+        env = {
+            **os.environ,
+            "LAKE_BUCKET": settings.bucket,
+            "LAKE_RUNS_DIR": str(work / "runs"),
+            "LAKE_WORK_DIR": str(work / f"{name}-work"),
+        }
+        if pause:
+            env[PAUSE_HOOK] = pause
+        with self.stderr_path.open("w") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "localenv.cli", "run", "--dump", str(archive)],
+                stdout=subprocess.DEVNULL, stderr=stderr, env=env, start_new_session=True,
+            )  # fmt: skip
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()
+
+    def wait(self, timeout: float = 900) -> int:
+        return self.process.wait(timeout=timeout)
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def check_against_the_dump(lake: Lake, site: str, xml_dir: Path) -> None:
+    """Every table holds the dump: Tags.xml Count in gold, every Posts.xml row checked
+    and routed, every post in silver."""
+    rows = sum(1 for _ in etree.iterparse(str(xml_dir / "Posts.xml"), tag="row"))
+    tags = {r.get("TagName"): int(r.get("Count"))
+            for _, r in etree.iterparse(str(xml_dir / "Tags.xml"), tag="row")}  # fmt: skip
+
+    def count(name: str) -> int:
+        return lake.read(name).where(F.col("site") == site).count()
+
+    assert count("bronze.posts") == rows
+    assert count("bronze.posts_valid") + count("bronze.posts_quarantine") == rows
+    checked = {r["checked_rows"] for r in lake.read("bronze.dq_results")
+               .where(F.col("site") == site).collect()}  # fmt: skip
+    assert checked == {rows}
+    assert count("silver.posts") == count("bronze.posts_valid")
+    gold = {r["tag"]: r["question_count"] for r in
+            lake.read("gold.most_popular_tags").where(F.col("site") == site).collect()}  # fmt: skip
+    assert gold == {tag: n for tag, n in tags.items() if n}
+
+
+@pytest.fixture
+def own_lake(spark, settings, s3_server, request):
+    """A bucket no run has created yet: the runs race to create it too."""
+    bucket = f"{settings.bucket}-{request.node.name.split('_')[1]}-{os.getpid()}"
+    own = settings.model_copy(update={"bucket": bucket})
+    return Lake(spark, own)
+
+
+def sample_archive(tmp_path: Path, site: str) -> tuple[Path, Path]:
+    xml_dir = tmp_path / "xml"
+    archive = pack_sample_dump(
+        SampleSpec(site=site, questions=30), xml_dir, tmp_path / f"{site}.7z"
+    )
+    return archive, xml_dir
+
+
+def test_two_runs_of_one_site_at_once_then_ctrl_c_the_one_writing(own_lake, tmp_path):
+    """Two runs start at the same instant on a fresh lake: one writes, the other waits
+    with a message. Ctrl-C stops the writer cleanly (exit 130, one line, its kernel and
+    Spark gone, the lock given back); the waiter then takes the site over and finishes
+    the run, and every table holds the dump."""
+    site = "twice.example.com"
+    archive, xml_dir = sample_archive(tmp_path, site)
+    flag = tmp_path / "hold"
+    flag.touch()
+    # Both carry the hook: whichever takes the lock stops before data quality, the
+    # moment two runs used to race over a shared scratch table.
+    pause = f"bronze_posts_dataquality:{flag}"
+    runs = [Run(archive, own_lake.settings, tmp_path, name, pause) for name in ("a", "b")]
+    s3 = s3_client(own_lake.settings)
+
+    wait_for(lambda: Path(f"{flag}.reached").exists(), 600, "the first run to reach the pause")
+    wait_for(lambda: any("waiting for run" in r.stderr for r in runs), 60, "a run to wait")
+    waiter = next(r for r in runs if "waiting for run" in r.stderr)
+    writer = next(r for r in runs if r is not waiter)
+    holder = lock_holder(s3, own_lake.settings.bucket, site)
+    waiting = [line for line in waiter.stderr.splitlines() if line.startswith("waiting")]
+    assert waiting == [f"waiting for {holder.describe()}, which is writing {site}"]
+    helpers = psutil.Process(writer.process.pid).children(recursive=True)
+    assert any("java" in helper.name() for helper in helpers), "no Spark JVM under the run"
+
+    Path(f"{flag}.reached").unlink()
+    os.killpg(writer.process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
+    assert writer.wait(timeout=60) == 130
+    last = writer.stderr.strip().splitlines()[-1]
+    assert last == (
+        "interrupted: stopped at step bronze_posts_dataquality (finished: bronze_posts, "
+        "bronze_users, bronze_tables); every table is at its last commit, and running the "
+        "same command again resumes the run"
+    )
+    assert "Traceback" not in writer.stderr
+    _, alive = psutil.wait_procs(helpers, timeout=30)
+    assert not alive, f"left running: {[p.cmdline()[:3] for p in alive]}"
+
+    # The waiter now holds the site, and reaches the same pause on its way through.
+    wait_for(lambda: Path(f"{flag}.reached").exists(), 600, "the waiter to take over")
+    assert lock_holder(s3, own_lake.settings.bucket, site).run_id != holder.run_id
+    assert "took over" not in waiter.stderr, "the interrupted run did not give the lock back"
+    flag.unlink()
+    assert waiter.wait() == 0, waiter.stderr
+    assert "already in the lake" in waiter.stderr
+    assert lock_holder(s3, own_lake.settings.bucket, site) is None
+    check_against_the_dump(own_lake, site, xml_dir)
+
+
+def test_an_s3_server_that_dies_mid_run_is_named_in_one_line(settings, tmp_path):
+    """The run's own S3 server is killed between two steps: the next step fails with
+    one line naming the server and the fix, and what was committed before is intact."""
+    from deltalake import DeltaTable
+
+    from localenv.lake_summary import storage_options
+    from localenv.ports import free_port
+    from localenv.s3_server import server_for
+
+    own = settings.model_copy(update={"s3_endpoint": f"http://127.0.0.1:{free_port()}"})
+    server = server_for(own, tmp_path / "data", tmp_path / "state")
+    site = "fragile.example.com"
+    archive, xml_dir = sample_archive(tmp_path, site)
+    flag = tmp_path / "hold"
+    flag.touch()
+    try:
+        server.start()
+        os.environ["LAKE_S3_ENDPOINT"], saved = own.s3_endpoint, os.environ["LAKE_S3_ENDPOINT"]
+        try:
+            run = Run(archive, own, tmp_path, "a", pause=f"bronze_users:{flag}")
+        finally:
+            os.environ["LAKE_S3_ENDPOINT"] = saved
+        wait_for(lambda: Path(f"{flag}.reached").exists(), 600, "the run to finish bronze_posts")
+        server.stop(kill=True)
+        flag.unlink()
+        assert run.wait(timeout=300) == 1
+        last = run.stderr.strip().splitlines()[-1]
+        assert last.startswith(
+            f"error: step bronze_users failed: the S3 server at {own.s3_endpoint} stopped "
+            "answering; every table is at its last commit: start it with `make s3-start`"
+        ), run.stderr[-3000:]
+        assert "Traceback" not in run.stderr
+
+        server.start()
+        posts = DeltaTable(f"s3://{own.bucket}/bronze/posts", storage_options=storage_options(own))
+        stored = posts.to_pyarrow_table(columns=["id"], filters=[("site", "=", site)]).num_rows
+        assert stored == sum(1 for _ in etree.iterparse(str(xml_dir / "Posts.xml"), tag="row"))
+    finally:
+        server.stop()

@@ -1,0 +1,64 @@
+"""A sync is never fooled by an empty or partial source: it stops, writing nothing,
+unless the dump's manifest vouches for the new count."""
+
+import pytest
+from pyspark.sql import functions as F
+
+from lakehouse.delta_merge import SourceMismatch, sync, with_row_hash
+from lakehouse.lake import Lake
+
+NAME, SITE = "bronze.guard_test", "guard.example.com"
+
+
+def rows(lake: Lake, ids: range):
+    df = lake.spark.range(ids.start, ids.stop).select(
+        F.lit(SITE).alias("site"), "id", (F.col("id") * 2).alias("value")
+    )
+    return with_row_hash(df, ["value"])
+
+
+def write(lake: Lake, ids: range, expected_rows: int | None = None) -> None:
+    sync(lake, rows(lake, ids), NAME, ["site", "id"], {"site": SITE}, expected_rows=expected_rows)
+
+
+def stored(lake: Lake) -> set[int]:
+    return {r.id for r in lake.read(NAME).where(F.col("site") == SITE).collect()}
+
+
+@pytest.fixture
+def lake(spark, settings, s3):
+    lake = Lake(spark, settings)
+    write(lake, range(0, 10))
+    yield lake
+    spark.sql(f"DELETE FROM {lake.sql_name(NAME)} WHERE site = '{SITE}'")
+
+
+def test_an_empty_source_deletes_nothing_and_says_why(lake):
+    version = lake.current_version(NAME)
+    with pytest.raises(SourceMismatch, match=r"^bronze.guard_test of site guard.example.com: "
+                       r"this write would delete 10 of its 10 rows \(100%, more than "
+                       r"LAKE_MAX_DELETED_SHARE=0.5\); nothing was written"):  # fmt: skip
+        write(lake, range(0))
+    assert lake.current_version(NAME) == version and stored(lake) == set(range(10))
+
+
+def test_a_refresh_deleting_a_few_rows_goes_through(lake):
+    write(lake, range(3, 12))  # 3 deleted (30%), 2 added
+    assert stored(lake) == set(range(3, 12))
+
+
+def test_a_larger_share_needs_the_setting_or_the_manifest(lake):
+    with pytest.raises(SourceMismatch, match="would delete 7 of its 10 rows"):
+        write(lake, range(7, 10))
+    vouched = Lake(lake.spark, lake.settings.model_copy(update={"max_deleted_share": 1.0}))
+    write(vouched, range(7, 10))
+    assert stored(lake) == {7, 8, 9}
+    write(lake, range(9, 10), expected_rows=1)  # the manifest says 1 row: 2 of 3 go
+    assert stored(lake) == {9}
+
+
+def test_a_source_the_manifest_does_not_match_stops(lake):
+    version = lake.current_version(NAME)
+    with pytest.raises(SourceMismatch, match="the new rows number 9, the dump's manifest says 10"):
+        write(lake, range(1, 10), expected_rows=10)
+    assert lake.current_version(NAME) == version
