@@ -79,6 +79,21 @@ def stackexchange_medallion():
             users_events=extras("Users.xml"),
         )
 
+    @task
+    def claim(runs: list[dict]) -> None:
+        """Hold each site's lock, so that a terminal run of it waits for this one."""
+        from orchestration.connections import AWS_CONN_ID, lake_settings
+        from orchestration.site_locks import claim_sites
+
+        claim_sites(lake_settings(AWS_CONN_ID), runs, hold_for=NOTEBOOK_TIMEOUT * len(PIPELINE))
+
+    @task
+    def release(runs: list[dict]) -> None:
+        from orchestration.connections import AWS_CONN_ID, lake_settings
+        from orchestration.site_locks import release_sites
+
+        release_sites(lake_settings(AWS_CONN_ID), runs)
+
     @task.branch
     def choose_target(params=None) -> list[str]:
         from airflow.sdk import Variable
@@ -161,11 +176,19 @@ def stackexchange_medallion():
         )
 
     site_runs = runs()
-    choose_target() >> [
-        local.expand(run=site_runs),
-        databricks.expand(run=site_runs),
-        databricks_job.expand(run=site_runs),
-    ]
+    claimed = claim(site_runs)
+    # A teardown: the locks are given back whatever happened to the notebooks.
+    released = release(site_runs).as_teardown(setups=claimed)
+    (
+        claimed
+        >> choose_target()
+        >> [
+            local.expand(run=site_runs),
+            databricks.expand(run=site_runs),
+            databricks_job.expand(run=site_runs),
+        ]
+        >> released
+    )
 
 
 stackexchange_medallion()

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from dag_loading import DAGS_FOLDER
 from lakehouse.ingest.raw_store import s3_client
 from lakehouse.ingest.site_lock import LOCKS_PREFIX, SiteBusy, SiteLock, lock_holder
 
@@ -124,3 +125,24 @@ def test_the_heartbeat_keeps_a_long_run_from_looking_stale(settings, s3):
         with pytest.raises(SiteBusy, match="run long"):
             lock(settings, site, "impatient", wait=False, stale_after=stale_after).acquire()
     assert lock_holder(s3, settings.bucket, site) is None
+
+
+def test_an_airflow_run_holds_its_sites_across_tasks_and_a_terminal_run_waits(settings, s3):
+    """The medallion DAG's claim and release tasks, as plain functions in two calls."""
+    sys.path.insert(0, str(DAGS_FOLDER))
+    from orchestration.site_locks import claim_sites, release_sites
+
+    runs = [{"site": "dag-a.example.com", "run_id": "manual__1"},
+            {"site": "dag-b.example.com", "run_id": "manual__1"}]  # fmt: skip
+    claim_sites(settings, runs, hold_for=timedelta(hours=4))
+    claim_sites(settings, runs, hold_for=timedelta(hours=4))  # a retried claim task
+    holder = lock_holder(s3, settings.bucket, "dag-a.example.com")
+    assert (holder.run_id, holder.pid) == ("manual__1", 0)
+    assert holder.describe().endswith("(an Airflow run)")
+    with pytest.raises(SiteBusy, match="being written by run manual__1, .*an Airflow run"):
+        lock(settings, "dag-a.example.com", "terminal", wait=False).acquire()
+    release_sites(settings, runs)
+    assert lock_holder(s3, settings.bucket, "dag-b.example.com") is None
+    with lock(settings, "dag-a.example.com", "terminal", wait=False):
+        release_sites(settings, runs[:1])  # no longer the holder: leaves it alone
+        assert lock_holder(s3, settings.bucket, "dag-a.example.com").run_id == "terminal"

@@ -38,12 +38,12 @@ class LockHolder:
 
     def describe(self) -> str:
         started = datetime.fromisoformat(self.started)
-        where = f"{self.host} (pid {self.pid})"
+        where = f"{self.host} (pid {self.pid})" if self.pid else f"{self.host} (an Airflow run)"
         return f"run {self.run_id}, started {started:%Y-%m-%d %H:%M} UTC on {where}"
 
     def stale_reason(self, stale_after: timedelta) -> str | None:
         """Why this holder can no longer be running, or None while it may be."""
-        if self.host == socket.gethostname() and not _process_alive(self.pid):
+        if self.pid and self.host == socket.gethostname() and not _process_alive(self.pid):
             return f"its process {self.pid} is gone"
         silent = datetime.now(UTC) - datetime.fromisoformat(self.heartbeat)
         if silent > stale_after:
@@ -66,7 +66,12 @@ def _now() -> str:
 
 
 class SiteLock:
-    """`with SiteLock(...):` holds the site for the block; see the module docstring."""
+    """`with SiteLock(...):` holds the site for the block; see the module docstring.
+
+    A `detached` lock outlives this process: an Airflow run claims it in one task and
+    gives it back in another (`release_held_by`). It has no heartbeat, so `stale_after`
+    must cover the whole run.
+    """
 
     def __init__(
         self,
@@ -79,11 +84,12 @@ class SiteLock:
         stale_after: timedelta = timedelta(minutes=10),
         log: Callable[[str], None] = print,
         poll_seconds: float = 2.0,
+        detached: bool = False,
     ):
         self.s3, self.bucket, self.site, self.run_id = s3, bucket, site, run_id
         self.key = f"{LOCKS_PREFIX}/{site}.json"
         self.wait, self.stale_after, self.log = wait, stale_after, log
-        self.poll_seconds = poll_seconds
+        self.poll_seconds, self.detached = poll_seconds, detached
         self._etag: str | None = None
         self._started = _now()
         self._stop = threading.Event()
@@ -91,7 +97,8 @@ class SiteLock:
 
     # --- S3 ------------------------------------------------------------------------
     def _body(self) -> bytes:
-        holder = LockHolder(self.run_id, socket.gethostname(), os.getpid(), self._started, _now())
+        pid = 0 if self.detached else os.getpid()
+        holder = LockHolder(self.run_id, socket.gethostname(), pid, self._started, _now())
         return json.dumps(asdict(holder)).encode()
 
     def _put(self, **condition) -> bool:
@@ -124,6 +131,8 @@ class SiteLock:
             if current is None:
                 continue  # Released between our write and our read: try again.
             holder, etag = current
+            if holder.run_id == self.run_id and self._put(IfMatch=etag):
+                break  # This run's own earlier claim: a retried Airflow task.
             reason = holder.stale_reason(self.stale_after)
             if reason and self._put(IfMatch=etag):
                 self.log(f"took over the lock of {self.site} from {holder.describe()}: {reason}")
@@ -139,6 +148,8 @@ class SiteLock:
                 self.log(f"waiting for {holder.describe()}, which is writing {self.site}")
                 waiting_for = holder.run_id
             time.sleep(self.poll_seconds)
+        if self.detached:
+            return
         self._heartbeat = threading.Thread(target=self._beat, daemon=True, name="site-lock")
         self._heartbeat.start()
 
@@ -178,14 +189,34 @@ class SiteLock:
         self.release()
 
 
+def release_held_by(s3, bucket: str, site: str, run_id: str) -> bool:
+    """Give back the lock of `site` if `run_id` holds it; False when it does not."""
+    lock = SiteLock(s3, bucket, site, run_id)
+    current = lock._current()
+    if current is None or current[0].run_id != run_id:
+        return False
+    lock._etag = current[1]
+    lock.release()
+    return True
+
+
 def lock_holder(s3, bucket: str, site: str) -> LockHolder | None:
     """Who holds the site now, if anyone (for status lines)."""
     current = SiteLock(s3, bucket, site, run_id="")._current()
     return current[0] if current else None
 
 
-def site_lock(settings, site: str, run_id: str, *, wait: bool, log: Callable[[str], None]):
-    """The lock of `site` in the configured lake, for `with`."""
+def site_lock(
+    settings,
+    site: str,
+    run_id: str,
+    *,
+    wait: bool,
+    log: Callable[[str], None],
+    detached: bool = False,
+    stale_after: timedelta | None = None,
+) -> SiteLock:
+    """The lock of `site` in the configured lake, for `with` (or, detached, `acquire`)."""
     from lakehouse.ingest.raw_store import ensure_bucket, s3_client
 
     s3 = s3_client(settings)
@@ -196,6 +227,7 @@ def site_lock(settings, site: str, run_id: str, *, wait: bool, log: Callable[[st
         site,
         run_id,
         wait=wait,
-        stale_after=timedelta(seconds=settings.lock_stale_seconds),
+        stale_after=stale_after or timedelta(seconds=settings.lock_stale_seconds),
         log=log,
+        detached=detached,
     )
