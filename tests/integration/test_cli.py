@@ -61,3 +61,38 @@ def test_failed_notebook_names_the_step_and_the_saved_copy(s3, tmp_path):
     ):
         run_notebooks(parameters, tmp_path, {})
     assert (tmp_path / "bronze_posts.ipynb").exists()
+
+
+def test_a_corrupted_archive_and_no_network_are_one_line_and_leave_nothing(s3, settings, tmp_path):
+    """Through the command a user types: exit 1, one line naming the archive (or
+    archive.org and the DUMP= alternative), no raw files, no run folder."""
+    from archives import pack
+    from localenv.ports import free_port
+
+    site = "corrupted.example.com"
+    archive = pack(tmp_path / f"{site}.7z", {"Posts.xml": bytes(range(256)) * 4000,
+                                             "Users.xml": b"<users>\n</users>\n"})  # fmt: skip
+    data = bytearray(archive.read_bytes())
+    for offset in range(64, len(data) // 2, 97):
+        data[offset] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    runs = tmp_path / "runs"
+    places = {"LAKE_RUNS_DIR": str(runs), "LAKE_WORK_DIR": str(tmp_path / "work")}
+
+    corrupted = lake_command("run", "--dump", str(archive), **places)
+    assert corrupted.returncode == 1
+    assert corrupted.stderr.strip().splitlines()[-1] == (
+        f"error: {site}.7z: corrupt or unreadable archive (Corrupt input data)"
+    )
+    listed = s3.list_objects_v2(Bucket=settings.bucket, Prefix=f"raw/{site}/")
+    assert listed.get("KeyCount", 0) == 0
+
+    offline = lake_command(
+        "run", "--site", "bicycles.stackexchange.com",
+        LAKE_ARCHIVE_BASE_URL=f"http://127.0.0.1:{free_port()}/download", **places,
+    )  # fmt: skip
+    assert offline.returncode == 1
+    last = offline.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: archive.org is unreachable") and "DUMP=" in last
+    assert "Traceback" not in corrupted.stderr + offline.stderr
+    assert not runs.exists() or not any(runs.iterdir()), "a failed run left a folder"
