@@ -85,6 +85,14 @@ s3-stop: ## Stop the local S3 server
 s3-status: setup ## Is the local S3 server up?
 	$(BIN)/lake s3 status
 
+.PHONY: spark-start spark-stop spark-status
+spark-start: setup ## Start the local Spark Connect server (127.0.0.1:15002, with Delta and the S3 server)
+	$(BIN)/lake spark start
+spark-stop: ## Stop the local Spark Connect server
+	@if [ -x $(BIN)/lake ]; then $(BIN)/lake spark stop; else echo "not set up"; fi
+spark-status: setup ## Is the local Spark Connect server up?
+	$(BIN)/lake spark status
+
 .PHONY: lab lab-stop
 lab: setup ## JupyterLab on http://localhost:8888 with the lake kernel (read-only lake; WRITE=1 to write)
 	$(BIN)/lake lab start $(if $(WRITE),--write)

@@ -30,6 +30,18 @@ def cmd_s3(args) -> None:
     print(action())
 
 
+def cmd_spark(args) -> None:
+    from localenv.s3_server import local_server
+    from localenv.spark_connect_server import local_spark_server
+
+    settings = _settings()
+    server = local_spark_server(settings)
+    if args.action == "start":
+        print(local_server(settings).start(), file=sys.stderr)
+    action = {"start": server.start, "stop": server.stop, "status": server.status}[args.action]
+    print(action())
+
+
 def cmd_airflow(args) -> None:
     from rich.console import Console
 
@@ -228,6 +240,10 @@ def main(argv: list[str] | None = None) -> None:
     s3 = commands.add_parser("s3", help="the local S3 server")
     s3.add_argument("action", choices=["start", "stop", "status", "serve"])
     s3.set_defaults(handler=cmd_s3)
+
+    spark = commands.add_parser("spark", help="the local Spark Connect server")
+    spark.add_argument("action", choices=["start", "stop", "status"])
+    spark.set_defaults(handler=cmd_spark)
 
     airflow = commands.add_parser("airflow", help="the local Airflow")
     airflow.add_argument("action", choices=["start", "stop", "status"])

@@ -14,6 +14,7 @@ SAMPLE_DIR = REPO_ROOT / "data" / "sample"
 WORK_DIR = Path(os.environ.get("LAKE_WORK_DIR", REPO_ROOT / "data" / "work"))
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 S3_STATE_DIR = STATE_DIR / "s3"
+SPARK_STATE_DIR = STATE_DIR / "spark-connect"
 AIRFLOW_HOME = STATE_DIR / "airflow"
 LAB_STATE_DIR = STATE_DIR / "lab"
 LOCK_FILE = REPO_ROOT / "requirements.lock"

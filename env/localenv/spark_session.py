@@ -35,6 +35,35 @@ def s3a_conf(settings: LakeSettings) -> dict[str, str]:
     }
 
 
+def session_conf(settings: LakeSettings) -> dict[str, str]:
+    """The local Spark's settings: Delta, S3A to the local S3 server, loopback only, small
+    shuffles. The in-process session and the Spark Connect server both start from it."""
+    conf = {
+        "spark.master": f"local[{settings.spark_cores}]",
+        "spark.jars": ",".join(str(path) for path in spark_jars()),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.catalogImplementation": "in-memory",
+        "spark.sql.warehouse.dir": tempfile.mkdtemp(prefix="spark-warehouse-"),
+        "spark.driver.memory": settings.spark_driver_memory,
+        # Keep Spark's own traffic on loopback, whatever the machine's hostname resolves to.
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.sql.shuffle.partitions": str(settings.spark_cores * 4),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        # Small tables: rebuilding a Delta snapshot does not need 50 tasks.
+        "spark.databricks.delta.snapshotPartitions": str(settings.spark_cores * 2),
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        **s3a_conf(settings),
+    }
+    if settings.spark_java_options:
+        conf["spark.driver.extraJavaOptions"] = settings.spark_java_options
+    return conf
+
+
 def build_local_session(settings: LakeSettings | None = None, app_name: str = "stackexchange"):
     """Return a Delta-enabled local SparkSession wired to the local S3 server."""
     from pyspark.sql import SparkSession
@@ -45,32 +74,8 @@ def build_local_session(settings: LakeSettings | None = None, app_name: str = "s
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    builder = (
-        SparkSession.builder.master(f"local[{settings.spark_cores}]")
-        .appName(app_name)
-        .config("spark.jars", ",".join(str(path) for path in spark_jars()))
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config(
-            "spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"
-        )
-        .config("spark.sql.catalogImplementation", "in-memory")
-        .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="spark-warehouse-"))
-        .config("spark.driver.memory", settings.spark_driver_memory)
-        # Keep Spark's own traffic on loopback, whatever the machine's hostname resolves to.
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.sql.shuffle.partitions", str(settings.spark_cores * 4))
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        # Small tables: rebuilding a Delta snapshot does not need 50 tasks.
-        .config("spark.databricks.delta.snapshotPartitions", str(settings.spark_cores * 2))
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.databricks.delta.schema.autoMerge.enabled", "false")
-    )
-    if settings.spark_java_options:
-        builder = builder.config("spark.driver.extraJavaOptions", settings.spark_java_options)
-    for key, value in s3a_conf(settings).items():
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in session_conf(settings).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")

@@ -53,6 +53,8 @@ class LakeSettings(BaseSettings):
     max_deleted_share: float = Field(default=0.5, ge=0, le=1)
     spark_cores: int = Field(default=2, ge=1)
     spark_driver_memory: str = "2g"
+    # The local Spark Connect server (`make spark-start`), on loopback.
+    spark_connect_port: int = Field(default=15002, gt=0, lt=65536)
     # Extra JVM flags for the local Spark driver; the tests use quick-start flags.
     spark_java_options: str = ""
 

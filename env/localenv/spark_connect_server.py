@@ -1,0 +1,132 @@
+"""The local cluster: one Spark Connect server (PySpark's own) with Delta and S3A, that
+every local runner reaches as a client, as notebooks reach Databricks serverless.
+
+Its lifecycle is the S3 server's: start (once, under a start lock) and wait until it
+answers a query, report status, stop by process id.
+"""
+
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyspark
+
+from lakehouse.settings import LakeSettings
+from localenv.jars import spark_jars
+from localenv.java import require_supported_java
+from localenv.processes import ManagedProcess
+from localenv.spark_session import session_conf
+
+SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+SPARK_HOME = Path(pyspark.__file__).parent
+
+
+@dataclass(frozen=True)
+class SparkConnectServer:
+    settings: LakeSettings
+    state_dir: Path
+    port: int = 15002
+    host: str = "127.0.0.1"
+
+    @property
+    def url(self) -> str:
+        return f"sc://{self.host}:{self.port}"
+
+    @property
+    def process(self) -> ManagedProcess:
+        return ManagedProcess("spark-connect", self.state_dir)
+
+    @property
+    def log_file(self) -> Path:
+        return self.process.log_file
+
+    def command(self) -> list[str]:
+        conf = {
+            **session_conf(self.settings),
+            "spark.connect.grpc.binding.address": self.host,
+            "spark.connect.grpc.binding.port": str(self.port),
+        }
+        command = [str(SPARK_HOME / "bin" / "spark-submit"), "--class", SERVER_CLASS,
+                   "--jars", ",".join(str(path) for path in spark_jars())]  # fmt: skip
+        for key, value in conf.items():
+            command += ["--conf", f"{key}={value}"]
+        return [*command, "spark-internal"]
+
+    def _listening(self) -> bool:
+        try:
+            socket.create_connection((self.host, self.port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    def answers(self) -> bool:
+        """True when a client session runs a query on it."""
+        if not self._listening():
+            return False
+        from pyspark.sql import SparkSession
+
+        try:
+            session = SparkSession.builder.remote(self.url).create()
+            session.sql("SELECT 1").collect()
+            session.stop()
+        except Exception:  # noqa: BLE001 - anything but an answer means "no"
+            return False
+        return True
+
+    def start(self, timeout: float = 180) -> str:
+        with self.process.starting():
+            return self._start(timeout)
+
+    def _start(self, timeout: float) -> str:
+        if pid := self.process.running_pid():
+            return f"Spark Connect already running (pid {pid}) on {self.url}"
+        if self._listening():
+            raise RuntimeError(
+                f"Port {self.port} is taken by a process this project did not start; stop "
+                "it, or set LAKE_SPARK_CONNECT_PORT to another port"
+            )
+        require_supported_java()
+        env = {
+            **os.environ,
+            "SPARK_HOME": str(SPARK_HOME),
+            # Python UDF workers (mapInArrow) run this interpreter, which has pyarrow.
+            "PYSPARK_PYTHON": sys.executable,
+            "SPARK_LOCAL_IP": "127.0.0.1",
+        }
+        process = self.process.spawn(self.command(), env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                self.process.pid_file.unlink(missing_ok=True)
+                raise RuntimeError(
+                    f"Spark Connect exited with code {process.returncode}; see {self.log_file}"
+                )
+            if self.answers():
+                return f"Spark Connect started (pid {process.pid}) on {self.url}"
+            time.sleep(0.5)
+        self.stop()
+        raise TimeoutError(f"Spark Connect did not answer on {self.url} within {timeout}s")
+
+    def stop(self) -> str:
+        pid = self.process.stop()
+        return (
+            "Spark Connect is not running" if pid is None else f"Spark Connect stopped (pid {pid})"
+        )
+
+    def status(self) -> str:
+        pid = self.process.running_pid()
+        if pid and self._listening():
+            return f"running: Spark Connect pid {pid} on {self.url}"
+        if pid:
+            return f"starting or stuck: Spark Connect pid {pid} does not answer on {self.url}"
+        return f"stopped: nothing of this project's on {self.url}"
+
+
+def local_spark_server(settings: LakeSettings) -> SparkConnectServer:
+    """The user's server, with its pid and log in .local/spark-connect."""
+    from localenv.paths import SPARK_STATE_DIR
+
+    return SparkConnectServer(settings, SPARK_STATE_DIR, port=settings.spark_connect_port)
