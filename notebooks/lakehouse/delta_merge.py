@@ -2,6 +2,8 @@
 so re-running the same dump commits nothing and rewrites no data file, and a new dump
 of a site replaces that site's rows exactly (`sync`)."""
 
+import uuid
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -40,20 +42,30 @@ def _ensure_table(lake: Lake, source: DataFrame, name: str, constraints, propert
 
 
 def _merge(lake: Lake, changes: DataFrame, name: str, keys: list[str]) -> None:
-    condition = " AND ".join(f"target.`{key}` = source.`{key}`" for key in keys)
-    merge = lake.delta_table(name).alias("target").merge(changes.alias("source"), condition)
+    """One SQL MERGE of `changes` (rows new or changed by their hash, and with `_delete`
+    the rows to remove) into `name`."""
+    source = f"merge_source_{uuid.uuid4().hex}"
+    changes.createOrReplaceTempView(source)
+    on = " AND ".join(f"target.`{key}` = source.`{key}`" for key in keys)
+    changed = f"target.{ROW_HASH} <> source.{ROW_HASH}"
     if _DELETE in changes.columns:
-        merge = merge.whenMatchedDelete(condition=f"source.{_DELETE}")
-        columns = [c for c in changes.columns if c != _DELETE]
-        assignments = {f"`{c}`": f"source.`{c}`" for c in columns}
-        merge = merge.whenMatchedUpdate(
-            condition=f"target.{ROW_HASH} <> source.{ROW_HASH}", set=assignments
-        ).whenNotMatchedInsert(condition=f"NOT source.{_DELETE}", values=assignments)
+        columns = [f"`{c}`" for c in changes.columns if c != _DELETE]
+        updates = ", ".join(f"target.{c} = source.{c}" for c in columns)
+        values = ", ".join(f"source.{c}" for c in columns)
+        clauses = (
+            f"WHEN MATCHED AND source.{_DELETE} THEN DELETE "
+            f"WHEN MATCHED AND {changed} THEN UPDATE SET {updates} "
+            f"WHEN NOT MATCHED AND NOT source.{_DELETE} "
+            f"THEN INSERT ({', '.join(columns)}) VALUES ({values})"
+        )
     else:
-        merge = merge.whenMatchedUpdateAll(
-            condition=f"target.{ROW_HASH} <> source.{ROW_HASH}"
-        ).whenNotMatchedInsertAll()
-    merge.execute()
+        clauses = f"WHEN MATCHED AND {changed} THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+    try:
+        lake.spark.sql(
+            f"MERGE INTO {lake.sql_name(name)} AS target USING {source} AS source ON {on} {clauses}"
+        )
+    finally:
+        lake.spark.catalog.dropTempView(source)
 
 
 def upsert(

@@ -72,19 +72,25 @@ class Lake:
                 f"{catalog}.<schema> (README: Switch to Databricks)"
             )
 
-    def delta_table(self, name: str):
-        from delta.tables import DeltaTable
-
-        if self.in_catalog:
-            return DeltaTable.forName(self.spark, self.sql_name(name))
-        return DeltaTable.forPath(self.spark, self.location(name))
-
+    # Delta is reached through SQL only, never the DeltaTable API or the JVM: Spark
+    # Connect, and so Databricks serverless, offers nothing else.
     def exists(self, name: str) -> bool:
-        from delta.tables import DeltaTable
+        from pyspark.errors import AnalysisException
 
         if self.in_catalog:
             return self.spark.catalog.tableExists(self.sql_name(name))
-        return DeltaTable.isDeltaTable(self.spark, self.location(name))
+        try:
+            detail = self.spark.sql(f"DESCRIBE DETAIL {self.sql_name(name)}").first()
+        except AnalysisException:  # No such path, or a path that is not a Delta table.
+            return False
+        return detail["format"] == "delta"
+
+    def history(self, name: str):
+        """The table's commits, newest first (DESCRIBE HISTORY)."""
+        return self.spark.sql(f"DESCRIBE HISTORY {self.sql_name(name)}")
+
+    def detail(self, name: str):
+        return self.spark.sql(f"DESCRIBE DETAIL {self.sql_name(name)}").first()
 
     def read(self, name: str, version: int | None = None):
         """The table, or with `version` the table as that commit left it (Delta time
@@ -99,7 +105,7 @@ class Lake:
         return reader.format("delta").load(self.location(name))
 
     def current_version(self, name: str) -> int:
-        return self.spark.sql(f"DESCRIBE HISTORY {self.sql_name(name)} LIMIT 1").first()["version"]
+        return self.history(name).first()["version"]
 
     def _save(self, writer, name: str) -> None:
         if self.in_catalog:
@@ -160,7 +166,7 @@ class Lake:
     def add_constraints(self, name: str, constraints: dict[str, str]) -> None:
         existing = {
             key.removeprefix("delta.constraints.")
-            for key in self.delta_table(name).detail().first()["properties"]
+            for key in self.detail(name)["properties"]
             if key.startswith("delta.constraints.")
         }
         for constraint, expression in constraints.items():

@@ -30,11 +30,7 @@ def put_raw_dump(s3, settings, site: str, dump_id: str, files: dict[str, str]) -
 
 
 def versions(lake) -> dict[str, int]:
-    return {
-        name: lake.delta_table(name).history(1).first()["version"]
-        for name in TABLES
-        if lake.exists(name)
-    }
+    return {name: lake.current_version(name) for name in TABLES if lake.exists(name)}
 
 
 def site_counts(lake, site: str) -> dict[str, int]:

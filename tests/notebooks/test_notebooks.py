@@ -82,8 +82,7 @@ def test_the_databricks_imitation_gives_the_same_tables(name, imitation_lake, la
 
 def test_the_imitation_wrote_through_catalog_names(imitation_lake, lake):
     def first_operation(table_lake: Lake) -> str:
-        history = table_lake.delta_table("gold.posts_users").history()
-        return history.orderBy("version").first()["operation"]
+        return table_lake.history("gold.posts_users").orderBy("version").first()["operation"]
 
     assert first_operation(imitation_lake) == "CREATE TABLE AS SELECT"
     assert first_operation(lake) == "WRITE"

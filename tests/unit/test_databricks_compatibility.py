@@ -30,6 +30,8 @@ DENIED_ATTRIBUTES = {
     "createOrReplaceGlobalTempView": "global temp views",
 }
 DENIED_TEXT = {"dbfs:/": "DBFS paths", "CACHE TABLE": "the caching API"}
+# The DeltaTable builder needs a server plugin that Spark Connect lacks here; use SQL.
+DENIED_MODULES = {"delta.tables": "the DeltaTable API"}
 
 
 def denied_calls(source: str, where: str) -> list[str]:
@@ -41,6 +43,13 @@ def denied_calls(source: str, where: str) -> list[str]:
             target = node.value
             if isinstance(target, ast.Attribute) and target.attr == "conf":
                 found.append(f"{where}:{node.lineno}: conf.set (serverless refuses most)")
+        modules = [node.module] if isinstance(node, ast.ImportFrom) else []
+        modules += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+        found += [
+            f"{where}:{node.lineno}: import {module} ({DENIED_MODULES[module]})"
+            for module in modules
+            if module in DENIED_MODULES
+        ]
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             found += [
                 f"{where}:{node.lineno}: {text!r} ({reason})"
@@ -72,9 +81,11 @@ def test_the_scan_finds_what_it_looks_for():
         df.cache()
         spark.conf.set("spark.sql.shuffle.partitions", "4")
         spark.read.text("dbfs:/tmp/x")
+        from delta.tables import DeltaTable
+        import delta.tables
         """
     )
-    assert len(denied_calls(sample, "sample")) == 6
+    assert len(denied_calls(sample, "sample")) == 8
 
 
 @pytest.mark.parametrize(
