@@ -55,8 +55,17 @@ class LakeSettings(BaseSettings):
     spark_driver_memory: str = "2g"
     # The local Spark Connect server (`make spark-start`), on loopback.
     spark_connect_port: int = Field(default=15002, gt=0, lt=65536)
+    # A Spark Connect endpoint (sc://host:port) to run on instead of an in-process Spark.
+    spark_remote: str = ""
     # Extra JVM flags for the local Spark driver; the tests use quick-start flags.
     spark_java_options: str = ""
+
+    @field_validator("spark_remote")
+    @classmethod
+    def _remote_is_a_connect_url(cls, remote: str) -> str:
+        if remote and not remote.startswith("sc://"):
+            raise ValueError(f"LAKE_SPARK_REMOTE={remote!r} is not a sc://host:port URL")
+        return remote
 
     @field_validator("bucket")
     @classmethod

@@ -52,3 +52,17 @@ def test_a_port_taken_by_another_process_is_named_not_used(settings, tmp_path):
             taken.start()
     finally:
         other.shutdown()
+
+
+def test_open_lake_runs_on_the_server_named_by_lake_spark_remote(server, settings):
+    from lakehouse.runtime import open_lake
+
+    server, _ = server
+    lake = open_lake(settings.model_copy(update={"spark_remote": server.url}))
+    assert type(lake.spark).__module__.startswith("pyspark.sql.connect")
+    lake.spark.range(3).write.format("delta").mode("overwrite").save(
+        lake.location("bronze.remote_check")
+    )
+    assert lake.exists("bronze.remote_check")
+    assert lake.sql("SELECT count(*) AS n FROM bronze.remote_check").first()["n"] == 3
+    lake.spark.stop()
