@@ -65,10 +65,13 @@ def session_conf(settings: LakeSettings) -> dict[str, str]:
 
 
 def build_local_session(settings: LakeSettings | None = None, app_name: str = "stackexchange"):
-    """Return a Delta-enabled local SparkSession wired to the local S3 server."""
+    """Return a Delta-enabled local SparkSession wired to the local S3 server, or with
+    LAKE_SPARK_REMOTE a client session of that Spark Connect server."""
     from pyspark.sql import SparkSession
 
     settings = settings or LakeSettings()
+    if settings.spark_remote:  # A Spark Connect server does the work; no JVM here.
+        return SparkSession.builder.remote(settings.spark_remote).getOrCreate()
     require_supported_java()
     # Python workers must use this interpreter, which has pyarrow and lxml.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

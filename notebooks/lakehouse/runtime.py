@@ -54,8 +54,6 @@ def spark_session(settings: LakeSettings):
     runtime_spark = notebook_globals().get("spark") or SparkSession.getActiveSession()
     if runtime_spark is not None:
         return runtime_spark
-    if settings.spark_remote:
-        return SparkSession.builder.remote(settings.spark_remote).getOrCreate()
     if settings.target == "databricks":
         raise RuntimeError(
             "LAKE_TARGET is databricks but this notebook has no `spark` from the Databricks "
