@@ -114,7 +114,8 @@ class SiteLock:
         self._etag = response["ETag"]
         return True
 
-    def _current(self) -> tuple[LockHolder, str] | None:
+    def current(self) -> tuple[LockHolder, str] | None:
+        """The holder now, with the ETag of its lock object; None when free."""
         try:
             found = self.s3.get_object(Bucket=self.bucket, Key=self.key)
         except ClientError as error:
@@ -127,7 +128,7 @@ class SiteLock:
     def acquire(self) -> None:
         waiting_for = None
         while not self._put(IfNoneMatch="*"):
-            current = self._current()
+            current = self.current()
             if current is None:
                 continue  # Released between our write and our read: try again.
             holder, etag = current
@@ -181,6 +182,15 @@ class SiteLock:
             self.log(f"could not give back the lock of {self.site}: the S3 server is unreachable")
         self._etag = None
 
+    def release_if_held(self) -> bool:
+        """Give back a lock this run id took in another process (a detached one)."""
+        current = self.current()
+        if current is None or current[0].run_id != self.run_id:
+            return False
+        self._etag = current[1]
+        self.release()
+        return True
+
     def __enter__(self) -> "SiteLock":
         self.acquire()
         return self
@@ -191,18 +201,12 @@ class SiteLock:
 
 def release_held_by(s3, bucket: str, site: str, run_id: str) -> bool:
     """Give back the lock of `site` if `run_id` holds it; False when it does not."""
-    lock = SiteLock(s3, bucket, site, run_id)
-    current = lock._current()
-    if current is None or current[0].run_id != run_id:
-        return False
-    lock._etag = current[1]
-    lock.release()
-    return True
+    return SiteLock(s3, bucket, site, run_id).release_if_held()
 
 
 def lock_holder(s3, bucket: str, site: str) -> LockHolder | None:
     """Who holds the site now, if anyone (for status lines)."""
-    current = SiteLock(s3, bucket, site, run_id="")._current()
+    current = SiteLock(s3, bucket, site, run_id="").current()
     return current[0] if current else None
 
 
