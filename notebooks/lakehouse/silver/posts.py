@@ -16,7 +16,11 @@ POST_TYPES = {
 }  # fmt: skip
 QUESTION, ANSWER = 1, 2
 
-html_to_text = F.pandas_udf(html_to_text_series, StringType())
+
+def html_to_text(markup: Column) -> Column:
+    # Built per call: a UDF made at import time is bound to whichever Spark (classic or
+    # Connect) existed then, and notebooks import this before their session starts.
+    return F.pandas_udf(html_to_text_series, StringType())(markup)
 
 
 def parse_tags(tags: Column) -> Column:
