@@ -1,5 +1,7 @@
 """Shared fixtures. Tests never touch the user's lake: each session runs its own S3Proxy
-on a free port over a temporary directory, and stops it by process id at the end."""
+and its own Spark Connect server on free ports, over a temporary directory, and stops
+them by process id at the end. Every Spark in the session, in this process or in a
+kernel, an Airflow task or a run it starts, is a client of that one server."""
 
 import os
 import tempfile
@@ -8,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.settings import LakeSettings
+from localenv.local_cluster import REMOTE_VARIABLE
 from localenv.ports import free_port
 from localenv.s3_server import server_for
 
@@ -45,19 +48,42 @@ def settings() -> LakeSettings:
 
 
 @pytest.fixture(scope="session")
-def s3_server(settings, lake_dir, tmp_path_factory):
-    """A private S3Proxy; its endpoint is exported so notebook kernels find it too."""
-    server = server_for(settings, lake_dir, tmp_path_factory.mktemp("s3-state"))
-    server.start()
-    saved = {key: os.environ.get(key) for key in ("LAKE_S3_ENDPOINT", "LAKE_BUCKET")}
-    os.environ.update(LAKE_S3_ENDPOINT=settings.s3_endpoint, LAKE_BUCKET=settings.bucket)
-    yield server
-    server.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+def s3_server(local_cluster):
+    return local_cluster[0]
+
+
+@pytest.fixture(scope="session")
+def spark_server(local_cluster):
+    return local_cluster[1]
+
+
+@pytest.fixture(scope="session")
+def local_cluster(settings, lake_dir, tmp_path_factory):
+    """A private S3Proxy and a Spark Connect server in front of it, started together so
+    that no runner a test starts can fall back to the user's own. Their addresses are
+    exported: kernels, tasks and runs started by tests inherit them."""
+    from localenv.spark_connect_server import SparkConnectServer
+
+    s3_server = server_for(settings, lake_dir, tmp_path_factory.mktemp("s3-state"))
+    # Long-lived and doing all the work: the JVM's full JIT, not the quick-start flags.
+    serving = settings.model_copy(update={"spark_java_options": ""})
+    spark_server = SparkConnectServer(serving, tmp_path_factory.mktemp("spark"), port=free_port())
+    exported = {"LAKE_S3_ENDPOINT": settings.s3_endpoint, "LAKE_BUCKET": settings.bucket,
+                REMOTE_VARIABLE: spark_server.url}  # fmt: skip
+    saved = {key: os.environ.get(key) for key in exported}
+    try:
+        s3_server.start()
+        spark_server.start()
+        os.environ.update(exported)
+        yield s3_server, spark_server
+    finally:
+        spark_server.stop()
+        s3_server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @pytest.fixture(scope="session")
@@ -70,38 +96,9 @@ def s3(settings, s3_server):
 
 
 @pytest.fixture(scope="session")
-def spark(settings):
-    """One local Spark for the whole session (its JVM takes seconds to start)."""
+def spark(settings, spark_server):
     from localenv.spark_session import build_local_session
 
-    session = build_local_session(settings, app_name="tests")
+    session = build_local_session(settings.model_copy(update={"spark_remote": spark_server.url}))
     yield session
     session.stop()
-
-
-@pytest.fixture(scope="session")
-def lake(spark, settings, s3_server):
-    from lakehouse.lake import Lake
-
-    return Lake(spark, settings)
-
-
-@pytest.fixture(scope="session")
-def shared_dumps() -> Path:
-    if not any(SHARED_DUMPS.glob("*.7z")):
-        pytest.skip(
-            f"the real StackExchange dumps are not on this machine ({SHARED_DUMPS} is absent); "
-            "they are only in the project's shared folder"
-        )
-    return SHARED_DUMPS
-
-
-@pytest.fixture(scope="session")
-def piped_site(lake, settings, s3, tmp_path_factory):
-    """A generated dump taken through the whole pipeline once, for every integration
-    module that reads its tables (a pipeline run costs about a minute)."""
-    from pipeline_helpers import PIPED_SITE, ingest_sample, run_pipeline
-
-    ingested = ingest_sample(settings, tmp_path_factory.mktemp("piped"), PIPED_SITE)
-    run_pipeline(lake, PIPED_SITE)
-    return ingested

@@ -46,8 +46,8 @@ def cmd_airflow(args) -> None:
     from rich.console import Console
 
     from localenv.airflow_local import USERNAME, LocalAirflow
+    from localenv.local_cluster import local_cluster
     from localenv.paths import AIRFLOW_HOME
-    from localenv.s3_server import local_server
 
     settings = _settings()
     airflow = LocalAirflow(AIRFLOW_HOME, port=args.port)
@@ -60,7 +60,7 @@ def cmd_airflow(args) -> None:
         running = airflow.running()
         print(", ".join(f"{c} pid {p}" for c, p in running.items()) or "Airflow is not running")
         return
-    print(local_server(settings).start(), file=sys.stderr)
+    settings = local_cluster(settings)
     with console.status("Starting Airflow") as status:
         airflow.start(settings, on_status=lambda text: status.update(f"Airflow: {text}"))
         status.update("Airflow: parsing dags/")
@@ -165,22 +165,18 @@ def cmd_bundle(args) -> None:
 
 def cmd_sql(args) -> None:
     from lakehouse.runtime import open_lake
-    from localenv.s3_server import local_server
+    from localenv.local_cluster import local_cluster
 
-    settings = _settings()
-    print(local_server(settings).start(), file=sys.stderr)
-    lake = open_lake(settings)
+    lake = open_lake(local_cluster(_settings()))
     lake.sql(args.query).toPandas().to_csv(sys.stdout, index=False)
 
 
 def cmd_vacuum(args) -> None:
     from lakehouse.graph import TABLES
     from lakehouse.runtime import open_lake
-    from localenv.s3_server import local_server
+    from localenv.local_cluster import local_cluster
 
-    settings = _settings()
-    print(local_server(settings).start(), file=sys.stderr)
-    lake = open_lake(settings)
+    lake = open_lake(local_cluster(_settings()))
     for name in TABLES:
         if lake.exists(name):
             print(f"{name}: removed {lake.vacuum(name)} unreferenced data files")

@@ -3,7 +3,9 @@
 The kernel "StackExchange lake (local)" starts with a Spark session, `lake` and a `%%sql`
 magic ready (localenv.lab_kernel). By default it reads the lake through a second S3Proxy
 over the same files that refuses every write, so exploring never changes bronze, silver
-or gold; `writable=True` (`make lab WRITE=1`) gives it the lake's own endpoint.
+or gold, and its Spark is a Spark Connect server of the lab's own over that endpoint.
+`writable=True` (`make lab WRITE=1`) gives it the lake's own endpoint and the shared
+local Spark Connect server (localenv.local_cluster).
 """
 
 import json
@@ -18,9 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.settings import LakeSettings
+from localenv.local_cluster import local_cluster
 from localenv.ports import free_port
 from localenv.processes import ManagedProcess
 from localenv.s3_server import S3Server
+from localenv.spark_connect_server import SparkConnectServer
 
 KERNEL_NAME = "stackexchange-lake"
 KERNEL_DISPLAY_NAME = "StackExchange lake (local)"
@@ -89,6 +93,17 @@ class LocalLab:
     def read_only_server(self, port: int) -> S3Server:
         return S3Server(self.data_dir, self.state_dir / "s3-read-only", port=port, read_only=True)
 
+    def read_only_spark(self, settings: LakeSettings, port: int = 0) -> SparkConnectServer:
+        return SparkConnectServer(settings, self.state_dir / "spark-read-only", port=port)
+
+    def _read_only_cluster(self, settings: LakeSettings) -> LakeSettings:
+        s3 = self.read_only_server(free_port())
+        s3.start()
+        settings = settings.model_copy(update={"s3_endpoint": s3.endpoint})
+        spark = self.read_only_spark(settings, free_port())
+        spark.start()
+        return settings.model_copy(update={"spark_remote": spark.url})
+
     def start(self, settings: LakeSettings, port: int = FIRST_PORT, writable: bool = False):
         """Start JupyterLab (and the read-only S3 endpoint); return its info, with `note`
         saying why the port differs from the one asked for."""
@@ -98,18 +113,13 @@ class LocalLab:
         self.stop()  # Whatever a failed start left behind.
         chosen = first_free_port(port)
         note = "" if chosen == port else f"port {port} is taken; using {chosen}"
-        endpoint = settings.s3_endpoint
-        if not writable:
-            server = self.read_only_server(free_port())
-            server.start()
-            endpoint = server.endpoint
+        settings = local_cluster(settings) if writable else self._read_only_cluster(settings)
         token = secrets.token_hex(24)
         jupyter_path = self.state_dir / "jupyter"
         install_kernel(jupyter_path)
         environment = {
             **os.environ,
             **settings.environment(),
-            "LAKE_S3_ENDPOINT": endpoint,
             "JUPYTER_PATH": str(jupyter_path),
             "JUPYTER_RUNTIME_DIR": str(self.state_dir / "runtime"),
         }
@@ -125,7 +135,8 @@ class LocalLab:
             "url": f"http://127.0.0.1:{chosen}/lab?token={token}",
             "port": chosen,
             "token": token,
-            "s3_endpoint": endpoint,
+            "s3_endpoint": settings.s3_endpoint,
+            "spark_remote": settings.spark_remote,
             "writable": writable,
         }
         self.info_file.write_text(json.dumps(info))
@@ -156,6 +167,8 @@ class LocalLab:
         stopped = []
         if self.process.stop() is not None:
             stopped.append("JupyterLab")
+        if self.read_only_spark(LakeSettings()).process.stop() is not None:
+            stopped.append("read-only Spark Connect")
         if self.read_only_server(0).process.stop() is not None:
             stopped.append("read-only S3Proxy")
         self.info_file.unlink(missing_ok=True)

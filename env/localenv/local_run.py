@@ -16,6 +16,7 @@ from lakehouse.ingest.site_lock import site_lock
 from lakehouse.ingest.sources import source_for
 from lakehouse.settings import LakeSettings
 from localenv.lake_summary import refresh_changes, summarize_site
+from localenv.local_cluster import local_cluster
 from localenv.paths import NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
 from localenv.report import build_report
 from localenv.s3_server import local_server
@@ -97,7 +98,7 @@ def local_run(dump: str | None, site: str | None, settings: LakeSettings, wait: 
     timings: dict[str, float] = {}
 
     started = time.monotonic()
-    _log(local_server(settings).start())
+    settings = local_cluster(settings, _log)
     timings["emulator"] = round(time.monotonic() - started, 1)
 
     source = source_for(

@@ -43,6 +43,10 @@ class SparkConnectServer:
     def log_file(self) -> Path:
         return self.process.log_file
 
+    @property
+    def _serves_file(self) -> Path:
+        return self.state_dir / "spark-connect.s3-endpoint"
+
     def command(self) -> list[str]:
         conf = {
             **session_conf(self.settings),
@@ -82,6 +86,7 @@ class SparkConnectServer:
 
     def _start(self, timeout: float) -> str:
         if pid := self.process.running_pid():
+            self._check_it_serves_this_lake()
             return f"Spark Connect already running (pid {pid}) on {self.url}"
         if self._listening():
             raise RuntimeError(
@@ -97,6 +102,7 @@ class SparkConnectServer:
             "SPARK_LOCAL_IP": "127.0.0.1",
         }
         process = self.process.spawn(self.command(), env=env)
+        self._serves_file.write_text(self.settings.s3_endpoint)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -109,6 +115,17 @@ class SparkConnectServer:
             time.sleep(0.5)
         self.stop()
         raise TimeoutError(f"Spark Connect did not answer on {self.url} within {timeout}s")
+
+    def _check_it_serves_this_lake(self) -> None:
+        """Its S3 endpoint is fixed when it starts; a runner set to another would read and
+        write the wrong lake."""
+        serves = self._serves_file.read_text() if self._serves_file.exists() else "unknown"
+        if serves != self.settings.s3_endpoint:
+            raise RuntimeError(
+                f"Spark Connect on {self.url} reads the S3 server at {serves}, not "
+                f"LAKE_S3_ENDPOINT={self.settings.s3_endpoint}: stop it with `make spark-stop` "
+                "and run again"
+            )
 
     def stop(self) -> str:
         pid = self.process.stop()

@@ -121,7 +121,7 @@ class Lake:
         properties: dict[str, str] | None = None,
     ) -> None:
         """Create the table from `df`, with Delta table `properties` (`delta.*`)."""
-        writer = df.write.format("delta").mode("errorifexists").options(**(properties or {}))
+        writer = df.write.format("delta").mode("error").options(**(properties or {}))
         if partition_by:
             writer = writer.partitionBy(*partition_by)
         self._save(writer, name)

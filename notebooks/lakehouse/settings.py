@@ -130,4 +130,5 @@ class LakeSettings(BaseSettings):
             "LAKE_AWS_REGION": self.aws_region,
             "LAKE_CATALOG": self.catalog,
             "LAKE_RAW_ROOT": self.raw_root,
+            "LAKE_SPARK_REMOTE": self.spark_remote,
         }

@@ -154,20 +154,25 @@ def test_an_s3_server_that_dies_mid_run_is_named_in_one_line(settings, tmp_path)
     from localenv.lake_summary import storage_options
     from localenv.ports import free_port
     from localenv.s3_server import server_for
+    from localenv.spark_connect_server import SparkConnectServer
 
     own = settings.model_copy(update={"s3_endpoint": f"http://127.0.0.1:{free_port()}"})
     server = server_for(own, tmp_path / "data", tmp_path / "state")
+    spark = SparkConnectServer(own, tmp_path / "spark", port=free_port())
     site = "fragile.example.com"
     archive, xml_dir = sample_archive(tmp_path, site)
     flag = tmp_path / "hold"
     flag.touch()
     try:
         server.start()
-        os.environ["LAKE_S3_ENDPOINT"], saved = own.s3_endpoint, os.environ["LAKE_S3_ENDPOINT"]
+        spark.start()
+        own_cluster = {"LAKE_S3_ENDPOINT": own.s3_endpoint, "LAKE_SPARK_REMOTE": spark.url}
+        saved = {name: os.environ[name] for name in own_cluster}
+        os.environ.update(own_cluster)
         try:
             run = Run(archive, own, tmp_path, "a", pause=f"bronze_users:{flag}")
         finally:
-            os.environ["LAKE_S3_ENDPOINT"] = saved
+            os.environ.update(saved)
         wait_for(lambda: Path(f"{flag}.reached").exists(), 600, "the run to finish bronze_posts")
         server.stop(kill=True)
         flag.unlink()
@@ -184,4 +189,5 @@ def test_an_s3_server_that_dies_mid_run_is_named_in_one_line(settings, tmp_path)
         stored = posts.to_pyarrow_table(columns=["id"], filters=[("site", "=", site)]).num_rows
         assert stored == sum(1 for _ in etree.iterparse(str(xml_dir / "Posts.xml"), tag="row"))
     finally:
+        spark.stop()
         server.stop()

@@ -30,19 +30,17 @@ def test_boto3_multipart_upload_is_stored_byte_identical(s3, settings, lake_dir,
 
 
 def test_s3a_multipart_upload_is_stored_byte_identical(spark, s3, settings, lake_dir):
-    jvm = spark._jvm  # Hadoop's own S3A client, as Spark uses it
-    conf = spark._jsc.hadoopConfiguration()
-    target = jvm.org.apache.hadoop.fs.Path(f"s3a://{settings.bucket}/checks/s3a.bin")
-    filesystem = target.getFileSystem(conf)
-    assert filesystem.getConf().getLongBytes("fs.s3a.multipart.size", 0) <= 64 * (1 << 20)
-    stream = filesystem.create(target, True)
-    for start in range(0, len(BIG), 1 << 20):
-        stream.write(bytearray(BIG[start : start + (1 << 20)]))
-    stream.close()
-    stored = lake_dir / settings.bucket / "checks" / "s3a.bin"
-    assert sha256(stored.read_bytes()) == sha256(BIG)
-    body = s3.get_object(Bucket=settings.bucket, Key="checks/s3a.bin")["Body"].read()
-    assert sha256(body) == sha256(BIG)
+    """Spark writes one text file through Hadoop's S3A, past S3A's 128 MiB multipart threshold."""
+    lines = 2_200_000  # 64 bytes each: 141 MB
+    spark.range(0, lines, 1, numPartitions=1).selectExpr(
+        "lpad(CAST(id AS STRING), 63, '0') AS line"
+    ).write.mode("overwrite").text(f"s3a://{settings.bucket}/checks/s3a")
+    (stored,) = (lake_dir / settings.bucket / "checks" / "s3a").glob("part-*")
+    key = f"checks/s3a/{stored.name}"
+    assert "-" in s3.head_object(Bucket=settings.bucket, Key=key)["ETag"]  # multipart
+    expected = b"".join(b"%063d\n" % number for number in range(lines))
+    assert sha256(stored.read_bytes()) == sha256(expected)
+    assert sha256(s3.get_object(Bucket=settings.bucket, Key=key)["Body"].read()) == sha256(expected)
 
 
 def test_localstack_client_works_against_it(s3, settings, monkeypatch):

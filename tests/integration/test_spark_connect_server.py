@@ -2,10 +2,12 @@
 only through its URL, started and stopped by process id."""
 
 import http.server
+import os
 import threading
 
 import pytest
 
+from lakehouse.settings import LakeSettings
 from localenv.ports import free_port
 from localenv.spark_connect_server import SparkConnectServer
 
@@ -54,15 +56,27 @@ def test_a_port_taken_by_another_process_is_named_not_used(settings, tmp_path):
         other.shutdown()
 
 
-def test_open_lake_runs_on_the_server_named_by_lake_spark_remote(server, settings):
+def test_open_lake_runs_on_the_server_named_by_lake_spark_remote(spark_server, s3, settings):
+    """The session's own server, as every runner reaches it: through LAKE_SPARK_REMOTE."""
     from lakehouse.runtime import open_lake
 
-    server, _ = server
-    lake = open_lake(settings.model_copy(update={"spark_remote": server.url}))
+    assert os.environ["LAKE_SPARK_REMOTE"] == spark_server.url
+    lake = open_lake(LakeSettings(bucket=settings.bucket))
     assert type(lake.spark).__module__.startswith("pyspark.sql.connect")
     lake.spark.range(3).write.format("delta").mode("overwrite").save(
         lake.location("bronze.remote_check")
     )
-    assert lake.exists("bronze.remote_check")
+    listed = s3.list_objects_v2(Bucket=settings.bucket, Prefix="bronze/remote_check/_delta_log/")
+    assert listed["KeyCount"] > 0
     assert lake.sql("SELECT count(*) AS n FROM bronze.remote_check").first()["n"] == 3
-    lake.spark.stop()
+
+
+def test_a_server_is_not_reused_for_another_s3_endpoint(server, settings):
+    server, _ = server
+    elsewhere = SparkConnectServer(
+        settings.model_copy(update={"s3_endpoint": "http://127.0.0.1:1"}),
+        server.state_dir,
+        port=server.port,
+    )
+    with pytest.raises(RuntimeError, match=r"reads the S3 server at http://127\.0\.0\.1:\d+, not "):
+        elsewhere.start()
