@@ -102,3 +102,31 @@ def spark(settings, spark_server):
     session = build_local_session(settings.model_copy(update={"spark_remote": spark_server.url}))
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def lake(spark, settings, s3_server):
+    from lakehouse.lake import Lake
+
+    return Lake(spark, settings)
+
+
+@pytest.fixture(scope="session")
+def shared_dumps() -> Path:
+    if not any(SHARED_DUMPS.glob("*.7z")):
+        pytest.skip(
+            f"the real StackExchange dumps are not on this machine ({SHARED_DUMPS} is absent); "
+            "they are only in the project's shared folder"
+        )
+    return SHARED_DUMPS
+
+
+@pytest.fixture(scope="session")
+def piped_site(lake, settings, s3, tmp_path_factory):
+    """A generated dump taken through the whole pipeline once, for every integration
+    module that reads its tables (a pipeline run costs about a minute)."""
+    from pipeline_helpers import PIPED_SITE, ingest_sample, run_pipeline
+
+    ingested = ingest_sample(settings, tmp_path_factory.mktemp("piped"), PIPED_SITE)
+    run_pipeline(lake, PIPED_SITE)
+    return ingested
