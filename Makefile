@@ -93,6 +93,9 @@ spark-stop: ## Stop the local Spark Connect server
 spark-status: setup ## Is the local Spark Connect server up?
 	$(BIN)/lake spark status
 
+.PHONY: stop
+stop: spark-stop s3-stop ## Stop the local cluster: the Spark Connect server, then the S3 server
+
 .PHONY: lab lab-stop
 lab: setup ## JupyterLab on http://localhost:8888 with the lake kernel (read-only lake; WRITE=1 to write)
 	$(BIN)/lake lab start $(if $(WRITE),--write)

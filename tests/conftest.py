@@ -6,6 +6,7 @@ kernel, an Airflow task or a run it starts, is a client of that one server."""
 import os
 import tempfile
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -44,7 +45,11 @@ def lake_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def settings() -> LakeSettings:
-    return LakeSettings(s3_endpoint=f"http://127.0.0.1:{free_port()}", bucket="test-lake")
+    return LakeSettings(
+        s3_endpoint=f"http://127.0.0.1:{free_port()}",
+        bucket="test-lake",
+        spark_remote=f"sc://127.0.0.1:{free_port()}",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -67,9 +72,10 @@ def local_cluster(settings, lake_dir, tmp_path_factory):
     s3_server = server_for(settings, lake_dir, tmp_path_factory.mktemp("s3-state"))
     # Long-lived and doing all the work: the JVM's full JIT, not the quick-start flags.
     serving = settings.model_copy(update={"spark_java_options": ""})
-    spark_server = SparkConnectServer(serving, tmp_path_factory.mktemp("spark"), port=free_port())
+    port = urlparse(settings.spark_remote).port
+    spark_server = SparkConnectServer(serving, tmp_path_factory.mktemp("spark"), port=port)
     exported = {"LAKE_S3_ENDPOINT": settings.s3_endpoint, "LAKE_BUCKET": settings.bucket,
-                REMOTE_VARIABLE: spark_server.url}  # fmt: skip
+                REMOTE_VARIABLE: settings.spark_remote}  # fmt: skip
     saved = {key: os.environ.get(key) for key in exported}
     try:
         s3_server.start()
@@ -99,7 +105,7 @@ def s3(settings, s3_server):
 def spark(settings, spark_server):
     from localenv.spark_session import build_local_session
 
-    session = build_local_session(settings.model_copy(update={"spark_remote": spark_server.url}))
+    session = build_local_session(settings)
     yield session
     session.stop()
 

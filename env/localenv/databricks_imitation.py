@@ -62,7 +62,10 @@ def catalog_session(settings: LakeSettings):
 
     client = s3_client(settings)
     ensure_bucket(client, settings.bucket)
-    spark = build_local_session(settings, app_name="databricks-imitation")
+    # In-process, not a client of the shared server: the schemas it registers in
+    # `spark_catalog` would outlive the job there, pointing at this job's bucket.
+    in_process = settings.model_copy(update={"spark_remote": ""})
+    spark = build_local_session(in_process, app_name="databricks-imitation")
     for layer in LAYERS:
         schema = f"{IMITATION_CATALOG}.{layer}"
         location = f"s3a://{settings.bucket}/{layer}"
