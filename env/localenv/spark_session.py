@@ -73,6 +73,9 @@ def build_local_session(settings: LakeSettings | None = None, app_name: str = "s
     if settings.spark_remote:  # A Spark Connect server does the work; no JVM here.
         return SparkSession.builder.remote(settings.spark_remote).getOrCreate()
     require_supported_java()
+    # A parent process that was a Spark Connect client leaves PySpark's connect-mode flag
+    # in the environment, and with it PySpark refuses to build an in-process session.
+    os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
     # Python workers must use this interpreter, which has pyarrow and lxml.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
