@@ -97,11 +97,11 @@ def sample_archive(tmp_path: Path, site: str) -> tuple[Path, Path]:
     return archive, xml_dir
 
 
-def test_two_runs_of_one_site_at_once_then_ctrl_c_the_one_writing(own_lake, tmp_path):
+def test_two_runs_of_one_site_at_once_then_ctrl_c_the_one_writing(own_lake, spark_server, tmp_path):
     """Two runs start at the same instant on a fresh lake: one writes, the other waits
-    with a message. Ctrl-C stops the writer cleanly (exit 130, one line, its kernel and
-    Spark gone, the lock given back); the waiter then takes the site over and finishes
-    the run, and every table holds the dump."""
+    with a message. Ctrl-C stops the writer cleanly (exit 130, one line, its kernel gone
+    and the shared Spark still up, the lock given back); the waiter then takes the site
+    over and finishes the run, and every table holds the dump."""
     site = "twice.example.com"
     archive, xml_dir = sample_archive(tmp_path, site)
     flag = tmp_path / "hold"
@@ -120,7 +120,7 @@ def test_two_runs_of_one_site_at_once_then_ctrl_c_the_one_writing(own_lake, tmp_
     waiting = [line for line in waiter.stderr.splitlines() if line.startswith("waiting")]
     assert waiting == [f"waiting for {holder.describe()}, which is writing {site}"]
     helpers = psutil.Process(writer.process.pid).children(recursive=True)
-    assert any("java" in helper.name() for helper in helpers), "no Spark JVM under the run"
+    assert any("ipykernel" in " ".join(h.cmdline()) for h in helpers), "no kernel under the run"
 
     Path(f"{flag}.reached").unlink()
     os.killpg(writer.process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
@@ -134,6 +134,7 @@ def test_two_runs_of_one_site_at_once_then_ctrl_c_the_one_writing(own_lake, tmp_
     assert "Traceback" not in writer.stderr
     _, alive = psutil.wait_procs(helpers, timeout=30)
     assert not alive, f"left running: {[p.cmdline()[:3] for p in alive]}"
+    assert spark_server.answers(), "the shared Spark went down with the run"
 
     # The waiter now holds the site, and reaches the same pause on its way through.
     wait_for(lambda: Path(f"{flag}.reached").exists(), 600, "the waiter to take over")
