@@ -18,14 +18,11 @@ import subprocess
 import sys
 import time
 
-from lakehouse.graph import in_dependency_order
+from shared_kernel import OUTPUT, one_shared_kernel  # this folder's runner benchmark
+
 from lakehouse.settings import LakeSettings
 from localenv.local_cluster import REMOTE_VARIABLE, local_cluster
-from localenv.paths import NOTEBOOKS_DIR, RUNS_DIR
-from localenv.shared_kernel import SharedKernel
 
-PARAMETERS = {"site": "sample.stackexchange.com", "dump_id": "", "run_id": "bench"}
-OUTPUT = RUNS_DIR / "bench-warm-spark"
 QUERY = "SELECT tag, question_count FROM gold.most_popular_tags ORDER BY 2 DESC LIMIT 3"
 OWN_SPARK_QUERY = (
     "import sys; from lakehouse.runtime import open_lake; "
@@ -35,12 +32,7 @@ OWN_SPARK_QUERY = (
 
 def notebooks(remote: str) -> float:
     os.environ[REMOTE_VARIABLE] = remote  # the kernel inherits it
-    started = time.monotonic()
-    with SharedKernel(NOTEBOOKS_DIR) as kernel:
-        for task in in_dependency_order():
-            source = NOTEBOOKS_DIR / f"{task.notebook}.ipynb"
-            kernel.run(source, OUTPUT / f"{task.notebook}.ipynb", PARAMETERS)
-    return time.monotonic() - started
+    return one_shared_kernel()
 
 
 def query(remote: str) -> float:
