@@ -3,6 +3,7 @@
 import argparse
 import functools
 import os
+import re
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -148,8 +149,14 @@ def cmd_databricks_imitation(args) -> None:
 def cmd_report(args) -> None:
     from localenv.lake_summary import summarize_site
     from localenv.report import build_report
+    from localenv.s3_server import local_server
 
     settings = _settings()
+    if not local_server(settings).answers():
+        raise SystemExit(
+            f"error: the S3 server at {settings.s3_endpoint} does not answer (setting "
+            "LAKE_S3_ENDPOINT): start it with `make s3-start`"
+        )
     summary = summarize_site(settings, args.site)
     args.out.write_text(build_report(settings, args.site, args.run_id, summary))
     print(args.out)
@@ -338,9 +345,21 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(130) from None
     except Exception as error:  # One clear line for the user; the notebook has the rest.
         if isinstance(error, _user_errors()):
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-            raise SystemExit(f"error: {first_line}") from None
+            raise SystemExit(f"error: {one_line(error)}") from None
         raise
+
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def one_line(error: Exception) -> str:
+    """The error's first line; for delta-rs, whose messages are a chain of causes each on
+    a line of its own ("Generic S3 error / ↳ … / ↳ Connection refused"), also the last."""
+    lines = [_ANSI_ESCAPE.sub("", line).strip() for line in str(error).strip().splitlines()]
+    if not lines:
+        return repr(error)
+    causes = [line.removeprefix("↳").strip() for line in lines[1:] if line.startswith("↳")]
+    return f"{lines[0]}: {causes[-1]}" if causes else lines[0]
 
 
 def _user_errors() -> tuple[type[Exception], ...]:

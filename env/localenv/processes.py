@@ -1,5 +1,9 @@
 """Background services started by this project, each tracked by a pid file and stopped by
-that process id (its whole process group, so forked workers go with it)."""
+that process id (its whole process group, so forked workers go with it).
+
+The pid file also holds the process's start time: pids are reused (Linux wraps at 32,768
+by default), and a stale file must never name a stranger to stop.
+"""
 
 import contextlib
 import fcntl
@@ -9,6 +13,8 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 
 @dataclass(frozen=True)
@@ -44,17 +50,20 @@ class ManagedProcess:
                 env=env,
                 start_new_session=True,
             )
-        self.pid_file.write_text(str(process.pid))
+        self.pid_file.write_text(f"{process.pid} {_started_at(process.pid)}")
         return process
 
     def running_pid(self) -> int | None:
-        """The pid if the process is alive, else None (a stale pid file is removed)."""
+        """The pid if that process is alive, else None (a stale pid file is removed)."""
         try:
-            pid = int(self.pid_file.read_text())
+            pid_text, _, started = self.pid_file.read_text().partition(" ")
+            pid = int(pid_text)
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)  # Reap it if it is our exited child.
-            os.kill(pid, 0)
-        except (FileNotFoundError, ValueError, ProcessLookupError):
+            alive = _started_at(pid)
+        except (FileNotFoundError, ValueError, psutil.Error):
+            alive = None
+        if alive is None or (started and started != alive):
             self.pid_file.unlink(missing_ok=True)
             return None
         return pid
@@ -74,6 +83,17 @@ class ManagedProcess:
         _signal_group(pid, signal.SIGKILL)  # Any worker left behind in the group.
         self.pid_file.unlink(missing_ok=True)
         return pid
+
+
+def _started_at(pid: int) -> str | None:
+    """When the process began, as the pid file records it; None if it is gone."""
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return f"{process.create_time():.2f}"
+    except psutil.NoSuchProcess:
+        return None
 
 
 def _signal_group(pid: int, signum: int) -> None:

@@ -139,7 +139,9 @@ def _sync(lake, source, name, keys, scope, constraints, properties, expected_row
         return
     stored = lake.read(name).where(scope_filter(scope))
     if stored.isEmpty():
-        if not source.isEmpty():
+        # The manifest's count spares a pass over the source (a parse, for bronze).
+        has_rows = expected_rows > 0 if expected_rows is not None else not source.isEmpty()
+        if has_rows:
             lake.overwrite_slice(source, name, scope)
         return
     changed = source.join(stored.select(*keys, ROW_HASH), [*keys, ROW_HASH], "left_anti")

@@ -96,3 +96,17 @@ def test_a_corrupted_archive_and_no_network_are_one_line_and_leave_nothing(s3, s
     assert last.startswith("error: archive.org is unreachable") and "DUMP=" in last
     assert "Traceback" not in corrupted.stderr + offline.stderr
     assert not runs.exists() or not any(runs.iterdir()), "a failed run left a folder"
+
+
+def test_a_report_with_no_s3_server_names_the_endpoint(tmp_path):
+    from localenv.ports import free_port
+
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    page = tmp_path / "report.html"
+    result = lake_command("report", "--out", str(page), LAKE_S3_ENDPOINT=endpoint)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: the S3 server at {endpoint} does not answer (setting LAKE_S3_ENDPOINT): "
+        "start it with `make s3-start`"
+    ]
+    assert not page.exists()

@@ -52,9 +52,13 @@ class Run:
         return self.process.wait(timeout=timeout)
 
 
-def wait_for(condition, timeout: float, what: str) -> None:
+def wait_for(condition, timeout: float, what: str, runs: list[Run] = ()) -> None:
+    """Wait for `condition`; fail at once, with their errors, when all `runs` have ended."""
     deadline = time.monotonic() + timeout
     while not condition():
+        if runs and all(run.process.poll() is not None for run in runs):
+            ended = "\n".join(f"exit {r.process.returncode}: {r.stderr[-1500:]}" for r in runs)
+            raise AssertionError(f"the runs ended before {what}:\n{ended}")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.2)
@@ -112,8 +116,9 @@ def test_two_runs_of_one_site_at_once_then_ctrl_c_the_one_writing(own_lake, spar
     runs = [Run(archive, own_lake.settings, tmp_path, name, pause) for name in ("a", "b")]
     s3 = s3_client(own_lake.settings)
 
-    wait_for(lambda: Path(f"{flag}.reached").exists(), 600, "the first run to reach the pause")
-    wait_for(lambda: any("waiting for run" in r.stderr for r in runs), 60, "a run to wait")
+    reached = Path(f"{flag}.reached")
+    wait_for(reached.exists, 600, "the first run to reach the pause", runs)
+    wait_for(lambda: any("waiting for run" in r.stderr for r in runs), 60, "a run to wait", runs)
     waiter = next(r for r in runs if "waiting for run" in r.stderr)
     writer = next(r for r in runs if r is not waiter)
     holder = lock_holder(s3, own_lake.settings.bucket, site)
@@ -122,7 +127,7 @@ def test_two_runs_of_one_site_at_once_then_ctrl_c_the_one_writing(own_lake, spar
     helpers = psutil.Process(writer.process.pid).children(recursive=True)
     assert any("ipykernel" in " ".join(h.cmdline()) for h in helpers), "no kernel under the run"
 
-    Path(f"{flag}.reached").unlink()
+    reached.unlink()
     os.killpg(writer.process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
     assert writer.wait(timeout=60) == 130
     last = writer.stderr.strip().splitlines()[-1]
@@ -137,7 +142,7 @@ def test_two_runs_of_one_site_at_once_then_ctrl_c_the_one_writing(own_lake, spar
     assert spark_server.answers(), "the shared Spark went down with the run"
 
     # The waiter now holds the site, and reaches the same pause on its way through.
-    wait_for(lambda: Path(f"{flag}.reached").exists(), 600, "the waiter to take over")
+    wait_for(reached.exists, 600, "the waiter to take over", [waiter])
     assert lock_holder(s3, own_lake.settings.bucket, site).run_id != holder.run_id
     assert "took over" not in waiter.stderr, "the interrupted run did not give the lock back"
     flag.unlink()
@@ -174,7 +179,7 @@ def test_an_s3_server_that_dies_mid_run_is_named_in_one_line(settings, tmp_path)
             run = Run(archive, own, tmp_path, "a", pause=f"bronze_users:{flag}")
         finally:
             os.environ.update(saved)
-        wait_for(lambda: Path(f"{flag}.reached").exists(), 600, "the run to finish bronze_posts")
+        wait_for(Path(f"{flag}.reached").exists, 600, "the run to finish bronze_posts", [run])
         server.stop(kill=True)
         flag.unlink()
         assert run.wait(timeout=300) == 1
