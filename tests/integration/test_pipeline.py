@@ -83,10 +83,12 @@ def test_emulator_restart_between_steps_loses_nothing(lake, settings, s3, s3_ser
 
 
 def test_sigkill_in_the_middle_of_a_write_keeps_the_last_good_version(
-    lake, s3_server, lake_dir, settings
+    lake, s3, s3_server, lake_dir, settings
 ):
     name = "bronze.crash_test"
-    rows = lake.spark.range(20_000_000).select(
+    # Many small files: the Spark server writes to S3 all the time, so the kill meets a
+    # write in flight and the job fails within seconds of it, not when a big file closes.
+    rows = lake.spark.range(0, 4_000_000, numPartitions=400).select(
         F.lit("crash.example.com").alias("site"),
         "id",
         F.sha2(F.col("id").cast("string"), 256).alias("v"),
@@ -107,8 +109,10 @@ def test_sigkill_in_the_middle_of_a_write_keeps_the_last_good_version(
     time.sleep(4)
     assert writer.is_alive(), "the write finished before the crash; make it bigger"
     s3_server.stop(kill=True)
-    writer.join(timeout=300)
+    writer.join(timeout=120)
+    alive = writer.is_alive()
     s3_server.start()
+    assert not alive, "the write did not fail within 2 minutes of the S3 server's death"
     assert "error" in failure
     assert lake.current_version(name) == good_version
     assert lake.read(name).count() == 1000
