@@ -38,6 +38,27 @@ def pytest_collection_modifyitems(items):
             item.add_marker(tier)
 
 
+# What the session's fixtures export on purpose (see `local_cluster`).
+_EXPORTED: dict[str, str] = {}
+
+
+def _lake_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith(("LAKE_", "SPARK_CONNECT"))}
+
+
+@pytest.fixture(autouse=True)
+def environment_left_as_found():
+    """Every later test and subprocess of this worker inherits os.environ: a test that
+    leaves a LAKE_ variable changed (once, an endpoint of port 1) breaks tests it never
+    meets. Fail the test that did it."""
+    before = _lake_environment()
+    yield
+    after = _lake_environment()
+    changed = {k for k in before.keys() | after.keys()
+               if before.get(k) != after.get(k) and _EXPORTED.get(k) != after.get(k)}  # fmt: skip
+    assert not changed, f"the test left these variables changed: {sorted(changed)}"
+
+
 @pytest.fixture(scope="session")
 def lake_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("lake")
@@ -81,6 +102,7 @@ def local_cluster(settings, lake_dir, tmp_path_factory):
         s3_server.start()
         spark_server.start()
         os.environ.update(exported)
+        _EXPORTED.update(exported)
         yield s3_server, spark_server
     finally:
         spark_server.stop()

@@ -1,10 +1,10 @@
 """Run one pipeline notebook with papermill, against the lake of connection `aws_conn`."""
 
-import os
 from pathlib import Path
 
 from airflow.providers.papermill.operators.papermill import PapermillOperator
 
+from lakehouse.settings import environment_set
 from orchestration.connections import AWS_CONN_ID, lake_settings
 
 
@@ -28,11 +28,11 @@ class LakeNotebookOperator(PapermillOperator):
         output = Path(self.runs_dir) / run["run_id"] / run["site"] / f"{self.notebook}.ipynb"
         output.parent.mkdir(parents=True, exist_ok=True)
         self.output_nb = str(output)
-        # The kernel is a child of this task's process, which is the only one changed here.
-        os.environ.update(lake_settings(AWS_CONN_ID).environment())
         self.log.info("Executed notebook: %s", output)
         try:
-            super().execute(context)
+            # The kernel, a child of this process, inherits the lake's settings.
+            with environment_set(lake_settings(AWS_CONN_ID).environment()):
+                super().execute(context)
         finally:
             self.log.info("Executed notebook kept at %s", output)
         return str(output)

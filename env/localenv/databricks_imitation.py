@@ -11,13 +11,11 @@ What is imitated, and how:
 """
 
 import json
-import os
-from contextlib import contextmanager
 from pathlib import Path
 
 from lakehouse.graph import in_dependency_order
 from lakehouse.lake import LAYERS
-from lakehouse.settings import LakeSettings
+from lakehouse.settings import LakeSettings, environment_set
 
 IMITATION_CATALOG = "spark_catalog"
 
@@ -78,19 +76,6 @@ def catalog_session(settings: LakeSettings):
     return spark
 
 
-@contextmanager
-def _databricks_target():
-    saved = os.environ.get("LAKE_TARGET")
-    os.environ["LAKE_TARGET"] = "databricks"
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("LAKE_TARGET", None)
-        else:
-            os.environ["LAKE_TARGET"] = saved
-
-
 def run_notebook(path: Path, spark, job_values: dict[str, str]) -> None:
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.utils.capture import capture_output
@@ -113,7 +98,7 @@ def run_job(
     """Every notebook of the graph, in order, with the job's parameter values."""
     spark = catalog_session(settings)
     try:
-        with _databricks_target():
+        with environment_set({"LAKE_TARGET": "databricks"}):
             for task in in_dependency_order():
                 on_notebook(task.notebook)
                 run_notebook(notebooks_dir / f"{task.notebook}.ipynb", spark, job_values)

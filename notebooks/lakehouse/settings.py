@@ -4,8 +4,10 @@ Values come from environment variables prefixed `LAKE_` (and from notebook param
 or Databricks widgets, passed in explicitly). Defaults are the offline laptop setup.
 """
 
+import contextlib
 import os
 import re
+from collections.abc import Iterator
 from typing import Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -18,6 +20,22 @@ EMULATOR_SECRET_KEY = "test"
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _CATALOG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RAW_LOCATION = re.compile(r"^(s3a?://[^/]+|/Volumes/[^/]+/[^/]+/[^/]+)(/.*)?$")
+
+
+@contextlib.contextmanager
+def environment_set(variables: dict[str, str]) -> Iterator[None]:
+    """`variables` in this process's environment while the block runs (child processes
+    started in it, such as a notebook kernel, inherit them), and as they were after."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _default_target() -> str:
