@@ -43,6 +43,21 @@ def test_rerunning_the_same_dump_changes_no_table(first_run, lake, settings, tmp
     assert site_counts(lake, SITE) == before_counts
 
 
+def test_a_file_whose_table_holds_its_dump_is_not_read_again(lake, settings, s3, tmp_path):
+    from lakehouse import steps
+
+    site = "again.example.com"
+    ingested = ingest_sample(settings, tmp_path, site, questions=15)
+    ctx = steps.run_context(lake, site)
+    loaded = steps.bronze_posts(ctx)
+    version = lake.current_version("bronze.posts")
+    # Gone from raw: a second load that read the file again would fail.
+    s3.delete_object(Bucket=settings.bucket, Key=f"raw/{site}/{ingested.dump_id}/Posts.xml")
+    assert steps.bronze_posts(ctx) == loaded
+    assert lake.current_version("bronze.posts") == version
+    assert loaded.rows_loaded == ingested.rows["Posts.xml"]
+
+
 def test_another_engine_reads_gold_from_disk(first_run, lake, lake_dir, settings):
     path = lake_dir / settings.bucket / "gold" / "most_popular_tags"
     script = (

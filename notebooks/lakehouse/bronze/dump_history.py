@@ -54,7 +54,8 @@ def loads_of(lake: Lake, site: str) -> dict[str, list]:
         return {}
     loads: dict[str, list] = {}
     rows = lake.read(DUMP_LOADS).where(F.col("site") == site)
-    for row in rows.select("table_name", "dump_id", "published").collect():
+    columns = ["table_name", "dump_id", "published", "rows_loaded", "rows_rejected"]
+    for row in rows.select(*columns).collect():
         loads.setdefault(row.table_name, []).append(row)
     return loads
 

@@ -140,7 +140,10 @@ def load_dump_files(
     ones updated and those the file no longer has deleted, and bronze.row_lineage says
     which. A dump older than the one a table holds is refused (OlderDump) before any
     table is written. The history tables take one write per call, for all its files.
-    With `skip_absent`, files the dump lacks (ingest named them) are skipped.
+    With `skip_absent`, files the dump lacks (ingest named them) are skipped. A file
+    whose table already holds this dump is not read again: its load is recorded only
+    once the table and its lineage are written, and the dump_id names the archive's
+    content, so there is nothing left to do.
     """
     manifest = read_manifest(lake.spark, lake, site, dump_id)
     if skip_absent:
@@ -150,8 +153,18 @@ def load_dump_files(
     tables = [table_for_file(name) for name in file_names]
     for table in tables:
         check_order(recorded.get(table.name, []), site, table.name, release)
-    results = [_load_file(lake, site, dump_id, name, ingested_at, manifest) for name in file_names]
-    new = [r for r in results if dump_id not in {d.dump_id for d in recorded.get(r.table, [])}]
+    results, new = [], []
+    for name, table in zip(file_names, tables, strict=True):
+        done = next((d for d in recorded.get(table.name, []) if d.dump_id == dump_id), None)
+        if done is None:
+            new.append(_load_file(lake, site, dump_id, name, ingested_at, manifest))
+            results.append(new[-1])
+        else:
+            rows_in_file = manifest["rows"][name]
+            results.append(
+                BronzeLoad(table.name, site, dump_id, rows_in_file, done.rows_loaded,
+                           done.rows_rejected)
+            )  # fmt: skip
     if new:
         record_lineage(lake, site, [load.table for load in new], dump_id)
         record_loads(lake, site, release, new, ingested_at)
