@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from lakehouse.settings import LakeSettings
+from lakehouse.settings import LakeSettings, environment_set
 from localenv.local_cluster import REMOTE_VARIABLE
 from localenv.ports import free_port
 from localenv.s3_server import server_for
@@ -97,21 +97,15 @@ def local_cluster(settings, lake_dir, tmp_path_factory):
     spark_server = SparkConnectServer(serving, tmp_path_factory.mktemp("spark"), port=port)
     exported = {"LAKE_S3_ENDPOINT": settings.s3_endpoint, "LAKE_BUCKET": settings.bucket,
                 REMOTE_VARIABLE: settings.spark_remote}  # fmt: skip
-    saved = {key: os.environ.get(key) for key in exported}
     try:
         s3_server.start()
         spark_server.start()
-        os.environ.update(exported)
-        _EXPORTED.update(exported)
-        yield s3_server, spark_server
+        with environment_set(exported):
+            _EXPORTED.update(exported)
+            yield s3_server, spark_server
     finally:
         spark_server.stop()
         s3_server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ from lakehouse.ingest.raw_store import s3_client
 from lakehouse.ingest.sample_dump import SampleSpec, pack_sample_dump
 from lakehouse.ingest.site_lock import lock_holder
 from lakehouse.lake import Lake
+from lakehouse.settings import environment_set
 from localenv.local_run import PAUSE_HOOK
 
 
@@ -173,12 +174,8 @@ def test_an_s3_server_that_dies_mid_run_is_named_in_one_line(settings, tmp_path)
         server.start()
         spark.start()
         own_cluster = {"LAKE_S3_ENDPOINT": own.s3_endpoint, "LAKE_SPARK_REMOTE": spark.url}
-        saved = {name: os.environ[name] for name in own_cluster}
-        os.environ.update(own_cluster)
-        try:
+        with environment_set(own_cluster):
             run = Run(archive, own, tmp_path, "a", pause=f"bronze_users:{flag}")
-        finally:
-            os.environ.update(saved)
         wait_for(Path(f"{flag}.reached").exists, 600, "the run to finish bronze_posts", [run])
         server.stop(kill=True)
         flag.unlink()
