@@ -1,0 +1,70 @@
+"""Profile: the time and the number of Spark jobs of each pipeline step, on a warm Spark
+Connect server of its own (free ports, a throwaway folder). Three rounds: a first site
+(cold), a second site (warm), and the first site's same dump again (nothing to do).
+
+A profile, not a benchmark: it has no baseline of its own; compare two commits by
+running it on each. Run: `.venv/bin/python benchmarks/step_jobs.py --questions 40`.
+"""
+
+import argparse
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
+
+from pipeline_helpers import ingest_sample  # noqa: E402
+
+from lakehouse import steps  # noqa: E402
+from lakehouse.graph import in_dependency_order  # noqa: E402
+from lakehouse.ingest.raw_store import ensure_bucket, s3_client  # noqa: E402
+from lakehouse.lake import Lake  # noqa: E402
+from lakehouse.settings import LakeSettings  # noqa: E402
+from localenv.ports import free_port  # noqa: E402
+from localenv.s3_server import server_for  # noqa: E402
+from localenv.spark_connect_server import SparkConnectServer  # noqa: E402
+from localenv.spark_session import build_local_session  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--questions", type=int, default=40)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="step-jobs-"))
+    port = free_port()
+    settings = LakeSettings(
+        s3_endpoint=f"http://127.0.0.1:{free_port()}", bucket="profile",
+        spark_remote=f"sc://127.0.0.1:{port}", spark_java_options="",
+    )  # fmt: skip
+    s3 = server_for(settings, work / "lake", work / "s3")
+    server = SparkConnectServer(settings, work / "spark", port=port)
+    s3.start()
+    server.start()
+    try:
+        ensure_bucket(s3_client(settings), settings.bucket)
+        lake = Lake(build_local_session(settings), settings)
+
+        def jobs() -> int:
+            return len(re.findall(r"Job \d+ finished", server.log_file.read_text(errors="replace")))
+
+        for number, site in enumerate(["a.example.com", "b.example.com", "a.example.com"]):
+            if number < 2:
+                ingest_sample(settings, work / site, site, questions=args.questions)
+            ctx = steps.run_context(lake, site)
+            started, cells = time.monotonic(), []
+            for task in in_dependency_order():
+                before, step_started = jobs(), time.monotonic()
+                steps.STEPS[task.notebook](ctx)
+                cells.append(
+                    f"{task.notebook}={time.monotonic() - step_started:.1f}s/{jobs() - before}j"
+                )
+            print(f"{site} round {number}: {time.monotonic() - started:.1f}s  " + " ".join(cells))
+    finally:
+        server.stop()
+        s3.stop()
+
+
+if __name__ == "__main__":
+    main()
