@@ -13,8 +13,8 @@ JARS_STAMP := $(JARS_DIR)/.fetched
 DUMP ?=
 SITE ?=
 Q ?= SHOW TABLES IN gold
-# Test files are spread over this many workers, each with its own S3 server and Spark:
-# most of the suite waits on JVM and kernel start-up, so 2 halve it even on 2 cores.
+# Test files are spread over this many workers, each with its own S3 server and Spark.
+# They take whole files in the order tests/conftest.py gives (longest first).
 TEST_WORKERS ?= 2
 
 RUN_ARGS := $(if $(DUMP),--dump "$(DUMP)") $(if $(SITE),--site "$(SITE)") $(if $(NO_WAIT),--no-wait)
@@ -31,7 +31,7 @@ local-run: setup ## Run the whole pipeline offline (DUMP=<url or .7z> or SITE=<n
 
 .PHONY: test
 test: setup test-tools lint ## Run every test tier (unit, integration, notebooks, real dumps)
-	$(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 ## --- Setup ------------------------------------------------------------------
 

@@ -3,7 +3,8 @@ Connect server of its own (free ports, a throwaway folder). Three rounds: a firs
 (cold), a second site (warm), and the first site's same dump again (nothing to do).
 
 A profile, not a benchmark: it has no baseline of its own; compare two commits by
-running it on each. Run: `.venv/bin/python benchmarks/step_jobs.py --questions 40`.
+running it on each. Run: `.venv/bin/python benchmarks/step_jobs.py --questions 40`;
+`--whole --parallel 3` times each round as one `steps.run_all` with three steps at once.
 """
 
 import argparse
@@ -31,6 +32,10 @@ from localenv.spark_session import build_local_session  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=int, default=40)
+    parser.add_argument(
+        "--whole", action="store_true", help="time each round as one steps.run_all call"
+    )
+    parser.add_argument("--parallel", type=int, default=1, help="steps at once, with --whole")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="step-jobs-"))
     port = free_port()
@@ -54,7 +59,11 @@ def main() -> None:
                 ingest_sample(settings, work / site, site, questions=args.questions)
             ctx = steps.run_context(lake, site)
             started, cells = time.monotonic(), []
-            for task in in_dependency_order():
+            if args.whole:
+                before = jobs()
+                steps.run_all(ctx, parallel=args.parallel)
+                cells.append(f"run_all/{jobs() - before}j")
+            for task in [] if args.whole else in_dependency_order():
                 before, step_started = jobs(), time.monotonic()
                 steps.STEPS[task.notebook](ctx)
                 cells.append(

@@ -30,12 +30,29 @@ def pytest_configure(config):
     os.environ.setdefault("LAKE_SPARK_JAVA_OPTIONS", QUICK_START_JVM)
 
 
+# The modules that take minutes, longest first (BENCHMARKS.md, "The test suite"). The
+# workers take whole files in collection order (`make test` keeps it), so these start
+# first and the workers finish together, not one of them alone on a long file at the end.
+LONGEST_FIRST = (
+    "test_notebooks.py", "test_airflow_scheduler.py", "test_pipeline.py", "test_refresh.py",
+    "test_refresh_real_dump.py", "test_dump_formats.py", "test_concurrent_runs.py",
+    "test_data_quality.py", "test_real_dumps.py", "test_lab.py", "test_bronze_bad_input.py",
+)  # fmt: skip
+
+
+def _longest_first(item) -> int:
+    name = Path(item.fspath).name
+    return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
 def pytest_collection_modifyitems(items):
-    """Mark each test by its folder, so `-m unit|integration|notebooks` picks a tier."""
+    """Mark each test by its folder, so `-m unit|integration|notebooks` picks a tier, and
+    put the longest modules first (a stable sort: each module's own order stays)."""
     for item in items:
         tier = Path(item.fspath).parent.name
         if tier in ("unit", "integration", "notebooks"):
             item.add_marker(tier)
+    items.sort(key=_longest_first)
 
 
 # What the session's fixtures export on purpose (see `local_cluster`).

@@ -1,6 +1,8 @@
 """The pipeline graph, defined once: notebooks, their dependencies and the tables they
 write. The local runner, the Airflow DAG and the Databricks job are rendered from it."""
 
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 
@@ -78,3 +80,33 @@ def in_dependency_order(tasks: tuple[NotebookTask, ...] = PIPELINE) -> list[Note
     for task in tasks:
         visit(task.notebook, ("pipeline",))
     return ordered
+
+
+def run_graph(
+    run_task: Callable[[NotebookTask], object],
+    parallel: int = 1,
+    tasks: tuple[NotebookTask, ...] = PIPELINE,
+) -> None:
+    """Call `run_task` on every task once its dependencies have finished, up to
+    `parallel` at a time (threads: on a shared Spark the work is the cluster's, so the
+    three bronze loads overlap their waits). After a failure no task starts; the first
+    error is raised once the running ones end."""
+    pending = in_dependency_order(tasks)
+    finished: set[str] = set()
+    running: dict[Future, NotebookTask] = {}
+    failure: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        while (pending and failure is None) or running:
+            ready = [task for task in pending if finished.issuperset(task.depends_on)]
+            for task in ready[: parallel - len(running)] if failure is None else []:
+                pending.remove(task)
+                running[pool.submit(run_task, task)] = task
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                task = running.pop(future)
+                if future.exception() is None:
+                    finished.add(task.notebook)
+                elif failure is None:
+                    failure = future.exception()
+    if failure is not None:
+        raise failure

@@ -15,7 +15,7 @@ from lakehouse.bronze.xml_to_bronze import BronzeLoad, load_dump_files
 from lakehouse.delta_merge import sync, with_row_hash
 from lakehouse.gold.most_popular_tags import most_popular_tags, most_popular_tags_monthly
 from lakehouse.gold.posts_users import posts_users
-from lakehouse.graph import in_dependency_order
+from lakehouse.graph import run_graph
 from lakehouse.ingest.raw_store import MANIFEST
 from lakehouse.lake import Lake
 from lakehouse.schemas import DUMP_TABLES
@@ -142,7 +142,8 @@ STEPS = {
 }
 
 
-def run_all(ctx: RunContext) -> None:
-    """Every step in graph order, in this process (tests and benchmarks use this)."""
-    for task in in_dependency_order():
-        STEPS[task.notebook](ctx)
+def run_all(ctx: RunContext, parallel: int = 1) -> None:
+    """Every step in this process, each once the steps it depends on are done, up to
+    `parallel` at a time (tests and benchmarks use this). One at a time is the default:
+    on 2 cores, steps side by side on one Spark took longer (BENCHMARKS.md)."""
+    run_graph(lambda task: STEPS[task.notebook](ctx), parallel)

@@ -27,7 +27,7 @@ FILE_ORDER = ("Posts.xml", "Users.xml", "Comments.xml", "Votes.xml", "Badges.xml
 
 
 # The French meta dump goes through the same checks as the fresh load of
-# tests/integration/test_refresh.py, which loads it anyway: one pipeline run less.
+# tests/integration/test_refresh_real_dump.py, which loads it anyway: one pipeline run less.
 @pytest.fixture(scope="module", params=["bicycles.meta.stackexchange.com"])
 def real_dump(request, shared_dumps, lake, settings, s3, tmp_path_factory):
     site = request.param

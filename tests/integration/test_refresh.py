@@ -1,167 +1,27 @@
-"""A new dump of a site already in the lake: the current tables equal a fresh load of it,
-what changed is in bronze.row_lineage, and an older dump never rolls the tables back.
+"""A new dump of a generated site already in the lake: the current tables equal a fresh
+load of it, what changed is in bronze.row_lineage, and an older dump never rolls the
+tables back (refresh_helpers says how the dumps are made and compared)."""
 
-The earlier dump is made from the newer one by the project's revision generator (rows
-added, edited and removed), so the refresh runs every branch of the sync: insert,
-update and delete. The oracle is a load of the newer dump alone, into a second bucket.
-"""
-
-from collections import Counter
-from pathlib import Path
-
-import py7zr
 import pytest
-from lxml import etree
 from pipeline_helpers import run_pipeline, versions
-from pyspark.sql import functions as F
-from test_real_dumps import FILE_ORDER, PUBLISHED_ROWS
+from refresh_helpers import (
+    EARLIER,
+    LATER,
+    check_lineage,
+    check_oracles,
+    differences,
+    pack_listed,
+    refresh_and_compare,
+)
 
-from archives import files_xml
-from lakehouse.bronze.dump_history import DUMP_LOADS, ROW_LINEAGE, OlderDump
-from lakehouse.graph import TABLES
+from lakehouse.bronze.dump_history import OlderDump
 from lakehouse.ingest.dump_revision import RevisionSpec, write_dump_revision
-from lakehouse.ingest.ingest_dump import ingest_dump
 from lakehouse.ingest.sample_dump import SampleSpec, write_sample_dump
 from lakehouse.ingest.sources import LocalArchive
-from lakehouse.lake import Lake
-from lakehouse.schemas import DUMP_TABLES
 from localenv.lake_summary import refresh_changes
 
-# Tables that keep one entry per dump or per check run, by design, not a current state.
-HISTORY_TABLES = {DUMP_LOADS, ROW_LINEAGE, "bronze.dq_results"}
-# Columns that say when and from where a row was written, not what it holds.
-WRITE_LINEAGE = {"dump_id", "source_file", "ingested_at", "_row_hash", "run_id", "run_time"}
-EARLIER, LATER = 1_600_000_000, 1_700_000_000  # _files.xml mtimes: 2020-09 and 2023-11
 
-
-def pack_listed(xml_dir: Path, archive: Path, mtime: int) -> Path:
-    """`<site>.7z` of the XML files, with a `_files.xml` beside it that dates it."""
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    with py7zr.SevenZipFile(archive, "w") as packed:
-        for name in DUMP_TABLES:
-            if (xml_dir / name).exists():
-                packed.write(xml_dir / name, arcname=name)
-    listing = files_xml({archive.name: archive.read_bytes()}, mtime=mtime)
-    (archive.parent / "release_files.xml").write_text(listing)
-    return archive
-
-
-def post_rows(xml_dir: Path) -> dict[int, dict]:
-    return {
-        int(row.get("Id")): dict(row.attrib)
-        for _, row in etree.iterparse(str(xml_dir / "Posts.xml"), tag="row")
-    }
-
-
-def comparable(df):
-    """The table's content: write-lineage columns dropped, maps and structs as JSON (set
-    operations refuse maps), DQX results reduced to the names of the rules."""
-    columns = []
-    for field in df.schema.fields:
-        if field.name in WRITE_LINEAGE:
-            continue
-        if field.name in ("_errors", "_warnings"):
-            columns.append(F.transform(F.col(field.name), lambda r: r["name"]).alias(field.name))
-        elif field.dataType.typeName() in ("map", "struct"):
-            columns.append(F.to_json(F.col(f"`{field.name}`")).alias(field.name))
-        else:
-            columns.append(F.col(f"`{field.name}`"))
-    return df.select(*columns)
-
-
-def differences(refreshed: Lake, fresh: Lake, site: str) -> dict[str, tuple[int, int]]:
-    """Per current table, (rows only in the refreshed lake, rows only in the fresh one)."""
-    found = {}
-    for name in TABLES:
-        if name in HISTORY_TABLES or name.startswith("staging."):
-            continue
-        ours = comparable(refreshed.read(name).where(F.col("site") == site))
-        theirs = comparable(fresh.read(name).where(F.col("site") == site))
-        extra, missing = ours.exceptAll(theirs).count(), theirs.exceptAll(ours).count()
-        if extra or missing:
-            found[name] = (extra, missing)
-    return found
-
-
-def lake_in_bucket(spark, settings, bucket: str) -> Lake:
-    """A lake of its own, so that no other test's load of the same site interferes."""
-    from lakehouse.ingest.raw_store import ensure_bucket, s3_client
-
-    own = settings.model_copy(update={"bucket": bucket})
-    ensure_bucket(s3_client(own), own.bucket)
-    return Lake(spark, own)
-
-
-@pytest.fixture(scope="module")
-def lake(spark, settings, s3_server):
-    return lake_in_bucket(spark, settings, f"{settings.bucket}-refreshed")
-
-
-@pytest.fixture(scope="module")
-def fresh_lake(spark, settings, s3_server):
-    return lake_in_bucket(spark, settings, f"{settings.bucket}-fresh")
-
-
-def refresh_and_compare(lake, fresh_lake, earlier, later, work: Path):
-    """Load `earlier` then `later` into the lake, `later` alone into `fresh_lake`."""
-    first = ingest_dump(earlier, lake.settings, work / "a")
-    run_pipeline(lake, earlier.site, first.dump_id)
-    second = ingest_dump(later, lake.settings, work / "b")
-    run_pipeline(lake, later.site, second.dump_id)
-    alone = ingest_dump(later, fresh_lake.settings, work / "c")
-    run_pipeline(fresh_lake, later.site, alone.dump_id)
-    assert alone.dump_id == second.dump_id
-    return first, second
-
-
-def check_oracles(lake, site: str, xml_dir: Path, rows_in: dict[str, int]):
-    """Stack Exchange's own numbers hold after the refresh."""
-    posts = post_rows(xml_dir)
-    tags = {r.get("TagName"): int(r.get("Count")) for _, r in
-            etree.iterparse(str(xml_dir / "Tags.xml"), tag="row")}  # fmt: skip
-    gold = {r["tag"]: r["question_count"] for r in
-            lake.read("gold.most_popular_tags").where(F.col("site") == site).collect()}  # fmt: skip
-    assert {t: c for t, c in tags.items() if c} == gold
-    answers = Counter(
-        r["question_id"]
-        for r in lake.read("silver.posts")
-        .where((F.col("site") == site) & (F.col("post_type") == "answer"))
-        .collect()
-    )
-    for post_id, post in posts.items():
-        if post["PostTypeId"] == "1" and "DeletionDate" not in post:
-            assert answers[post_id] == int(post.get("AnswerCount", 0)), post_id
-    rejected = Counter(
-        r["table_name"]
-        for r in lake.read("bronze.rejected_rows").where(F.col("site") == site).collect()
-    )
-    for name, table in DUMP_TABLES.items():
-        stored = lake.read(f"bronze.{table.name}").where(F.col("site") == site).count()
-        assert stored + rejected[table.name] == rows_in[name], name
-
-
-def check_lineage(lake, site: str, second_id: str, earlier_dir: Path, later_dir: Path):
-    """bronze.row_lineage names exactly the posts the two dumps' files differ by."""
-    before, after = post_rows(earlier_dir), post_rows(later_dir)
-    lineage = {
-        r["id"]: r
-        for r in lake.read(ROW_LINEAGE)
-        .where((F.col("site") == site) & (F.col("table_name") == "posts"))
-        .collect()
-    }
-    deleted = {i for i, r in lineage.items() if r["deleted_in_dump_id"] == second_id}
-    added = {i for i, r in lineage.items() if r["first_seen_dump_id"] == second_id}
-    edited = {i for i, r in lineage.items()
-              if r["changed_in_dump_id"] == second_id and i not in added}  # fmt: skip
-    assert deleted == before.keys() - after.keys() and deleted
-    assert added == after.keys() - before.keys() and added
-    assert edited == {i for i in before.keys() & after.keys() if before[i] != after[i]}
-    assert edited
-    assert all(r["last_seen_dump_id"] != second_id for i, r in lineage.items() if i in deleted)
-    return {"added": len(added), "changed": len(edited), "deleted": len(deleted)}
-
-
-def test_a_refresh_of_the_sample_equals_a_fresh_load(lake, fresh_lake, tmp_path):
+def test_a_refresh_of_the_sample_equals_a_fresh_load(refreshed_lake, fresh_lake, tmp_path):
     site = "refresh.example.com"
     later_dir, earlier_dir = tmp_path / "later", tmp_path / "earlier"
     write_sample_dump(SampleSpec(site=site, questions=40, seed=5), later_dir)
@@ -169,39 +29,16 @@ def test_a_refresh_of_the_sample_equals_a_fresh_load(lake, fresh_lake, tmp_path)
     earlier = LocalArchive(pack_listed(earlier_dir, tmp_path / "e" / f"{site}.7z", EARLIER))
     later = LocalArchive(pack_listed(later_dir, tmp_path / "l" / f"{site}.7z", LATER))
 
-    first, second = refresh_and_compare(lake, fresh_lake, earlier, later, tmp_path)
-    assert differences(lake, fresh_lake, site) == {}
-    check_oracles(lake, site, later_dir, second.rows)
-    posts_changed = check_lineage(lake, site, second.dump_id, earlier_dir, later_dir)
-    summary = refresh_changes(lake.settings, site, second.dump_id)
+    first, second = refresh_and_compare(refreshed_lake, fresh_lake, earlier, later, tmp_path)
+    assert differences(refreshed_lake, fresh_lake, site) == {}
+    check_oracles(refreshed_lake, site, later_dir, second.rows)
+    posts_changed = check_lineage(refreshed_lake, site, second.dump_id, earlier_dir, later_dir)
+    summary = refresh_changes(refreshed_lake.settings, site, second.dump_id)
     assert summary["replaced_dump_id"] == first.dump_id
     assert summary["rows"]["posts"] == posts_changed
 
-    before = versions(lake)
+    before = versions(refreshed_lake)
     with pytest.raises(OlderDump, match=f"dump {first.dump_id} .* is older"):
-        run_pipeline(lake, site, first.dump_id)
-    assert versions(lake) == before, "an older dump changed a table"
-    assert differences(lake, fresh_lake, site) == {}
-
-
-@pytest.mark.realdump
-def test_a_refresh_to_a_real_dump_equals_a_fresh_load(lake, fresh_lake, shared_dumps, tmp_path):
-    site = "french.meta.stackexchange.com"
-    real = shared_dumps / f"{site}.7z"
-    later_dir, earlier_dir = tmp_path / "later", tmp_path / "earlier"
-    with py7zr.SevenZipFile(real) as packed:
-        packed.extractall(later_dir)
-    write_dump_revision(later_dir, earlier_dir, RevisionSpec(seed=3))
-    earlier = LocalArchive(pack_listed(earlier_dir, tmp_path / "e" / f"{site}.7z", EARLIER))
-
-    _, second = refresh_and_compare(lake, fresh_lake, earlier, LocalArchive(real), tmp_path)
-    assert second.dump_id.startswith("2021-09-")
-    rows_in = {name: sum(1 for _ in etree.iterparse(str(later_dir / name), tag="row"))
-               for name in DUMP_TABLES}  # fmt: skip
-    assert tuple(rows_in[name] for name in FILE_ORDER) == PUBLISHED_ROWS[site]
-    for checked in (fresh_lake, lake):
-        assert checked.read("bronze.posts_quarantine").where(F.col("site") == site).count() == 0
-        assert checked.read("bronze.rejected_rows").where(F.col("site") == site).count() == 0
-        check_oracles(checked, site, later_dir, rows_in)
-    assert differences(lake, fresh_lake, site) == {}
-    check_lineage(lake, site, second.dump_id, earlier_dir, later_dir)
+        run_pipeline(refreshed_lake, site, first.dump_id)
+    assert versions(refreshed_lake) == before, "an older dump changed a table"
+    assert differences(refreshed_lake, fresh_lake, site) == {}

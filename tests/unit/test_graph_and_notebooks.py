@@ -2,12 +2,20 @@
 committed without outputs, importing the package only by its name."""
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from lakehouse import steps
-from lakehouse.graph import PIPELINE, RUN_PARAMETERS, NotebookTask, in_dependency_order
+from lakehouse.graph import (
+    PIPELINE,
+    RUN_PARAMETERS,
+    NotebookTask,
+    in_dependency_order,
+    run_graph,
+)
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SEED_NAMES = {
@@ -29,6 +37,56 @@ def test_cycles_and_unknown_dependencies_are_refused():
         in_dependency_order((NotebookTask("a", ("b",)), NotebookTask("b", ("a",))))
     with pytest.raises(ValueError, match="unknown notebook 'c'"):
         in_dependency_order((NotebookTask("a", ("c",)),))
+
+
+class Recorder:
+    """Calls of run_graph's task function: when each started and ended."""
+
+    def __init__(self, fail: str = "", meet: tuple[str, ...] = ()):
+        self.events: list[tuple[str, str]] = []
+        self.fail, self.lock = fail, threading.Lock()
+        self.meet, self.barrier = set(meet), threading.Barrier(max(len(meet), 1), timeout=10)
+
+    def __call__(self, task: NotebookTask) -> None:
+        with self.lock:
+            self.events.append(("start", task.notebook))
+        if task.notebook in self.meet:  # Passes only if every one of `meet` runs at once.
+            self.barrier.wait()
+        time.sleep(0.01)
+        if task.notebook == self.fail:
+            raise RuntimeError(f"{task.notebook} failed")
+        with self.lock:
+            self.events.append(("end", task.notebook))
+
+
+def test_the_graph_runs_each_task_after_its_dependencies_and_roots_side_by_side():
+    roots = tuple(task.notebook for task in PIPELINE if not task.depends_on)
+    assert len(roots) > 1
+    recorder = Recorder(meet=roots)
+    run_graph(recorder, parallel=len(PIPELINE))
+    position = {event: index for index, event in enumerate(recorder.events)}
+    assert {name for kind, name in recorder.events if kind == "end"} == {
+        task.notebook for task in PIPELINE
+    }
+    for task in PIPELINE:
+        for dependency in task.depends_on:
+            assert position[("end", dependency)] < position[("start", task.notebook)]
+
+
+def test_one_at_a_time_the_graph_runs_in_dependency_order():
+    recorder = Recorder()
+    run_graph(recorder, parallel=1)
+    order = [task.notebook for task in in_dependency_order()]
+    assert recorder.events == [(kind, name) for name in order for kind in ("start", "end")]
+
+
+def test_after_a_failure_no_task_starts_and_the_error_is_raised():
+    recorder = Recorder(fail="bronze_users")
+    with pytest.raises(RuntimeError, match="bronze_users failed"):
+        run_graph(recorder, parallel=1)
+    started = [name for kind, name in recorder.events if kind == "start"]
+    order = [task.notebook for task in in_dependency_order()]
+    assert started == order[: order.index("bronze_users") + 1]
 
 
 def test_every_graph_task_has_a_notebook_and_a_step():
