@@ -181,24 +181,19 @@ class Lake:
         if self.in_catalog:
             # Two-part names resolve in the current catalog, as in Unity Catalog.
             self.spark.catalog.setCurrentCatalog(self.settings.catalog)
-        else:
-            self._register_paths(sorted(set(_LOGICAL_NAME.findall(query))))
-        return self.spark.sql(query)
+            return self.spark.sql(query)
+        return self.spark.sql(_LOGICAL_NAME.sub(self._path_name, query))
 
-    def _register_paths(self, names: list[str]) -> None:
-        """Give path tables their logical names in the session catalog; each costs a
-        Delta log read, so only the tables a query names are registered."""
-        for name in names:
-            if not self.exists(name):
-                continue
-            layer, _ = split_name(name)
-            self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {layer}")
-            self.spark.sql(
-                f"CREATE TABLE IF NOT EXISTS {name} USING DELTA LOCATION '{self.location(name)}'"
-            )
+    def _path_name(self, match: re.Match) -> str:
+        """A logical name as its Delta path, when that table exists. Not a name in the
+        session catalog: on a shared Spark Connect server every client sees that catalog,
+        and one registered for another bucket would be read instead of this lake's."""
+        name = match.group(0)
+        return self.sql_name(name) if self.exists(name) else name
 
 
-_LOGICAL_NAME = re.compile(rf"\b((?:{'|'.join(LAYERS)})\.[A-Za-z_][A-Za-z0-9_]*)\b")
+# `gold.x`, but not the end of `catalog.gold.x` or a quoted name.
+_LOGICAL_NAME = re.compile(rf"(?<![\w.`])(?:{'|'.join(LAYERS)})\.[A-Za-z_][A-Za-z0-9_]*\b(?!\.)")
 
 
 def quote_sql(value: str) -> str:

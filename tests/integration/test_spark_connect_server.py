@@ -80,3 +80,19 @@ def test_a_server_is_not_reused_for_another_s3_endpoint(server, settings):
     )
     with pytest.raises(RuntimeError, match=r"reads the S3 server at http://127\.0\.0\.1:\d+, not "):
         elsewhere.start()
+
+
+def test_lake_sql_reads_each_lakes_own_table_on_one_server(lake, settings, s3):
+    """Two lakes (buckets) through one Spark Connect server: each query reads its own
+    lake's table, whichever lake named it first."""
+    from lakehouse.ingest.raw_store import ensure_bucket
+    from lakehouse.lake import Lake
+
+    other = Lake(lake.spark, settings.model_copy(update={"bucket": f"{settings.bucket}-other"}))
+    ensure_bucket(s3, other.settings.bucket)
+    for number, each in enumerate((lake, other), start=1):
+        rows = lake.spark.range(1).selectExpr(f"{number} AS lake_number")
+        rows.write.format("delta").mode("overwrite").save(each.location("gold.which_lake"))
+    query = "SELECT lake_number FROM gold.which_lake"
+    answers = [each.sql(query).first()["lake_number"] for each in (lake, other, lake)]
+    assert answers == [1, 2, 1]
