@@ -169,3 +169,20 @@ def piped_site(lake, settings, s3, tmp_path_factory):
     ingested = ingest_sample(settings, tmp_path_factory.mktemp("piped"), PIPED_SITE)
     run_pipeline(lake, PIPED_SITE)
     return ingested
+
+
+@pytest.fixture(scope="module")
+def refreshed_lake(spark, settings, s3_server):
+    """The refresh tests' lake of their own, so that no other test's load of the same site
+    interferes: an earlier dump is loaded into it, then the newer one."""
+    from refresh_helpers import lake_in_bucket
+
+    return lake_in_bucket(spark, settings, f"{settings.bucket}-refreshed")
+
+
+@pytest.fixture(scope="module")
+def fresh_lake(spark, settings, s3_server):
+    """The refresh tests' oracle: the newer dump alone is loaded into it."""
+    from refresh_helpers import lake_in_bucket
+
+    return lake_in_bucket(spark, settings, f"{settings.bucket}-fresh")
