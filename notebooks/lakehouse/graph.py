@@ -88,9 +88,8 @@ def run_graph(
     tasks: tuple[NotebookTask, ...] = PIPELINE,
 ) -> None:
     """Call `run_task` on every task once its dependencies have finished, up to
-    `parallel` at a time (threads: on a shared Spark the work is the cluster's, so the
-    three bronze loads overlap their waits). After a failure no task starts; the first
-    error is raised once the running ones end."""
+    `parallel` at a time, in threads. After a failure no task starts; the first error is
+    raised once the running ones end."""
     pending = in_dependency_order(tasks)
     finished: set[str] = set()
     running: dict[Future, NotebookTask] = {}

@@ -182,13 +182,14 @@ class Lake:
             # Two-part names resolve in the current catalog, as in Unity Catalog.
             self.spark.catalog.setCurrentCatalog(self.settings.catalog)
             return self.spark.sql(query)
-        return self.spark.sql(_LOGICAL_NAME.sub(self._path_name, query))
+        # Each name once: every existence check reads the table's Delta log.
+        names = {name: self._path_name(name) for name in set(_LOGICAL_NAME.findall(query))}
+        return self.spark.sql(_LOGICAL_NAME.sub(lambda match: names[match.group(0)], query))
 
-    def _path_name(self, match: re.Match) -> str:
+    def _path_name(self, name: str) -> str:
         """A logical name as its Delta path, when that table exists. Not a name in the
         session catalog: on a shared Spark Connect server every client sees that catalog,
         and one registered for another bucket would be read instead of this lake's."""
-        name = match.group(0)
         return self.sql_name(name) if self.exists(name) else name
 
 
