@@ -145,5 +145,5 @@ STEPS = {
 def run_all(ctx: RunContext, parallel: int = 1) -> None:
     """Every step in this process, each once the steps it depends on are done, up to
     `parallel` at a time (tests and benchmarks use this). One at a time is the default:
-    on 2 cores, steps side by side on one Spark took longer (BENCHMARKS.md)."""
+    on 2 cores, steps side by side on one Spark gained nothing (BENCHMARKS.md)."""
     run_graph(lambda task: STEPS[task.notebook](ctx), parallel)
