@@ -24,15 +24,17 @@ def storage_options(settings: LakeSettings) -> dict[str, str]:
     }
 
 
+def table_uri(settings: LakeSettings, name: str) -> str:
+    layer, table = name.split(".")
+    return f"s3://{settings.bucket}/{layer}/{table}"
+
+
 def read_site_table(settings: LakeSettings, name: str, site: str, columns=None):
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
-    layer, table = name.split(".")
     try:
-        delta = DeltaTable(
-            f"s3://{settings.bucket}/{layer}/{table}", storage_options=storage_options(settings)
-        )
+        delta = DeltaTable(table_uri(settings, name), storage_options=storage_options(settings))
     except TableNotFoundError:
         return None
     return delta.to_pyarrow_table(columns=columns, filters=[("site", "=", site)])

@@ -21,6 +21,12 @@ def local_cluster(settings: LakeSettings, log=_log) -> LakeSettings:
     Connect server. Return the settings that reach them; kernels and tasks started from
     this process inherit the endpoint through LAKE_SPARK_REMOTE."""
     log(local_server(settings).start())
+    return with_spark(settings, log)
+
+
+def with_spark(settings: LakeSettings, log=_log) -> LakeSettings:
+    """The Spark half of `local_cluster`, for a runner that learns only after its S3 work
+    whether it needs Spark at all."""
     if not settings.spark_remote:
         server = local_spark_server(settings)
         log(server.start())

@@ -16,11 +16,11 @@ from lakehouse.ingest.site_lock import site_lock
 from lakehouse.ingest.sources import source_for
 from lakehouse.settings import LakeSettings
 from localenv.lake_summary import refresh_changes, summarize_site
-from localenv.local_cluster import local_cluster
+from localenv.local_cluster import with_spark
 from localenv.paths import NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
 from localenv.report import build_report
 from localenv.s3_server import local_server
-from localenv.shared_kernel import NotebookFailed, SharedKernel
+from localenv.step_state import steps_with_work
 
 
 class StepFailed(RuntimeError):
@@ -64,6 +64,10 @@ def _pause_if_asked(step: str) -> None:
 
 def run_notebooks(parameters: dict[str, str], run_dir: Path, timings: dict[str, float]) -> None:
     """Every notebook of the graph, in order, in one kernel (one Spark start per run)."""
+    # Imported here: papermill and nbformat take seconds to import, and a run with
+    # nothing to do never needs them.
+    from localenv.shared_kernel import NotebookFailed, SharedKernel
+
     tasks = in_dependency_order()
     step = tasks[0].notebook
     try:
@@ -98,7 +102,7 @@ def local_run(dump: str | None, site: str | None, settings: LakeSettings, wait: 
     timings: dict[str, float] = {}
 
     started = time.monotonic()
-    settings = local_cluster(settings, _log)
+    _log(local_server(settings).start())
     timings["emulator"] = round(time.monotonic() - started, 1)
 
     source = source_for(
@@ -144,8 +148,18 @@ def _locked_run(source, settings, run_id: str, run_dir: Path, timings: dict) -> 
         _log(f"the dump has no {', '.join(ingested.missing)}; those tables are skipped")
 
     run_dir.mkdir(parents=True)
-    parameters = dict(zip(RUN_PARAMETERS, (ingested.site, ingested.dump_id, run_id), strict=True))
-    run_notebooks(parameters, run_dir, timings)
+    with_work = steps_with_work(settings, ingested.site, ingested.dump_id)
+    if with_work:
+        _log(f"steps with new work: {', '.join(with_work)}")
+        started = time.monotonic()
+        with_spark(settings, _log)
+        timings["spark server"] = round(time.monotonic() - started, 1)
+        parameters = dict(
+            zip(RUN_PARAMETERS, (ingested.site, ingested.dump_id, run_id), strict=True)
+        )
+        run_notebooks(parameters, run_dir, timings)
+    else:
+        _log(f"every step of {ingested.site} has run on this dump with this code: nothing to do")
 
     summary = {
         "run_id": run_id,
@@ -156,6 +170,7 @@ def _locked_run(source, settings, run_id: str, run_dir: Path, timings: dict) -> 
         **summarize_site(settings, ingested.site),
         "refresh": refresh_changes(settings, ingested.site, ingested.dump_id),
         "seconds": timings,
+        "nothing_to_do": not with_work,
         "run_dir": str(run_dir),
     }
     report = run_dir / "report.html"
@@ -199,6 +214,10 @@ def format_summary(summary: dict) -> str:
     lines += [f"  {t['tag']:24} {t['question_count']:>6} questions" for t in summary["top_tags"]]
     lines += ["", "Seconds per step:"]
     lines += [f"  {step:28} {seconds:>7}" for step, seconds in summary["seconds"].items()]
-    lines += ["", f"Executed notebooks and summary.json: {summary['run_dir']}"]
+    if summary["nothing_to_do"]:
+        lines += ["", "Nothing to do: every step has run on this dump with this code; no table"]
+        lines += [f"changed and no notebook ran. summary.json: {summary['run_dir']}"]
+    else:
+        lines += ["", f"Executed notebooks and summary.json: {summary['run_dir']}"]
     lines += [f"Report (open in a browser): {summary['report']}"]
     return "\n".join(lines)

@@ -16,8 +16,16 @@ class NotebookTask:
 # Parameters every notebook takes; each run fills them in.
 RUN_PARAMETERS = ("site", "dump_id", "run_id")
 
+# Every step notes there what it computed from, so a run with nothing new skips it.
+STEP_RUNS = "bronze.step_runs"
+
 # Every bronze load also writes these: its rejected lines and its dump's history.
-BRONZE_LOAD_WRITES = ("bronze.rejected_rows", "bronze.dump_loads", "bronze.row_lineage")
+BRONZE_LOAD_WRITES = (
+    "bronze.rejected_rows",
+    "bronze.dump_loads",
+    "bronze.row_lineage",
+    STEP_RUNS,
+)
 
 PIPELINE: tuple[NotebookTask, ...] = (
     NotebookTask("bronze_posts", writes=("bronze.posts", *BRONZE_LOAD_WRITES)),
@@ -37,21 +45,26 @@ PIPELINE: tuple[NotebookTask, ...] = (
     NotebookTask(
         "bronze_posts_dataquality",
         depends_on=("bronze_posts", "bronze_users"),
-        writes=("bronze.posts_valid", "bronze.posts_quarantine", "bronze.dq_results"),
+        writes=(
+            "bronze.posts_valid",
+            "bronze.posts_quarantine",
+            "bronze.dq_results",
+            STEP_RUNS,
+        ),
     ),
     NotebookTask(
-        "silver_posts", depends_on=("bronze_posts_dataquality",), writes=("silver.posts",)
+        "silver_posts", depends_on=("bronze_posts_dataquality",), writes=("silver.posts", STEP_RUNS)
     ),
-    NotebookTask("silver_users", depends_on=("bronze_users",), writes=("silver.users",)),
+    NotebookTask("silver_users", depends_on=("bronze_users",), writes=("silver.users", STEP_RUNS)),
     NotebookTask(
         "gold_posts_users",
         depends_on=("silver_posts", "silver_users"),
-        writes=("gold.posts_users",),
+        writes=("gold.posts_users", STEP_RUNS),
     ),
     NotebookTask(
         "gold_most_popular_tags",
         depends_on=("silver_posts",),
-        writes=("gold.most_popular_tags", "gold.most_popular_tags_monthly"),
+        writes=("gold.most_popular_tags", "gold.most_popular_tags_monthly", STEP_RUNS),
     ),
 )
 

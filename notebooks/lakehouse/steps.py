@@ -3,6 +3,7 @@ the result; nothing here knows which target it runs on."""
 
 import json
 import uuid
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -10,7 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.bronze.dump_history import release_of
-from lakehouse.bronze.posts_quality import check_bronze_posts
+from lakehouse.bronze.posts_quality import check_bronze_posts, dq_results
 from lakehouse.bronze.xml_to_bronze import BronzeLoad, load_dump_files
 from lakehouse.delta_merge import sync, with_row_hash
 from lakehouse.gold.most_popular_tags import most_popular_tags, most_popular_tags_monthly
@@ -21,6 +22,7 @@ from lakehouse.lake import Lake
 from lakehouse.schemas import DUMP_TABLES
 from lakehouse.silver.posts import build_silver_posts
 from lakehouse.silver.users import build_silver_users
+from lakehouse.step_runs import StepRun, step_run
 
 OTHER_DUMP_FILES = tuple(name for name in DUMP_TABLES if name not in ("Posts.xml", "Users.xml"))
 
@@ -35,6 +37,11 @@ class RunContext:
 
     def site_rows(self, name: str) -> DataFrame:
         return self.lake.read(name).where(F.col("site") == self.site)
+
+    def step_run(self, step: str) -> AbstractContextManager[StepRun]:
+        """Around the step's writes: whether it has anything new to compute (see
+        lakehouse.step_runs)."""
+        return step_run(self.lake, self.site, self.dump_id, self.run_id, step)
 
 
 def latest_dump_id(lake: Lake, site: str) -> str:
@@ -78,56 +85,74 @@ def run_context(lake: Lake, site: str, dump_id: str = "", run_id: str = "") -> R
     )
 
 
+def _load(ctx: RunContext, step: str, file_names: list[str], skip_absent=False):
+    # Always called: a file whose table already holds the dump is not read again.
+    with ctx.step_run(step):
+        return load_dump_files(
+            ctx.lake, ctx.site, ctx.dump_id, file_names, ctx.run_time, skip_absent=skip_absent
+        )
+
+
 def bronze_posts(ctx: RunContext) -> BronzeLoad:
-    return load_dump_files(ctx.lake, ctx.site, ctx.dump_id, ["Posts.xml"], ctx.run_time)[0]
+    return _load(ctx, "bronze_posts", ["Posts.xml"])[0]
 
 
 def bronze_users(ctx: RunContext) -> BronzeLoad:
-    return load_dump_files(ctx.lake, ctx.site, ctx.dump_id, ["Users.xml"], ctx.run_time)[0]
+    return _load(ctx, "bronze_users", ["Users.xml"])[0]
 
 
 def bronze_tables(
     ctx: RunContext, file_names: tuple[str, ...] = OTHER_DUMP_FILES
 ) -> list[BronzeLoad]:
     """The other dump files; those a dump lacks are skipped (ingest named them)."""
-    return load_dump_files(
-        ctx.lake, ctx.site, ctx.dump_id, list(file_names), ctx.run_time, skip_absent=True
-    )
+    return _load(ctx, "bronze_tables", list(file_names), skip_absent=True)
 
 
 def bronze_posts_dataquality(ctx: RunContext) -> DataFrame:
-    return check_bronze_posts(ctx.lake, ctx.site, ctx.dump_id, ctx.run_id, ctx.run_time)
+    with ctx.step_run("bronze_posts_dataquality") as run:
+        if run.has_work:
+            return check_bronze_posts(ctx.lake, ctx.site, ctx.dump_id, ctx.run_id, ctx.run_time)
+    return dq_results(ctx.lake, ctx.site, ctx.dump_id)
 
 
-def _publish(ctx: RunContext, df: DataFrame, name: str, keys: list[str]) -> DataFrame:
-    sync(ctx.lake, with_row_hash(df, df.columns), name, keys, {"site": ctx.site})
-    return ctx.site_rows(name)
+def _publish(ctx: RunContext, step: str, tables: dict[str, tuple[DataFrame, list[str]]]):
+    """Make the site's rows of each table (name -> rows, keys) equal those rows, unless
+    the step has nothing new to compute."""
+    with ctx.step_run(step) as run:
+        if run.has_work:
+            for name, (df, keys) in tables.items():
+                sync(ctx.lake, with_row_hash(df, df.columns), name, keys, {"site": ctx.site})
 
 
 def silver_posts(ctx: RunContext) -> DataFrame:
     posts = build_silver_posts(ctx.site_rows("bronze.posts_valid"))
-    return _publish(ctx, posts, "silver.posts", ["site", "id"])
+    _publish(ctx, "silver_posts", {"silver.posts": (posts, ["site", "id"])})
+    return ctx.site_rows("silver.posts")
 
 
 def silver_users(ctx: RunContext) -> DataFrame:
     users = build_silver_users(ctx.site_rows("bronze.users"))
-    return _publish(ctx, users, "silver.users", ["site", "id"])
+    _publish(ctx, "silver_users", {"silver.users": (users, ["site", "id"])})
+    return ctx.site_rows("silver.users")
 
 
 def gold_posts_users(ctx: RunContext) -> DataFrame:
     table = posts_users(ctx.site_rows("silver.posts"), ctx.site_rows("silver.users"))
-    return _publish(ctx, table, "gold.posts_users", ["site", "user_id"])
+    _publish(ctx, "gold_posts_users", {"gold.posts_users": (table, ["site", "user_id"])})
+    return ctx.site_rows("gold.posts_users")
 
 
 def gold_most_popular_tags(ctx: RunContext) -> DataFrame:
     posts = ctx.site_rows("silver.posts")
-    _publish(
-        ctx,
-        most_popular_tags_monthly(posts),
-        "gold.most_popular_tags_monthly",
-        ["site", "tag", "month"],
-    )
-    return _publish(ctx, most_popular_tags(posts), "gold.most_popular_tags", ["site", "tag"])
+    tables = {
+        "gold.most_popular_tags_monthly": (
+            most_popular_tags_monthly(posts),
+            ["site", "tag", "month"],
+        ),
+        "gold.most_popular_tags": (most_popular_tags(posts), ["site", "tag"]),
+    }
+    _publish(ctx, "gold_most_popular_tags", tables)
+    return ctx.site_rows("gold.most_popular_tags")
 
 
 STEPS = {

@@ -14,7 +14,11 @@ import pytest
 from pipeline_helpers import PIPED_SITE, ingest_sample, run_pipeline, site_counts, versions
 from pyspark.sql import functions as F
 
+from lakehouse.graph import in_dependency_order
+from localenv.step_state import steps_with_work
+
 SITE = PIPED_SITE
+EVERY_STEP = [task.notebook for task in in_dependency_order()]
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +38,55 @@ def test_every_table_has_the_sites_rows(first_run, lake):
     )
 
 
-def test_rerunning_the_same_dump_changes_no_table(first_run, lake, settings, tmp_path):
+def test_rerunning_the_same_dump_changes_no_table(first_run, lake, settings, tmp_path, monkeypatch):
+    from lakehouse import step_runs
+
     before_versions, before_counts = versions(lake), site_counts(lake, SITE)
     again = ingest_sample(settings, tmp_path, SITE)
     assert again.already_ingested
     run_pipeline(lake, SITE)
-    assert versions(lake) == before_versions
+    assert versions(lake) == before_versions  # every step skipped: not one commit
     assert site_counts(lake, SITE) == before_counts
+    # New code runs every step again; on the same data, only their records change.
+    monkeypatch.setattr(step_runs, "code_digest", lambda: "the next release")
+    assert steps_with_work(settings, SITE, first_run.dump_id) == EVERY_STEP
+    run_pipeline(lake, SITE)
+    after, after_counts = versions(lake), site_counts(lake, SITE)
+    assert after.pop(step_runs.STEP_RUNS) > before_versions.pop(step_runs.STEP_RUNS)
+    assert after_counts.pop(step_runs.STEP_RUNS) > before_counts.pop(step_runs.STEP_RUNS)
+    assert after == before_versions
+    assert after_counts == before_counts
+    assert steps_with_work(settings, SITE, first_run.dump_id) == []
+
+
+def test_what_a_run_has_to_do_is_known_before_any_spark(first_run, settings):
+    assert steps_with_work(settings, SITE, "2099-01-01-newer") == EVERY_STEP
+    assert steps_with_work(settings, "never-run.example.com", first_run.dump_id) == EVERY_STEP
+
+
+def test_a_step_downstream_of_an_interrupted_one_runs_again(lake, settings, tmp_path):
+    """Data quality dies after changing bronze.posts_valid: silver must not trust its old
+    key and skip, and once data quality has run again so must silver."""
+    from lakehouse import steps
+    from lakehouse.step_runs import record, recorded_keys
+
+    site = "interrupted.example.com"
+    ingest_sample(settings, tmp_path, site, questions=10)
+    ctx = steps.run_context(lake, site)
+    for name in ("bronze_posts", "bronze_users", "bronze_posts_dataquality", "silver_posts"):
+        steps.STEPS[name](ctx)
+    posts = ctx.site_rows("bronze.posts").count()
+    gone = ctx.site_rows("bronze.posts_valid").first()["id"]
+    record(lake, site, "bronze_posts_dataquality", None, "killed-run")
+    lake.spark.sql(
+        f"DELETE FROM {lake.sql_name('bronze.posts_valid')} WHERE site = '{site}' AND id = {gone}"
+    )
+
+    assert steps.silver_posts(ctx).count() == posts - 1
+    assert recorded_keys(lake, site)["silver_posts"] is None
+    steps.bronze_posts_dataquality(ctx)
+    assert steps.silver_posts(ctx).where(F.col("id") == gone).count() == 1
+    assert None not in recorded_keys(lake, site).values()
 
 
 def test_a_file_whose_table_holds_its_dump_is_not_read_again(lake, settings, s3, tmp_path):

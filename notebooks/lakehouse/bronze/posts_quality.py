@@ -61,6 +61,11 @@ def check_bronze_posts(
     )
     summary = with_row_hash(summary, ["rule", "criticality", "failed_rows", "checked_rows"])
     upsert(lake, summary, RESULTS, ["site", "dump_id", "rule"])
+    return dq_results(lake, site, dump_id)
+
+
+def dq_results(lake: Lake, site: str, dump_id: str) -> DataFrame:
+    """The per-rule counts of the check run on the site's dump."""
     return lake.read(RESULTS).where((F.col("site") == site) & (F.col("dump_id") == dump_id))
 
 

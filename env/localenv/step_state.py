@@ -1,0 +1,29 @@
+"""Whether a run of a site has anything to do, read with delta-rs before any Spark starts:
+the same dump again then costs seconds, not a Spark server and eight notebooks."""
+
+from deltalake import DeltaTable
+
+from lakehouse.graph import PIPELINE, STEP_RUNS, TABLES, in_dependency_order
+from lakehouse.settings import LakeSettings
+from lakehouse.step_runs import KEY_COLUMNS, is_up_to_date, latest_keys
+from localenv.lake_summary import read_site_table, storage_options, table_uri
+
+
+def steps_with_work(settings: LakeSettings, site: str, dump_id: str) -> list[str]:
+    """The steps whose code or inputs changed since their last run, whose tables are gone,
+    or downstream of one that will run: all of them on a site's first run."""
+    rows = read_site_table(settings, STEP_RUNS, site, list(KEY_COLUMNS))
+    recorded = latest_keys(rows.to_pylist() if rows is not None else [])
+    options = storage_options(settings)
+    missing = {
+        name for name in TABLES if not DeltaTable.is_deltatable(table_uri(settings, name), options)
+    }
+    with_work: list[str] = []
+    for task in in_dependency_order(PIPELINE):
+        if (
+            not is_up_to_date(task, dump_id, recorded)
+            or missing.intersection(task.writes)
+            or any(dependency in with_work for dependency in task.depends_on)
+        ):
+            with_work.append(task.notebook)
+    return with_work

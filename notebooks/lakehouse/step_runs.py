@@ -1,0 +1,105 @@
+"""What each step of a site last computed from, so that a run with nothing new to compute
+skips the step: the same dump again takes seconds and commits nothing.
+
+`bronze.step_runs` gets a row each time a step of a site finishes, with a key of what
+the step computed from: a hash of the package's code and checks, the step's name, and
+- for a bronze step, the dump it loaded;
+- for any other step, the keys its dependencies last recorded.
+
+So a new dump changes every key downstream of its tables, and so does any change to the
+code. A step whose key is the one it last recorded, and whose tables all exist, has
+nothing to do. A step about to rewrite its tables first records an empty key: a step
+downstream never trusts tables that a failed run may have left half-written. Rows are
+only ever appended, and Delta never fails an append for another writer's commit.
+"""
+
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+from pyspark.sql import functions as F
+
+from lakehouse.graph import PIPELINE, STEP_RUNS, NotebookTask
+from lakehouse.lake import Lake
+
+PACKAGE = Path(__file__).resolve().parent
+CODE_SUFFIXES = (".py", ".yml")
+TASKS = {task.notebook: task for task in PIPELINE}
+KEY_COLUMNS = ("step", "inputs_key", "recorded_at")
+
+
+@cache
+def code_digest(package: Path = PACKAGE) -> str:
+    """A hash of the package's code and checks: what every step computes with."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.suffix in CODE_SUFFIXES and "__pycache__" not in path.parts:
+            digest.update(f"{path.relative_to(package)}\n".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def inputs_key(
+    task: NotebookTask, dump_id: str, recorded: dict[str, str | None], code: str
+) -> str | None:
+    """The key of what `task` computes from, or None when a dependency has no key."""
+    if task.depends_on:
+        inputs = [recorded.get(dependency) for dependency in task.depends_on]
+        if None in inputs:
+            return None
+    else:
+        inputs = [dump_id]
+    return hashlib.sha256("\n".join([code, task.notebook, *inputs]).encode()).hexdigest()
+
+
+def latest_keys(rows: Iterable[Mapping]) -> dict[str, str | None]:
+    """Per step, the key of its newest row of `bronze.step_runs` (None: interrupted)."""
+    oldest_first = sorted(rows, key=lambda row: row["recorded_at"])
+    return {row["step"]: row["inputs_key"] for row in oldest_first}
+
+
+def is_up_to_date(task: NotebookTask, dump_id: str, recorded: dict[str, str | None]) -> bool:
+    """Whether the step's last recorded run computed from what it would compute from now
+    (its tables aside)."""
+    key = inputs_key(task, dump_id, recorded, code_digest())
+    return key is not None and key == recorded.get(task.notebook)
+
+
+def recorded_keys(lake: Lake, site: str) -> dict[str, str | None]:
+    if not lake.exists(STEP_RUNS):
+        return {}
+    rows = lake.read(STEP_RUNS).where(F.col("site") == site)
+    return latest_keys(row.asDict() for row in rows.select(*KEY_COLUMNS).collect())
+
+
+def record(lake: Lake, site: str, step: str, key: str | None, run_id: str) -> None:
+    row = (site, step, key, run_id, datetime.now(UTC))
+    schema = "site string, step string, inputs_key string, run_id string, recorded_at timestamp"
+    lake.append(lake.spark.createDataFrame([row], schema), STEP_RUNS)
+
+
+@dataclass(frozen=True)
+class StepRun:
+    has_work: bool
+
+
+@contextmanager
+def step_run(lake: Lake, site: str, dump_id: str, run_id: str, step: str) -> Iterator[StepRun]:
+    """Around a step's writes: says whether it has work, and records what it computed
+    from once the writes are done. A step with work must write; one without may skip."""
+    task = TASKS[step]
+    recorded = recorded_keys(lake, site)
+    if is_up_to_date(task, dump_id, recorded) and all(lake.exists(t) for t in task.writes):
+        print(f"{step} of {site}: nothing to do, the code and inputs are those of its last run")
+        yield StepRun(has_work=False)
+        return
+    if recorded.get(step) is not None:
+        record(lake, site, step, None, run_id)
+    yield StepRun(has_work=True)
+    key = inputs_key(task, dump_id, recorded, code_digest())
+    if key is not None:
+        record(lake, site, step, key, run_id)
