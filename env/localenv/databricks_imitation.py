@@ -13,15 +13,12 @@ What is imitated, and how:
 import json
 from pathlib import Path
 
-from lakehouse.graph import in_dependency_order
+from lakehouse.graph import run_graph
 from lakehouse.lake import LAYERS
 from lakehouse.settings import LakeSettings, environment_set
+from localenv.shared_kernel import NotebookFailed
 
 IMITATION_CATALOG = "spark_catalog"
-
-
-class NotebookFailed(RuntimeError):
-    pass
 
 
 class ImitationWidgets:
@@ -89,7 +86,7 @@ def run_notebook(path: Path, spark, job_values: dict[str, str]) -> None:
             result = shell.run_cell("".join(cell["source"]), store_history=False)
         if not result.success:
             error = result.error_in_exec or result.error_before_exec
-            raise NotebookFailed(f"{path.name}, code cell {number}: {error!r}")
+            raise NotebookFailed(type(error).__name__, f"{path.name}, code cell {number}: {error}")
 
 
 def run_job(
@@ -99,8 +96,11 @@ def run_job(
     spark = catalog_session(settings)
     try:
         with environment_set({"LAKE_TARGET": "databricks"}):
-            for task in in_dependency_order():
+
+            def run_task(task) -> None:
                 on_notebook(task.notebook)
                 run_notebook(notebooks_dir / f"{task.notebook}.ipynb", spark, job_values)
+
+            run_graph(run_task)
     finally:
         spark.stop()

@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lakehouse.graph import RUN_PARAMETERS, in_dependency_order
+from lakehouse.graph import RUN_PARAMETERS, NotebookTask, in_dependency_order, run_graph
 from lakehouse.ingest.ingest_dump import ingest_dump
 from lakehouse.ingest.site_lock import site_lock
 from lakehouse.ingest.sources import source_for
@@ -63,35 +63,37 @@ def _pause_if_asked(step: str) -> None:
 
 
 def run_notebooks(parameters: dict[str, str], run_dir: Path, timings: dict[str, float]) -> None:
-    """Every notebook of the graph, in order, in one kernel (one Spark start per run)."""
+    """Every notebook of the graph, one at a time, in one kernel."""
     # Imported here: papermill and nbformat take seconds to import, and a run with
     # nothing to do never needs them.
     from localenv.shared_kernel import NotebookFailed, SharedKernel
 
     tasks = in_dependency_order()
-    step = tasks[0].notebook
+    current = tasks[0]
+
+    def run_task(task: NotebookTask) -> None:
+        nonlocal current
+        current = task
+        number = tasks.index(task) + 1
+        _pause_if_asked(task.notebook)
+        output = run_dir / f"{task.notebook}.ipynb"
+        _log(f"[{number}/{len(tasks)}] {task.notebook} ...")
+        started = time.monotonic()
+        try:
+            kernel.run(NOTEBOOKS_DIR / f"{task.notebook}.ipynb", output, parameters)
+        except NotebookFailed as error:
+            raise StepFailed(task.notebook, error.first_line, output) from None
+        timings[task.notebook] = round(time.monotonic() - started, 1)
+        _log(f"[{number}/{len(tasks)}] {task.notebook} done in {timings[task.notebook]}s")
+
     try:
         with SharedKernel(NOTEBOOKS_DIR) as kernel:
-            for number, task in enumerate(tasks, start=1):
-                step = task.notebook
-                _pause_if_asked(task.notebook)
-                output = run_dir / f"{task.notebook}.ipynb"
-                _log(f"[{number}/{len(tasks)}] {task.notebook} ...")
-                started = time.monotonic()
-                try:
-                    kernel.run(NOTEBOOKS_DIR / f"{task.notebook}.ipynb", output, parameters)
-                except NotebookFailed as error:
-                    first_line = "".join((error.evalue or "").splitlines()[:1])
-                    raise StepFailed(
-                        task.notebook, f"{error.ename}: {first_line}", output
-                    ) from None
-                timings[task.notebook] = round(time.monotonic() - started, 1)
-                _log(f"[{number}/{len(tasks)}] {task.notebook} done in {timings[task.notebook]}s")
+            run_graph(run_task)
     except KeyboardInterrupt:
         done = ", ".join(task.notebook for task in tasks if task.notebook in timings)
         raise RunInterrupted(
-            f"stopped at step {step} (finished: {done or 'none'}); every table is at its "
-            "last commit, and running the same command again resumes the run"
+            f"stopped at step {current.notebook} (finished: {done or 'none'}); every table is "
+            "at its last commit, and running the same command again resumes the run"
         ) from None
 
 

@@ -17,9 +17,15 @@ from papermill.parameterize import parameterize_notebook
 
 
 class NotebookFailed(RuntimeError):
+    """A notebook's cell raised `ename` with `evalue`, under any runner."""
+
     def __init__(self, ename: str, evalue: str):
         super().__init__(f"{ename}: {evalue}")
         self.ename, self.evalue = ename, evalue
+
+    @property
+    def first_line(self) -> str:
+        return f"{self.ename}: {''.join((self.evalue or '').splitlines()[:1])}"
 
 
 class SharedKernel:

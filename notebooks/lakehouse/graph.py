@@ -102,8 +102,13 @@ def run_graph(
 ) -> None:
     """Call `run_task` on every task once its dependencies have finished, up to
     `parallel` at a time, in threads. After a failure no task starts; the first error is
-    raised once the running ones end."""
+    raised once the running ones end. One at a time runs in the caller's thread, so
+    Ctrl-C (KeyboardInterrupt) stops the task that is running."""
     pending = in_dependency_order(tasks)
+    if parallel == 1:
+        for task in pending:
+            run_task(task)
+        return
     finished: set[str] = set()
     running: dict[Future, NotebookTask] = {}
     failure: BaseException | None = None

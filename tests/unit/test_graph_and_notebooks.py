@@ -80,6 +80,14 @@ def test_one_at_a_time_the_graph_runs_in_dependency_order():
     assert recorder.events == [(kind, name) for name in order for kind in ("start", "end")]
 
 
+def test_one_at_a_time_ctrl_c_reaches_the_running_task():
+    """Python delivers KeyboardInterrupt to the main thread only: a task run in a worker
+    thread would go on after Ctrl-C, and the run would hang on it."""
+    threads = []
+    run_graph(lambda task: threads.append(threading.current_thread()), parallel=1)
+    assert threads == [threading.main_thread()] * len(PIPELINE)
+
+
 def test_after_a_failure_no_task_starts_and_the_error_is_raised():
     recorder = Recorder(fail="bronze_users")
     with pytest.raises(RuntimeError, match="bronze_users failed"):
