@@ -11,8 +11,10 @@ from databricks.bundles.dashboards import Dashboard
 from databricks.bundles.jobs import Job
 from databricks.sdk.service.jobs import JobSettings
 
-from lakehouse.graph import PIPELINE, RUN_PARAMETERS
+from lakehouse.graph import PIPELINE, RUN_PARAMETERS, TABLES
+from lakehouse.lake import Lake
 from lakehouse.runtime import SETTING_WIDGETS
+from lakehouse.settings import LakeSettings
 from localenv.bundle_job import MEDALLION_JOB, NOTEBOOK_LIBRARIES, locked_versions, render
 from localenv.paths import BUNDLE_JOBS_FILE, LOCK_FILE, REPO_ROOT
 
@@ -84,6 +86,33 @@ def test_dev_is_the_default_target_in_development_mode():
     targets = BUNDLE["targets"]
     assert targets["dev"] == {**targets["dev"], "default": True, "mode": "development"}
     assert targets["prod"]["mode"] == "production"
+
+
+def resolved_variables(target: str, user: str) -> dict[str, str]:
+    """The variables a deploy to `target` by `user` (short name) resolves, as the CLI
+    does: the target's own values over the declared defaults."""
+    values = {name: spec.get("default", "") for name, spec in BUNDLE["variables"].items()}
+    values.update(BUNDLE["targets"][target].get("variables", {}))
+    return {
+        name: str(value).replace("${workspace.current_user.short_name}", user)
+        for name, value in values.items()
+    }
+
+
+def tables_of(target: str, user: str) -> set[str]:
+    catalog = resolved_variables(target, user)["catalog"]
+    lake = Lake(None, LakeSettings(catalog=catalog, raw_root="s3://landing/raw"))
+    return {lake.sql_name(name) for name in TABLES}
+
+
+def test_a_dev_deploy_never_names_a_prod_table():
+    assert all("catalog" in target.get("variables", {}) for target in BUNDLE["targets"].values())
+    # A default would be shared by any target that forgets its own.
+    assert "default" not in BUNDLE["variables"]["catalog"]
+    prod = tables_of("prod", "alice")
+    assert tables_of("dev", "alice").isdisjoint(prod)
+    assert tables_of("dev", "alice").isdisjoint(tables_of("dev", "bob"))
+    assert tables_of("prod", "bob") == prod
 
 
 def test_only_the_notebooks_and_their_package_are_synced():
