@@ -14,12 +14,13 @@ from lakehouse.graph import RUN_PARAMETERS, NotebookTask, in_dependency_order, r
 from lakehouse.ingest.ingest_dump import ingest_dump
 from lakehouse.ingest.site_lock import site_lock
 from lakehouse.ingest.sources import source_for
-from lakehouse.settings import LakeSettings
+from lakehouse.settings import LakeSettings, environment_set
 from localenv.lake_summary import refresh_changes, summarize_site
-from localenv.local_cluster import with_spark
+from localenv.local_cluster import REMOTE_VARIABLE, with_spark
 from localenv.paths import NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
 from localenv.report import build_report
 from localenv.s3_server import local_server
+from localenv.spark_session import interrupt_session, remote_of_session
 from localenv.step_state import steps_with_work
 
 
@@ -86,15 +87,31 @@ def run_notebooks(parameters: dict[str, str], run_dir: Path, timings: dict[str, 
         timings[task.notebook] = round(time.monotonic() - started, 1)
         _log(f"[{number}/{len(tasks)}] {task.notebook} done in {timings[task.notebook]}s")
 
+    # The kernel's Spark session gets a name, so that Ctrl-C can stop its query on the
+    # server too: killing the kernel alone would leave the query running there.
+    remote = os.environ.get(REMOTE_VARIABLE, "")
+    named = {REMOTE_VARIABLE: remote_of_session(remote, str(uuid.uuid4()))} if remote else {}
     try:
-        with SharedKernel(NOTEBOOKS_DIR) as kernel:
+        with environment_set(named), SharedKernel(NOTEBOOKS_DIR) as kernel:
             run_graph(run_task)
     except KeyboardInterrupt:
+        if named:
+            _stop_on_server(named[REMOTE_VARIABLE])
         done = ", ".join(task.notebook for task in tasks if task.notebook in timings)
         raise RunInterrupted(
             f"stopped at step {current.notebook} (finished: {done or 'none'}); every table is "
             "at its last commit, and running the same command again resumes the run"
         ) from None
+
+
+def _stop_on_server(remote: str) -> None:
+    try:
+        stopped = interrupt_session(remote)
+    except Exception as error:  # The server may be what went away; say so, go on.
+        _log(f"could not stop the run's query on the Spark server: {error}".splitlines()[0])
+        return
+    if stopped:
+        _log(f"stopped {len(stopped)} query(ies) of this run on the Spark server")
 
 
 def local_run(dump: str | None, site: str | None, settings: LakeSettings, wait: bool = True):

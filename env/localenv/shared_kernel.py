@@ -28,6 +28,18 @@ class NotebookFailed(RuntimeError):
         return f"{self.ename}: {''.join((self.evalue or '').splitlines()[:1])}"
 
 
+class _Client(NotebookClient):
+    """nbclient's client, noting Ctrl-C. During a cell, nbclient's own SIGINT handler shuts
+    the kernel down through this method, and the cell then fails as a dead kernel; with
+    `cleanup_kc=False` nothing else calls it."""
+
+    interrupted = False
+
+    async def _async_cleanup_kernel(self) -> None:
+        self.interrupted = True
+        await super()._async_cleanup_kernel()
+
+
 class SharedKernel:
     def __init__(self, cwd: Path, kernel_name: str = "python3"):
         self.cwd, self.kernel_name = cwd, kernel_name
@@ -39,7 +51,7 @@ class SharedKernel:
             load_notebook_node(str(source)), parameters, kernel_name=self.kernel_name,
             language="python",
         )  # fmt: skip
-        client = NotebookClient(
+        client = _Client(
             notebook,
             km=self.kernel_manager,
             kernel_name=self.kernel_name,
@@ -53,6 +65,8 @@ class SharedKernel:
             raise NotebookFailed(error.ename, error.evalue) from None
         except DeadKernelError as error:
             self.kernel_manager = None
+            if client.interrupted:
+                raise KeyboardInterrupt from None
             raise NotebookFailed("DeadKernelError", str(error)) from None
         finally:
             if client.kc is not None:

@@ -88,3 +88,24 @@ def build_local_session(settings: LakeSettings | None = None, app_name: str = "s
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def remote_of_session(remote: str, session_id: str) -> str:
+    """The Spark Connect URL `remote` that joins the session `session_id`: a runner that
+    names its kernel's session can stop that session's work on the server later."""
+    if "/;" in remote:  # Already has parameters (a token, a user id): add one.
+        return f"{remote};session_id={session_id}"
+    return f"{remote.rstrip('/')}/;session_id={session_id}"
+
+
+def interrupt_session(remote: str) -> list[str]:
+    """Interrupt everything the session of `remote` (with its session_id) runs on the
+    server, then release the session; the ids of the operations interrupted. A client
+    killed mid-query leaves its query running on the server: Ctrl-C must end both."""
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.builder.remote(remote).create()
+    try:
+        return session.interruptAll()
+    finally:
+        session.stop()

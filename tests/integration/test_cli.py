@@ -110,3 +110,39 @@ def test_a_report_with_no_s3_server_names_the_endpoint(tmp_path):
         "start it with `make s3-start`"
     ]
     assert not page.exists()
+
+
+def test_ctrl_c_in_the_middle_of_a_cell_is_an_interruption_not_a_dead_kernel(tmp_path):
+    """nbclient answers SIGINT by shutting the kernel down itself, and the cell then fails
+    as DeadKernelError; the run must still say it was interrupted (and stop its query)."""
+    import signal
+    import time
+
+    import nbformat
+
+    notebook = tmp_path / "sleeps.ipynb"
+    sleeps = "import pathlib, time; pathlib.Path(flag).touch(); time.sleep(300)"
+    cells = [
+        nbformat.v4.new_code_cell("flag = ''", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(sleeps),
+    ]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), notebook)
+    flag = tmp_path / "in-the-cell"
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom localenv.shared_kernel import SharedKernel\n"
+        "try:\n"
+        "    with SharedKernel(Path(sys.argv[1]).parent) as kernel:\n"
+        "        kernel.run(Path(sys.argv[1]), Path(sys.argv[2]), {'flag': sys.argv[3]})\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(130)\n"
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-c", script, str(notebook), str(tmp_path / "out.ipynb"), str(flag)],
+        start_new_session=True, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not flag.exists() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert flag.exists(), run.stderr.read() if run.poll() is not None else "the cell never ran"
+    os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
+    assert run.wait(timeout=60) == 130, run.stderr.read()[-2000:]

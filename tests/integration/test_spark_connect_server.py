@@ -96,3 +96,47 @@ def test_lake_sql_reads_each_lakes_own_table_on_one_server(lake, settings, s3):
     query = "SELECT lake_number FROM gold.which_lake"
     answers = [each.sql(query).first()["lake_number"] for each in (lake, other, lake)]
     assert answers == [1, 2, 1]
+
+
+def test_a_killed_clients_query_is_stopped_on_the_server(spark_server, tmp_path):
+    """What Ctrl-C of `make local-run` does after killing its kernel: the kernel's query
+    would otherwise go on running, and writing, on the shared server."""
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    from localenv.spark_session import interrupt_session, remote_of_session
+
+    session_id = str(uuid.uuid4())
+    remote = remote_of_session(spark_server.url, session_id)
+    started = tmp_path / "started"
+    script = (
+        "import pathlib\n"
+        "from pyspark.sql import SparkSession\n"
+        f"spark = SparkSession.builder.remote({remote!r}).getOrCreate()\n"
+        f"pathlib.Path({str(started)!r}).touch()\n"
+        "spark.range(0, 50_000_000_000).selectExpr('sum(id * 7 % 13)').collect()\n"
+    )
+    client = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 120
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(3)  # the query is on the server by now
+        assert client.poll() is None, "the long query ended by itself"
+    finally:
+        client.kill()
+        client.wait()
+    interrupted = interrupt_session(remote)
+    assert len(interrupted) == 1
+    tag = f"Session_{session_id}_Operation_{interrupted[0]}"
+
+    def cancelled() -> bool:
+        log = spark_server.log_file.read_text(errors="replace")
+        return any("SPARK_JOB_CANCELLED" in line and tag in line for line in log.splitlines())
+
+    deadline = time.monotonic() + 30
+    while not cancelled() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert cancelled(), "the server did not cancel the killed client's job"
