@@ -82,24 +82,41 @@ def record(lake: Lake, site: str, step: str, key: str | None, run_id: str) -> No
     lake.append(lake.spark.createDataFrame([row], schema), STEP_RUNS)
 
 
-@dataclass(frozen=True)
+@dataclass
 class StepRun:
+    """One run of a step: whether it has work, and the hook its writes call first."""
+
+    lake: Lake
+    site: str
+    step: str
+    run_id: str
     has_work: bool
+    last_key: str | None
+    invalidated: bool = False
+
+    def before_writing(self) -> None:
+        """Record an empty key before the step's first write (once): until it records its
+        new key, the steps downstream treat its tables as unknown. A step refused before
+        it writes (an older dump, a bad file) leaves its key as it was."""
+        if self.last_key is not None and not self.invalidated:
+            record(self.lake, self.site, self.step, None, self.run_id)
+            self.invalidated = True
 
 
 @contextmanager
 def step_run(lake: Lake, site: str, dump_id: str, run_id: str, step: str) -> Iterator[StepRun]:
     """Around a step's writes: says whether it has work, and records what it computed
-    from once the writes are done. A step with work must write; one without may skip."""
+    from once the writes are done. A step with work calls `before_writing` before it
+    writes; one without may skip."""
     task = TASKS[step]
     recorded = recorded_keys(lake, site)
+    last = recorded.get(step)
     if is_up_to_date(task, dump_id, recorded) and all(lake.exists(t) for t in task.writes):
         print(f"{step} of {site}: nothing to do, the code and inputs are those of its last run")
-        yield StepRun(has_work=False)
+        yield StepRun(lake, site, step, run_id, has_work=False, last_key=last)
         return
-    if recorded.get(step) is not None:
-        record(lake, site, step, None, run_id)
-    yield StepRun(has_work=True)
+    run = StepRun(lake, site, step, run_id, has_work=True, last_key=last)
+    yield run
     key = inputs_key(task, dump_id, recorded, code_digest())
-    if key is not None:
+    if key is not None and (run.invalidated or key != last):
         record(lake, site, step, key, run_id)

@@ -87,10 +87,11 @@ def run_context(lake: Lake, site: str, dump_id: str = "", run_id: str = "") -> R
 
 def _load(ctx: RunContext, step: str, file_names: list[str], skip_absent=False):
     # Always called: a file whose table already holds the dump is not read again.
-    with ctx.step_run(step):
+    with ctx.step_run(step) as run:
         return load_dump_files(
-            ctx.lake, ctx.site, ctx.dump_id, file_names, ctx.run_time, skip_absent=skip_absent
-        )
+            ctx.lake, ctx.site, ctx.dump_id, file_names, ctx.run_time, skip_absent=skip_absent,
+            before_writing=run.before_writing,
+        )  # fmt: skip
 
 
 def bronze_posts(ctx: RunContext) -> BronzeLoad:
@@ -111,6 +112,7 @@ def bronze_tables(
 def bronze_posts_dataquality(ctx: RunContext) -> DataFrame:
     with ctx.step_run("bronze_posts_dataquality") as run:
         if run.has_work:
+            run.before_writing()
             return check_bronze_posts(ctx.lake, ctx.site, ctx.dump_id, ctx.run_id, ctx.run_time)
     return dq_results(ctx.lake, ctx.site, ctx.dump_id)
 
@@ -120,6 +122,7 @@ def _publish(ctx: RunContext, step: str, tables: dict[str, tuple[DataFrame, list
     the step has nothing new to compute."""
     with ctx.step_run(step) as run:
         if run.has_work:
+            run.before_writing()
             for name, (df, keys) in tables.items():
                 sync(ctx.lake, with_row_hash(df, df.columns), name, keys, {"site": ctx.site})
 

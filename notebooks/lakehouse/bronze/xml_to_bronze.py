@@ -10,6 +10,7 @@ does not change in between: its dump_id carries the archive's hash.
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -133,6 +134,7 @@ def load_dump_files(
     file_names: list[str],
     ingested_at: datetime,
     skip_absent: bool = False,
+    before_writing: Callable[[], None] = lambda: None,
 ) -> list[BronzeLoad]:
     """Parse, check and load raw files of one dump into their bronze tables.
 
@@ -143,7 +145,8 @@ def load_dump_files(
     With `skip_absent`, files the dump lacks (ingest named them) are skipped. A file
     whose table already holds this dump is not read again: its load is recorded only
     once the table and its lineage are written, and the dump_id names the archive's
-    content, so there is nothing left to do.
+    content, so there is nothing left to do. `before_writing` is called once a file has
+    passed its census, before its first write.
     """
     manifest = read_manifest(lake.spark, lake, site, dump_id)
     if skip_absent:
@@ -157,7 +160,7 @@ def load_dump_files(
     for name, table in zip(file_names, tables, strict=True):
         done = next((d for d in recorded.get(table.name, []) if d.dump_id == dump_id), None)
         if done is None:
-            new.append(_load_file(lake, site, dump_id, name, ingested_at, manifest))
+            new.append(_load_file(lake, site, dump_id, name, ingested_at, manifest, before_writing))
             results.append(new[-1])
         else:
             rows_in_file = manifest["rows"][name]
@@ -172,7 +175,13 @@ def load_dump_files(
 
 
 def _load_file(
-    lake: Lake, site: str, dump_id: str, file_name: str, ingested_at: datetime, manifest: dict
+    lake: Lake,
+    site: str,
+    dump_id: str,
+    file_name: str,
+    ingested_at: datetime,
+    manifest: dict,
+    before_writing: Callable[[], None],
 ) -> BronzeLoad:
     spark = lake.spark
     table = table_for_file(file_name)
@@ -196,6 +205,7 @@ def _load_file(
     rejected = _rejected_lines(lines, extra_copies, table, file_name)
     # With nothing rejected, `limit(0)` still creates the table but reads no line again.
     rejected = rejected if census.rows_rejected else rejected.limit(0)
+    before_writing()
     sync(
         lake, rejected, REJECTED_ROWS, ["site", "table_name", ROW_HASH],
         {"site": site, "table_name": table.name}, expected_rows=census.rows_rejected,
