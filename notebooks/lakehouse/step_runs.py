@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 from pyspark.sql import functions as F
@@ -88,18 +88,30 @@ class StepRun:
 
     lake: Lake
     site: str
-    step: str
+    task: NotebookTask
     run_id: str
-    has_work: bool
+    key: str | None
     last_key: str | None
     invalidated: bool = False
+
+    @cached_property
+    def has_work(self) -> bool:
+        """False when the step's key is the one it recorded last and its tables exist.
+        Asked only by steps that can skip: a bronze step's own load checks its files."""
+        if self.key is None or self.key != self.last_key:
+            return True
+        if not all(self.lake.exists(name) for name in self.task.writes):
+            return True
+        print(f"{self.task.notebook} of {self.site}: nothing to do, the code and inputs are "
+              "those of its last run")  # fmt: skip
+        return False
 
     def before_writing(self) -> None:
         """Record an empty key before the step's first write (once): until it records its
         new key, the steps downstream treat its tables as unknown. A step refused before
         it writes (an older dump, a bad file) leaves its key as it was."""
         if self.last_key is not None and not self.invalidated:
-            record(self.lake, self.site, self.step, None, self.run_id)
+            record(self.lake, self.site, self.task.notebook, None, self.run_id)
             self.invalidated = True
 
 
@@ -110,13 +122,8 @@ def step_run(lake: Lake, site: str, dump_id: str, run_id: str, step: str) -> Ite
     writes; one without may skip."""
     task = TASKS[step]
     recorded = recorded_keys(lake, site)
-    last = recorded.get(step)
-    if is_up_to_date(task, dump_id, recorded) and all(lake.exists(t) for t in task.writes):
-        print(f"{step} of {site}: nothing to do, the code and inputs are those of its last run")
-        yield StepRun(lake, site, step, run_id, has_work=False, last_key=last)
-        return
-    run = StepRun(lake, site, step, run_id, has_work=True, last_key=last)
-    yield run
     key = inputs_key(task, dump_id, recorded, code_digest())
-    if key is not None and (run.invalidated or key != last):
+    run = StepRun(lake, site, task, run_id, key, last_key=recorded.get(step))
+    yield run
+    if key is not None and (run.invalidated or key != run.last_key):
         record(lake, site, step, key, run_id)

@@ -3,6 +3,7 @@ the result; nothing here knows which target it runs on."""
 
 import json
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -117,43 +118,54 @@ def bronze_posts_dataquality(ctx: RunContext) -> DataFrame:
     return dq_results(ctx.lake, ctx.site, ctx.dump_id)
 
 
-def _publish(ctx: RunContext, step: str, tables: dict[str, tuple[DataFrame, list[str]]]):
+def _publish(ctx: RunContext, step: str, tables: Callable[[], dict[str, tuple[DataFrame, list]]]):
     """Make the site's rows of each table (name -> rows, keys) equal those rows, unless
-    the step has nothing new to compute."""
+    the step has nothing new to compute; `tables` reads its inputs only when it has."""
     with ctx.step_run(step) as run:
         if run.has_work:
             run.before_writing()
-            for name, (df, keys) in tables.items():
+            for name, (df, keys) in tables().items():
                 sync(ctx.lake, with_row_hash(df, df.columns), name, keys, {"site": ctx.site})
 
 
 def silver_posts(ctx: RunContext) -> DataFrame:
-    posts = build_silver_posts(ctx.site_rows("bronze.posts_valid"))
-    _publish(ctx, "silver_posts", {"silver.posts": (posts, ["site", "id"])})
+    def tables():
+        posts = build_silver_posts(ctx.site_rows("bronze.posts_valid"))
+        return {"silver.posts": (posts, ["site", "id"])}
+
+    _publish(ctx, "silver_posts", tables)
     return ctx.site_rows("silver.posts")
 
 
 def silver_users(ctx: RunContext) -> DataFrame:
-    users = build_silver_users(ctx.site_rows("bronze.users"))
-    _publish(ctx, "silver_users", {"silver.users": (users, ["site", "id"])})
+    def tables():
+        users = build_silver_users(ctx.site_rows("bronze.users"))
+        return {"silver.users": (users, ["site", "id"])}
+
+    _publish(ctx, "silver_users", tables)
     return ctx.site_rows("silver.users")
 
 
 def gold_posts_users(ctx: RunContext) -> DataFrame:
-    table = posts_users(ctx.site_rows("silver.posts"), ctx.site_rows("silver.users"))
-    _publish(ctx, "gold_posts_users", {"gold.posts_users": (table, ["site", "user_id"])})
+    def tables():
+        table = posts_users(ctx.site_rows("silver.posts"), ctx.site_rows("silver.users"))
+        return {"gold.posts_users": (table, ["site", "user_id"])}
+
+    _publish(ctx, "gold_posts_users", tables)
     return ctx.site_rows("gold.posts_users")
 
 
 def gold_most_popular_tags(ctx: RunContext) -> DataFrame:
-    posts = ctx.site_rows("silver.posts")
-    tables = {
-        "gold.most_popular_tags_monthly": (
-            most_popular_tags_monthly(posts),
-            ["site", "tag", "month"],
-        ),
-        "gold.most_popular_tags": (most_popular_tags(posts), ["site", "tag"]),
-    }
+    def tables():
+        posts = ctx.site_rows("silver.posts")
+        return {
+            "gold.most_popular_tags_monthly": (
+                most_popular_tags_monthly(posts),
+                ["site", "tag", "month"],
+            ),
+            "gold.most_popular_tags": (most_popular_tags(posts), ["site", "tag"]),
+        }
+
     _publish(ctx, "gold_most_popular_tags", tables)
     return ctx.site_rows("gold.most_popular_tags")
 
