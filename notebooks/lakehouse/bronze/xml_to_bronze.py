@@ -217,7 +217,7 @@ def _load_file(
         f"bronze.{table.name}",
         ["site", "id"],
         {"site": site},
-        constraints={"id_not_null": "id IS NOT NULL", "site_not_null": "site IS NOT NULL"},
+        not_null=("site", "id"),
         properties={"delta.dataSkippingStatsColumns": ",".join(_stats_columns(table))},
         expected_rows=census.rows_loaded,
     )
