@@ -82,7 +82,7 @@ class Lake:
         # Resolving the schema reads only the log's newest metadata; DESCRIBE DETAIL would
         # rebuild the whole snapshot, a Spark job after every commit (25x slower).
         try:
-            self.spark.read.format("delta").load(self.location(name)).schema
+            self.spark.read.format("delta").load(self.location(name)).schema  # noqa: B018
         except AnalysisException:  # No such path, or a path that is not a Delta table.
             return False
         return True
