@@ -12,11 +12,22 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from lakehouse.graph import PIPELINE
 from localenv.paths import NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
 
 # The Airflow Variable that, when set, overrides the default target for every run.
 TARGET_VARIABLE = "lakehouse_target"
 TARGETS = ("local", "databricks")
+
+
+def _default_parallel_notebooks() -> int:
+    """Notebooks that are clients of one Spark Connect server (LAKE_SPARK_REMOTE) spend
+    most of their time starting their kernels, so the three bronze ones side by side
+    finish sooner even on 2 cores. A notebook that starts a Spark of its own (no server,
+    as on Kind) is slower beside another on 2 cores: one per 2 cores (BENCHMARKS.md)."""
+    if os.environ.get("LAKE_SPARK_REMOTE"):
+        return len([task for task in PIPELINE if not task.depends_on])
+    return max(1, (os.cpu_count() or 2) // 2)
 
 
 class OrchestrationSettings(BaseSettings):
@@ -30,9 +41,7 @@ class OrchestrationSettings(BaseSettings):
     retries: int = Field(default=2, ge=0)
     retry_delay_seconds: int = Field(default=60, ge=1)
     notebook_timeout_minutes: int = Field(default=120, ge=1)
-    # Each local notebook starts its own Spark; on 2 cores, side by side is slower than
-    # one after another (BENCHMARKS.md), so allow one notebook per 2 cores.
-    parallel_notebooks: int = Field(default=max(1, (os.cpu_count() or 2) // 2), ge=1)
+    parallel_notebooks: int = Field(default_factory=lambda: _default_parallel_notebooks(), ge=1)
     ingest_timeout_minutes: int = Field(default=360, ge=1)
     notebooks_dir: Path = NOTEBOOKS_DIR
     # Executed notebooks go to <runs_dir>/<run id>/<site>/.

@@ -126,3 +126,14 @@ def test_a_failing_notebook_fails_its_task_and_is_kept(tmp_path, monkeypatch):
     kept = nbformat.read(tmp_path / "runs" / "r1" / "a.com" / "broken.ipynb", as_version=4)
     errors = [o for cell in kept.cells for o in cell.get("outputs", []) if o.output_type == "error"]
     assert errors and errors[0].ename == "ValueError"
+
+
+def test_notebooks_on_one_spark_server_run_the_bronze_three_side_by_side(monkeypatch):
+    monkeypatch.delenv("LAKE_AIRFLOW_PARALLEL_NOTEBOOKS", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.delenv("LAKE_SPARK_REMOTE", raising=False)
+    assert OrchestrationSettings().parallel_notebooks == 1  # each notebook its own Spark
+    monkeypatch.setenv("LAKE_SPARK_REMOTE", "sc://127.0.0.1:15002")
+    assert OrchestrationSettings().parallel_notebooks == 3
+    monkeypatch.setenv("LAKE_AIRFLOW_PARALLEL_NOTEBOOKS", "2")
+    assert OrchestrationSettings().parallel_notebooks == 2
