@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from airflow_api import AirflowApi  # noqa: E402
-from lakehouse.ingest.raw_store import ensure_bucket, s3_client  # noqa: E402
+from ingest.raw_store import ensure_bucket, s3_client  # noqa: E402
 from lakehouse.settings import LakeSettings, environment_set  # noqa: E402
 from localenv.airflow_local import USERNAME, LocalAirflow  # noqa: E402
 from localenv.ports import free_port  # noqa: E402

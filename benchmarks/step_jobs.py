@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integrat
 import psutil  # noqa: E402
 from pipeline_helpers import ingest_sample  # noqa: E402
 
+from ingest.raw_store import ensure_bucket, s3_client  # noqa: E402
 from lakehouse import steps  # noqa: E402
 from lakehouse.graph import in_dependency_order  # noqa: E402
-from lakehouse.ingest.raw_store import ensure_bucket, s3_client  # noqa: E402
 from lakehouse.lake import Lake  # noqa: E402
 from lakehouse.settings import LakeSettings  # noqa: E402
 from localenv.ports import free_port  # noqa: E402

@@ -60,7 +60,7 @@ def spark_reader(spark, uri: str, multi_line: bool | None):
 def probe(spark, settings) -> None:
     """What Spark's reader makes of the rows our parser rejects."""
 
-    from lakehouse.ingest.raw_store import s3_client
+    from ingest.raw_store import s3_client
 
     key = "probe/Posts.xml"
     s3_client(settings).put_object(Bucket=settings.bucket, Key=key, Body=PROBE.encode())

@@ -127,7 +127,7 @@ def local_cluster(settings, lake_dir, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def s3(settings, s3_server):
-    from lakehouse.ingest.raw_store import ensure_bucket, s3_client
+    from ingest.raw_store import ensure_bucket, s3_client
 
     client = s3_client(settings)
     ensure_bucket(client, settings.bucket)

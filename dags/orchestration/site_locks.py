@@ -1,4 +1,4 @@
-"""The medallion DAG holds each of its sites' locks (lakehouse.ingest.site_lock) from
+"""The medallion DAG holds each of its sites' locks (ingest.site_lock) from
 before its first notebook until after its last, failed or not, so that a terminal
 `make local-run` of the same site waits for it, and it for the terminal run. Plain
 functions, tested without Airflow."""
@@ -6,8 +6,8 @@ functions, tested without Airflow."""
 import logging
 from datetime import timedelta
 
-from lakehouse.ingest.raw_store import s3_client
-from lakehouse.ingest.site_lock import release_held_by, site_lock
+from ingest.raw_store import s3_client
+from ingest.site_lock import release_held_by, site_lock
 from lakehouse.settings import LakeSettings
 
 log = logging.getLogger(__name__)

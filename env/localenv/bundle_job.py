@@ -21,7 +21,7 @@ HEADER = (
 
 # Python packages the notebooks import that a Databricks runtime does not ship; the
 # versions are the ones in requirements.lock, so Databricks runs what the tests ran.
-NOTEBOOK_LIBRARIES = ("databricks-labs-dqx", "lxml", "pydantic", "pydantic-settings", "rich")
+NOTEBOOK_LIBRARIES = ("databricks-labs-dqx", "lxml", "pydantic", "pydantic-settings")
 
 # Job parameters reach every notebook task as widgets of the same name.
 PARAMETER_DEFAULTS = {

@@ -97,9 +97,9 @@ def cmd_lab(args) -> None:
 
 
 def cmd_ingest(args) -> None:
-    from lakehouse.ingest.ingest_dump import ingest_dump
-    from lakehouse.ingest.site_lock import site_lock
-    from lakehouse.ingest.sources import source_for
+    from ingest.ingest_dump import ingest_dump
+    from ingest.site_lock import site_lock
+    from ingest.sources import source_for
     from localenv.paths import SAMPLE_DIR, WORK_DIR
     from localenv.s3_server import local_server
 
@@ -190,8 +190,8 @@ def cmd_vacuum(args) -> None:
 
 
 def cmd_sample(args) -> None:
-    from lakehouse.ingest import sample_dump
-    from lakehouse.ingest.dump_revision import RevisionSpec, write_dump_revision
+    from ingest import sample_dump
+    from ingest.dump_revision import RevisionSpec, write_dump_revision
 
     if args.revise:
         xml_dir = args.out / "xml" if args.pack else args.out
@@ -227,7 +227,7 @@ def cmd_sample(args) -> None:
 
 
 def cmd_releases(args) -> None:
-    from lakehouse.ingest.archive_org import release_date, release_items
+    from ingest.archive_org import release_date, release_items
 
     for item in release_items(_settings().archive_base_url):
         day = release_date(item)

@@ -52,7 +52,7 @@ def _delta_tables(client, bucket: str, layer: str) -> list[str]:
 
 def catalog_session(settings: LakeSettings):
     """A local session whose `spark_catalog` holds the lake's schemas and tables."""
-    from lakehouse.ingest.raw_store import ensure_bucket, s3_client
+    from ingest.raw_store import ensure_bucket, s3_client
     from localenv.spark_session import build_local_session
 
     client = s3_client(settings)

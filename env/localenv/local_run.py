@@ -10,10 +10,10 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ingest.ingest_dump import ingest_dump
+from ingest.site_lock import site_lock
+from ingest.sources import source_for
 from lakehouse.graph import RUN_PARAMETERS, NotebookTask, in_dependency_order, run_graph
-from lakehouse.ingest.ingest_dump import ingest_dump
-from lakehouse.ingest.site_lock import site_lock
-from lakehouse.ingest.sources import source_for
 from lakehouse.settings import LakeSettings, environment_set
 from localenv.lake_summary import refresh_changes, summarize_site
 from localenv.local_cluster import REMOTE_VARIABLE, with_spark

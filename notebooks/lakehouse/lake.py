@@ -8,6 +8,7 @@ Transforms never see the difference.
 import re
 from dataclasses import dataclass
 
+from lakehouse.raw_layout import dump_folder
 from lakehouse.settings import LakeSettings
 from lakehouse.write_conflicts import retry_on_conflict
 
@@ -49,7 +50,7 @@ class Lake:
         return f"delta.`{self.location(name)}`"
 
     def raw_uri(self, site: str, dump_id: str, file_name: str) -> str:
-        return f"{self.settings.raw_location}/{site}/{dump_id}/{file_name}"
+        return f"{self.settings.raw_location}/{dump_folder(site, dump_id)}/{file_name}"
 
     def check_ready(self) -> None:
         """Fail before any work when the catalog or one of its schemas is missing."""

@@ -2,8 +2,9 @@
 
 On Databricks the runtime gives each notebook `spark` and `dbutils`; parameters arrive as
 widgets and the runtime's session is used as it is. Locally papermill injects the
-parameters into the notebook and the session factory in env/ builds a session against
-the local S3 server. A notebook calls `open_run(...)` and never needs to know which.
+parameters into the notebook, and the session comes from the local environment, which
+registers its factory (a Spark Connect client, or an in-process Spark). A notebook calls
+`open_run(...)` and never needs to know which.
 """
 
 from lakehouse.lake import Lake
@@ -11,6 +12,8 @@ from lakehouse.settings import LakeSettings
 
 # Settings a Databricks job passes as job parameters (widgets), by LakeSettings field.
 SETTING_WIDGETS = ("catalog", "raw_root")
+# The entry-point group through which the local environment offers its Spark.
+LOCAL_SPARK = "lakehouse.local_spark"
 
 
 def notebook_globals() -> dict:
@@ -59,9 +62,22 @@ def spark_session(settings: LakeSettings):
             "LAKE_TARGET is databricks but this notebook has no `spark` from the Databricks "
             "runtime; run it on a Databricks cluster or serverless, or set LAKE_TARGET=local"
         )
-    from localenv.spark_session import build_local_session
+    return _local_spark()(settings)
 
-    return build_local_session(settings)
+
+def _local_spark():
+    """The session factory the laptop's environment registers (an entry point, in
+    pyproject.toml): a client of LAKE_SPARK_REMOTE, or an in-process Spark. This package
+    never imports that environment, so it runs on Databricks without it."""
+    from importlib.metadata import entry_points
+
+    factories = entry_points(group=LOCAL_SPARK, name="session")
+    if not factories:
+        raise RuntimeError(
+            "no Spark here: this is not Databricks, and the local environment, which "
+            f"registers the entry point {LOCAL_SPARK}, is not installed (`make setup`)"
+        )
+    return next(iter(factories)).load()
 
 
 def open_lake(settings: LakeSettings | None = None) -> Lake:

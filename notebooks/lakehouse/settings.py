@@ -13,6 +13,8 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lakehouse.raw_layout import RAW_PREFIX
+
 # LocalStack's documented fixed test credentials; they grant nothing anywhere else.
 EMULATOR_ACCESS_KEY = "test"
 EMULATOR_SECRET_KEY = "test"
@@ -135,7 +137,7 @@ class LakeSettings(BaseSettings):
 
     @property
     def raw_location(self) -> str:
-        return self.raw_root or f"s3a://{self.bucket}/raw"
+        return self.raw_root or f"s3a://{self.bucket}/{RAW_PREFIX}"
 
     def environment(self) -> dict[str, str]:
         """The `LAKE_*` variables that give a child process (a notebook kernel) this lake."""

@@ -18,8 +18,8 @@ from lakehouse.delta_merge import sync, with_row_hash
 from lakehouse.gold.most_popular_tags import most_popular_tags, most_popular_tags_monthly
 from lakehouse.gold.posts_users import posts_users
 from lakehouse.graph import run_graph
-from lakehouse.ingest.raw_store import MANIFEST
 from lakehouse.lake import Lake
+from lakehouse.raw_layout import MANIFEST
 from lakehouse.schemas import DUMP_TABLES
 from lakehouse.silver.posts import build_silver_posts
 from lakehouse.silver.users import build_silver_users

@@ -3,11 +3,11 @@
 import json
 from pathlib import Path
 
+from ingest.ingest_dump import ingest_dump
+from ingest.sample_dump import SampleSpec
+from ingest.sources import GeneratedSample
 from lakehouse import steps
 from lakehouse.graph import TABLES
-from lakehouse.ingest.ingest_dump import ingest_dump
-from lakehouse.ingest.sample_dump import SampleSpec
-from lakehouse.ingest.sources import GeneratedSample
 
 # The site the `piped_site` fixture (tests/conftest.py) takes through the pipeline.
 PIPED_SITE = "pipeline.example.com"

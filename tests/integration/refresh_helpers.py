@@ -15,9 +15,9 @@ from pipeline_helpers import run_pipeline
 from pyspark.sql import functions as F
 
 from archives import files_xml
+from ingest.ingest_dump import ingest_dump
 from lakehouse.bronze.dump_history import DUMP_LOADS, ROW_LINEAGE
 from lakehouse.graph import STEP_RUNS, TABLES
-from lakehouse.ingest.ingest_dump import ingest_dump
 from lakehouse.lake import Lake
 from lakehouse.schemas import DUMP_TABLES
 
@@ -79,7 +79,7 @@ def differences(refreshed: Lake, fresh: Lake, site: str) -> dict[str, tuple[int,
 
 def lake_in_bucket(spark, settings, bucket: str) -> Lake:
     """A lake of its own, so that no other test's load of the same site interferes."""
-    from lakehouse.ingest.raw_store import ensure_bucket, s3_client
+    from ingest.raw_store import ensure_bucket, s3_client
 
     own = settings.model_copy(update={"bucket": bucket})
     ensure_bucket(s3_client(own), own.bucket)

@@ -18,9 +18,9 @@ import pytest
 from lxml import etree
 from pyspark.sql import functions as F
 
-from lakehouse.ingest.raw_store import s3_client
-from lakehouse.ingest.sample_dump import SampleSpec, pack_sample_dump
-from lakehouse.ingest.site_lock import lock_holder
+from ingest.raw_store import s3_client
+from ingest.sample_dump import SampleSpec, pack_sample_dump
+from ingest.site_lock import lock_holder
 from lakehouse.lake import Lake
 from lakehouse.settings import environment_set
 from localenv.local_run import PAUSE_HOOK

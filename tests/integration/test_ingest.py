@@ -6,12 +6,12 @@ import json
 import pytest
 
 from archives import files_xml, pack
-from lakehouse.ingest.archive_org import ChecksumMismatch
-from lakehouse.ingest.extract import UnsafeArchive
-from lakehouse.ingest.ingest_dump import MissingRequiredFile, ingest_dump
-from lakehouse.ingest.sample_dump import SampleSpec, write_sample_dump
-from lakehouse.ingest.sources import GeneratedSample, LocalArchive
-from lakehouse.ingest.xml_check import BadXmlFile
+from ingest.archive_org import ChecksumMismatch
+from ingest.extract import UnsafeArchive
+from ingest.ingest_dump import MissingRequiredFile, ingest_dump
+from ingest.sample_dump import SampleSpec, write_sample_dump
+from ingest.sources import GeneratedSample, LocalArchive
+from ingest.xml_check import BadXmlFile
 from lakehouse.schemas import DUMP_TABLES
 
 

@@ -10,8 +10,8 @@ from lxml import etree
 from pipeline_helpers import run_pipeline
 from pyspark.sql import functions as F
 
-from lakehouse.ingest.ingest_dump import ingest_dump
-from lakehouse.ingest.sources import LocalArchive
+from ingest.ingest_dump import ingest_dump
+from ingest.sources import LocalArchive
 from lakehouse.schemas import DUMP_TABLES
 
 pytestmark = pytest.mark.realdump

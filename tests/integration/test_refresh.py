@@ -14,10 +14,10 @@ from refresh_helpers import (
     refresh_and_compare,
 )
 
+from ingest.dump_revision import RevisionSpec, write_dump_revision
+from ingest.sample_dump import SampleSpec, write_sample_dump
+from ingest.sources import LocalArchive
 from lakehouse.bronze.dump_history import OlderDump
-from lakehouse.ingest.dump_revision import RevisionSpec, write_dump_revision
-from lakehouse.ingest.sample_dump import SampleSpec, write_sample_dump
-from lakehouse.ingest.sources import LocalArchive
 from localenv.lake_summary import refresh_changes
 
 

@@ -16,8 +16,8 @@ from refresh_helpers import (
 )
 from test_real_dumps import FILE_ORDER, PUBLISHED_ROWS
 
-from lakehouse.ingest.dump_revision import RevisionSpec, write_dump_revision
-from lakehouse.ingest.sources import LocalArchive
+from ingest.dump_revision import RevisionSpec, write_dump_revision
+from ingest.sources import LocalArchive
 from lakehouse.schemas import DUMP_TABLES
 
 

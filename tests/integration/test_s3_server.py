@@ -17,7 +17,7 @@ def sha256(data: bytes) -> str:
 
 
 def test_boto3_multipart_upload_is_stored_byte_identical(s3, settings, lake_dir, tmp_path):
-    from lakehouse.ingest.raw_store import upload_file
+    from ingest.raw_store import upload_file
 
     source = tmp_path / "big.bin"
     source.write_bytes(BIG)
@@ -56,7 +56,7 @@ def test_localstack_client_works_against_it(s3, settings, monkeypatch):
 
 
 def test_objects_survive_restart_and_sigkill(tmp_path):
-    from lakehouse.ingest.raw_store import ensure_bucket, s3_client
+    from ingest.raw_store import ensure_bucket, s3_client
     from lakehouse.settings import LakeSettings
     from localenv.ports import free_port
 
@@ -137,7 +137,7 @@ def test_two_starts_at_once_start_one_server_that_stop_then_ends(tmp_path):
 def test_a_lake_folder_deleted_under_the_running_server_is_named(tmp_path):
     import shutil
 
-    from lakehouse.ingest.raw_store import ensure_bucket, s3_client
+    from ingest.raw_store import ensure_bucket, s3_client
     from lakehouse.settings import LakeSettings
     from localenv.ports import free_port
 

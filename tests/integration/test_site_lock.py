@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dag_loading import DAGS_FOLDER
-from lakehouse.ingest.raw_store import s3_client
-from lakehouse.ingest.site_lock import LOCKS_PREFIX, SiteBusy, SiteLock, lock_holder
+from ingest.raw_store import s3_client
+from ingest.site_lock import LOCKS_PREFIX, SiteBusy, SiteLock, lock_holder
 
 
 def lock(settings, site: str, run_id: str, messages: list | None = None, **options) -> SiteLock:

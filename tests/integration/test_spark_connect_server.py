@@ -85,7 +85,7 @@ def test_a_server_is_not_reused_for_another_s3_endpoint(server, settings):
 def test_lake_sql_reads_each_lakes_own_table_on_one_server(lake, settings, s3):
     """Two lakes (buckets) through one Spark Connect server: each query reads its own
     lake's table, whichever lake named it first."""
-    from lakehouse.ingest.raw_store import ensure_bucket
+    from ingest.raw_store import ensure_bucket
     from lakehouse.lake import Lake
 
     other = Lake(lake.spark, settings.model_copy(update={"bucket": f"{settings.bucket}-other"}))

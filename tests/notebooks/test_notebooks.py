@@ -13,10 +13,10 @@ import pytest
 from nbmake.nb_run import NotebookRun
 from pyspark.sql import functions as F
 
+from ingest.ingest_dump import ingest_dump
+from ingest.sample_dump import SampleSpec
+from ingest.sources import GeneratedSample
 from lakehouse.graph import TABLES, in_dependency_order
-from lakehouse.ingest.ingest_dump import ingest_dump
-from lakehouse.ingest.sample_dump import SampleSpec
-from lakehouse.ingest.sources import GeneratedSample
 from lakehouse.lake import Lake
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"

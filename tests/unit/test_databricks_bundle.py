@@ -1,9 +1,14 @@
 """The Databricks Asset Bundle, checked without a workspace: its jobs are the graph,
 its resources parse into the bundle's and the SDK's own types, and it holds no secret."""
 
+import ast
+import importlib.util
 import json
 import re
 import subprocess
+import sys
+from importlib.metadata import distribution, packages_distributions
+from pathlib import Path
 
 import pytest
 import yaml
@@ -25,6 +30,8 @@ JOBS = {name: job for r in RESOURCES for name, job in r.get("jobs", {}).items()}
 DASHBOARDS = {name: d for r in RESOURCES for name, d in r.get("dashboards", {}).items()}
 DASHBOARD_FILE = REPO_ROOT / "dashboards" / "stackexchange_overview.lvdash.json"
 VARIABLE = re.compile(r"\$\{var\.([a-z_]+)\}")
+# What the Databricks runtime (17.3 LTS, the bundle's spark_version) ships already.
+RUNTIME_PROVIDES = {"ipython", "matplotlib", "numpy", "pandas", "pyarrow", "pyspark"}
 
 
 def with_variables(value, variables: dict[str, str]):
@@ -57,6 +64,39 @@ def test_the_notebook_libraries_are_the_locked_versions():
     for task in JOBS[MEDALLION_JOB]["tasks"]:
         packages = [library["pypi"]["package"] for library in task["libraries"]]
         assert packages == [f"{name}=={versions[name]}" for name in NOTEBOOK_LIBRARIES]
+
+
+def imported_distributions(package_dir) -> set[str]:
+    """The installed distributions whose modules the package's files import."""
+    modules = set()
+    for path in package_dir.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules.add(node.module)
+    by_top_name = packages_distributions()
+    found = set()
+    for module in modules:
+        top = module.split(".")[0]
+        if top in sys.stdlib_module_names or top not in by_top_name:
+            continue
+        origin = Path(importlib.util.find_spec(module).origin).resolve()
+        # A namespace such as `databricks` spans several distributions: find the file's.
+        for name in by_top_name[top]:
+            files = distribution(name).files or []
+            if any(Path(distribution(name).locate_file(f)).resolve() == origin for f in files):
+                found.add(canonicalize(name))
+    return found
+
+
+def canonicalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_job_installs_what_the_package_imports_beyond_the_runtime():
+    imported = imported_distributions(REPO_ROOT / "notebooks" / "lakehouse")
+    assert imported - RUNTIME_PROVIDES == {canonicalize(name) for name in NOTEBOOK_LIBRARIES}
 
 
 def test_every_variable_used_is_declared_and_every_declared_one_used():

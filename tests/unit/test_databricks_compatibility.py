@@ -106,7 +106,7 @@ def test_the_package_imports_from_beside_the_notebooks_alone(tmp_path):
 
         class OnlyOnLaptops(importlib.abc.MetaPathFinder):
             def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in ("localenv", "airflow", "papermill"):
+                if name.split(".")[0] in ("localenv", "ingest", "airflow", "papermill"):
                     raise ImportError(f"{name} is not on Databricks")
                 return None
 

@@ -94,3 +94,14 @@ def test_databricks_without_the_runtime_session_refuses_to_build_one(monkeypatch
     monkeypatch.setattr("pyspark.sql.SparkSession.getActiveSession", staticmethod(lambda: None))
     with pytest.raises(RuntimeError, match="no `spark` from the Databricks runtime"):
         runtime.spark_session(LakeSettings(**DATABRICKS))
+
+
+def test_locally_the_session_comes_from_the_registered_factory(monkeypatch):
+    monkeypatch.setattr(runtime, "notebook_globals", lambda: {})
+    monkeypatch.setattr("pyspark.sql.SparkSession.getActiveSession", staticmethod(lambda: None))
+    from localenv.spark_session import build_local_session
+
+    assert runtime._local_spark() is build_local_session
+    monkeypatch.setattr("importlib.metadata.entry_points", lambda **selection: ())
+    with pytest.raises(RuntimeError, match=r"entry point lakehouse\.local_spark"):
+        runtime.spark_session(LakeSettings())

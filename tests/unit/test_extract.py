@@ -3,7 +3,7 @@ import os
 import pytest
 
 from archives import pack, rename_member
-from lakehouse.ingest.extract import UnsafeArchive, extract_tables
+from ingest.extract import UnsafeArchive, extract_tables
 from lakehouse.settings import LakeSettings
 
 LIMIT = LakeSettings().max_extract_bytes

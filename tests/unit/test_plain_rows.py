@@ -6,8 +6,8 @@ import py7zr
 import pyarrow as pa
 import pytest
 
+from ingest.sample_dump import SampleSpec, write_sample_dump
 from lakehouse import xml_rows
-from lakehouse.ingest.sample_dump import SampleSpec, write_sample_dump
 from lakehouse.plain_rows import leave_every_row, read_plain_rows
 from lakehouse.schemas import DUMP_TABLES, table_for_file
 from lakehouse.xml_rows import census_lines, parse_lines

@@ -5,7 +5,7 @@ import json
 import pytest
 from moto import mock_aws
 
-from lakehouse.ingest.raw_store import (
+from ingest.raw_store import (
     dumps_of_site,
     ensure_bucket,
     read_manifest,

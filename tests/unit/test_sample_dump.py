@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from lxml import etree
 
-from lakehouse.ingest.sample_dump import (
+from ingest.sample_dump import (
     EPOCH,
     SampleSpec,
     pack_sample_dump,

@@ -1,6 +1,6 @@
 import pytest
 
-from lakehouse.ingest.xml_check import BadXmlFile, inspect_xml
+from ingest.xml_check import BadXmlFile, inspect_xml
 from lakehouse.schemas import table_for_file
 
 USERS = table_for_file("Users.xml")

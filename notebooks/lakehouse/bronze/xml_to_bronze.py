@@ -28,8 +28,8 @@ from lakehouse.bronze.dump_history import (
 )
 from lakehouse.bronze.dump_lines import map_lines
 from lakehouse.delta_merge import ROW_HASH, sync, with_row_hash
-from lakehouse.ingest.raw_store import MANIFEST
 from lakehouse.lake import Lake
+from lakehouse.raw_layout import MANIFEST
 from lakehouse.schemas import INT, LONG, TIMESTAMP, DumpTable, table_for_file
 from lakehouse.xml_rows import REJECTED, ROW, arrow_schema, parse_lines
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
 
-from lakehouse.ingest.archive_org import (
+from ingest.archive_org import (
     ArchiveFile,
     download,
     fetch_files_xml,
@@ -21,7 +21,7 @@ from lakehouse.ingest.archive_org import (
     release_items,
     verify,
 )
-from lakehouse.ingest.sample_dump import SampleSpec, pack_sample_dump
+from ingest.sample_dump import SampleSpec, pack_sample_dump
 from lakehouse.schemas import DUMP_TABLES
 
 _SITE = re.compile(r"^[a-z0-9][a-z0-9.-]*\.[a-z]{2,}$")

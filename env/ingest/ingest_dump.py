@@ -12,9 +12,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lakehouse.ingest.archive_org import file_hashes
-from lakehouse.ingest.extract import extract_tables
-from lakehouse.ingest.raw_store import (
+from ingest.archive_org import file_hashes
+from ingest.extract import extract_tables
+from ingest.raw_store import (
     dumps_of_site,
     ensure_bucket,
     raw_prefix,
@@ -23,8 +23,8 @@ from lakehouse.ingest.raw_store import (
     upload_file,
     write_manifest,
 )
-from lakehouse.ingest.sources import DumpSource, FetchedArchive, Publication
-from lakehouse.ingest.xml_check import inspect_xml, newest_creation_date
+from ingest.sources import DumpSource, FetchedArchive, Publication
+from ingest.xml_check import inspect_xml, newest_creation_date
 from lakehouse.schemas import DUMP_TABLES, REQUIRED_FILES
 from lakehouse.settings import LakeSettings
 

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 import py7zr
 from py7zr.exceptions import ArchiveError, Bad7zFile, CrcError, DecompressionBombError
 
-from lakehouse.ingest.progress import byte_progress
+from ingest.progress import byte_progress
 from lakehouse.schemas import DUMP_TABLES
 
 # What py7zr lets through from a damaged archive, besides its own errors.

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from lakehouse.ingest.sample_dump import (
+from ingest.sample_dump import (
     COMMUNITY_USER_ID,
     LICENSES,
     WATERMARK_QUESTION_ID,

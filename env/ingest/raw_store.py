@@ -1,18 +1,13 @@
-"""The raw zone of the lake: `s3://<bucket>/raw/<site>/<dump_id>/<Table>.xml`.
-
-A dump's `manifest.json` is written last, after every file is uploaded; it marks the
-dump as complete and records each file's row count and sha1 for the bronze checks.
-"""
+"""The raw zone in the lake's bucket, as ingest writes it (layout: lakehouse.raw_layout)."""
 
 import contextlib
 import json
 from pathlib import Path
 
-from lakehouse.ingest.progress import byte_progress
+from ingest.progress import byte_progress
+from lakehouse.raw_layout import MANIFEST, RAW_PREFIX, dump_folder
 from lakehouse.settings import LakeSettings
 
-# Spark skips files whose names start with "_" or ".", so no leading underscore here.
-MANIFEST = "manifest.json"
 MULTIPART_THRESHOLD = 8 * (1 << 20)
 
 
@@ -50,7 +45,8 @@ def ensure_bucket(s3, bucket: str) -> None:
 
 
 def raw_prefix(site: str, dump_id: str) -> str:
-    return f"raw/{site}/{dump_id}"
+    """A dump's key prefix in the lake's bucket."""
+    return f"{RAW_PREFIX}/{dump_folder(site, dump_id)}"
 
 
 def read_manifest(s3, bucket: str, site: str, dump_id: str) -> dict | None:
