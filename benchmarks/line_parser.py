@@ -1,5 +1,5 @@
 """Benchmark: the line parser alone, in one Python process (one core, no Spark), with
-plain rows read by Arrow compute (lakehouse.plain_rows, the parser now) against every
+plain rows read by Arrow compute (lakehouse.bronze.plain_rows, the parser now) against every
 row read by lxml (the parser before), alternating rounds so machine noise hits both.
 
 Run: `.venv/bin/python benchmarks/line_parser.py --mb 100 --rounds 3`. It reads the
@@ -14,8 +14,8 @@ from itertools import islice
 import pyarrow as pa
 from run_benchmarks import machine, print_speed_table
 
-from lakehouse import xml_rows
-from lakehouse.plain_rows import leave_every_row
+from lakehouse.bronze import xml_rows
+from lakehouse.bronze.plain_rows import leave_every_row
 from lakehouse.schemas import table_for_file
 from localenv.paths import REPO_ROOT
 

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lakehouse.schemas import DumpTable
-from lakehouse.xml_rows import (
+from lakehouse.bronze.xml_rows import (
     BOM,
     FORBIDDEN,
     MARKUP,
@@ -27,6 +26,7 @@ from lakehouse.xml_rows import (
     ROW,
     classify,
 )
+from lakehouse.schemas import DumpTable
 
 UTF8, UTF16_LE, UTF16_BE = "UTF-8", "UTF-16LE", "UTF-16BE"
 BYTE_ORDER_MARKS = (

@@ -7,10 +7,10 @@ import pyarrow as pa
 import pytest
 
 from ingest.sample_dump import SampleSpec, write_sample_dump
-from lakehouse import xml_rows
-from lakehouse.plain_rows import leave_every_row, read_plain_rows
+from lakehouse.bronze import xml_rows
+from lakehouse.bronze.plain_rows import leave_every_row, read_plain_rows
+from lakehouse.bronze.xml_rows import census_lines, parse_lines
 from lakehouse.schemas import DUMP_TABLES, table_for_file
-from lakehouse.xml_rows import census_lines, parse_lines
 
 POSTS = table_for_file("Posts.xml")
 NAMES = [attribute.name for attribute in POSTS.attributes]

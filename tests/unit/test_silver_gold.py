@@ -6,8 +6,8 @@ from pyspark.sql import functions as F
 from lakehouse.gold.most_popular_tags import most_popular_tags, most_popular_tags_monthly
 from lakehouse.gold.posts_users import posts_users
 from lakehouse.silver.posts import build_silver_posts, parse_tags
+from lakehouse.silver.text import html_to_text
 from lakehouse.silver.users import build_silver_users
-from lakehouse.text import html_to_text
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
+from lakehouse.bronze.xml_rows import FORBIDDEN, REJECTED, ROOT_CLOSE, ROW, parse_lines
 from lakehouse.schemas import table_for_file
-from lakehouse.xml_rows import FORBIDDEN, REJECTED, ROOT_CLOSE, ROW, parse_lines
 
 POSTS = table_for_file("Posts.xml")
 BADGES = table_for_file("Badges.xml")

@@ -12,8 +12,15 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.bronze.dump_lines import map_lines
+from lakehouse.bronze.xml_rows import (
+    CENSUS_SCHEMA,
+    FORBIDDEN,
+    REJECTED,
+    ROOT_CLOSE,
+    ROW,
+    census_lines,
+)
 from lakehouse.schemas import DumpTable
-from lakehouse.xml_rows import CENSUS_SCHEMA, FORBIDDEN, REJECTED, ROOT_CLOSE, ROW, census_lines
 
 NO_ID = "row_without_id"
 

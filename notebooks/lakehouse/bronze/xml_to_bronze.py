@@ -1,7 +1,7 @@
 """Load one raw dump file into its bronze table.
 
 The file is read as text lines, so Spark splits it across every core; the lines are
-parsed inside `mapInArrow` (see lakehouse.xml_rows). The file is read twice: a census
+parsed inside `mapInArrow` (see lakehouse.bronze.xml_rows). The file is read twice: a census
 first (lakehouse.bronze.census: every line counted by kind and checked against the
 ingest manifest, no truncation, duplicate Ids found), and only then the write, so a bad
 file leaves bronze at its last good version. Reading twice costs less than writing the
@@ -27,11 +27,11 @@ from lakehouse.bronze.dump_history import (
     release_of,
 )
 from lakehouse.bronze.dump_lines import map_lines
+from lakehouse.bronze.xml_rows import REJECTED, ROW, arrow_schema, parse_lines
 from lakehouse.delta_merge import ROW_HASH, sync, with_row_hash
 from lakehouse.lake import Lake
 from lakehouse.raw_layout import MANIFEST
 from lakehouse.schemas import INT, LONG, TIMESTAMP, DumpTable, table_for_file
-from lakehouse.xml_rows import REJECTED, ROW, arrow_schema, parse_lines
 
 REJECTED_ROWS = "bronze.rejected_rows"
 LINEAGE = ["site", "dump_id", "source_file", "ingested_at"]

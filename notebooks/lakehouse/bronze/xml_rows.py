@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from lxml import etree
 
-from lakehouse.plain_rows import ROW_OPEN, read_plain_rows
+from lakehouse.bronze.plain_rows import ROW_OPEN, read_plain_rows
 from lakehouse.schemas import BOOLEAN, INT, LONG, STRING, TIMESTAMP, DumpTable
 
 ROW, REJECTED, PROLOG, ROOT_OPEN, ROOT_CLOSE, FORBIDDEN = (
