@@ -14,6 +14,7 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from lakehouse.schemas import DUMP_TABLES
+from lakehouse.silver.users import COMMUNITY_USER_ID
 
 TAG_NAMES = (
     "grammaire", "orthographe", "conjugaison", "vocabulaire", "étymologie", "prononciation",
@@ -29,7 +30,6 @@ WORDS = (
 DISPLAY_NAMES = ("Zoë", "José", "Łukasz", "Ærøskøbing", "山田太郎", "Ольга", "user", "Ana")
 LICENSES = ("CC BY-SA 2.5", "CC BY-SA 3.0", "CC BY-SA 4.0")
 EPOCH = datetime(2012, 3, 1, 8, 0, 0, tzinfo=UTC)
-COMMUNITY_USER_ID = -1
 
 
 @dataclass(frozen=True)

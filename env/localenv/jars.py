@@ -41,7 +41,9 @@ def jar_path(artifact: str, cache: Path = JAR_CACHE) -> Path:
         if jar.artifact == artifact:
             path = cache / jar.file_name
             if not path.is_file():
-                raise FileNotFoundError(f"{path} is missing: run `make jars` once (needs Maven).")
+                raise FileNotFoundError(
+                    f"{path} is missing: run `make setup` once (it fetches the jars from Maven Central)."
+                )
             return path
     raise KeyError(f"{artifact} is not in {JAR_MANIFEST}")
 
