@@ -42,7 +42,8 @@ def jar_path(artifact: str, cache: Path = JAR_CACHE) -> Path:
             path = cache / jar.file_name
             if not path.is_file():
                 raise FileNotFoundError(
-                    f"{path} is missing: run `make setup` once (it fetches the jars from Maven Central)."
+                    f"{path} is missing: run `make setup` once (it fetches the jars from "
+                    "Maven Central)"
                 )
             return path
     raise KeyError(f"{artifact} is not in {JAR_MANIFEST}")
