@@ -5,20 +5,21 @@ event's extra says which site and dump it was, and the file's sha1."""
 from airflow.sdk import Asset
 
 from lakehouse.graph import TABLES
-from lakehouse.lake import split_name
+from lakehouse.raw_layout import RAW_PREFIX
 from lakehouse.schemas import DUMP_TABLES
 from lakehouse.settings import LakeSettings
+from lakehouse.table_names import split_name, table_path
 
 BUCKET = LakeSettings().bucket
 
 
 def raw_asset(file_name: str) -> Asset:
-    return Asset(uri=f"s3://{BUCKET}/raw/{file_name}", group="raw")
+    return Asset(uri=f"s3://{BUCKET}/{RAW_PREFIX}/{file_name}", group=RAW_PREFIX)
 
 
 def table_asset(name: str) -> Asset:
-    layer, table = split_name(name)
-    return Asset(uri=f"s3://{BUCKET}/{layer}/{table}", group=layer)
+    layer, _ = split_name(name)
+    return Asset(uri=table_path(BUCKET, name, scheme="s3"), group=layer)
 
 
 RAW_ASSETS: dict[str, Asset] = {file_name: raw_asset(file_name) for file_name in DUMP_TABLES}

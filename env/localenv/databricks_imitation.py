@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 
 from lakehouse.graph import run_graph
-from lakehouse.lake import LAYERS
 from lakehouse.settings import LakeSettings, environment_set
+from lakehouse.table_names import LAYERS, table_path
 from localenv.shared_kernel import NotebookFailed
 
 IMITATION_CATALOG = "spark_catalog"
@@ -68,7 +68,7 @@ def catalog_session(settings: LakeSettings):
         for table in _delta_tables(client, settings.bucket, layer):
             spark.sql(
                 f"CREATE TABLE IF NOT EXISTS {schema}.{table} USING DELTA "
-                f"LOCATION '{location}/{table}'"
+                f"LOCATION '{table_path(settings.bucket, f'{layer}.{table}')}'"
             )
     return spark
 

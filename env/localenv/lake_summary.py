@@ -10,6 +10,7 @@ from lakehouse.bronze.dump_history import DUMP_LOADS, ROW_LINEAGE
 from lakehouse.graph import TABLES
 from lakehouse.schemas import DUMP_TABLES
 from lakehouse.settings import LakeSettings
+from lakehouse.table_names import table_path
 
 
 def storage_options(settings: LakeSettings) -> dict[str, str]:
@@ -25,8 +26,8 @@ def storage_options(settings: LakeSettings) -> dict[str, str]:
 
 
 def table_uri(settings: LakeSettings, name: str) -> str:
-    layer, table = name.split(".")
-    return f"s3://{settings.bucket}/{layer}/{table}"
+    """The table's path as delta-rs reads it (s3://)."""
+    return table_path(settings.bucket, name, scheme="s3")
 
 
 def read_site_table(settings: LakeSettings, name: str, site: str, columns=None):

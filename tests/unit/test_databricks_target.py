@@ -5,8 +5,9 @@ import pytest
 from pydantic import ValidationError
 
 from lakehouse import runtime
-from lakehouse.lake import Lake, LakeNotReady
+from lakehouse.lake import Lake
 from lakehouse.settings import LakeSettings
+from lakehouse.table_names import LakeNotReady
 from localenv.databricks_imitation import ImitationDbutils
 
 DATABRICKS = {"target": "databricks", "catalog": "main", "raw_root": "s3://landing/raw"}
