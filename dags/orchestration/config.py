@@ -7,13 +7,14 @@ and no connection is read at import time. The target is chosen again at run time
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lakehouse.graph import PIPELINE
-from localenv.paths import NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
+from localenv.bundle_job import bundle_target
+from localenv.paths import BUNDLE_FILE, NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
 
 # The Airflow Variable that, when set, overrides the default target for every run.
 TARGET_VARIABLE = "lakehouse_target"
@@ -48,21 +49,32 @@ class OrchestrationSettings(BaseSettings):
     runs_dir: Path = RUNS_DIR
     work_dir: Path = WORK_DIR
     sample_dir: Path = SAMPLE_DIR
-    # Where `databricks bundle deploy -t prod` puts the notebooks (databricks.yml).
-    databricks_notebook_dir: str = (
-        "/Workspace/Shared/.bundle/stackexchange_workbench/prod/files/notebooks"
-    )
+    # The bundle target (databricks.yml) whose notebooks and catalog the Databricks
+    # workflow built here uses; the two settings below override what that target says.
+    databricks_target: str = "prod"
+    databricks_notebook_dir: str = ""
     # What the notebooks get as the `catalog` and `raw_root` widgets on Databricks.
     databricks_catalog: str = ""
     databricks_raw_root: str = ""
     # A job already deployed under this name is run instead of building the workflow.
     databricks_job_name: str = ""
 
+    @model_validator(mode="after")
+    def _bundle_target_fills_the_rest(self) -> Self:
+        """Notebook folder and catalog as `databricks bundle deploy -t <target>` sets them,
+        unless set here. Without databricks.yml (an image that lacks it) both stay empty,
+        and a run on Databricks names the settings it needs."""
+        if BUNDLE_FILE.is_file():
+            target = bundle_target(self.databricks_target, BUNDLE_FILE)
+            self.databricks_notebook_dir = self.databricks_notebook_dir or target.notebook_dir
+            self.databricks_catalog = self.databricks_catalog or target.catalog
+        return self
+
     def require_databricks_locations(self) -> None:
         """The workflow built here passes catalog and raw location to every notebook."""
         missing = [
             f"LAKE_AIRFLOW_DATABRICKS_{name.upper()}"
-            for name in ("catalog", "raw_root")
+            for name in ("catalog", "raw_root", "notebook_dir")
             if not getattr(self, f"databricks_{name}")
         ]
         if missing:

@@ -4,6 +4,7 @@
 fails when the committed file differs, so the job and the local graph cannot drift.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -22,6 +23,11 @@ HEADER = (
 # Python packages the notebooks import that a Databricks runtime does not ship; the
 # versions are the ones in requirements.lock, so Databricks runs what the tests ran.
 NOTEBOOK_LIBRARIES = ("databricks-labs-dqx", "lxml", "pydantic", "pydantic-settings")
+
+# Where a target without its own root_path deploys (the Databricks CLI's default).
+DEFAULT_ROOT_PATH = (
+    "/Workspace/Users/${workspace.current_user.userName}/.bundle/${bundle.name}/${bundle.target}"
+)
 
 # Job parameters reach every notebook task as widgets of the same name.
 PARAMETER_DEFAULTS = {
@@ -137,3 +143,36 @@ class _PlainDumper(yaml.SafeDumper):
 def render(lock_file: Path) -> str:
     body = yaml.dump(jobs_resource(lock_file), Dumper=_PlainDumper, sort_keys=False, width=100)
     return HEADER + body
+
+
+@dataclass(frozen=True)
+class BundleTarget:
+    """What `databricks bundle deploy -t <name>` deploys to: the catalog its jobs write
+    and the workspace folder its notebooks land in. Empty where the value depends on
+    the deploying user (dev's), which only the workspace knows."""
+
+    name: str
+    catalog: str
+    notebook_dir: str
+
+
+def bundle_target(name: str, bundle_file: Path) -> BundleTarget:
+    """The target `name` of the bundle in `bundle_file` (databricks.yml)."""
+    bundle = yaml.safe_load(bundle_file.read_text())
+    targets = bundle["targets"]
+    if name not in targets:
+        raise ValueError(f"{bundle_file}: no target {name!r}; its targets are {', '.join(targets)}")
+    target = targets[name] or {}
+    root = (target.get("workspace") or {}).get("root_path", DEFAULT_ROOT_PATH)
+    known = {"${bundle.name}": bundle["bundle"]["name"], "${bundle.target}": name}
+    for placeholder, value in known.items():
+        root = root.replace(placeholder, value)
+    catalog = (target.get("variables") or {}).get("catalog", "")
+    # The notebooks sit in the bundle's files, as resources/stackexchange.jobs.yml refers
+    # to them (../notebooks/<name>.ipynb from resources/).
+    notebook_dir = f"{root}/files/notebooks"
+    return BundleTarget(
+        name,
+        catalog="" if "${" in catalog else catalog,
+        notebook_dir="" if "${" in notebook_dir else notebook_dir,
+    )

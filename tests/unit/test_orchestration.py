@@ -6,11 +6,13 @@ import sys
 
 import nbformat
 import pytest
+import yaml
 
 from dag_loading import DAGS_FOLDER
 
 sys.path.insert(0, str(DAGS_FOLDER))
 
+from localenv.paths import REPO_ROOT  # noqa: E402
 from orchestration.config import OrchestrationSettings  # noqa: E402
 from orchestration.connections import ConnectionProblem, lake_settings  # noqa: E402
 from orchestration.runs import NothingToRun, notebook_run_id, site_runs  # noqa: E402
@@ -61,8 +63,8 @@ def test_an_empty_dump_list_is_named(monkeypatch):
         OrchestrationSettings()
 
 
-def test_the_databricks_workflow_needs_catalog_and_raw_root_named():
-    with pytest.raises(ValueError, match="LAKE_AIRFLOW_DATABRICKS_CATALOG and .*_RAW_ROOT"):
+def test_the_databricks_workflow_needs_the_raw_root_named():
+    with pytest.raises(ValueError, match="needs LAKE_AIRFLOW_DATABRICKS_RAW_ROOT "):
         OrchestrationSettings().require_databricks_locations()
     ready = OrchestrationSettings(databricks_catalog="main", databricks_raw_root="s3://l/raw")
     ready.require_databricks_locations()
@@ -137,3 +139,24 @@ def test_notebooks_on_one_spark_server_run_the_bronze_three_side_by_side(monkeyp
     assert OrchestrationSettings().parallel_notebooks == 3
     monkeypatch.setenv("LAKE_AIRFLOW_PARALLEL_NOTEBOOKS", "2")
     assert OrchestrationSettings().parallel_notebooks == 2
+
+
+def test_the_databricks_workflow_uses_what_the_prod_deploy_sets():
+    """Airflow's notebook folder and catalog are the bundle's prod target's, derived from
+    databricks.yml, not a second copy; dev's depend on the user, so a run must name them."""
+    bundle = yaml.safe_load((REPO_ROOT / "databricks.yml").read_text())
+    prod = bundle["targets"]["prod"]
+    root = prod["workspace"]["root_path"].replace("${bundle.name}", bundle["bundle"]["name"])
+    settings = OrchestrationSettings(databricks_raw_root="s3://l/raw")
+    assert (
+        settings.databricks_notebook_dir
+        == f"{root.replace('${bundle.target}', 'prod')}/files/notebooks"
+    )
+    assert settings.databricks_catalog == prod["variables"]["catalog"]
+    settings.require_databricks_locations()
+    dev = OrchestrationSettings(databricks_target="dev", databricks_raw_root="s3://l/raw")
+    assert (dev.databricks_catalog, dev.databricks_notebook_dir) == ("", "")
+    with pytest.raises(ValueError, match="LAKE_AIRFLOW_DATABRICKS_CATALOG and .*_NOTEBOOK_DIR"):
+        dev.require_databricks_locations()
+    with pytest.raises(ValueError, match="no target 'staging'"):
+        OrchestrationSettings(databricks_target="staging")
