@@ -161,13 +161,14 @@ def shared_dumps() -> Path:
 
 
 @pytest.fixture(scope="session")
-def piped_site(lake, settings, s3, tmp_path_factory):
+def piped_site(lake, settings, s3, lake_dir, tmp_path_factory):
     """A generated dump taken through the whole pipeline once, for every integration
-    module that reads its tables (a pipeline run costs about a minute)."""
-    from pipeline_helpers import PIPED_SITE, ingest_sample, run_pipeline
+    module that reads its tables (a pipeline run costs about a minute); on the way, each
+    step is checked to write only what the graph declares."""
+    from pipeline_helpers import PIPED_SITE, ingest_sample, run_pipeline_checking_writes
 
     ingested = ingest_sample(settings, tmp_path_factory.mktemp("piped"), PIPED_SITE)
-    run_pipeline(lake, PIPED_SITE)
+    run_pipeline_checking_writes(lake, lake_dir, PIPED_SITE)
     return ingested
 
 

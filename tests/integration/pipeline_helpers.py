@@ -7,7 +7,7 @@ from ingest.ingest_dump import ingest_dump
 from ingest.sample_dump import SampleSpec
 from ingest.sources import GeneratedSample
 from lakehouse import steps
-from lakehouse.graph import TABLES
+from lakehouse.graph import TABLES, in_dependency_order
 
 # The site the `piped_site` fixture (tests/conftest.py) takes through the pipeline.
 PIPED_SITE = "pipeline.example.com"
@@ -45,3 +45,25 @@ def run_pipeline(lake, site: str, dump_id: str = ""):
     ctx = steps.run_context(lake, site, dump_id)
     steps.run_all(ctx)
     return ctx
+
+
+def committed_versions(lake_dir: Path, bucket: str) -> dict[str, int]:
+    """Each table's newest commit, read from its Delta log on the S3 server's disk."""
+    return {
+        f"{log.parent.parent.name}.{log.parent.name}": max(int(p.stem) for p in log.glob("*.json"))
+        for log in (lake_dir / bucket).glob("*/*/_delta_log")
+    }
+
+
+def run_pipeline_checking_writes(lake, lake_dir: Path, site: str) -> None:
+    """The pipeline one step at a time; each step must commit only to the tables the graph
+    says it writes (lakehouse/graph.py), the one list Airflow's Assets come from."""
+    ctx = steps.run_context(lake, site)
+    for task in in_dependency_order():
+        before = committed_versions(lake_dir, lake.settings.bucket)
+        steps.STEPS[task.notebook](ctx)
+        after = committed_versions(lake_dir, lake.settings.bucket)
+        written = {name for name, version in after.items() if before.get(name) != version}
+        undeclared = written - set(task.writes)
+        assert not undeclared, f"{task.notebook} wrote {sorted(undeclared)}, not in graph.py"
+        assert written, f"{task.notebook} committed nothing on a site's first load"
