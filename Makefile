@@ -144,10 +144,11 @@ test-integration: setup ## Integration tests (emulator, real dumps)
 test-notebooks: setup ## nbmake runs of the notebooks
 	$(BIN)/pytest -m notebooks
 
-.PHONY: lint format
-lint: $(VENV_STAMP) ## ruff lint and format check
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+.PHONY: lint format hooks
+lint: $(VENV_STAMP) ## The git hooks over every file: ruff, stripped notebooks, no keys, no large files
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pre-commit run --all-files --show-diff-on-failure
+hooks: $(VENV_STAMP) ## Install the same hooks into git, to run on each commit
+	$(BIN)/pre-commit install
 format: $(VENV_STAMP) ## ruff fix and format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
