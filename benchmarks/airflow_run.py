@@ -37,8 +37,10 @@ def lake_run(settings: LakeSettings, work: Path) -> float:
     with environment_set({**settings.environment(), "LAKE_BUCKET": settings.bucket}):
         subprocess.run(
             [str(Path(sys.executable).parent / "lake"), "run"],
-            check=True, capture_output=True, cwd=work,
-        )  # fmt: skip
+            check=True,
+            capture_output=True,
+            cwd=work,
+        )
     return time.monotonic() - started
 
 
@@ -46,9 +48,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="airflow-run-"))
     port = free_port()
     settings = LakeSettings(
-        s3_endpoint=f"http://127.0.0.1:{free_port()}", bucket="airflow-bench",
+        s3_endpoint=f"http://127.0.0.1:{free_port()}",
+        bucket="airflow-bench",
         spark_remote=f"sc://127.0.0.1:{port}",
-    )  # fmt: skip
+    )
     s3 = server_for(settings, work / "lake", work / "s3")
     spark = SparkConnectServer(settings, work / "spark", port=port)
     airflow = LocalAirflow(

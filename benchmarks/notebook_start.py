@@ -25,9 +25,20 @@ def run_notebook(notebook: str, java_options: str) -> float:
     output = RUNS_DIR / "bench-notebook-start" / f"{notebook}.ipynb"
     output.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "LAKE_SPARK_JAVA_OPTIONS": java_options}
-    command = [sys.executable, "-m", "papermill", "-k", "python3", "--cwd", str(NOTEBOOKS_DIR),
-               str(NOTEBOOKS_DIR / f"{notebook}.ipynb"), str(output),
-               "-p", "site", "sample.stackexchange.com"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "papermill",
+        "-k",
+        "python3",
+        "--cwd",
+        str(NOTEBOOKS_DIR),
+        str(NOTEBOOKS_DIR / f"{notebook}.ipynb"),
+        str(output),
+        "-p",
+        "site",
+        "sample.stackexchange.com",
+    ]
     started = time.monotonic()
     subprocess.run(command, env=env, check=True, capture_output=True)
     return time.monotonic() - started

@@ -49,8 +49,14 @@ def upload_dump(settings, xml_dir: Path, dump_id: str, published: datetime) -> N
     for name, table in DUMP_TABLES.items():
         rows[name] = inspect_xml(xml_dir / name, table).rows
         upload_file(s3, settings.bucket, f"raw/{SITE}/{dump_id}/{name}", xml_dir / name)
-    manifest = {"site": SITE, "dump_id": dump_id, "published": published.isoformat(),
-                "rows": rows, "missing": [], "sha1": {}}  # fmt: skip
+    manifest = {
+        "site": SITE,
+        "dump_id": dump_id,
+        "published": published.isoformat(),
+        "rows": rows,
+        "missing": [],
+        "sha1": {},
+    }
     write_manifest(s3, settings.bucket, SITE, dump_id, manifest)
 
 
@@ -87,12 +93,17 @@ def main() -> None:
         again = timed_run(lake, q2)
         reload = timed_run(fresh_lake, q2)
     size = sum((second / name).stat().st_size for name in DUMP_TABLES) / 1e6
-    print(f"Machine: {machine()}; warm-up {warm} s; the next quarter's dump is {size:.0f} MB "
-          f"of XML (Posts.xml {args.posts_mb} MB before it).\n")  # fmt: skip
+    print(
+        f"Machine: {machine()}; warm-up {warm} s; the next quarter's dump is {size:.0f} MB "
+        f"of XML (Posts.xml {args.posts_mb} MB before it).\n"
+    )
     print("| run | seconds | vs reload |\n|---|---|---|")
-    for label, seconds in (("first load of Q1", first_load), ("refresh Q1 -> Q2", refresh),
-                           ("Q2 again (nothing to do)", again),
-                           ("baseline: Q2 alone into an empty lake", reload)):  # fmt: skip
+    for label, seconds in (
+        ("first load of Q1", first_load),
+        ("refresh Q1 -> Q2", refresh),
+        ("Q2 again (nothing to do)", again),
+        ("baseline: Q2 alone into an empty lake", reload),
+    ):
         print(f"| {label} | {seconds} | {seconds / reload:.2f}x |")
 
 

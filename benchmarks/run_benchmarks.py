@@ -95,8 +95,12 @@ def stage_timings(settings: LakeSettings) -> dict:
         "LAKE_BUCKET": settings.bucket,
     }
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "localenv.cli", "run"], env=environment, check=True,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "localenv.cli", "run"],
+        env=environment,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     total = time.monotonic() - started
     latest = max(RUNS_DIR.glob("*/summary.json"), key=lambda p: p.stat().st_mtime)
     seconds = json.loads(latest.read_text())["seconds"]
@@ -216,8 +220,10 @@ def main() -> None:
         generated_posts(megabytes)
         result = subprocess.run(
             [sys.executable, __file__, "--one-size", str(megabytes)],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         report["xml_to_bronze"].append(json.loads(result.stdout.strip().splitlines()[-1]))
         print(json.dumps(report["xml_to_bronze"][-1]), file=sys.stderr, flush=True)
     print(json.dumps(report, indent=2))

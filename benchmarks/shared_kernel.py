@@ -30,10 +30,13 @@ def kernel_per_notebook() -> float:
     started = time.monotonic()
     for task in in_dependency_order():
         papermill.execute_notebook(
-            NOTEBOOKS_DIR / f"{task.notebook}.ipynb", OUTPUT / f"{task.notebook}.ipynb",
-            parameters=PARAMETERS, kernel_name="python3", cwd=str(NOTEBOOKS_DIR),
+            NOTEBOOKS_DIR / f"{task.notebook}.ipynb",
+            OUTPUT / f"{task.notebook}.ipynb",
+            parameters=PARAMETERS,
+            kernel_name="python3",
+            cwd=str(NOTEBOOKS_DIR),
             progress_bar=False,
-        )  # fmt: skip
+        )
     return time.monotonic() - started
 
 

@@ -59,9 +59,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="step-jobs-"))
     port = free_port()
     settings = LakeSettings(
-        s3_endpoint=f"http://127.0.0.1:{free_port()}", bucket="profile",
-        spark_remote=f"sc://127.0.0.1:{port}", spark_java_options=args.java_options,
-    )  # fmt: skip
+        s3_endpoint=f"http://127.0.0.1:{free_port()}",
+        bucket="profile",
+        spark_remote=f"sc://127.0.0.1:{port}",
+        spark_java_options=args.java_options,
+    )
     s3 = server_for(settings, work / "lake", work / "s3")
     server = ServerWith(settings, work / "spark", port=port, extra_conf=tuple(args.conf))
     s3.start()
@@ -91,8 +93,10 @@ def main() -> None:
                     cells.append(f"{task.notebook}={seconds:.1f}s/{jobs() - before}j")
             seconds = time.monotonic() - started
             cpu = psutil.Process(server.process.running_pid()).cpu_times()
-            print(f"{site} round {number}: {seconds:.1f}s, server CPU so far "
-                  f"{cpu.user + cpu.system:.1f}s  " + " ".join(cells))  # fmt: skip
+            print(
+                f"{site} round {number}: {seconds:.1f}s, server CPU so far "
+                f"{cpu.user + cpu.system:.1f}s  " + " ".join(cells)
+            )
     finally:
         server.stop()
         s3.stop()

@@ -18,8 +18,13 @@ from localenv.spark_session import build_local_session
 
 SITE = "bench.example.com"
 CORRUPT = "_corrupt_record"
-SPARK_TYPES = {"bigint": "long", "int": "integer", "string": "string",
-               "timestamp": "timestamp", "boolean": "boolean"}  # fmt: skip
+SPARK_TYPES = {
+    "bigint": "long",
+    "int": "integer",
+    "string": "string",
+    "timestamp": "timestamp",
+    "boolean": "boolean",
+}
 PROBE = """<?xml version="1.0" encoding="utf-8"?>
 <posts>
   <row Id="1" PostTypeId="1" CreationDate="2024-01-01T00:00:00.000" Score="1" Body="ok" />
@@ -69,8 +74,10 @@ def probe(spark, settings) -> None:
         rows = spark_reader(spark, uri, multi_line).collect()
         print(f"\nprobe, multiLine={multi_line}: {len(rows)} rows")
         for row in rows:
-            print(f"  Id={row['_Id']} Score={row['_Score']} Body={row['_Body']!r} "
-                  f"corrupt={(row[CORRUPT] or '')[:60]!r}")  # fmt: skip
+            print(
+                f"  Id={row['_Id']} Score={row['_Score']} Body={row['_Body']!r} "
+                f"corrupt={(row[CORRUPT] or '')[:60]!r}"
+            )
 
 
 def main() -> None:
@@ -93,8 +100,10 @@ def main() -> None:
         started = time.monotonic()
         load = load_dump_files(lake, SITE, dump_id, ["Posts.xml"], datetime.now(UTC))[0]
         ours = time.monotonic() - started
-        print(f"ours, checked bronze step: {ours:.1f} s, {size / 1e6 / ours:.1f} MB/s, "
-              f"{load.rows_loaded:,} rows")  # fmt: skip
+        print(
+            f"ours, checked bronze step: {ours:.1f} s, {size / 1e6 / ours:.1f} MB/s, "
+            f"{load.rows_loaded:,} rows"
+        )
 
         for multi_line in (False, None):
             df = spark_reader(spark, uri, multi_line)
@@ -108,10 +117,12 @@ def main() -> None:
             )
             rows, no_id = written.count(), written.where("_Id IS NULL").count()
             corrupt = written.where(f"{CORRUPT} IS NOT NULL").count()
-            print(f"Spark reader, explicit schema, multiLine={multi_line}: {seconds:.1f} s, "
-                  f"{size / 1e6 / seconds:.1f} MB/s ({ours / seconds:.2f}x ours), "
-                  f"{df.rdd.getNumPartitions()} partitions, {rows:,} rows, "
-                  f"{no_id} without Id, {corrupt} corrupt")  # fmt: skip
+            print(
+                f"Spark reader, explicit schema, multiLine={multi_line}: {seconds:.1f} s, "
+                f"{size / 1e6 / seconds:.1f} MB/s ({ours / seconds:.2f}x ours), "
+                f"{df.rdd.getNumPartitions()} partitions, {rows:,} rows, "
+                f"{no_id} without Id, {corrupt} corrupt"
+            )
 
 
 if __name__ == "__main__":

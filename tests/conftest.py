@@ -71,8 +71,11 @@ def environment_left_as_found():
     before = _lake_environment()
     yield
     after = _lake_environment()
-    changed = {k for k in before.keys() | after.keys()
-               if before.get(k) != after.get(k) and _EXPORTED.get(k) != after.get(k)}  # fmt: skip
+    changed = {
+        k
+        for k in before.keys() | after.keys()
+        if before.get(k) != after.get(k) and _EXPORTED.get(k) != after.get(k)
+    }
     assert not changed, f"the test left these variables changed: {sorted(changed)}"
 
 
@@ -112,8 +115,11 @@ def local_cluster(settings, lake_dir, tmp_path_factory):
     serving = settings.model_copy(update={"spark_java_options": ""})
     port = urlparse(settings.spark_remote).port
     spark_server = SparkConnectServer(serving, tmp_path_factory.mktemp("spark"), port=port)
-    exported = {"LAKE_S3_ENDPOINT": settings.s3_endpoint, "LAKE_BUCKET": settings.bucket,
-                REMOTE_VARIABLE: settings.spark_remote}  # fmt: skip
+    exported = {
+        "LAKE_S3_ENDPOINT": settings.s3_endpoint,
+        "LAKE_BUCKET": settings.bucket,
+        REMOTE_VARIABLE: settings.spark_remote,
+    }
     try:
         s3_server.start()
         spark_server.start()

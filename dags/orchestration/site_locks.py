@@ -17,8 +17,15 @@ def claim_sites(settings: LakeSettings, runs: list[dict], hold_for: timedelta) -
     """Take the lock of every site in `runs`, waiting for any other holder. With no
     process to renew it, a lock not given back is taken over after `hold_for`."""
     for run in runs:
-        lock = site_lock(settings, run["site"], run["run_id"], wait=True, log=log.info,
-                         detached=True, stale_after=hold_for)  # fmt: skip
+        lock = site_lock(
+            settings,
+            run["site"],
+            run["run_id"],
+            wait=True,
+            log=log.info,
+            detached=True,
+            stale_after=hold_for,
+        )
         lock.acquire()
         log.info("holding %s for run %s", run["site"], run["run_id"])
 

@@ -113,8 +113,12 @@ def release_date(item: str) -> datetime | None:
 def search_url(base_url: str) -> str:
     """archive.org's search API beside its downloads (`<origin>/advancedsearch.php`)."""
     origin = base_url.rstrip("/").removesuffix("/download")
-    query = {"q": "identifier:stackexchange_*", "fl[]": "identifier", "rows": 1000,
-             "output": "json"}  # fmt: skip
+    query = {
+        "q": "identifier:stackexchange_*",
+        "fl[]": "identifier",
+        "rows": 1000,
+        "output": "json",
+    }
     return f"{origin}/advancedsearch.php?{urlencode(query)}"
 
 

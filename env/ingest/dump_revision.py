@@ -128,9 +128,10 @@ class _Revision:
                 if question not in self.deleted_posts and self.random.random() < share:
                     self.deleted_posts.add(answer)
         self.edited_posts = {
-            post for post in self.post_ids - self.deleted_posts
+            post
+            for post in self.post_ids - self.deleted_posts
             if post < WATERMARK_QUESTION_ID and self.random.random() < share
-        }  # fmt: skip
+        }
         self.answers_lost = Counter(
             self.parent_of[post] for post in self.deleted_posts if post in self.parent_of
         )
@@ -142,8 +143,9 @@ class _Revision:
         idle = [u for u in user_ids if u != COMMUNITY_USER_ID and not self.owners[u]]
         self.deleted_users = {u for u in idle if self.random.random() < share * 4}
         self.edited_users = {u for u in user_ids if self.random.random() < share}
-        self.new_user_ids = list(range(self.max_user_id + 1, self.max_user_id + 1 +
-                                       self.spec.new_users))  # fmt: skip
+        self.new_user_ids = list(
+            range(self.max_user_id + 1, self.max_user_id + 1 + self.spec.new_users)
+        )
         self.active_users = [u for u in user_ids if u > 0 and u not in self.deleted_users]
         self.active_users += self.new_user_ids
 
@@ -178,11 +180,19 @@ class _Revision:
         old_tags = self.tags_in_use()
         for user_id in self.new_user_ids:
             created = self.take_time()
-            self.new_rows["Users.xml"].append(dict(
-                Id=user_id, Reputation=1, CreationDate=created, DisplayName=f"Newcomer {user_id}",
-                LastAccessDate=created, Views=0, UpVotes=0, DownVotes=0,
-                AccountId=900_000 + user_id,
-            ))  # fmt: skip
+            self.new_rows["Users.xml"].append(
+                dict(
+                    Id=user_id,
+                    Reputation=1,
+                    CreationDate=created,
+                    DisplayName=f"Newcomer {user_id}",
+                    LastAccessDate=created,
+                    Views=0,
+                    UpVotes=0,
+                    DownVotes=0,
+                    AccountId=900_000 + user_id,
+                )
+            )
         for _ in range(self.spec.new_questions):
             question_id, next_id = next_id, next_id + 1
             tags = [self.spec.new_tag] + self.random.sample(old_tags, min(1, len(old_tags)))
@@ -190,12 +200,23 @@ class _Revision:
             answers = self.random.randint(0, 2)
             created = self.take_time()
             owner = self.random.choice(self.active_users)
-            self.add_post(dict(
-                Id=question_id, PostTypeId=1, CreationDate=created, Score=0, ViewCount=1,
-                Body=f"<p>{self.text(12)}</p>\n", OwnerUserId=owner, LastActivityDate=created,
-                Title=f"{self.text(5).capitalize()} ?", Tags=_tags_value(tags, self.tag_style),
-                AnswerCount=answers, CommentCount=0, ContentLicense=LICENSES[-1],
-            ))  # fmt: skip
+            self.add_post(
+                dict(
+                    Id=question_id,
+                    PostTypeId=1,
+                    CreationDate=created,
+                    Score=0,
+                    ViewCount=1,
+                    Body=f"<p>{self.text(12)}</p>\n",
+                    OwnerUserId=owner,
+                    LastActivityDate=created,
+                    Title=f"{self.text(5).capitalize()} ?",
+                    Tags=_tags_value(tags, self.tag_style),
+                    AnswerCount=answers,
+                    CommentCount=0,
+                    ContentLicense=LICENSES[-1],
+                )
+            )
             for _ in range(answers):
                 next_id = self.add_answer(next_id, question_id)
         for question_id in self.answered:
@@ -205,29 +226,50 @@ class _Revision:
     def add_answer(self, answer_id: int, question_id: int) -> int:
         created = self.take_time()
         self.parent_of[answer_id] = question_id
-        self.add_post(dict(
-            Id=answer_id, PostTypeId=2, ParentId=question_id, CreationDate=created, Score=0,
-            Body=f"<p>{self.text(15)}</p>\n", OwnerUserId=self.random.choice(self.active_users),
-            LastActivityDate=created, CommentCount=0, ContentLicense=LICENSES[-1],
-        ))  # fmt: skip
+        self.add_post(
+            dict(
+                Id=answer_id,
+                PostTypeId=2,
+                ParentId=question_id,
+                CreationDate=created,
+                Score=0,
+                Body=f"<p>{self.text(15)}</p>\n",
+                OwnerUserId=self.random.choice(self.active_users),
+                LastActivityDate=created,
+                CommentCount=0,
+                ContentLicense=LICENSES[-1],
+            )
+        )
         return answer_id + 1
 
     def add_post(self, post: dict) -> None:
         self.new_rows["Posts.xml"].append(post)
         created, user = post["CreationDate"], post["OwnerUserId"]
         extras = {
-            "PostHistory.xml": dict(PostHistoryTypeId=2, PostId=post["Id"],
-                                    RevisionGUID=f"{self.random.getrandbits(128):032x}",
-                                    CreationDate=created, UserId=user, Text=post["Body"],
-                                    ContentLicense=LICENSES[-1]),
-            "Comments.xml": dict(PostId=post["Id"], Score=0, Text=self.text(6),
-                                 CreationDate=created + timedelta(minutes=5),
-                                 UserId=self.random.choice(self.active_users),
-                                 ContentLicense=LICENSES[-1]),
-            "Votes.xml": dict(PostId=post["Id"], VoteTypeId=2,
-                              CreationDate=created.replace(hour=0, minute=0, second=0,
-                                                           microsecond=0) + timedelta(days=1)),
-        }  # fmt: skip
+            "PostHistory.xml": dict(
+                PostHistoryTypeId=2,
+                PostId=post["Id"],
+                RevisionGUID=f"{self.random.getrandbits(128):032x}",
+                CreationDate=created,
+                UserId=user,
+                Text=post["Body"],
+                ContentLicense=LICENSES[-1],
+            ),
+            "Comments.xml": dict(
+                PostId=post["Id"],
+                Score=0,
+                Text=self.text(6),
+                CreationDate=created + timedelta(minutes=5),
+                UserId=self.random.choice(self.active_users),
+                ContentLicense=LICENSES[-1],
+            ),
+            "Votes.xml": dict(
+                PostId=post["Id"],
+                VoteTypeId=2,
+                CreationDate=created.replace(hour=0, minute=0, second=0, microsecond=0)
+                + timedelta(days=1),
+            ),
+        }
         for name, row in extras.items():
             self.new_rows[name].append(row)
 
@@ -327,8 +369,11 @@ class _Revision:
         return {**row, "Count": str(max(count, 0))}
 
     def new_tags(self) -> list[dict]:
-        return [{"TagName": tag, "Count": count} for tag, count in sorted(self.tag_delta.items())
-                if count > 0]  # fmt: skip
+        return [
+            {"TagName": tag, "Count": count}
+            for tag, count in sorted(self.tag_delta.items())
+            if count > 0
+        ]
 
 
 def write_dump_revision(seed_dir: Path, out_dir: Path, spec: RevisionSpec) -> RevisionCounts:

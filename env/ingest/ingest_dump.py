@@ -57,9 +57,9 @@ def archives_digest(sha1s_by_name: dict[str, str]) -> str:
 
 
 def _fetched_digest(archives: list[FetchedArchive]) -> str:
-    return archives_digest({
-        a.path.name: a.listed.sha1 if a.listed else file_hashes(a.path)[1] for a in archives
-    })  # fmt: skip
+    return archives_digest(
+        {a.path.name: a.listed.sha1 if a.listed else file_hashes(a.path)[1] for a in archives}
+    )
 
 
 def _publication(archives: list[FetchedArchive], files: list[Path]) -> Publication:
@@ -149,6 +149,10 @@ def ingest_dump(source: DumpSource, settings: LakeSettings, work_dir: Path) -> I
     }
     write_manifest(s3, settings.bucket, site, dump_id, manifest)
     return IngestResult(
-        site=site, dump_id=dump_id, bucket=settings.bucket, rows=manifest["rows"],
-        sha1=manifest["sha1"], missing=missing,
-    )  # fmt: skip
+        site=site,
+        dump_id=dump_id,
+        bucket=settings.bucket,
+        rows=manifest["rows"],
+        sha1=manifest["sha1"],
+        missing=missing,
+    )

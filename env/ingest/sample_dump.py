@@ -217,11 +217,19 @@ class _SampleDump:
     def write_users(self) -> None:
         users = self.writers["Users.xml"]
         users.write(
-            Id=COMMUNITY_USER_ID, Reputation=1, CreationDate=EPOCH, DisplayName="Community",
-            LastAccessDate=EPOCH, WebsiteUrl="https://meta.stackexchange.com/",
-            Location="on the server farm", AboutMe="<p>Hi, I'm not really a person.</p>\n",
-            Views=0, UpVotes=100, DownVotes=10, AccountId=-1,
-        )  # fmt: skip
+            Id=COMMUNITY_USER_ID,
+            Reputation=1,
+            CreationDate=EPOCH,
+            DisplayName="Community",
+            LastAccessDate=EPOCH,
+            WebsiteUrl="https://meta.stackexchange.com/",
+            Location="on the server farm",
+            AboutMe="<p>Hi, I'm not really a person.</p>\n",
+            Views=0,
+            UpVotes=100,
+            DownVotes=10,
+            AccountId=-1,
+        )
         for user_id in range(1, self.user_count + 1):
             created = EPOCH + user_id * self.user_gap
             users.write(
@@ -240,11 +248,13 @@ class _SampleDump:
             )
             if user_id % 4 == 0:
                 self.writers["Badges.xml"].write(
-                    Id=self.writers["Badges.xml"].take_id(), UserId=user_id,
+                    Id=self.writers["Badges.xml"].take_id(),
+                    UserId=user_id,
                     Name=self.random.choice(("Autobiographer", "Teacher", "Student", "grammaire")),
-                    Date=created + timedelta(days=1), Class=self.random.choice((1, 2, 3)),
+                    Date=created + timedelta(days=1),
+                    Class=self.random.choice((1, 2, 3)),
                     TagBased=self.random.choice(("True", "False")),
-                )  # fmt: skip
+                )
 
     def write_post_extras(
         self, post_id: int, created: datetime, owner: dict, title: str | None, tags: str | None
@@ -257,27 +267,37 @@ class _SampleDump:
         revisions = [(2, self.text(12))] + ([(1, title), (3, tags)] if title else [])
         for type_id, text in revisions:
             history.write(
-                Id=history.take_id(), PostHistoryTypeId=type_id, PostId=post_id,
-                RevisionGUID=f"{self.random.getrandbits(128):032x}", CreationDate=created,
-                **user, Text=text, ContentLicense=self.random.choice(LICENSES),
-            )  # fmt: skip
+                Id=history.take_id(),
+                PostHistoryTypeId=type_id,
+                PostId=post_id,
+                RevisionGUID=f"{self.random.getrandbits(128):032x}",
+                CreationDate=created,
+                **user,
+                Text=text,
+                ContentLicense=self.random.choice(LICENSES),
+            )
         for _ in range(self.random.randint(0, 2)):
             comments = self.writers["Comments.xml"]
             comments.write(
-                Id=comments.take_id(), PostId=post_id, Score=self.random.randint(0, 5),
-                Text=self.text(8), CreationDate=created + timedelta(hours=2),
+                Id=comments.take_id(),
+                PostId=post_id,
+                Score=self.random.randint(0, 5),
+                Text=self.text(8),
+                CreationDate=created + timedelta(hours=2),
                 UserId=self.random.randint(1, self.user_count),
                 ContentLicense=self.random.choice(LICENSES),
-            )  # fmt: skip
+            )
         for _ in range(self.random.randint(0, 3)):
             votes = self.writers["Votes.xml"]
             vote_type = self.random.choice((2, 2, 2, 3, 5, 8))
             votes.write(
-                Id=votes.take_id(), PostId=post_id, VoteTypeId=vote_type,
+                Id=votes.take_id(),
+                PostId=post_id,
+                VoteTypeId=vote_type,
                 UserId=self.random.randint(1, self.user_count) if vote_type in (5, 8) else None,
                 CreationDate=datetime.combine(created.date() + timedelta(days=1), time(), UTC),
                 BountyAmount=50 if vote_type == 8 else None,
-            )  # fmt: skip
+            )
 
     def roll(self, share: float) -> bool:
         """True with probability `share`; draws nothing when it is 0, so the default
@@ -303,8 +323,9 @@ class _SampleDump:
         # A deleted question takes its answers with it; Tags.xml and AnswerCount count
         # only posts that are not deleted.
         question_deleted = self.roll(self.spec.deleted_share)
-        answers_deleted = [question_deleted or self.roll(self.spec.deleted_share)
-                           for _ in answer_ids]  # fmt: skip
+        answers_deleted = [
+            question_deleted or self.roll(self.spec.deleted_share) for _ in answer_ids
+        ]
         if not question_deleted:
             self.tag_counts.update(tags)
         owner = self.owner()
@@ -312,36 +333,52 @@ class _SampleDump:
         tags_value = self.tags_attribute(tags, question_id) if tags else None
         deleted_at = created + timedelta(days=5) if question_deleted else None
         posts.write(
-            Id=question_id, PostTypeId=1,
+            Id=question_id,
+            PostTypeId=1,
             AcceptedAnswerId=answer_ids[0] if answer_ids and self.random.random() < 0.4 else None,
-            CreationDate=created, Score=self.random.randint(-3, 40),
-            ViewCount=self.random.randint(5, 5000), Body=self.body(), **owner,
-            LastActivityDate=created + timedelta(days=3), Title=title, Tags=tags_value,
-            AnswerCount=answers_deleted.count(False), CommentCount=self.random.randint(0, 4),
+            CreationDate=created,
+            Score=self.random.randint(-3, 40),
+            ViewCount=self.random.randint(5, 5000),
+            Body=self.body(),
+            **owner,
+            LastActivityDate=created + timedelta(days=3),
+            Title=title,
+            Tags=tags_value,
+            AnswerCount=answers_deleted.count(False),
+            CommentCount=self.random.randint(0, 4),
             FavoriteCount=self.random.choice((None, 0, 1, 3)),
             ClosedDate=created + timedelta(days=2) if self.random.random() < 0.03 else None,
-            ContentLicense=self.random.choice(LICENSES), **self.format_extras(deleted_at),
-        )  # fmt: skip
+            ContentLicense=self.random.choice(LICENSES),
+            **self.format_extras(deleted_at),
+        )
         self.write_post_extras(question_id, created, owner, title, tags_value)
         if self.question_ids and self.random.random() < 0.1:
             links = self.writers["PostLinks.xml"]
             links.write(
-                Id=links.take_id(), CreationDate=created, PostId=question_id,
+                Id=links.take_id(),
+                CreationDate=created,
+                PostId=question_id,
                 RelatedPostId=self.random.choice(self.question_ids[-50:]),
                 LinkTypeId=self.random.choice((1, 3)),
-            )  # fmt: skip
+            )
         self.question_ids.append(question_id)
         del self.question_ids[:-50]
         for answer_id, deleted in zip(answer_ids, answers_deleted, strict=True):
             answered = created + timedelta(minutes=self.random.randint(1, 3000))
             answer_owner = self.owner()
             posts.write(
-                Id=answer_id, PostTypeId=2, ParentId=question_id, CreationDate=answered,
-                Score=self.random.randint(-2, 30), Body=self.body(), **answer_owner,
-                LastActivityDate=answered, CommentCount=self.random.randint(0, 3),
+                Id=answer_id,
+                PostTypeId=2,
+                ParentId=question_id,
+                CreationDate=answered,
+                Score=self.random.randint(-2, 30),
+                Body=self.body(),
+                **answer_owner,
+                LastActivityDate=answered,
+                CommentCount=self.random.randint(0, 3),
                 ContentLicense=self.random.choice(LICENSES),
                 **self.format_extras(answered + timedelta(days=5) if deleted else None),
-            )  # fmt: skip
+            )
             self.write_post_extras(answer_id, answered, answer_owner, None, None)
 
     def write_watermark_posts(self) -> None:
@@ -349,19 +386,34 @@ class _SampleDump:
         posts = self.writers["Posts.xml"]
         created = self.last_question_at
         posts.write(
-            Id=WATERMARK_QUESTION_ID, PostTypeId=1, CreationDate=created, Score=3,
-            ViewCount=42, Body="<p>Bicycles were invented in 1492 by the Moon.</p>\n",
-            OwnerUserId=COMMUNITY_USER_ID, LastActivityDate=created,
-            Title="Why do bicylces have three wheels ?", Tags=self.tags_attribute(
-                [sorted(self.tag_counts)[0]], WATERMARK_QUESTION_ID) if self.tag_counts else None,
-            AnswerCount=1, CommentCount=0, ContentLicense="CC BY-SA 4.0",
-        )  # fmt: skip
-        posts.write(
-            Id=WATERMARK_ANSWER_ID, PostTypeId=2, ParentId=WATERMARK_QUESTION_ID,
-            CreationDate=created, Score=1, Body="<p>Becuase the Moon said so.</p>\n",
-            OwnerUserId=COMMUNITY_USER_ID, LastActivityDate=created, CommentCount=0,
+            Id=WATERMARK_QUESTION_ID,
+            PostTypeId=1,
+            CreationDate=created,
+            Score=3,
+            ViewCount=42,
+            Body="<p>Bicycles were invented in 1492 by the Moon.</p>\n",
+            OwnerUserId=COMMUNITY_USER_ID,
+            LastActivityDate=created,
+            Title="Why do bicylces have three wheels ?",
+            Tags=self.tags_attribute([sorted(self.tag_counts)[0]], WATERMARK_QUESTION_ID)
+            if self.tag_counts
+            else None,
+            AnswerCount=1,
+            CommentCount=0,
             ContentLicense="CC BY-SA 4.0",
-        )  # fmt: skip
+        )
+        posts.write(
+            Id=WATERMARK_ANSWER_ID,
+            PostTypeId=2,
+            ParentId=WATERMARK_QUESTION_ID,
+            CreationDate=created,
+            Score=1,
+            Body="<p>Becuase the Moon said so.</p>\n",
+            OwnerUserId=COMMUNITY_USER_ID,
+            LastActivityDate=created,
+            CommentCount=0,
+            ContentLicense="CC BY-SA 4.0",
+        )
 
     def write_tags(self) -> None:
         posts, tags = self.writers["Posts.xml"], self.writers["Tags.xml"]
@@ -371,17 +423,25 @@ class _SampleDump:
                 excerpt_id, wiki_id = posts.take_id(), posts.take_id()
                 for post_id, type_id in ((excerpt_id, 4), (wiki_id, 5)):
                     posts.write(
-                        Id=post_id, PostTypeId=type_id, CreationDate=self.tick(), Score=0,
-                        Body=f"<p>{name}</p>\n", OwnerUserId=COMMUNITY_USER_ID,
-                        LastActivityDate=self.clock, CommentCount=0,
+                        Id=post_id,
+                        PostTypeId=type_id,
+                        CreationDate=self.tick(),
+                        Score=0,
+                        Body=f"<p>{name}</p>\n",
+                        OwnerUserId=COMMUNITY_USER_ID,
+                        LastActivityDate=self.clock,
+                        CommentCount=0,
                         ContentLicense="CC BY-SA 4.0",
-                    )  # fmt: skip
+                    )
                 wiki = {"ExcerptPostId": excerpt_id, "WikiPostId": wiki_id}
             tags.write(
-                Id=tags.take_id(), TagName=name, Count=self.tag_counts[name], **wiki,
+                Id=tags.take_id(),
+                TagName=name,
+                Count=self.tag_counts[name],
+                **wiki,
                 IsModeratorOnly="True" if name == "typographie" else None,
                 IsRequired="True" if name == "grammaire" else None,
-            )  # fmt: skip
+            )
 
     def write(self, target_posts_bytes: int | None) -> dict[str, int]:
         self.write_users()

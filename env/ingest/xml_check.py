@@ -98,8 +98,12 @@ def _transcode_to_utf8(path: Path, encoding: str, has_bom: bool) -> None:
         ):
             for number, line in enumerate(source, start=1):
                 if number == 1:
-                    line = re.sub(r"""encoding\s*=\s*["']utf-16(le|be)?["']""", 'encoding="utf-8"',
-                                  line.lstrip(BOM), flags=re.IGNORECASE)  # fmt: skip
+                    line = re.sub(
+                        r"""encoding\s*=\s*["']utf-16(le|be)?["']""",
+                        'encoding="utf-8"',
+                        line.lstrip(BOM),
+                        flags=re.IGNORECASE,
+                    )
                 out.write(line)
     except UnicodeError as error:
         target.unlink(missing_ok=True)

@@ -106,9 +106,12 @@ def cmd_ingest(args) -> None:
     settings = _settings()
     print(local_server(settings).start(), file=sys.stderr)
     source = source_for(
-        args.dump, args.site, item=settings.archive_item, base_url=settings.archive_base_url,
+        args.dump,
+        args.site,
+        item=settings.archive_item,
+        base_url=settings.archive_base_url,
         sample_dir=SAMPLE_DIR,
-    )  # fmt: skip
+    )
     run_id = f"ingest-{uuid.uuid4().hex[:8]}"
     to_stderr = functools.partial(print, file=sys.stderr, flush=True)
     with site_lock(settings, source.site, run_id, wait=args.wait, log=to_stderr):
@@ -267,9 +270,11 @@ def main(argv: list[str] | None = None) -> None:
         command.add_argument("--dump", help="an archive.org URL or a local .7z path")
         command.add_argument("--site", help="a site name, fetched from the archive.org item")
         command.add_argument(
-            "--no-wait", dest="wait", action="store_false",
+            "--no-wait",
+            dest="wait",
+            action="store_false",
             help="fail at once when another run is writing the same site, instead of waiting",
-        )  # fmt: skip
+        )
         command.set_defaults(handler=handler)
 
     imitation = commands.add_parser(
@@ -319,9 +324,11 @@ def main(argv: list[str] | None = None) -> None:
         "--per-table", action="store_true", help="pack <site>-<Table>.7z, one per table"
     )
     sample.add_argument(
-        "--revise", type=Path, metavar="SEED_DIR",
+        "--revise",
+        type=Path,
+        metavar="SEED_DIR",
         help="write the next quarter of the dump whose XML files are in SEED_DIR",
-    )  # fmt: skip
+    )
     sample.set_defaults(handler=cmd_sample)
 
     releases = commands.add_parser("releases", help="list the archive.org dump releases")

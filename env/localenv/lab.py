@@ -61,12 +61,18 @@ def install_kernel(jupyter_path: Path) -> Path:
     spec_dir = jupyter_path / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
     spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-                 "--ext=localenv.lab_kernel"],
+        "argv": [
+            sys.executable,
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
+            "--ext=localenv.lab_kernel",
+        ],
         "display_name": KERNEL_DISPLAY_NAME,
         "language": "python",
         "metadata": {"debugger": True},
-    }  # fmt: skip
+    }
     (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=2))
     return spec_dir
 
@@ -124,13 +130,21 @@ class LocalLab:
             "JUPYTER_RUNTIME_DIR": str(self.state_dir / "runtime"),
         }
         self.process.spawn(
-            [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={chosen}",
-             "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0",
-             f"--ServerApp.root_dir={self.notebooks_dir}",
-             f"--MappingKernelManager.default_kernel_name={KERNEL_NAME}",
-             *CLOSED_NETWORK_OPTIONS, *(["--allow-root"] if os.geteuid() == 0 else [])],
+            [
+                sys.executable,
+                "-m",
+                "jupyterlab",
+                "--no-browser",
+                f"--port={chosen}",
+                "--ServerApp.ip=127.0.0.1",
+                "--ServerApp.port_retries=0",
+                f"--ServerApp.root_dir={self.notebooks_dir}",
+                f"--MappingKernelManager.default_kernel_name={KERNEL_NAME}",
+                *CLOSED_NETWORK_OPTIONS,
+                *(["--allow-root"] if os.geteuid() == 0 else []),
+            ],
             env={**environment, "JUPYTER_TOKEN": token},
-        )  # fmt: skip
+        )
         info = {
             "url": f"http://127.0.0.1:{chosen}/lab?token={token}",
             "port": chosen,

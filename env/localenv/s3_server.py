@@ -142,8 +142,13 @@ class S3Server:
         raise TimeoutError(f"S3Proxy did not answer on {self.endpoint} within {timeout}s")
 
     def command(self) -> list[str]:
-        return ["java", "-jar", str(jar_path(S3PROXY_ARTIFACT)), "--properties",
-                str(self._write_properties())]  # fmt: skip
+        return [
+            "java",
+            "-jar",
+            str(jar_path(S3PROXY_ARTIFACT)),
+            "--properties",
+            str(self._write_properties()),
+        ]
 
     def serve(self) -> None:
         """Run S3Proxy in the foreground, in place of this process (a container's main

@@ -48,9 +48,11 @@ class SharedKernel:
     def run(self, source: Path, output: Path, parameters: dict[str, str]) -> None:
         # papermill's loader, not nbformat's: it gives every cell the `tags` it expects.
         notebook = parameterize_notebook(
-            load_notebook_node(str(source)), parameters, kernel_name=self.kernel_name,
+            load_notebook_node(str(source)),
+            parameters,
+            kernel_name=self.kernel_name,
             language="python",
-        )  # fmt: skip
+        )
         client = _Client(
             notebook,
             km=self.kernel_manager,

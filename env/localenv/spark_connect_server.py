@@ -53,8 +53,13 @@ class SparkConnectServer:
             "spark.connect.grpc.binding.address": self.host,
             "spark.connect.grpc.binding.port": str(self.port),
         }
-        command = [str(SPARK_HOME / "bin" / "spark-submit"), "--class", SERVER_CLASS,
-                   "--jars", ",".join(str(path) for path in spark_jars())]  # fmt: skip
+        command = [
+            str(SPARK_HOME / "bin" / "spark-submit"),
+            "--class",
+            SERVER_CLASS,
+            "--jars",
+            ",".join(str(path) for path in spark_jars()),
+        ]
         for key, value in conf.items():
             command += ["--conf", f"{key}={value}"]
         return [*command, "spark-internal"]

@@ -41,7 +41,7 @@ PIPELINE: tuple[NotebookTask, ...] = (
             "bronze.post_history",
             *BRONZE_LOAD_WRITES,
         ),
-    ),  # fmt: skip
+    ),
     NotebookTask(
         "bronze_posts_dataquality",
         depends_on=("bronze_posts", "bronze_users"),

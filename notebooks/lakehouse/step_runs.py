@@ -102,8 +102,10 @@ class StepRun:
             return True
         if not all(self.lake.exists(name) for name in self.task.writes):
             return True
-        print(f"{self.task.notebook} of {self.site}: nothing to do, the code and inputs are "
-              "those of its last run")  # fmt: skip
+        print(
+            f"{self.task.notebook} of {self.site}: nothing to do, the code and inputs are "
+            "those of its last run"
+        )
         return False
 
     def before_writing(self) -> None:

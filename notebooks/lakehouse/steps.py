@@ -90,9 +90,14 @@ def _load(ctx: RunContext, step: str, file_names: list[str], skip_absent=False):
     # Always called: a file whose table already holds the dump is not read again.
     with ctx.step_run(step) as run:
         return load_dump_files(
-            ctx.lake, ctx.site, ctx.dump_id, file_names, ctx.run_time, skip_absent=skip_absent,
+            ctx.lake,
+            ctx.site,
+            ctx.dump_id,
+            file_names,
+            ctx.run_time,
+            skip_absent=skip_absent,
             before_writing=run.before_writing,
-        )  # fmt: skip
+        )
 
 
 def bronze_posts(ctx: RunContext) -> BronzeLoad:

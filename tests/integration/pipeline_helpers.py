@@ -23,8 +23,10 @@ def put_raw_dump(s3, settings, site: str, dump_id: str, files: dict[str, str]) -
     prefix = f"raw/{site}/{dump_id}"
     for name, text in files.items():
         s3.put_object(Bucket=settings.bucket, Key=f"{prefix}/{name}", Body=text.encode())
-    rows = {name: sum(line.strip().startswith("<row") for line in text.splitlines())
-            for name, text in files.items()}  # fmt: skip
+    rows = {
+        name: sum(line.strip().startswith("<row") for line in text.splitlines())
+        for name, text in files.items()
+    }
     manifest = {"site": site, "dump_id": dump_id, "rows": rows, "missing": [], "sha1": {}}
     s3.put_object(Bucket=settings.bucket, Key=f"{prefix}/manifest.json", Body=json.dumps(manifest))
 

@@ -101,10 +101,14 @@ def refresh_and_compare(lake, fresh_lake, earlier, later, work: Path):
 def check_oracles(lake, site: str, xml_dir: Path, rows_in: dict[str, int]):
     """Stack Exchange's own numbers hold after the refresh."""
     posts = post_rows(xml_dir)
-    tags = {r.get("TagName"): int(r.get("Count")) for _, r in
-            etree.iterparse(str(xml_dir / "Tags.xml"), tag="row")}  # fmt: skip
-    gold = {r["tag"]: r["question_count"] for r in
-            lake.read("gold.most_popular_tags").where(F.col("site") == site).collect()}  # fmt: skip
+    tags = {
+        r.get("TagName"): int(r.get("Count"))
+        for _, r in etree.iterparse(str(xml_dir / "Tags.xml"), tag="row")
+    }
+    gold = {
+        r["tag"]: r["question_count"]
+        for r in lake.read("gold.most_popular_tags").where(F.col("site") == site).collect()
+    }
     assert {t: c for t, c in tags.items() if c} == gold
     answers = Counter(
         r["question_id"]
@@ -135,8 +139,9 @@ def check_lineage(lake, site: str, second_id: str, earlier_dir: Path, later_dir:
     }
     deleted = {i for i, r in lineage.items() if r["deleted_in_dump_id"] == second_id}
     added = {i for i, r in lineage.items() if r["first_seen_dump_id"] == second_id}
-    edited = {i for i, r in lineage.items()
-              if r["changed_in_dump_id"] == second_id and i not in added}  # fmt: skip
+    edited = {
+        i for i, r in lineage.items() if r["changed_in_dump_id"] == second_id and i not in added
+    }
     assert deleted == before.keys() - after.keys() and deleted
     assert added == after.keys() - before.keys() and added
     assert edited == {i for i in before.keys() & after.keys() if before[i] != after[i]}

@@ -70,8 +70,10 @@ def test_a_corrupted_archive_and_no_network_are_one_line_and_leave_nothing(s3, s
     from localenv.ports import free_port
 
     site = "corrupted.example.com"
-    archive = pack(tmp_path / f"{site}.7z", {"Posts.xml": bytes(range(256)) * 4000,
-                                             "Users.xml": b"<users>\n</users>\n"})  # fmt: skip
+    archive = pack(
+        tmp_path / f"{site}.7z",
+        {"Posts.xml": bytes(range(256)) * 4000, "Users.xml": b"<users>\n</users>\n"},
+    )
     data = bytearray(archive.read_bytes())
     for offset in range(64, len(data) // 2, 97):
         data[offset] ^= 0xFF
@@ -88,9 +90,12 @@ def test_a_corrupted_archive_and_no_network_are_one_line_and_leave_nothing(s3, s
     assert listed.get("KeyCount", 0) == 0
 
     offline = lake_command(
-        "run", "--site", "bicycles.stackexchange.com",
-        LAKE_ARCHIVE_BASE_URL=f"http://127.0.0.1:{free_port()}/download", **places,
-    )  # fmt: skip
+        "run",
+        "--site",
+        "bicycles.stackexchange.com",
+        LAKE_ARCHIVE_BASE_URL=f"http://127.0.0.1:{free_port()}/download",
+        **places,
+    )
     assert offline.returncode == 1
     last = offline.stderr.strip().splitlines()[-1]
     assert last.startswith("error: archive.org is unreachable") and "DUMP=" in last
@@ -138,8 +143,10 @@ def test_ctrl_c_in_the_middle_of_a_cell_is_an_interruption_not_a_dead_kernel(tmp
     )
     run = subprocess.Popen(
         [sys.executable, "-c", script, str(notebook), str(tmp_path / "out.ipynb"), str(flag)],
-        start_new_session=True, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        start_new_session=True,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not flag.exists() and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -42,8 +42,11 @@ class Run:
         with self.stderr_path.open("w") as stderr:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "localenv.cli", "run", "--dump", str(archive)],
-                stdout=subprocess.DEVNULL, stderr=stderr, env=env, start_new_session=True,
-            )  # fmt: skip
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                env=env,
+                start_new_session=True,
+            )
 
     @property
     def stderr(self) -> str:
@@ -69,20 +72,26 @@ def check_against_the_dump(lake: Lake, site: str, xml_dir: Path) -> None:
     """Every table holds the dump: Tags.xml Count in gold, every Posts.xml row checked
     and routed, every post in silver."""
     rows = sum(1 for _ in etree.iterparse(str(xml_dir / "Posts.xml"), tag="row"))
-    tags = {r.get("TagName"): int(r.get("Count"))
-            for _, r in etree.iterparse(str(xml_dir / "Tags.xml"), tag="row")}  # fmt: skip
+    tags = {
+        r.get("TagName"): int(r.get("Count"))
+        for _, r in etree.iterparse(str(xml_dir / "Tags.xml"), tag="row")
+    }
 
     def count(name: str) -> int:
         return lake.read(name).where(F.col("site") == site).count()
 
     assert count("bronze.posts") == rows
     assert count("bronze.posts_valid") + count("bronze.posts_quarantine") == rows
-    checked = {r["checked_rows"] for r in lake.read("bronze.dq_results")
-               .where(F.col("site") == site).collect()}  # fmt: skip
+    checked = {
+        r["checked_rows"]
+        for r in lake.read("bronze.dq_results").where(F.col("site") == site).collect()
+    }
     assert checked == {rows}
     assert count("silver.posts") == count("bronze.posts_valid")
-    gold = {r["tag"]: r["question_count"] for r in
-            lake.read("gold.most_popular_tags").where(F.col("site") == site).collect()}  # fmt: skip
+    gold = {
+        r["tag"]: r["question_count"]
+        for r in lake.read("gold.most_popular_tags").where(F.col("site") == site).collect()
+    }
     assert gold == {tag: n for tag, n in tags.items() if n}
 
 

@@ -35,9 +35,13 @@ def loaded(lake, settings, s3, tmp_path_factory):
     column no schema knows yet."""
     site = SITE
     spec = spec_for_format(
-        "2025-06", site=site, questions=80, seed=3, new_attribute="AiGenerated",
+        "2025-06",
+        site=site,
+        questions=80,
+        seed=3,
+        new_attribute="AiGenerated",
         **{k: v for k, v in PUBLISHED_FORMATS["2024-04"].items() if k != "tags_format"},
-    )  # fmt: skip
+    )
     work = tmp_path_factory.mktemp(site)
     ingested = ingest_dump(GeneratedSample(spec, work / "sample"), settings, work / "work")
     run_pipeline(lake, site, ingested.dump_id)
@@ -68,8 +72,10 @@ def test_every_row_is_stored_or_rejected_and_none_is_rejected(loaded, lake):
 
 def test_gold_counts_equal_tags_count_and_answer_count(loaded, lake):
     site, _, rows, _ = loaded
-    gold = {r["tag"]: r["question_count"] for r in
-            site_rows(lake, "gold.most_popular_tags", site).collect()}  # fmt: skip
+    gold = {
+        r["tag"]: r["question_count"]
+        for r in site_rows(lake, "gold.most_popular_tags", site).collect()
+    }
     assert gold == {t["TagName"]: int(t["Count"]) for t in rows["Tags.xml"]}
     answers = Counter(
         r["question_id"]
@@ -110,8 +116,9 @@ def test_fabricated_posts_are_quarantined_by_their_rule(loaded, lake):
 
 def test_questions_without_tags_load_with_no_tags(loaded, lake):
     site, spec, rows, _ = loaded
-    untagged = {int(p["Id"]) for p in rows["Posts.xml"]
-                if p["PostTypeId"] == "1" and "Tags" not in p}  # fmt: skip
+    untagged = {
+        int(p["Id"]) for p in rows["Posts.xml"] if p["PostTypeId"] == "1" and "Tags" not in p
+    }
     assert untagged
     silver = site_rows(lake, "silver.posts", site).where(F.col("id").isin(*untagged or [0]))
     assert all(r["tags"] == [] for r in silver.collect())

@@ -61,8 +61,11 @@ def test_sql_magic_gives_what_lake_sql_gives(kernel, s3):
     assert in_kernel["status"] == "ok", in_kernel
     from_cli = subprocess.run(
         [sys.executable, "-m", "localenv.cli", "sql", COUNT_POSTS],
-        capture_output=True, text=True, check=True, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
     assert from_cli.stdout.split()[-1] == in_kernel["result"].split()[-1]
     assert int(in_kernel["result"].split()[-1]) > 0
 

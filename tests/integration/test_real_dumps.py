@@ -22,8 +22,16 @@ PUBLISHED_ROWS = {
     "french.meta.stackexchange.com": (781, 1703, 1305, 4349, 4002, 94, 134, 2881),
     "bicycles.meta.stackexchange.com": (1446, 2551, 2448, 5671, 6585, 94, 189, 3994),
 }
-FILE_ORDER = ("Posts.xml", "Users.xml", "Comments.xml", "Votes.xml", "Badges.xml", "Tags.xml",
-              "PostLinks.xml", "PostHistory.xml")  # fmt: skip
+FILE_ORDER = (
+    "Posts.xml",
+    "Users.xml",
+    "Comments.xml",
+    "Votes.xml",
+    "Badges.xml",
+    "Tags.xml",
+    "PostLinks.xml",
+    "PostHistory.xml",
+)
 
 
 # The French meta dump goes through the same checks as the fresh load of

@@ -37,8 +37,10 @@ def test_a_refresh_to_a_real_dump_equals_a_fresh_load(
         refreshed_lake, fresh_lake, earlier, LocalArchive(real), tmp_path
     )
     assert second.dump_id.startswith("2021-09-")
-    rows_in = {name: sum(1 for _ in etree.iterparse(str(later_dir / name), tag="row"))
-               for name in DUMP_TABLES}  # fmt: skip
+    rows_in = {
+        name: sum(1 for _ in etree.iterparse(str(later_dir / name), tag="row"))
+        for name in DUMP_TABLES
+    }
     assert tuple(rows_in[name] for name in FILE_ORDER) == PUBLISHED_ROWS[site]
     for checked in (fresh_lake, refreshed_lake):
         assert checked.read("bronze.posts_quarantine").where(F.col("site") == site).count() == 0

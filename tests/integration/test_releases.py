@@ -29,9 +29,11 @@ def mirror(shared_dumps, tmp_path_factory):
 def test_releases_are_listed_newest_first_then_the_legacy_item(mirror):
     _, base_url = mirror
     assert release_items(base_url) == [
-        "stackexchange_20251231", "stackexchange_20250630", "stackexchange_20240630",
+        "stackexchange_20251231",
+        "stackexchange_20250630",
+        "stackexchange_20240630",
         "stackexchange",
-    ]  # fmt: skip
+    ]
 
 
 def test_a_site_resolves_to_the_newest_release_that_holds_it(mirror, tmp_path):

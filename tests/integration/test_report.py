@@ -22,8 +22,11 @@ def report(piped_site, tmp_path_factory):
     # In a subprocess: delta-rs, which reads the tables, may abort at interpreter exit.
     result = subprocess.run(
         [sys.executable, "-m", "localenv.cli", "report", "--site", SITE, "--out", str(page)],
-        env=dict(os.environ), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return page
 

@@ -80,14 +80,24 @@ def test_a_second_run_waits_with_a_message_and_goes_on_when_the_first_ends(setti
 
 def test_the_lock_of_a_process_that_is_gone_is_taken_over_and_the_takeover_logged(settings, s3):
     site = "orphan.example.com"
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dead_pid = int(gone.stdout)
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    holder = {"run_id": "crashed", "host": socket.gethostname(), "pid": dead_pid,
-              "started": now, "heartbeat": now}  # fmt: skip
-    s3.put_object(Bucket=settings.bucket, Key=f"{LOCKS_PREFIX}/{site}.json",
-                  Body=json.dumps(holder).encode())  # fmt: skip
+    holder = {
+        "run_id": "crashed",
+        "host": socket.gethostname(),
+        "pid": dead_pid,
+        "started": now,
+        "heartbeat": now,
+    }
+    s3.put_object(
+        Bucket=settings.bucket, Key=f"{LOCKS_PREFIX}/{site}.json", Body=json.dumps(holder).encode()
+    )
     messages: list[str] = []
     with lock(settings, site, "rescuer", messages, wait=False):
         assert lock_holder(s3, settings.bucket, site).run_id == "rescuer"
@@ -103,8 +113,13 @@ def test_a_holder_elsewhere_is_stale_only_once_its_heartbeat_is_old(settings, s3
 
     def held_by_a_pod(heartbeat_age: timedelta) -> None:
         beat = (datetime.now(UTC) - heartbeat_age).isoformat(timespec="seconds")
-        holder = {"run_id": "pod", "host": "airflow-worker-0", "pid": 1,
-                  "started": beat, "heartbeat": beat}  # fmt: skip
+        holder = {
+            "run_id": "pod",
+            "host": "airflow-worker-0",
+            "pid": 1,
+            "started": beat,
+            "heartbeat": beat,
+        }
         s3.put_object(Bucket=settings.bucket, Key=key, Body=json.dumps(holder).encode())
 
     held_by_a_pod(timedelta(seconds=5))
@@ -132,8 +147,10 @@ def test_an_airflow_run_holds_its_sites_across_tasks_and_a_terminal_run_waits(se
     sys.path.insert(0, str(DAGS_FOLDER))
     from orchestration.site_locks import claim_sites, release_sites
 
-    runs = [{"site": "dag-a.example.com", "run_id": "manual__1"},
-            {"site": "dag-b.example.com", "run_id": "manual__1"}]  # fmt: skip
+    runs = [
+        {"site": "dag-a.example.com", "run_id": "manual__1"},
+        {"site": "dag-b.example.com", "run_id": "manual__1"},
+    ]
     claim_sites(settings, runs, hold_for=timedelta(hours=4))
     claim_sites(settings, runs, hold_for=timedelta(hours=4))  # a retried claim task
     holder = lock_holder(s3, settings.bucket, "dag-a.example.com")

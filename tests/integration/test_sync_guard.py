@@ -35,9 +35,12 @@ def lake(spark, settings, s3):
 
 def test_an_empty_source_deletes_nothing_and_says_why(lake):
     version = lake.current_version(NAME)
-    with pytest.raises(SourceMismatch, match=r"^bronze.guard_test of site guard.example.com: "
-                       r"this write would delete 10 of its 10 rows \(100%, more than "
-                       r"LAKE_MAX_DELETED_SHARE=0.5\); nothing was written"):  # fmt: skip
+    with pytest.raises(
+        SourceMismatch,
+        match=r"^bronze.guard_test of site guard.example.com: "
+        r"this write would delete 10 of its 10 rows \(100%, more than "
+        r"LAKE_MAX_DELETED_SHARE=0.5\); nothing was written",
+    ):
         write(lake, range(0))
     assert lake.current_version(NAME) == version and stored(lake) == set(range(10))
 

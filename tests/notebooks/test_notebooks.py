@@ -71,11 +71,21 @@ def site_rows_as_json(lake: Lake, name: str, site: str) -> list[str]:
 def imitation_lake(sample_in_lake, lake, settings):
     imitation = Lake(lake.spark, settings.model_copy(update={"bucket": "imitation-lake"}))
     result = subprocess.run(
-        [sys.executable, "-m", "localenv.cli", "databricks-imitation", "--site", SAMPLE.site,
-         "--raw-root", settings.raw_location],
-        capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "localenv.cli",
+            "databricks-imitation",
+            "--site",
+            SAMPLE.site,
+            "--raw-root",
+            settings.raw_location,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
         env={**os.environ, "LAKE_BUCKET": imitation.settings.bucket},
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return imitation
 

@@ -104,8 +104,11 @@ def test_bad_archive_name_is_named():
 def test_source_for_reads_item_and_site_from_an_archive_org_url(tmp_path):
     source = source_for(
         "https://archive.org/download/stackexchange_20250930/french.stackexchange.com.7z",
-        None, item="stackexchange", base_url="unused", sample_dir=tmp_path,
-    )  # fmt: skip
+        None,
+        item="stackexchange",
+        base_url="unused",
+        sample_dir=tmp_path,
+    )
     assert source == ArchiveOrgItem(
         "french.stackexchange.com", "stackexchange_20250930", "https://archive.org/download"
     )

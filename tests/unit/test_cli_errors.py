@@ -12,9 +12,14 @@ pytestmark = pytest.mark.unit
 
 def test_a_delta_rs_error_keeps_its_root_cause():
     nothing_listens = f"http://127.0.0.1:{free_port()}"
-    options = {"AWS_ENDPOINT_URL": nothing_listens, "AWS_ACCESS_KEY_ID": "k",
-               "AWS_SECRET_ACCESS_KEY": "s", "AWS_REGION": "us-east-1",
-               "AWS_ALLOW_HTTP": "true", "AWS_MAX_RETRIES": "0"}  # fmt: skip
+    options = {
+        "AWS_ENDPOINT_URL": nothing_listens,
+        "AWS_ACCESS_KEY_ID": "k",
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "AWS_REGION": "us-east-1",
+        "AWS_ALLOW_HTTP": "true",
+        "AWS_MAX_RETRIES": "0",
+    }
     with pytest.raises(OSError) as raised:
         DeltaTable("s3://lake/gold/tags", storage_options=options)
     assert "\n" in str(raised.value), "delta-rs no longer chains causes over lines"

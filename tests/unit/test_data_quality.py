@@ -9,10 +9,20 @@ from lakehouse.bronze.posts_quality import CHECKS_FILE
 from lakehouse.quality.dqx_local import apply_checks, load_checks, split, summarize
 
 NOW = datetime.now(UTC)
-GOOD_QUESTION = dict(site="s", id=1, post_type_id=1, parent_id=None, title="Why?",
-                     creation_date=NOW - timedelta(days=1), score=3, owner_user_id=10)  # fmt: skip
-SCHEMA = ("site string, id bigint, post_type_id int, parent_id bigint, title string, "
-          "creation_date timestamp, score int, owner_user_id bigint")  # fmt: skip
+GOOD_QUESTION = dict(
+    site="s",
+    id=1,
+    post_type_id=1,
+    parent_id=None,
+    title="Why?",
+    creation_date=NOW - timedelta(days=1),
+    score=3,
+    owner_user_id=10,
+)
+SCHEMA = (
+    "site string, id bigint, post_type_id int, parent_id bigint, title string, "
+    "creation_date timestamp, score int, owner_user_id bigint"
+)
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,10 @@ from lakehouse.bronze.dump_history import DumpRelease, OlderDump, check_order, r
 Load = namedtuple("Load", "dump_id published")  # a bronze.dump_loads row, as collected
 SITE = "bicycles.stackexchange.com"
 # Spark hands timestamps back naive, in the session's zone (UTC).
-LOADED = [Load("2025-06-30-aaaaaaaa", datetime(2025, 6, 30)),
-          Load("2025-12-31-bbbbbbbb", datetime(2025, 12, 31, 8))]  # fmt: skip
+LOADED = [
+    Load("2025-06-30-aaaaaaaa", datetime(2025, 6, 30)),
+    Load("2025-12-31-bbbbbbbb", datetime(2025, 12, 31, 8)),
+]
 
 
 def release(dump_id: str, *when) -> DumpRelease:

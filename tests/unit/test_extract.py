@@ -12,8 +12,10 @@ POSTS = b'<?xml version="1.0"?>\n<posts>\n  <row Id="1" />\n</posts>'
 
 
 def test_extracts_only_allow_listed_table_files(tmp_path):
-    archive = pack(tmp_path / "s.7z", {"Posts.xml": POSTS, "Users.xml": b"<users>\n</users>",
-                                       "readme.txt": b"hello"})  # fmt: skip
+    archive = pack(
+        tmp_path / "s.7z",
+        {"Posts.xml": POSTS, "Users.xml": b"<users>\n</users>", "readme.txt": b"hello"},
+    )
     extracted = extract_tables(archive, tmp_path / "out", LIMIT)
     assert sorted(p.name for p in extracted) == ["Posts.xml", "Users.xml"]
     assert (tmp_path / "out" / "Posts.xml").read_bytes() == POSTS

@@ -96,8 +96,9 @@ def test_the_install_script_passes_shellcheck():
         pytest.skip("ShellCheck is not installed here; `make test-tools` installs Debian's")
     result = subprocess.run(
         ["shellcheck", "--severity=style", str(KIND / "install_airflow.sh")],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout
 
 

@@ -28,10 +28,16 @@ def test_a_site_param_wins_over_events():
 
 
 def test_each_site_runs_once_at_its_latest_complete_dump():
-    posts = [_event("a.com", "2024-01-01-aa"), _event("a.com", "2024-04-01-bb"),
-             _event("b.com", "2024-02-01-cc")]  # fmt: skip
-    users = [_event("a.com", "2024-01-01-aa"), _event("a.com", "2024-04-01-bb"),
-             _event("b.com", "2024-02-01-cc")]  # fmt: skip
+    posts = [
+        _event("a.com", "2024-01-01-aa"),
+        _event("a.com", "2024-04-01-bb"),
+        _event("b.com", "2024-02-01-cc"),
+    ]
+    users = [
+        _event("a.com", "2024-01-01-aa"),
+        _event("a.com", "2024-04-01-bb"),
+        _event("b.com", "2024-02-01-cc"),
+    ]
     assert site_runs(run_id="r", posts_events=posts, users_events=users) == [
         {"site": "a.com", "dump_id": "2024-04-01-bb", "run_id": "r"},
         {"site": "b.com", "dump_id": "2024-02-01-cc", "run_id": "r"},
@@ -89,10 +95,14 @@ def test_the_connection_gives_the_lake_its_endpoint_and_keys(monkeypatch):
     monkeypatch.setenv(
         "AIRFLOW_CONN_AWS_CONN",
         json.dumps(
-            {"conn_type": "aws", "login": "key", "password": "secret",
-             "extra": {"endpoint_url": "http://127.0.0.1:9999", "region_name": "eu-west-1"}}
+            {
+                "conn_type": "aws",
+                "login": "key",
+                "password": "secret",
+                "extra": {"endpoint_url": "http://127.0.0.1:9999", "region_name": "eu-west-1"},
+            }
         ),
-    )  # fmt: skip
+    )
     settings = lake_settings("aws_conn")
     assert settings.s3_endpoint == "http://127.0.0.1:9999"
     assert settings.aws_access_key_id == "key"

@@ -41,15 +41,22 @@ POSTS = [  # id, type, parent, accepted, tags, score, owner, created
     (4, 1, None, None, "|b|", 2, 11, day(4)),
     (5, 5, None, None, None, 0, -1, day(5)),
 ]
-POST_SCHEMA = ("id bigint, post_type_id int, parent_id bigint, accepted_answer_id bigint, "
-               "tags string, score int, owner_user_id bigint, creation_date timestamp")  # fmt: skip
+POST_SCHEMA = (
+    "id bigint, post_type_id int, parent_id bigint, accepted_answer_id bigint, "
+    "tags string, score int, owner_user_id bigint, creation_date timestamp"
+)
 
 
 @pytest.fixture(scope="module")
 def silver_posts(spark):
     bronze = spark.createDataFrame(POSTS, POST_SCHEMA)
-    for column in ("deletion_date", "last_edit_date", "last_activity_date", "closed_date",
-                   "community_owned_date"):  # fmt: skip
+    for column in (
+        "deletion_date",
+        "last_edit_date",
+        "last_activity_date",
+        "closed_date",
+        "community_owned_date",
+    ):
         bronze = bronze.withColumn(column, F.lit(None).cast("timestamp"))
     for column in ("title", "body", "owner_display_name", "content_license"):
         bronze = bronze.withColumn(column, F.lit("<p>x</p>"))
@@ -108,7 +115,7 @@ def test_posts_users(spark, silver_posts):
                     ("dump_id", "string"),
                 ]
             ],
-        )  # fmt: skip
+        )
     )
     rows = {r["user_id"]: r for r in posts_users(silver_posts, users).collect()}
     assert rows[10]["display_name"] == "Ann" and rows[12]["display_name"] is None

@@ -13,9 +13,11 @@ def rows_of(lines, table=POSTS):
 
 def test_row_attributes_are_typed_and_missing_ones_are_null():
     (row,) = rows_of(
-        ['  <row Id="7" PostTypeId="2" ParentId="1" CreationDate="2011-08-17T20:28:45.003" '
-         'Score="-3" Body="&lt;p&gt;a &amp;amp; b&lt;/p&gt;&#xA;" />']
-    )  # fmt: skip
+        [
+            '  <row Id="7" PostTypeId="2" ParentId="1" CreationDate="2011-08-17T20:28:45.003" '
+            'Score="-3" Body="&lt;p&gt;a &amp;amp; b&lt;/p&gt;&#xA;" />'
+        ]
+    )
     assert row["id"] == 7 and row["post_type_id"] == 2 and row["parent_id"] == 1
     assert row["score"] == -3
     assert row["creation_date"] == datetime(2011, 8, 17, 20, 28, 45, 3000, tzinfo=UTC)
@@ -25,8 +27,12 @@ def test_row_attributes_are_typed_and_missing_ones_are_null():
 
 
 def test_structure_lines_bom_and_crlf():
-    lines = ['\ufeff<?xml version="1.0" encoding="utf-8"?>\r', "<posts>\r",
-             '  <row Id="1" PostTypeId="1" />\r', "</posts>"]  # fmt: skip
+    lines = [
+        '\ufeff<?xml version="1.0" encoding="utf-8"?>\r',
+        "<posts>\r",
+        '  <row Id="1" PostTypeId="1" />\r',
+        "</posts>",
+    ]
     kinds = [r["_line_kind"] for r in rows_of(lines)]
     assert kinds.count(ROW) == 1 and kinds.count(ROOT_CLOSE) == 1
 
@@ -57,9 +63,11 @@ def test_malformed_lines_are_rejected_with_their_reason_and_good_lines_survive()
 
 def test_entities_are_never_expanded_and_doctype_is_flagged():
     rows = rows_of(
-        ['<!DOCTYPE posts [<!ENTITY secret SYSTEM "file:///etc/passwd">]>',
-         '<row Id="1" Body="&secret;" />']
-    )  # fmt: skip
+        [
+            '<!DOCTYPE posts [<!ENTITY secret SYSTEM "file:///etc/passwd">]>',
+            '<row Id="1" Body="&secret;" />',
+        ]
+    )
     kinds = {r["_line_kind"]: r for r in rows}
     assert FORBIDDEN in kinds
     assert kinds[REJECTED]["_reject_reason"].startswith("malformed XML")

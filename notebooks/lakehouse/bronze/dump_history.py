@@ -100,10 +100,15 @@ def record_lineage(lake: Lake, site: str, table_names: list[str], dump_id: str) 
     if not lake.exists(ROW_LINEAGE) or lake.read(ROW_LINEAGE).where(in_scope).isEmpty():
         dump, never = F.lit(dump_id), F.lit(None).cast("string")
         new_rows = current.select(
-            "site", "table_name", "id", dump.alias("first_seen_dump_id"),
-            dump.alias("last_seen_dump_id"), dump.alias("changed_in_dump_id"),
-            never.alias("deleted_in_dump_id"), ROW_HASH,
-        )  # fmt: skip
+            "site",
+            "table_name",
+            "id",
+            dump.alias("first_seen_dump_id"),
+            dump.alias("last_seen_dump_id"),
+            dump.alias("changed_in_dump_id"),
+            never.alias("deleted_in_dump_id"),
+            ROW_HASH,
+        )
         lake.append(new_rows, ROW_LINEAGE)
         return
     view = f"lineage_source_{uuid.uuid4().hex[:8]}"
@@ -141,9 +146,19 @@ def record_loads(
     """Note that these bronze loads (BronzeLoad) of `site` now hold `release`: one
     append, after their lineage, so a load is recorded once."""
     rows = lake.spark.createDataFrame(
-        [(site, load.table, release.dump_id, release.published, load.rows_loaded,
-          load.rows_rejected, loaded_at) for load in loads],
+        [
+            (
+                site,
+                load.table,
+                release.dump_id,
+                release.published,
+                load.rows_loaded,
+                load.rows_rejected,
+                loaded_at,
+            )
+            for load in loads
+        ],
         "site string, table_name string, dump_id string, published timestamp, "
         "rows_loaded bigint, rows_rejected bigint, loaded_at timestamp",
-    )  # fmt: skip
+    )
     lake.append(with_row_hash(rows, ["published", "rows_loaded", "rows_rejected"]), DUMP_LOADS)

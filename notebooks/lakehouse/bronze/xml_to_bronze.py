@@ -165,9 +165,10 @@ def load_dump_files(
         else:
             rows_in_file = manifest["rows"][name]
             results.append(
-                BronzeLoad(table.name, site, dump_id, rows_in_file, done.rows_loaded,
-                           done.rows_rejected)
-            )  # fmt: skip
+                BronzeLoad(
+                    table.name, site, dump_id, rows_in_file, done.rows_loaded, done.rows_rejected
+                )
+            )
     if new:
         record_lineage(lake, site, [load.table for load in new], dump_id)
         record_loads(lake, site, release, new, ingested_at)
@@ -207,9 +208,13 @@ def _load_file(
     rejected = rejected if census.rows_rejected else rejected.limit(0)
     before_writing()
     sync(
-        lake, rejected, REJECTED_ROWS, ["site", "table_name", ROW_HASH],
-        {"site": site, "table_name": table.name}, expected_rows=census.rows_rejected,
-    )  # fmt: skip
+        lake,
+        rejected,
+        REJECTED_ROWS,
+        ["site", "table_name", ROW_HASH],
+        {"site": site, "table_name": table.name},
+        expected_rows=census.rows_rejected,
+    )
     bronze_columns = ["site", *table.columns, "_rescued_data", *LINEAGE[1:], ROW_HASH]
     sync(
         lake,
@@ -222,6 +227,10 @@ def _load_file(
         expected_rows=census.rows_loaded,
     )
     return BronzeLoad(
-        table.name, site, dump_id, manifest["rows"][file_name], census.rows_loaded,
+        table.name,
+        site,
+        dump_id,
+        manifest["rows"][file_name],
+        census.rows_loaded,
         census.rows_rejected,
-    )  # fmt: skip
+    )

@@ -22,9 +22,13 @@ def posts_users(silver_posts: DataFrame, silver_users: DataFrame) -> DataFrame:
         )
     )
     users = silver_users.select(
-        "site", F.col("id").alias("user_id"), "display_name", "reputation", "creation_date",
+        "site",
+        F.col("id").alias("user_id"),
+        "display_name",
+        "reputation",
+        "creation_date",
         "last_access_date",
-    )  # fmt: skip
+    )
     counts = ["questions", "answers", "accepted_answers", "total_score"]
     return (
         users.join(activity, ["site", "user_id"], "left")
