@@ -27,11 +27,13 @@ def row_counts(lake: Lake):
 
 
 def monthly_tag_questions(lake: Lake, site: str):
+    """Questions per tag and month of the site, for the tag trend plot."""
     monthly = lake.read("gold.most_popular_tags_monthly").where(F.col("site") == site)
     return monthly.select("tag", "month", "question_count").toPandas()
 
 
 def hours_to_first_answer(lake: Lake, site: str) -> list[float]:
+    """Hours from each question of the site to its first answer (at most MAX_POINTS)."""
     posts = lake.read("silver.posts").where(F.col("site") == site)
     asked = posts.where(F.col("post_type") == "question").select(
         F.col("id").alias("question_id"), F.col("creation_date").alias("asked")
@@ -51,6 +53,7 @@ def hours_to_first_answer(lake: Lake, site: str) -> list[float]:
 
 
 def most_active_users(lake: Lake, site: str, top: int = 15):
+    """The site's `top` users by questions and answers, with their counts."""
     users = lake.read("gold.posts_users").where(F.col("site") == site)
     ranked = users.orderBy((F.col("questions") + F.col("answers")).desc(), "user_id")
     return ranked.limit(top).toPandas()

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class NotebookTask:
+    """One notebook of the graph: the notebooks it waits for and the tables it writes."""
+
     notebook: str
     depends_on: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()

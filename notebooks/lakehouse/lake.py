@@ -35,6 +35,7 @@ class Lake:
         return self.names.sql_name(name)
 
     def raw_uri(self, site: str, dump_id: str, file_name: str) -> str:
+        """Where a raw file of a dump is, under the configured raw root."""
         return f"{self.settings.raw_location}/{dump_folder(site, dump_id)}/{file_name}"
 
     def check_ready(self) -> None:
@@ -42,6 +43,7 @@ class Lake:
         self.names.check_ready(self.spark)
 
     def exists(self, name: str) -> bool:
+        """Whether the table exists (and is Delta)."""
         return self.names.exists(self.spark, name)
 
     def history(self, name: str):
@@ -59,6 +61,7 @@ class Lake:
         return self.names.read(reader, name)
 
     def current_version(self, name: str) -> int:
+        """The table's newest commit number."""
         return self.history(name).first()["version"]
 
     def _save(self, writer, name: str) -> None:

@@ -40,6 +40,7 @@ def hours_to_first_answer(posts) -> list[float]:
 
 
 def answer_times(hours: list[float]):
+    """A histogram of hours to first answer, on a log scale."""
     import numpy as np
 
     figure, axes = _new_axes(

@@ -52,6 +52,7 @@ def widget_settings() -> dict[str, str]:
 
 
 def spark_session(settings: LakeSettings):
+    """The runtime's Spark on Databricks, else the one the local environment builds."""
     from pyspark.sql import SparkSession
 
     runtime_spark = notebook_globals().get("spark") or SparkSession.getActiveSession()

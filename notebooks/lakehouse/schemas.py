@@ -14,26 +14,33 @@ LONG, INT, STRING, TIMESTAMP, BOOLEAN = "bigint", "int", "string", "timestamp", 
 
 @dataclass(frozen=True)
 class Attribute:
+    """One XML attribute of a dump table and its type."""
+
     name: str
     type: str
 
     @property
     def column(self) -> str:
+        """The attribute's column name in bronze (snake_case)."""
         return snake_case(self.name)
 
 
 @dataclass(frozen=True)
 class DumpTable:
+    """A dump file: its root element and attributes, and the bronze table they become."""
+
     file_name: str
     root: str
     attributes: tuple[Attribute, ...]
 
     @property
     def name(self) -> str:
+        """The bronze table's name, e.g. `post_history` for PostHistory.xml."""
         return snake_case(self.file_name.removesuffix(".xml"))
 
     @property
     def columns(self) -> list[str]:
+        """The bronze column of each attribute, in the file's order."""
         return [attribute.column for attribute in self.attributes]
 
 
@@ -105,6 +112,7 @@ REQUIRED_FILES = ("Posts.xml", "Users.xml")
 
 
 def table_for_file(file_name: str) -> DumpTable:
+    """The dump table of a file name, or ValueError naming the known ones."""
     try:
         return DUMP_TABLES[file_name]
     except KeyError:

@@ -46,6 +46,8 @@ def _default_target() -> str:
 
 
 class LakeSettings(BaseSettings):
+    """Every setting of the lake, from `LAKE_*` variables and the job's parameters."""
+
     model_config = SettingsConfigDict(env_prefix="LAKE_", extra="ignore")
 
     target: Literal["local", "databricks"] = Field(default_factory=_default_target)
@@ -137,6 +139,7 @@ class LakeSettings(BaseSettings):
 
     @property
     def raw_location(self) -> str:
+        """The raw root: the setting `raw_root`, else `<bucket>/raw`."""
         return self.raw_root or f"s3a://{self.bucket}/{RAW_PREFIX}"
 
     def environment(self) -> dict[str, str]:

@@ -70,6 +70,7 @@ def is_up_to_date(task: NotebookTask, dump_id: str, recorded: dict[str, str | No
 
 
 def recorded_keys(lake: Lake, site: str) -> dict[str, str | None]:
+    """Per step of the site, the key its last run recorded."""
     if not lake.exists(STEP_RUNS):
         return {}
     rows = lake.read(STEP_RUNS).where(F.col("site") == site)
@@ -77,6 +78,7 @@ def recorded_keys(lake: Lake, site: str) -> dict[str, str | None]:
 
 
 def record(lake: Lake, site: str, step: str, key: str | None, run_id: str) -> None:
+    """Append one step's key (None: its tables are being rewritten) for the site."""
     row = (site, step, key, run_id, datetime.now(UTC))
     schema = "site string, step string, inputs_key string, run_id string, recorded_at timestamp"
     lake.append(lake.spark.createDataFrame([row], schema), STEP_RUNS)

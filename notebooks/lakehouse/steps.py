@@ -30,6 +30,8 @@ OTHER_DUMP_FILES = tuple(name for name in DUMP_TABLES if name not in ("Posts.xml
 
 @dataclass(frozen=True)
 class RunContext:
+    """One run of the pipeline on one site's dump: the lake, the dump and the run's id and time."""
+
     lake: Lake
     site: str
     dump_id: str
@@ -37,6 +39,7 @@ class RunContext:
     run_time: datetime
 
     def site_rows(self, name: str) -> DataFrame:
+        """The run's site's rows of a table."""
         return self.lake.read(name).where(F.col("site") == self.site)
 
     def step_run(self, step: str) -> AbstractContextManager[StepRun]:
@@ -101,10 +104,12 @@ def _load(ctx: RunContext, step: str, file_names: list[str], skip_absent=False):
 
 
 def bronze_posts(ctx: RunContext) -> BronzeLoad:
+    """Load the dump's Posts.xml into bronze.posts."""
     return _load(ctx, "bronze_posts", ["Posts.xml"])[0]
 
 
 def bronze_users(ctx: RunContext) -> BronzeLoad:
+    """Load the dump's Users.xml into bronze.users."""
     return _load(ctx, "bronze_users", ["Users.xml"])[0]
 
 
@@ -116,6 +121,7 @@ def bronze_tables(
 
 
 def bronze_posts_dataquality(ctx: RunContext) -> DataFrame:
+    """Check bronze.posts with DQX: valid rows, quarantined rows, and the per-rule counts."""
     with ctx.step_run("bronze_posts_dataquality") as run:
         if run.has_work:
             run.before_writing()
@@ -134,6 +140,8 @@ def _publish(ctx: RunContext, step: str, tables: Callable[[], dict[str, tuple[Da
 
 
 def silver_posts(ctx: RunContext) -> DataFrame:
+    """silver.posts from the valid bronze posts; returns the site's rows."""
+
     def tables():
         posts = build_silver_posts(ctx.site_rows("bronze.posts_valid"))
         return {"silver.posts": (posts, ["site", "id"])}
@@ -143,6 +151,8 @@ def silver_posts(ctx: RunContext) -> DataFrame:
 
 
 def silver_users(ctx: RunContext) -> DataFrame:
+    """silver.users from bronze.users; returns the site's rows."""
+
     def tables():
         users = build_silver_users(ctx.site_rows("bronze.users"))
         return {"silver.users": (users, ["site", "id"])}
@@ -152,6 +162,8 @@ def silver_users(ctx: RunContext) -> DataFrame:
 
 
 def gold_posts_users(ctx: RunContext) -> DataFrame:
+    """gold.posts_users from silver posts and users; returns the site's rows."""
+
     def tables():
         table = posts_users(ctx.site_rows("silver.posts"), ctx.site_rows("silver.users"))
         return {"gold.posts_users": (table, ["site", "user_id"])}
@@ -161,6 +173,8 @@ def gold_posts_users(ctx: RunContext) -> DataFrame:
 
 
 def gold_most_popular_tags(ctx: RunContext) -> DataFrame:
+    """The tag tables, overall and per month, from silver.posts; returns the site's tags."""
+
     def tables():
         posts = ctx.site_rows("silver.posts")
         return {

@@ -41,12 +41,15 @@ class DeltaPaths:
     bucket: str
 
     def location(self, name: str) -> str:
+        """Where the table is, for messages and path-based readers."""
         return table_path(self.bucket, name)
 
     def sql_name(self, name: str) -> str:
+        """The identifier Spark SQL knows the table by."""
         return f"delta.`{self.location(name)}`"
 
     def exists(self, spark, name: str) -> bool:
+        """Whether the table exists."""
         from pyspark.errors import AnalysisException
 
         # Resolving the schema reads only the log's newest metadata; DESCRIBE DETAIL would
@@ -58,9 +61,11 @@ class DeltaPaths:
         return True
 
     def read(self, reader, name: str):
+        """The table, through `reader` (which may carry a version)."""
         return reader.format("delta").load(self.location(name))
 
     def save(self, writer, name: str) -> None:
+        """Write with `writer` to the table."""
         writer.save(self.location(name))
 
     def check_ready(self, spark) -> None:
@@ -84,20 +89,25 @@ class CatalogTables:
     catalog: str
 
     def location(self, name: str) -> str:
+        """Where the table is, for messages and path-based readers."""
         layer, table = split_name(name)
         return f"{self.catalog}.{layer}.{table}"
 
     def sql_name(self, name: str) -> str:
+        """The identifier Spark SQL knows the table by."""
         layer, table = split_name(name)
         return f"`{self.catalog}`.`{layer}`.`{table}`"
 
     def exists(self, spark, name: str) -> bool:
+        """Whether the table exists."""
         return spark.catalog.tableExists(self.sql_name(name))
 
     def read(self, reader, name: str):
+        """The table, through `reader` (which may carry a version)."""
         return reader.table(self.sql_name(name))
 
     def save(self, writer, name: str) -> None:
+        """Write with `writer` to the table."""
         writer.saveAsTable(self.sql_name(name))
 
     def check_ready(self, spark) -> None:

@@ -30,11 +30,13 @@ _CONFLICT_MARKERS = (
 
 
 def is_write_conflict(error: Exception) -> bool:
+    """Whether `error` is Delta's report of a concurrent writer's commit."""
     text = f"{type(error).__name__}: {str(error)[:4000]}"
     return any(marker in text for marker in _CONFLICT_MARKERS)
 
 
 def retry_on_conflict(write: Callable[[], T], what: str, attempts: int = 6) -> T:
+    """Run `write`, again after a backoff while it loses to a concurrent writer."""
     for attempt in range(1, attempts + 1):
         try:
             return write()

@@ -26,6 +26,8 @@ NO_ID = "row_without_id"
 
 
 class BadDumpFile(ValueError):
+    """A raw dump file that cannot be loaded as it is; the message names the file."""
+
     pass
 
 
@@ -43,14 +45,17 @@ class Census:
 
     @property
     def extra_copies(self) -> int:
+        """Rows beyond the first for each duplicated Id."""
         return sum(self.duplicated_ids.values()) - len(self.duplicated_ids)
 
     @property
     def rows_rejected(self) -> int:
+        """Lines the load rejects: malformed, without an Id, or extra copies."""
         return self.counts.get(REJECTED, 0) + self.counts.get(NO_ID, 0) + self.extra_copies
 
     @property
     def rows_loaded(self) -> int:
+        """Rows the bronze table gets: one per Id."""
         return self.counts.get(ROW, 0) - self.extra_copies
 
 

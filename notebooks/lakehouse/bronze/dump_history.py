@@ -33,6 +33,8 @@ class OlderDump(ValueError):
 
 @dataclass(frozen=True)
 class DumpRelease:
+    """A dump's id and publication time, which orders the dumps of a site."""
+
     dump_id: str
     published: datetime
 

@@ -70,4 +70,5 @@ def dq_results(lake: Lake, site: str, dump_id: str) -> DataFrame:
 
 
 def pinned_site_rows(lake: Lake, name: str, site: str) -> DataFrame:
+    """The site's rows of a table as its current commit holds them, whatever commits later."""
     return lake.read(name, version=lake.current_version(name)).where(F.col("site") == site)

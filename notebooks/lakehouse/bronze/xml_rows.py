@@ -50,6 +50,7 @@ def _safe_parser() -> etree.XMLParser:
 
 
 def arrow_schema(table: DumpTable) -> pa.Schema:
+    """The Arrow schema of a table's parsed lines: typed columns, then the service fields."""
     typed = [pa.field(a.column, ARROW_TYPES[a.type]) for a in table.attributes]
     return pa.schema(typed + SERVICE_FIELDS)
 

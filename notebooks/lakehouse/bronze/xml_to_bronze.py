@@ -39,6 +39,8 @@ LINEAGE = ["site", "dump_id", "source_file", "ingested_at"]
 
 @dataclass(frozen=True)
 class BronzeLoad:
+    """What one file's load did: rows in the file, loaded and rejected."""
+
     table: str
     site: str
     dump_id: str
@@ -53,6 +55,7 @@ def parse_dump_file(spark, uri: str, table: DumpTable) -> DataFrame:
 
 
 def read_manifest(spark, lake: Lake, site: str, dump_id: str) -> dict:
+    """The dump's ingest manifest, or BadDumpFile naming where it should be."""
     uri = lake.raw_uri(site, dump_id, MANIFEST)
     try:
         first = spark.read.text(uri, wholetext=True).first()

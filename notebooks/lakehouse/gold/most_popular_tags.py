@@ -27,6 +27,7 @@ def _measures():
 
 
 def most_popular_tags(silver_posts: DataFrame) -> DataFrame:
+    """Per site and tag: questions, answers, total score, and first and last use."""
     is_question = F.col("post_type_id") == QUESTION
     return (
         _tagged_posts(silver_posts)

@@ -7,6 +7,7 @@ from lakehouse.silver.posts import ANSWER, QUESTION
 
 
 def posts_users(silver_posts: DataFrame, silver_users: DataFrame) -> DataFrame:
+    """Per site and user: questions, answers and scores, beside the user's profile."""
     activity = (
         silver_posts.where(F.col("owner_user_id").isNotNull())
         .groupBy("site", F.col("owner_user_id").alias("user_id"))

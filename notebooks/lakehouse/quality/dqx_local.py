@@ -21,6 +21,8 @@ CHECKS_DIR = Path(__file__).parent / "checks"
 
 
 class InvalidChecks(ValueError):
+    """A checks file that DQX refuses; the message names the file and the check."""
+
     pass
 
 

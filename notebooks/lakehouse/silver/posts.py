@@ -20,6 +20,7 @@ QUESTION, ANSWER = 1, 2
 def html_to_text(markup: Column) -> Column:
     # Built per call: a UDF made at import time is bound to whichever Spark (classic or
     # Connect) existed then, and notebooks import this before their session starts.
+    """The text of an HTML body as a Spark column: tags dropped, entities decoded."""
     return F.pandas_udf(html_to_text_series, StringType())(markup)
 
 

@@ -17,4 +17,5 @@ def html_to_text(markup: str | None) -> str | None:
 
 
 def html_to_text_series(markup: pd.Series) -> pd.Series:
+    """`html_to_text` over a pandas Series (missing values stay missing)."""
     return markup.map(html_to_text, na_action="ignore")

@@ -14,6 +14,7 @@ def _blank_to_null(column: str) -> Column:
 
 
 def build_silver_users(bronze_users: DataFrame) -> DataFrame:
+    """bronze.users cleaned for analysis: blanks as nulls, typed and trimmed."""
     return bronze_users.select(
         "site",
         "id",

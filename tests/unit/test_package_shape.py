@@ -1,5 +1,6 @@
-"""Imports point one way, from what runs only on a laptop to what also runs on Databricks:
-dags -> localenv -> ingest -> lakehouse, never back, not even inside a function."""
+"""The packages' shape: imports point one way, from what runs only on a laptop to what
+also runs on Databricks (dags -> localenv -> ingest -> lakehouse, never back, not even
+inside a function), and the deployed package documents every public name."""
 
 import ast
 
@@ -54,3 +55,18 @@ def test_no_import_points_the_wrong_way(package):
         where = str(path.relative_to(REPO_ROOT))
         found += wrong_way_imports(package, path.read_text(), where)
     assert not found, "\n".join(found)
+
+
+def test_every_public_function_and_class_of_lakehouse_says_what_it_is():
+    """The deployed package is what a newcomer reads first: each public name of it carries
+    a one-line docstring."""
+    missing = []
+    for path in sorted(PACKAGE_DIRS["lakehouse"].rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        classes = [node for node in tree.body if isinstance(node, ast.ClassDef)]
+        members = [node for c in classes for node in c.body]
+        for node in [*tree.body, *members]:
+            public = isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name[0] != "_"
+            if public and not ast.get_docstring(node):
+                missing.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}: {node.name}")
+    assert not missing, "\n".join(missing)
