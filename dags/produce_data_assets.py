@@ -33,6 +33,8 @@ SETTINGS = OrchestrationSettings()
             description="`sample`, site names (fetched from archive.org), archive URLs or paths",
         )
     },
+    description="Fetch, check and upload StackExchange dumps to the raw zone; each new "
+    "dump's events start the medallion DAG",
     tags=["stackexchange", "raw"],
     doc_md=__doc__,
 )

@@ -50,34 +50,46 @@ def _wire(operators: dict) -> None:
             description=f"local or databricks; empty: Variable {TARGET_VARIABLE}, "
             "else LAKE_AIRFLOW_TARGET, else local",
         ),
-        "site": Param("", type="string", description="empty: the sites in the Asset events"),
-        "dump_id": Param("", type="string", description="empty: the site's latest dump"),
+        # Optional params are nullable, so that the trigger form does not require them.
+        "site": Param(
+            None, type=["null", "string"], description="empty: the sites in the Asset events"
+        ),
+        "dump_id": Param(
+            None, type=["null", "string"], description="empty: the site's latest dump"
+        ),
         "databricks_job_name": Param(
-            SETTINGS.databricks_job_name,
-            type="string",
+            SETTINGS.databricks_job_name or None,
+            type=["null", "string"],
             description="run this deployed job instead of building the workflow",
         ),
     },
+    description="Bronze, silver and gold tables of the sites whose dumps arrived (or the "
+    "`site` param), locally or on Databricks",
     tags=["stackexchange", "medallion"],
     doc_md=__doc__,
 )
 def stackexchange_medallion():
     @task
     def runs(params=None, triggering_asset_events=None, run_id=None) -> list[dict]:
-        from orchestration.runs import notebook_run_id, site_runs
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from orchestration.runs import NothingToRun, notebook_run_id, site_runs
 
         def extras(file_name: str) -> list[dict]:
             if not triggering_asset_events or RAW_ASSETS[file_name] not in triggering_asset_events:
                 return []
             return [event.extra for event in triggering_asset_events[RAW_ASSETS[file_name]]]
 
-        return site_runs(
-            run_id=notebook_run_id(run_id),
-            site=params["site"],
-            dump_id=params["dump_id"],
-            posts_events=extras("Posts.xml"),
-            users_events=extras("Users.xml"),
-        )
+        try:
+            return site_runs(
+                run_id=notebook_run_id(run_id),
+                site=params["site"] or "",
+                dump_id=params["dump_id"] or "",
+                posts_events=extras("Posts.xml"),
+                users_events=extras("Users.xml"),
+            )
+        except NothingToRun as error:  # No retry can name a site: fail now.
+            raise AirflowFailException(str(error)) from None
 
     @task
     def claim(runs: list[dict]) -> None:

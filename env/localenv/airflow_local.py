@@ -33,6 +33,8 @@ class LocalAirflow:
 
     def environment(self, lake_settings) -> dict[str, str]:
         env = {
+            # Loopback only, unless the user's environment says otherwise.
+            "AIRFLOW__API__HOST": "127.0.0.1",
             **os.environ,
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),

@@ -3,6 +3,7 @@
 import re
 import shutil
 import subprocess
+import sys
 
 SUPPORTED_MAJORS = (17, 21)
 HOW_TO_FIX = (
@@ -42,6 +43,7 @@ def require_supported_java() -> int:
 
 if __name__ == "__main__":
     try:
-        print(f"Java {require_supported_java()} found")
+        # On stderr: `make sql Q=... > out.csv` must get the CSV alone on stdout.
+        print(f"Java {require_supported_java()} found", file=sys.stderr)
     except JavaNotFound as error:
         raise SystemExit(f"error: {error}") from None
