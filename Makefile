@@ -40,13 +40,12 @@ setup: java $(VENV_STAMP) $(JARS_STAMP) ## Build the Python environment and fetc
 
 # The browser tests drive Debian's Chromium headless; elsewhere install it yourself.
 .PHONY: test-tools
-test-tools: ## Install Debian's Chromium, ChromeDriver and ShellCheck for the tests (once)
-	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null \
-	  && command -v shellcheck >/dev/null; then exit 0; \
+test-tools: ## Install Debian's Chromium and ShellCheck for the tests (once)
+	@if command -v chromium >/dev/null && command -v shellcheck >/dev/null; then exit 0; \
 	elif command -v apt-get >/dev/null; then \
 	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$sudo apt-get update -qq && \
-	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver shellcheck >/dev/null; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium shellcheck >/dev/null; \
 	else echo "warning: no apt-get here; install Chromium and ShellCheck for the tests (they skip without)"; fi
 
 .PHONY: java
