@@ -28,7 +28,7 @@ class LakeNotebookOperator(PapermillOperator):
         output = Path(self.runs_dir) / run["run_id"] / run["site"] / f"{self.notebook}.ipynb"
         output.parent.mkdir(parents=True, exist_ok=True)
         self.output_nb = str(output)
-        self.log.info("Executed notebook: %s", output)
+        self.log.info("Running notebook %s; its executed copy goes to %s", self.input_nb, output)
         try:
             # The kernel, a child of this process, inherits the lake's settings.
             with environment_set(lake_settings(AWS_CONN_ID).environment()):
