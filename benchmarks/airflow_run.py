@@ -15,12 +15,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from private_cluster import private_cluster  # noqa: E402
+
 from airflow_api import AirflowApi  # noqa: E402
 from ingest.raw_store import ensure_bucket, s3_client  # noqa: E402
 from lakehouse.settings import LakeSettings, environment_set  # noqa: E402
 from localenv.airflow_local import USERNAME, LocalAirflow  # noqa: E402
 from localenv.ports import free_port  # noqa: E402
-from localenv.s3_server import server_for  # noqa: E402
 from localenv.spark_connect_server import SparkConnectServer  # noqa: E402
 
 PRODUCER, MEDALLION = "produce_data_assets", "stackexchange_medallion"
@@ -46,13 +47,7 @@ def lake_run(settings: LakeSettings, work: Path) -> float:
 
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="airflow-run-"))
-    port = free_port()
-    settings = LakeSettings(
-        s3_endpoint=f"http://127.0.0.1:{free_port()}",
-        bucket="airflow-bench",
-        spark_remote=f"sc://127.0.0.1:{port}",
-    )
-    s3 = server_for(settings, work / "lake", work / "s3")
+    settings, s3, port = private_cluster(work, "airflow-bench")
     spark = SparkConnectServer(settings, work / "spark", port=port)
     airflow = LocalAirflow(
         work / "airflow-home",

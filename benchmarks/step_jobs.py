@@ -22,14 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integrat
 
 import psutil  # noqa: E402
 from pipeline_helpers import ingest_sample  # noqa: E402
+from private_cluster import private_cluster  # noqa: E402
 
 from ingest.raw_store import ensure_bucket, s3_client  # noqa: E402
 from lakehouse import steps  # noqa: E402
 from lakehouse.graph import in_dependency_order  # noqa: E402
 from lakehouse.lake import Lake  # noqa: E402
-from lakehouse.settings import LakeSettings  # noqa: E402
-from localenv.ports import free_port  # noqa: E402
-from localenv.s3_server import server_for  # noqa: E402
 from localenv.spark_connect_server import SparkConnectServer  # noqa: E402
 from localenv.spark_session import build_local_session  # noqa: E402
 
@@ -57,14 +55,7 @@ def main() -> None:
     parser.add_argument("--conf", action="append", default=[], help="KEY=VALUE for the server")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="step-jobs-"))
-    port = free_port()
-    settings = LakeSettings(
-        s3_endpoint=f"http://127.0.0.1:{free_port()}",
-        bucket="profile",
-        spark_remote=f"sc://127.0.0.1:{port}",
-        spark_java_options=args.java_options,
-    )
-    s3 = server_for(settings, work / "lake", work / "s3")
+    settings, s3, port = private_cluster(work, "profile", spark_java_options=args.java_options)
     server = ServerWith(settings, work / "spark", port=port, extra_conf=tuple(args.conf))
     s3.start()
     server.start()
