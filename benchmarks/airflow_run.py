@@ -35,7 +35,7 @@ def seconds(item: dict) -> float:
 def lake_run(settings: LakeSettings, work: Path) -> float:
     """`lake run` on the sample into the settings' bucket; its wall seconds."""
     started = time.monotonic()
-    with environment_set({**settings.environment(), "LAKE_BUCKET": settings.bucket}):
+    with environment_set(settings.environment()):
         subprocess.run(
             [str(Path(sys.executable).parent / "lake"), "run"],
             check=True,

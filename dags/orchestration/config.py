@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lakehouse.graph import PIPELINE
+from lakehouse.settings import LakeSettings
 from localenv.bundle_job import bundle_target
 from localenv.paths import BUNDLE_FILE, NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
 
@@ -26,7 +27,7 @@ def _default_parallel_notebooks() -> int:
     most of their time starting their kernels, so the three bronze ones side by side
     finish sooner even on 2 cores. A notebook that starts a Spark of its own (no server,
     as on Kind) is slower beside another on 2 cores: one per 2 cores (BENCHMARKS.md)."""
-    if os.environ.get("LAKE_SPARK_REMOTE"):
+    if LakeSettings().spark_remote:
         return len([task for task in PIPELINE if not task.depends_on])
     return max(1, (os.cpu_count() or 2) // 2)
 
@@ -42,7 +43,7 @@ class OrchestrationSettings(BaseSettings):
     retries: int = Field(default=2, ge=0)
     retry_delay_seconds: int = Field(default=60, ge=1)
     notebook_timeout_minutes: int = Field(default=120, ge=1)
-    parallel_notebooks: int = Field(default_factory=lambda: _default_parallel_notebooks(), ge=1)
+    parallel_notebooks: int = Field(default_factory=_default_parallel_notebooks, ge=1)
     ingest_timeout_minutes: int = Field(default=360, ge=1)
     notebooks_dir: Path = NOTEBOOKS_DIR
     # Executed notebooks go to <runs_dir>/<run id>/<site>/.

@@ -140,7 +140,7 @@ class Lake:
 
     def sql(self, query: str):
         """Run Spark SQL that names tables logically (`SELECT * FROM gold.posts_users`)."""
-        return self.names.sql(self.spark, query, self.exists)
+        return self.names.sql(self.spark, query)
 
 
 def quote_sql(value: str) -> str:

@@ -71,12 +71,12 @@ class DeltaPaths:
     def check_ready(self, spark) -> None:
         """Nothing to check: a path exists once its first write creates it."""
 
-    def sql(self, spark, query: str, exists):
-        """`query` with each logical name that `exists` as its Delta path. Not a name in
-        the session catalog: on a shared Spark Connect server every client sees that
-        catalog, and one registered for another bucket would be read instead."""
+    def sql(self, spark, query: str):
+        """`query` with each logical name of an existing table as its Delta path. Not a
+        name in the session catalog: on a shared Spark Connect server every client sees
+        that catalog, and one registered for another bucket would be read instead."""
         names = {
-            name: self.sql_name(name) if exists(name) else name
+            name: self.sql_name(name) if self.exists(spark, name) else name
             for name in set(LOGICAL_NAME.findall(query))
         }
         return spark.sql(LOGICAL_NAME.sub(lambda match: names[match.group(0)], query))
@@ -129,7 +129,7 @@ class CatalogTables:
                 f"{catalog}.<schema> (README: Switch to Databricks)"
             )
 
-    def sql(self, spark, query: str, exists):
+    def sql(self, spark, query: str):
         """`query` as it is: two-part names resolve in the current catalog, as in Unity
         Catalog."""
         spark.catalog.setCurrentCatalog(self.catalog)
