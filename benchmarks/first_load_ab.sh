@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# A site's first load of the sample, before and after a change, in alternating rounds on
+# one warm Spark Connect server (`make spark-start` first), each into a new bucket:
+#   benchmarks/first_load_ab.sh BEFORE AFTER FILE... (e.g. da1a1d2 a9984ee notebooks/lakehouse/lake.py)
+# FILEs are checked out at each revision in turn and restored at the end; the tree must
+# be clean. Prints each run's wall seconds and the sum of its steps' seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+before=$1 after=$2
+shift 2
+[ -z "$(git status --porcelain)" ] || { echo "error: commit or stash your changes first" >&2; exit 1; }
+trap 'git checkout -q HEAD -- "$@"' EXIT
+for round in 1 2 3; do
+  for revision in "$before" "$after"; do
+    git checkout -q "$revision" -- "$@"
+    bucket="first-load-${revision,,}-$round-$RANDOM"
+    log=$(mktemp)
+    start=$(date +%s.%N)
+    LAKE_BUCKET=$bucket .venv/bin/lake run >"$log" 2>&1
+    end=$(date +%s.%N)
+    steps=$(grep -A12 'Seconds per' "$log" | awk 'NR>4 {s+=$2} END {print s}')
+    echo "round $round $revision: $(echo "$end - $start" | bc) s (steps $steps s)"
+  done
+done
