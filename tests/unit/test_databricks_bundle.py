@@ -79,7 +79,8 @@ def imported_distributions(package_dir) -> set[str]:
     found = set()
     for module in modules:
         top = module.split(".")[0]
-        if top in sys.stdlib_module_names or top not in by_top_name:
+        # The package's imports of itself are deployed with it, not installed.
+        if top in sys.stdlib_module_names or top == package_dir.name or top not in by_top_name:
             continue
         origin = Path(importlib.util.find_spec(module).origin).resolve()
         # A namespace such as `databricks` spans several distributions: find the file's.

@@ -1,23 +1,24 @@
 """Logical table names in a query become the lake's Delta paths, and nothing else does."""
 
-from lakehouse.lake import Lake
-from lakehouse.settings import LakeSettings
+from lakehouse.table_names import DeltaPaths
 
 
-class NameOnlyLake(Lake):
-    """A lake whose tables all exist, and whose Spark hands back the query it was given."""
+class PathsWhereAllButOneExist(DeltaPaths):
+    """Delta paths whose tables all exist but `gold.missing`."""
 
-    def exists(self, name: str) -> bool:
+    def exists(self, spark, name: str) -> bool:
         return name != "gold.missing"
 
 
 class EchoSpark:
+    """A Spark that hands back the query it was given."""
+
     def sql(self, query: str) -> str:
         return query
 
 
 def rewritten(query: str) -> str:
-    return NameOnlyLake(EchoSpark(), LakeSettings(bucket="lake-b")).sql(query)
+    return PathsWhereAllButOneExist("lake-b").sql(EchoSpark(), query)
 
 
 def test_logical_names_become_delta_paths():
