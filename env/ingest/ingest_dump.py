@@ -25,6 +25,7 @@ from ingest.raw_store import (
 )
 from ingest.sources import DumpSource, FetchedArchive, Publication
 from ingest.xml_check import inspect_xml, newest_creation_date
+from lakehouse.raw_layout import DUPLICATED_IDS
 from lakehouse.schemas import DUMP_TABLES, REQUIRED_FILES
 from lakehouse.settings import LakeSettings
 
@@ -144,6 +145,12 @@ def ingest_dump(source: DumpSource, settings: LakeSettings, work_dir: Path) -> I
         "archives": [a.path.name for a in archives],
         "rows": {fact.file_name: fact.rows for fact in facts},
         "sha1": {fact.file_name: fact.sha1 for fact in facts},
+        "bytes": {fact.file_name: fact.bytes for fact in facts},
+        DUPLICATED_IDS: {
+            fact.file_name: sorted(fact.duplicated_ids.items())
+            for fact in facts
+            if fact.duplicated_ids is not None
+        },
         "encodings": {fact.file_name: fact.encoding for fact in facts},
         "missing": missing,
     }

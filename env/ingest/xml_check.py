@@ -10,12 +10,14 @@ encoding the file came in.
 """
 
 import codecs
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ingest.row_ids import DuplicateIds
 from lakehouse.bronze.xml_rows import (
     BOM,
     FORBIDDEN,
@@ -53,6 +55,8 @@ class XmlFileFacts:
     bytes: int
     sha1: str
     encoding: str = "UTF-8"  # as the file came, e.g. "UTF-16LE with BOM"
+    # Id -> row lines carrying it, for Ids on several lines; None when not certain.
+    duplicated_ids: dict[int, int] | None = None
 
 
 def sniff_encoding(path: Path) -> tuple[str, bool]:
@@ -132,7 +136,7 @@ def inspect_xml(path: Path, table: DumpTable) -> XmlFileFacts:
         _drop_comment_lines(path, comment_lines)
     facts = _check_structure(path, table)
     described = f"{encoding} with BOM" if has_bom else encoding
-    return XmlFileFacts(facts.file_name, facts.rows, facts.bytes, facts.sha1, described)
+    return dataclasses.replace(facts, encoding=described)
 
 
 def _multiline_comments(path: Path) -> set[int]:
@@ -157,6 +161,7 @@ def _check_structure(path: Path, table: DumpTable) -> XmlFileFacts:
     sha1 = hashlib.sha1(usedforsecurity=False)
     rows = size = line_number = 0
     opened = closed = False
+    duplicates = DuplicateIds()
     with path.open("rb") as stream:
         for line_number, raw in enumerate(stream, start=1):  # noqa: B007
             sha1.update(raw)
@@ -191,12 +196,14 @@ def _check_structure(path: Path, table: DumpTable) -> XmlFileFacts:
                 )
             else:  # A row, or a line bronze will reject with its reason.
                 rows += 1
+                if kind == ROW:
+                    duplicates.add(stripped)
     if not closed:
         raise BadXmlFile(
             f"{path.name}: truncated; no closing </{table.root}> after line {line_number} "
             "(the last row may be cut)"
         )
-    return XmlFileFacts(path.name, rows, size, sha1.hexdigest())
+    return XmlFileFacts(path.name, rows, size, sha1.hexdigest(), UTF8, duplicates.duplicated())
 
 
 _CREATION_DATE = re.compile(rb'\bCreationDate="(\d{4}-\d\d-\d\dT[0-9:.]+)"')

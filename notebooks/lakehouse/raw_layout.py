@@ -1,11 +1,14 @@
 """The raw zone's layout, written by ingest and read by bronze: each dump's files under
 `<raw root>/<site>/<dump_id>/`, the raw root being `<bucket>/raw` unless a setting moves
 it. A dump's manifest is written last, after every file: it marks the dump complete and
-records each file's row count and sha1 for the bronze checks."""
+records each file's row count, size and sha1 for the bronze checks, and, where ingest is
+certain of them, its duplicated Ids: then bronze reads the file once."""
 
 RAW_PREFIX = "raw"
 # Spark skips files whose names start with "_" or ".", so no leading underscore here.
 MANIFEST = "manifest.json"
+# The manifest's field: file name -> [[Id, row lines carrying it], ...].
+DUPLICATED_IDS = "duplicated_ids"
 
 
 def dump_folder(site: str, dump_id: str) -> str:

@@ -4,10 +4,12 @@ import json
 from pathlib import Path
 
 from ingest.ingest_dump import ingest_dump
+from ingest.row_ids import DuplicateIds
 from ingest.sample_dump import SampleSpec
 from ingest.sources import GeneratedSample
 from lakehouse import steps
 from lakehouse.graph import TABLES, in_dependency_order
+from lakehouse.raw_layout import DUPLICATED_IDS
 
 # The site the `piped_site` fixture (tests/conftest.py) takes through the pipeline.
 PIPED_SITE = "pipeline.example.com"
@@ -18,8 +20,12 @@ def ingest_sample(settings, work: Path, site: str, questions: int = 60):
     return ingest_dump(source, settings, work / "work")
 
 
-def put_raw_dump(s3, settings, site: str, dump_id: str, files: dict[str, str]) -> None:
-    """Place XML files and their manifest in raw, as ingest would (for bad-input tests)."""
+def put_raw_dump(
+    s3, settings, site: str, dump_id: str, files: dict[str, str], ingest_facts: bool = False
+) -> None:
+    """Place XML files and their manifest in raw, as ingest would (for bad-input tests).
+    Without `ingest_facts` the manifest lacks each file's size and duplicated Ids, as
+    manifests did before ingest recorded them, and bronze takes its own census."""
     prefix = f"raw/{site}/{dump_id}"
     for name, text in files.items():
         s3.put_object(Bucket=settings.bucket, Key=f"{prefix}/{name}", Body=text.encode())
@@ -28,7 +34,21 @@ def put_raw_dump(s3, settings, site: str, dump_id: str, files: dict[str, str]) -
         for name, text in files.items()
     }
     manifest = {"site": site, "dump_id": dump_id, "rows": rows, "missing": [], "sha1": {}}
+    if ingest_facts:
+        manifest["bytes"] = {name: len(text.encode()) for name, text in files.items()}
+        found = {name: duplicated_ids(text) for name, text in files.items()}
+        manifest[DUPLICATED_IDS] = {
+            name: sorted(ids.items()) for name, ids in found.items() if ids is not None
+        }
     s3.put_object(Bucket=settings.bucket, Key=f"{prefix}/manifest.json", Body=json.dumps(manifest))
+
+
+def duplicated_ids(text: str) -> dict[int, int] | None:
+    finder = DuplicateIds()
+    for line in text.splitlines():
+        if line.strip().startswith("<row"):
+            finder.add(line.strip().encode())
+    return finder.duplicated()
 
 
 def versions(lake) -> dict[str, int]:

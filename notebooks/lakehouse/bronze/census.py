@@ -1,13 +1,21 @@
-"""Count a raw dump file's lines by kind, and find duplicated Ids, before any write.
+"""What bronze must know of a raw dump file before it writes: its duplicated Ids, and
+that it is whole.
 
-Every line goes through `census_lines`, the parse's own rules without the values, so the
-census always says what the parse will. (Settling plain rows with a regular expression
-in the JVM instead was measured 7x slower than this: BENCHMARKS.md.)
+Ingest reads every line, so it records both in the manifest (the file's size, and its
+duplicated Ids where it is certain of them: lakehouse.raw_layout). Bronze then checks
+the size and reads the file once, refusing inside that same read a line ingest would
+have refused. Otherwise (a manifest from before, a file placed by hand) bronze takes a
+census first: every line through `census_lines`, the parse's own rules without the
+values, so the census always says what the parse will. (Settling plain rows with a
+regular expression in the JVM instead was measured 7x slower than this: BENCHMARKS.md.)
 """
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 
+from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -20,6 +28,7 @@ from lakehouse.bronze.xml_rows import (
     ROW,
     census_lines,
 )
+from lakehouse.raw_layout import DUPLICATED_IDS
 from lakehouse.schemas import DumpTable
 
 NO_ID = "row_without_id"
@@ -84,3 +93,48 @@ def take_census(spark, uri: str, table: DumpTable, expected_rows: int) -> Census
     if seen != expected_rows:
         raise BadDumpFile(f"{uri}: read {seen} row lines, but the manifest counted {expected_rows}")
     return Census(counts, duplicated_ids)
+
+
+def known_duplicates(manifest: dict, file_name: str) -> dict[int, int] | None:
+    """The file's duplicated Ids as ingest found them, or None when the manifest lacks them
+    (or the file's size, which bronze checks before trusting them)."""
+    pairs = manifest.get(DUPLICATED_IDS, {}).get(file_name)
+    if pairs is None or file_name not in manifest.get("bytes", {}):
+        return None
+    return {int(row_id): int(copies) for row_id, copies in pairs}
+
+
+def check_size(spark, uri: str, expected_bytes: int) -> None:
+    """Raise BadDumpFile unless the file has the size ingest checked. Reads no content."""
+    found = spark.read.format("binaryFile").load(uri).select("length").first()
+    size = found[0] if found else None
+    if size != expected_bytes:
+        raise BadDumpFile(
+            f"{uri}: {size} bytes, but ingest checked {expected_bytes}; the file changed "
+            "after ingest (ingest the dump again)"
+        )
+
+
+def _forbidden_message(uri: str) -> str:
+    return f"{uri}: holds a DOCTYPE or ENTITY declaration; refusing the file"
+
+
+def refuse_forbidden(lines: DataFrame, uri: str) -> DataFrame:
+    """`lines` whose reading fails, so no write commits, on a DOCTYPE or ENTITY line:
+    ingest refuses such files, so one here was changed afterwards. The guard sits in
+    `_line_kind` itself, which every later filter reads. Run the writes inside
+    `refusals_named(uri)`."""
+    kind = F.col("_line_kind")
+    refusal = F.raise_error(F.lit(_forbidden_message(uri)))
+    return lines.withColumn("_line_kind", F.when(kind == FORBIDDEN, refusal).otherwise(kind))
+
+
+@contextlib.contextmanager
+def refusals_named(uri: str) -> Iterator[None]:
+    """Turn the failed job of `refuse_forbidden` into BadDumpFile, one line naming the file."""
+    try:
+        yield
+    except PySparkException as error:
+        if _forbidden_message(uri) not in str(error):
+            raise
+        raise BadDumpFile(_forbidden_message(uri)) from None

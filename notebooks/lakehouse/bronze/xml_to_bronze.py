@@ -1,12 +1,11 @@
 """Load one raw dump file into its bronze table.
 
 The file is read as text lines, so Spark splits it across every core; the lines are
-parsed inside `mapInArrow` (see lakehouse.bronze.xml_rows). The file is read twice: a census
-first (lakehouse.bronze.census: every line counted by kind and checked against the
-ingest manifest, no truncation, duplicate Ids found), and only then the write, so a bad
-file leaves bronze at its last good version. Reading twice costs less than writing the
-parsed lines to a scratch table and reading them back (BENCHMARKS.md), and the raw file
-does not change in between: its dump_id carries the archive's hash.
+parsed inside `mapInArrow` (see lakehouse.bronze.xml_rows). Where ingest recorded the
+file's duplicated Ids, the write is the only read of the file; otherwise a census comes
+first (lakehouse.bronze.census). Either way a bad file leaves bronze at its last good
+version. The rejected lines are written after the rows, and only a file that has some
+is read for them again.
 """
 
 import json
@@ -18,7 +17,14 @@ from functools import partial
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from lakehouse.bronze.census import BadDumpFile, Census, take_census
+from lakehouse.bronze.census import (
+    BadDumpFile,
+    check_size,
+    known_duplicates,
+    refusals_named,
+    refuse_forbidden,
+    take_census,
+)
 from lakehouse.bronze.dump_history import (
     check_order,
     loads_of,
@@ -79,12 +85,14 @@ def _rejected(lines: DataFrame, table: DumpTable) -> DataFrame:
     return with_row_hash(rejected, ["raw_line", "reason"])
 
 
-def _first_copies(rows: DataFrame, census: Census) -> tuple[DataFrame, DataFrame | None]:
+def _first_copies(
+    rows: DataFrame, duplicated_ids: dict[int, int]
+) -> tuple[DataFrame, DataFrame | None]:
     """One row per Id (of several copies, the one with the lowest hash), and the others."""
-    if not census.duplicated_ids:
+    if not duplicated_ids:
         return rows, None
     spark = rows.sparkSession
-    ids = F.broadcast(spark.createDataFrame([(i,) for i in census.duplicated_ids], "id bigint"))
+    ids = F.broadcast(spark.createDataFrame([(i,) for i in duplicated_ids], "id bigint"))
     first = Window.partitionBy("site", "id").orderBy(ROW_HASH)
     ranked = rows.join(ids, "id", "left_semi").withColumn("_copy", F.row_number().over(first))
     unique = rows.join(ids, "id", "left_anti").unionByName(
@@ -202,38 +210,47 @@ def _load_file(
     )
     # The hash is computed while parsing; MERGE uses it to skip unchanged rows.
     lines = with_row_hash(lines, table.columns + ["_rescued_data"])
-    census = take_census(spark, uri, table, manifest["rows"][file_name])
+    rows_in_file = manifest["rows"][file_name]
+    duplicated_ids = known_duplicates(manifest, file_name)
+    if duplicated_ids is None:
+        census = take_census(spark, uri, table, rows_in_file)
+        duplicated_ids, rows_loaded = census.duplicated_ids, census.rows_loaded
+    else:
+        check_size(spark, uri, manifest["bytes"][file_name])
+        lines, rows_loaded = refuse_forbidden(lines, uri), None
 
     rows = lines.where((F.col("_line_kind") == ROW) & F.col("id").isNotNull())
-    unique, extra_copies = _first_copies(rows, census)
+    unique, extra_copies = _first_copies(rows, duplicated_ids)
+    bronze_name = f"bronze.{table.name}"
+    bronze_columns = ["site", *table.columns, "_rescued_data", *LINEAGE[1:], ROW_HASH]
+    before_writing()
+    with refusals_named(uri):
+        sync(
+            lake,
+            unique.select(*[f"`{c}`" for c in bronze_columns]),
+            bronze_name,
+            ["site", "id"],
+            {"site": site},
+            not_null=("site", "id"),
+            properties={"delta.dataSkippingStatsColumns": ",".join(_stats_columns(table))},
+            expected_rows=rows_loaded,
+        )
+    if rows_loaded is None:
+        rows_loaded = lake.read(bronze_name).where(F.col("site") == site).count()
+    rows_rejected = rows_in_file - rows_loaded
+    if rows_rejected < 0:
+        raise BadDumpFile(
+            f"{uri}: {bronze_name} holds {rows_loaded} rows of site {site}, more than the "
+            f"{rows_in_file} row lines the manifest counted"
+        )
     rejected = _rejected_lines(lines, extra_copies, table, file_name)
     # With nothing rejected, `limit(0)` still creates the table but reads no line again.
-    rejected = rejected if census.rows_rejected else rejected.limit(0)
-    before_writing()
     sync(
         lake,
-        rejected,
+        rejected if rows_rejected else rejected.limit(0),
         REJECTED_ROWS,
         ["site", "table_name", ROW_HASH],
         {"site": site, "table_name": table.name},
-        expected_rows=census.rows_rejected,
+        expected_rows=rows_rejected,
     )
-    bronze_columns = ["site", *table.columns, "_rescued_data", *LINEAGE[1:], ROW_HASH]
-    sync(
-        lake,
-        unique.select(*[f"`{c}`" for c in bronze_columns]),
-        f"bronze.{table.name}",
-        ["site", "id"],
-        {"site": site},
-        not_null=("site", "id"),
-        properties={"delta.dataSkippingStatsColumns": ",".join(_stats_columns(table))},
-        expected_rows=census.rows_loaded,
-    )
-    return BronzeLoad(
-        table.name,
-        site,
-        dump_id,
-        manifest["rows"][file_name],
-        census.rows_loaded,
-        census.rows_rejected,
-    )
+    return BronzeLoad(table.name, site, dump_id, rows_in_file, rows_loaded, rows_rejected)

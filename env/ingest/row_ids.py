@@ -1,0 +1,81 @@
+"""Find a file's duplicated row Ids while ingest reads it, in memory that does not grow
+with the rows: one bit per possible Id, not a set of every Id.
+
+Bronze needs the duplicated Ids before it writes, to keep one row per Id. When ingest
+names them, bronze reads the file once; otherwise it counts the file itself first
+(lakehouse.bronze.census). Ingest names them only where it is certain to agree with
+bronze's parse: every row line opens with `<row Id="<digits>"`, as in every published
+dump. A duplicate of a line bronze then rejects is named too, which costs bronze
+nothing: it keeps the first of the Id's rows that parse.
+"""
+
+import re
+
+import numpy as np
+
+PLAIN_ID = re.compile(rb'<row Id="(-?\d{1,10})"')
+# Ids past this would make the bitmap large (128 MB); such a file is counted by bronze.
+MAX_ID = 1 << 30
+# Past this many, a file is not a dump with a few repeated rows: bronze counts it.
+MAX_DUPLICATED = 10_000
+BATCH = 1 << 16
+
+
+class DuplicateIds:
+    """Feed it each stripped row line; it names the Ids that appear on several lines,
+    or None when it cannot be certain (see the module's docstring)."""
+
+    def __init__(self) -> None:
+        self.seen = np.zeros(1 << 17, np.uint8)  # one bit per Id; grows with the largest
+        self.negative_counts: dict[int, int] = {}  # the Community user's -1, and such
+        self.pending: list[int] = []
+        self.copies: dict[int, int] = {}
+        self.certain = True
+
+    def add(self, row_line: bytes) -> None:
+        """Note one row line's Id."""
+        if not self.certain:
+            return
+        match = PLAIN_ID.match(row_line)
+        if match is None or int(match[1]) >= MAX_ID:
+            self.certain = False
+            return
+        row_id = int(match[1])
+        if row_id < 0:
+            self.negative_counts[row_id] = self.negative_counts.get(row_id, 0) + 1
+            self.certain = len(self.negative_counts) <= MAX_DUPLICATED
+            return
+        self.pending.append(row_id)
+        if len(self.pending) == BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        ids, self.pending = np.array(self.pending, np.int64), []
+        needed = int(ids.max()) // 8 + 1
+        if needed > len(self.seen):
+            self.seen = np.concatenate(
+                [self.seen, np.zeros(max(needed, 2 * len(self.seen)) - len(self.seen), np.uint8)]
+            )
+        unique, counts = np.unique(ids, return_counts=True)
+        byte, bit = unique >> 3, (1 << (unique & 7)).astype(np.uint8)
+        seen_before = (self.seen[byte] & bit) != 0
+        np.bitwise_or.at(self.seen, byte, bit)  # `at`: several Ids may share a byte
+        repeated = seen_before | (counts > 1)
+        for row_id, earlier, count in zip(
+            unique[repeated].tolist(),
+            seen_before[repeated].tolist(),
+            counts[repeated].tolist(),
+            strict=True,
+        ):
+            self.copies[row_id] = self.copies.get(row_id, 1 if earlier else 0) + count
+        if len(self.copies) > MAX_DUPLICATED:
+            self.certain = False
+
+    def duplicated(self) -> dict[int, int] | None:
+        """Id -> the number of row lines carrying it, for the Ids on several lines."""
+        if self.certain and self.pending:
+            self._flush()
+        if not self.certain:
+            return None
+        negatives = {row_id: n for row_id, n in self.negative_counts.items() if n > 1}
+        return {**self.copies, **negatives}
