@@ -2,9 +2,10 @@
 
 Each phase reads the same generated Posts.xml from a private S3Proxy: the text alone,
 the census, the parse (to Spark's `noop` writer), the parse written to a plain Delta
-table, and the whole bronze step. Rounds alternate the phases so machine noise hits
-all of them. Run: `.venv/bin/python benchmarks/bronze_phases.py --posts-mb 1024
---rounds 2`. Prints a Markdown table.
+table, and the whole bronze step both ways: census first (a manifest without ingest's
+facts) and one read (ingest's size and duplicated Ids in the manifest). Rounds alternate
+the phases so machine noise hits all of them. Prints a Markdown table. Run:
+`.venv/bin/python benchmarks/bronze_phases.py --posts-mb 1024 --rounds 2`.
 """
 
 import argparse
@@ -50,16 +51,24 @@ def phase_timers(lake: Lake, dump_id: str, rows: int) -> dict:
         target = f"s3a://{lake.settings.bucket}/bench/plain_{round_number}"
         parse_dump_file(spark, uri, POSTS).write.format("delta").save(target)
 
-    def whole_step(round_number):
+    def census_then_write(round_number):
         # A new site each round, so every round is a site's first load.
-        load_dump_files(lake, f"r{round_number}.{SITE}", dump_id, ["Posts.xml"], datetime.now(UTC))
+        site = f"census{round_number}.{SITE}"
+        load_dump_files(lake, site, dump_id, ["Posts.xml"], datetime.now(UTC))
+
+    def one_read(round_number):
+        site = f"r{round_number}.{SITE}"
+        load_dump_files(lake, site, dump_id, ["Posts.xml"], datetime.now(UTC))
 
     return {
         "text only (sum of line lengths)": text_only,
         "census (kind and Id of every line)": census,
         "parse to Spark's `noop` writer": parse_only,
         "parse written to a plain Delta table": plain_delta,
-        "whole bronze step (census, then write)": whole_step,
+        "whole bronze step, census then write (manifest without ingest's facts)": (
+            census_then_write
+        ),
+        "whole bronze step, one read (ingest's size and duplicated Ids)": one_read,
     }
 
 
@@ -71,6 +80,9 @@ def measure(posts: Path, rounds: int) -> tuple[int, dict[str, list[float]]]:
         size = upload_raw(settings, posts, dump_id)
         for round_number in range(1, rounds + 1):
             upload_raw(settings, posts, dump_id, site=f"r{round_number}.{SITE}")
+            upload_raw(
+                settings, posts, dump_id, site=f"census{round_number}.{SITE}", ingest_facts=False
+            )
         rows = read_manifest(lake.spark, lake, SITE, dump_id)["rows"]["Posts.xml"]
         timers = phase_timers(lake, dump_id, rows)
         seconds = {name: [] for name in timers}

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import psutil
 
+from ingest.ingest_dump import manifest_file_facts
 from ingest.raw_store import ensure_bucket, s3_client, upload_file, write_manifest
 from ingest.sample_dump import SampleSpec, write_sample_dump
 from ingest.xml_check import inspect_xml
@@ -118,12 +119,20 @@ def generated_posts(megabytes: int) -> Path:
     return posts
 
 
-def upload_raw(settings, posts: Path, dump_id: str, site: str = SITE) -> int:
+def upload_raw(
+    settings, posts: Path, dump_id: str, site: str = SITE, ingest_facts: bool = True
+) -> int:
+    """Upload Posts.xml as ingest would; without `ingest_facts`, its manifest has only the
+    row count, as before ingest recorded the size and duplicated Ids (bronze then takes
+    its own census)."""
     s3 = s3_client(settings)
     ensure_bucket(s3, settings.bucket)
     facts = inspect_xml(posts, table_for_file("Posts.xml"))
     upload_file(s3, settings.bucket, f"raw/{site}/{dump_id}/Posts.xml", posts)
-    manifest = {"site": site, "dump_id": dump_id, "rows": {"Posts.xml": facts.rows}, "missing": []}
+    file_facts = (
+        manifest_file_facts([facts]) if ingest_facts else {"rows": {"Posts.xml": facts.rows}}
+    )
+    manifest = {"site": site, "dump_id": dump_id, **file_facts, "missing": []}
     write_manifest(s3, settings.bucket, site, dump_id, manifest)
     return facts.bytes
 

@@ -24,7 +24,7 @@ from ingest.raw_store import (
     write_manifest,
 )
 from ingest.sources import DumpSource, FetchedArchive, Publication
-from ingest.xml_check import inspect_xml, newest_creation_date
+from ingest.xml_check import XmlFileFacts, inspect_xml, newest_creation_date
 from lakehouse.raw_layout import DUPLICATED_IDS
 from lakehouse.schemas import DUMP_TABLES, REQUIRED_FILES
 from lakehouse.settings import LakeSettings
@@ -96,6 +96,21 @@ def _result_of(manifest: dict, bucket: str) -> IngestResult:
     )
 
 
+def manifest_file_facts(facts: list[XmlFileFacts]) -> dict:
+    """The manifest's fields about each file: what bronze checks it against."""
+    return {
+        "rows": {fact.file_name: fact.rows for fact in facts},
+        "sha1": {fact.file_name: fact.sha1 for fact in facts},
+        "bytes": {fact.file_name: fact.bytes for fact in facts},
+        "encodings": {fact.file_name: fact.encoding for fact in facts},
+        DUPLICATED_IDS: {
+            fact.file_name: sorted(fact.duplicated_ids.items())
+            for fact in facts
+            if fact.duplicated_ids is not None
+        },
+    }
+
+
 def ingest_dump(source: DumpSource, settings: LakeSettings, work_dir: Path) -> IngestResult:
     """Fetch, check and upload one dump; a dump already in the lake is recognised by its
     archives' hashes, from the listing before any download where there is one."""
@@ -143,15 +158,7 @@ def ingest_dump(source: DumpSource, settings: LakeSettings, work_dir: Path) -> I
         "published": publication.date.isoformat(),
         "published_from": publication.evidence,
         "archives": [a.path.name for a in archives],
-        "rows": {fact.file_name: fact.rows for fact in facts},
-        "sha1": {fact.file_name: fact.sha1 for fact in facts},
-        "bytes": {fact.file_name: fact.bytes for fact in facts},
-        DUPLICATED_IDS: {
-            fact.file_name: sorted(fact.duplicated_ids.items())
-            for fact in facts
-            if fact.duplicated_ids is not None
-        },
-        "encodings": {fact.file_name: fact.encoding for fact in facts},
+        **manifest_file_facts(facts),
         "missing": missing,
     }
     write_manifest(s3, settings.bucket, site, dump_id, manifest)
