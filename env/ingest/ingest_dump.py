@@ -1,31 +1,36 @@
-"""Ingest one dump: fetch and verify, extract safely, check each file, upload to raw.
+"""Ingest one dump: fetch and verify, then stream each table file out of its archive,
+through the structure check, into the lake's raw zone, in one pass and never to disk.
 
 A dump's id is `<publication date>-<8 hex of its archives' sha1s>`.
 
-Nothing is uploaded until every archive has extracted and every file has passed its
-structure check, so a bad archive leaves the lake as it was.
+Nothing is visible in the lake until every file has streamed and passed its check: each
+file is an upload that is published only then (ingest.raw_store.PendingObject), and the
+manifest, which marks a dump complete, is written last. A bad archive or file leaves
+the lake as it was. Scratch disk holds the downloaded archive and nothing else.
 """
 
+import errno
 import hashlib
-import shutil
-import tempfile
+import sys
+import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.archive_members import Member, stream_members, table_members
 from ingest.archive_org import file_hashes
-from ingest.extract import extract_tables
 from ingest.raw_store import (
+    PendingObject,
     dumps_of_site,
     ensure_bucket,
     raw_prefix,
     read_manifest,
     s3_client,
-    upload_file,
     write_manifest,
 )
 from ingest.sources import DumpSource, FetchedArchive, Publication
-from ingest.xml_check import XmlFileFacts, inspect_xml, newest_creation_date
-from lakehouse.raw_layout import DUPLICATED_IDS
+from ingest.xml_check import XmlFileFacts, XmlStreamCheck
+from lakehouse.raw_layout import DUPLICATED_IDS, RAW_PREFIX
 from lakehouse.schemas import DUMP_TABLES, REQUIRED_FILES
 from lakehouse.settings import LakeSettings
 
@@ -63,17 +68,21 @@ def _fetched_digest(archives: list[FetchedArchive]) -> str:
     )
 
 
-def _publication(archives: list[FetchedArchive], files: list[Path]) -> Publication:
+def _publication(archives: list[FetchedArchive], facts: list[XmlFileFacts]) -> Publication:
     """From the item or the listing; failing both, the newest post in the dump (a copied
     file's mtime says nothing about the dump)."""
-    known = [a.publication for a in archives if a.publication]
+    known = _known_publication(archives)
     if known:
-        return max(known, key=lambda publication: publication.date)
-    posts = next(path for path in files if path.name == "Posts.xml")
-    newest = newest_creation_date(posts)
-    if newest is None:
-        raise MissingRequiredFile(f"{posts.name}: no row has a CreationDate to date the dump by")
-    return Publication(newest, "newest CreationDate in Posts.xml")
+        return known
+    posts = next(fact for fact in facts if fact.file_name == "Posts.xml")
+    if posts.newest_creation is None:
+        raise MissingRequiredFile("Posts.xml: no row has a CreationDate to date the dump by")
+    return Publication(posts.newest_creation, "newest CreationDate in Posts.xml")
+
+
+def _known_publication(archives: list[FetchedArchive]) -> Publication | None:
+    known = [a.publication for a in archives if a.publication]
+    return max(known, key=lambda publication: publication.date) if known else None
 
 
 def _already_ingested(s3, bucket: str, site: str, digest: str) -> dict | None:
@@ -122,43 +131,48 @@ def ingest_dump(source: DumpSource, settings: LakeSettings, work_dir: Path) -> I
         digest = archives_digest({entry.name: entry.sha1 for entry in listed})
         if manifest := _already_ingested(s3, settings.bucket, site, digest):
             return _result_of(manifest, settings.bucket)
-    archives = source.fetch(work_dir / "downloads")
+    archives = _fetch(source, work_dir / "downloads")
     digest = _fetched_digest(archives)
     # A listed source was looked up by this same digest before the download.
     if listed is None and (manifest := _already_ingested(s3, settings.bucket, site, digest)):
         return _result_of(manifest, settings.bucket)
 
-    # A folder of this call's own: two ingests of one dump never delete each other's files.
-    (work_dir / "extract").mkdir(parents=True, exist_ok=True)
-    extract_dir = Path(tempfile.mkdtemp(prefix=f"{site}-{digest}-", dir=work_dir / "extract"))
+    members = {a.path: table_members(a.path, settings.max_extract_bytes) for a in archives}
+    present = {member.name for found in members.values() for member in found}
+    missing = [name for name in DUMP_TABLES if name not in present]
+    absent_required = [name for name in REQUIRED_FILES if name not in present]
+    if absent_required:
+        raise MissingRequiredFile(
+            f"{', '.join(a.path.name for a in archives)}: no {' or '.join(absent_required)}; "
+            f"a dump needs {' and '.join(REQUIRED_FILES)}"
+        )
+    known = _known_publication(archives)
+    upload = _DumpUpload(
+        s3,
+        settings.bucket,
+        # Undated, the dump's folder is known only once Posts.xml has streamed past.
+        raw_prefix(site, f"{known.date:%Y-%m-%d}-{digest}")
+        if known
+        else f"{RAW_PREFIX}/{site}/.incoming-{digest}-{uuid.uuid4().hex[:8]}",
+    )
     try:
-        files = [
-            path
-            for archive in archives
-            for path in extract_tables(archive.path, extract_dir, settings.max_extract_bytes)
-        ]
-        present = {path.name for path in files}
-        missing = [name for name in DUMP_TABLES if name not in present]
-        absent_required = [name for name in REQUIRED_FILES if name not in present]
-        if absent_required:
-            raise MissingRequiredFile(
-                f"{', '.join(a.path.name for a in archives)}: no {' or '.join(absent_required)}; "
-                f"a dump needs {' and '.join(REQUIRED_FILES)}"
+        for archive in archives:
+            stream_members(
+                archive.path, members[archive.path], upload.open_file, settings.archive_decoder
             )
-        facts = [inspect_xml(path, DUMP_TABLES[path.name]) for path in files]
-        publication = _publication(archives, files)
+        publication = _publication(archives, upload.facts)
         dump_id = f"{publication.date:%Y-%m-%d}-{digest}"
-        for path in files:
-            upload_file(s3, settings.bucket, f"{raw_prefix(site, dump_id)}/{path.name}", path)
-    finally:
-        shutil.rmtree(extract_dir, ignore_errors=True)
+        upload.publish(raw_prefix(site, dump_id))
+    except BaseException:
+        upload.abort()
+        raise
     manifest = {
         "site": site,
         "dump_id": dump_id,
         "published": publication.date.isoformat(),
         "published_from": publication.evidence,
         "archives": [a.path.name for a in archives],
-        **manifest_file_facts(facts),
+        **manifest_file_facts(upload.facts),
         "missing": missing,
     }
     write_manifest(s3, settings.bucket, site, dump_id, manifest)
@@ -170,3 +184,87 @@ def ingest_dump(source: DumpSource, settings: LakeSettings, work_dir: Path) -> I
         sha1=manifest["sha1"],
         missing=missing,
     )
+
+
+class DiskFull(OSError):
+    """The scratch disk filled up while a dump archive was downloaded."""
+
+
+def _fetch(source: DumpSource, downloads: Path) -> list[FetchedArchive]:
+    try:
+        return source.fetch(downloads)
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        raise DiskFull(
+            f"{downloads}: no space left on the disk while fetching the dump of {source.site} "
+            "(the setting LAKE_WORK_DIR places this scratch space; ingest needs room for the "
+            "archives alone)"
+        ) from None
+
+
+class _DumpUpload:
+    """The files of one dump on their way to raw: each checked as it streams, and none
+    visible until `publish`."""
+
+    def __init__(self, s3, bucket: str, prefix: str) -> None:
+        self.s3, self.bucket, self.prefix = s3, bucket, prefix
+        self.pending: dict[str, PendingObject] = {}
+        self.published: list[str] = []  # keys, for an abort after some were published
+        self.facts: list[XmlFileFacts] = []
+
+    def open_file(self, member: Member) -> "_CheckedFile":
+        key = f"{self.prefix}/{member.name}"
+        self.pending[member.name] = PendingObject(self.s3, self.bucket, key, member.size)
+        return _CheckedFile(self, member, self.pending[member.name])
+
+    def publish(self, final_prefix: str) -> None:
+        """Make every file visible; an undated dump's files are copied to their folder."""
+        for name, pending in self.pending.items():
+            self.published.append(pending.key)
+            pending.publish()
+            if final_prefix != self.prefix:
+                self.published.append(f"{final_prefix}/{name}")
+                self.s3.copy(
+                    {"Bucket": self.bucket, "Key": pending.key},
+                    self.bucket,
+                    f"{final_prefix}/{name}",
+                )
+        if final_prefix != self.prefix:
+            for pending in self.pending.values():
+                self.s3.delete_object(Bucket=self.bucket, Key=pending.key)
+
+    def abort(self) -> None:
+        """Leave nothing: drop the pending uploads, and any file already published (the
+        site's lock is held, and the dump has no manifest yet, so no reader has them)."""
+        for pending in self.pending.values():
+            pending.abort()
+        for key in self.published:
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+
+class _CheckedFile:
+    """One member: its bytes through the structure check into its pending upload."""
+
+    def __init__(self, upload: _DumpUpload, member: Member, pending: PendingObject) -> None:
+        self.upload, self.member = upload, member
+        self.started = time.monotonic()
+        self.check = XmlStreamCheck(
+            member.name, DUMP_TABLES[member.name], pending.write, progress=self._progress
+        )
+
+    def _progress(self, size: int, rows: int) -> None:
+        share = size / self.member.size if self.member.size else 1
+        rate = size / 1e6 / max(time.monotonic() - self.started, 1e-9)
+        print(
+            f"ingest {self.member.name}: {size / 1e9:,.2f} GB ({share:.0%}), {rows:,} rows, "
+            f"{rate:,.0f} MB/s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def write(self, data: bytes) -> None:
+        self.check.write(data)
+
+    def close(self) -> None:
+        self.upload.facts.append(self.check.close())

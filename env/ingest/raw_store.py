@@ -9,6 +9,7 @@ from lakehouse.raw_layout import MANIFEST, RAW_PREFIX, dump_folder
 from lakehouse.settings import LakeSettings
 
 MULTIPART_THRESHOLD = 8 * (1 << 20)
+MAX_PARTS = 9_000  # S3 allows 10,000; the margin covers a member larger than declared
 
 
 def s3_client(settings: LakeSettings):
@@ -86,3 +87,80 @@ def dumps_of_site(s3, bucket: str, site: str) -> list[str]:
             if len(parts) == 4 and parts[3] == MANIFEST:
                 dump_ids.append(parts[2])
     return sorted(dump_ids)
+
+
+class PendingObject:
+    """An object written piece by piece that nobody sees until `publish()`: a multipart
+    upload once it outgrows one part, held in memory below that. `abort()` leaves nothing.
+
+    At most `IN_FLIGHT` parts are uploading at a time, so memory stays flat however large
+    the object grows; the parts grow past `PART_BYTES` only so that an object of
+    `expected_bytes` stays under S3's 10,000 parts.
+    """
+
+    IN_FLIGHT = 2
+
+    def __init__(self, s3, bucket: str, key: str, expected_bytes: int = 0) -> None:
+        self.s3, self.bucket, self.key = s3, bucket, key
+        self.part_bytes = max(MULTIPART_THRESHOLD, -(-expected_bytes // MAX_PARTS))
+        self.buffer = bytearray()
+        self.upload_id: str | None = None
+        self.parts: list = []  # futures of {"PartNumber", "ETag"}
+        self.pool = None
+
+    def write(self, data: bytes) -> None:
+        """Add bytes at the end of the object."""
+        self.buffer += data
+        while len(self.buffer) >= self.part_bytes:
+            part = bytes(self.buffer[: self.part_bytes])
+            del self.buffer[: self.part_bytes]
+            self._send(part)
+
+    def _send(self, part: bytes) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self.upload_id is None:
+            self.upload_id = self.s3.create_multipart_upload(Bucket=self.bucket, Key=self.key)[
+                "UploadId"
+            ]
+            self.pool = ThreadPoolExecutor(self.IN_FLIGHT, thread_name_prefix="upload")
+        waiting = [future for future in self.parts if not future.done()]
+        if len(waiting) >= self.IN_FLIGHT:
+            waiting[0].result()
+        number = len(self.parts) + 1
+        self.parts.append(self.pool.submit(self._upload_part, number, part))
+
+    def _upload_part(self, number: int, part: bytes) -> dict:
+        response = self.s3.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=part
+        )
+        return {"PartNumber": number, "ETag": response["ETag"]}
+
+    def publish(self) -> None:
+        """Make the object visible under its key, whole."""
+        if self.upload_id is None:
+            self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self.buffer))
+            return
+        if self.buffer:
+            self._send(bytes(self.buffer))
+            self.buffer.clear()
+        parts = [future.result() for future in self.parts]
+        self.s3.complete_multipart_upload(
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self.upload_id,
+            MultipartUpload={"Parts": parts},
+        )
+        self.pool.shutdown()
+
+    def abort(self) -> None:
+        """Drop what was written; nothing appears under the key."""
+        self.buffer.clear()
+        if self.upload_id is None:
+            return
+        self.pool.shutdown(cancel_futures=True)
+        with contextlib.suppress(Exception):  # best effort: the bucket's lifecycle rule or
+            # a later abort removes an upload this one could not
+            self.s3.abort_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id
+            )

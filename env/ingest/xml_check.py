@@ -1,18 +1,21 @@
-"""Check an extracted XML file's structure before it enters the lake, and count its rows.
+"""Check a dump file's structure as its bytes stream past, before it enters the lake, and
+count its rows.
 
 A file must open with the table's root element and close it on its last line; anything
 else (a truncated file, a cut last row, a DOCTYPE or entity declaration) is refused.
 Comments and processing instructions outside the rows are allowed anywhere.
 
-Bronze reads UTF-8 lines, so a file is normalised first where it needs it: UTF-16 is
-transcoded to UTF-8, and a comment that spans lines is dropped. The facts record the
-encoding the file came in.
+Bronze reads UTF-8 lines, so the stream is normalised on its way where it needs it:
+UTF-16 is transcoded to UTF-8, and a comment that spans lines is dropped. The facts
+record the encoding the file came in. Memory stays flat: a line at a time, plus one
+output buffer.
 """
 
 import codecs
-import dataclasses
 import hashlib
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,17 +60,24 @@ class XmlFileFacts:
     encoding: str = "UTF-8"  # as the file came, e.g. "UTF-16LE with BOM"
     # Id -> row lines carrying it, for Ids on several lines; None when not certain.
     duplicated_ids: dict[int, int] | None = None
+    newest_creation: datetime | None = None  # the latest CreationDate of its rows
+    normalised: bool = False  # transcoded, or comment lines dropped
 
 
-def sniff_encoding(path: Path) -> tuple[str, bool]:
-    """The file's encoding and whether it has a byte-order mark; raise BadXmlFile for an
-    encoding the dumps are never in."""
-    with path.open("rb") as stream:
-        head = stream.read(256)
+SNIFF_BYTES = 256
+OUTPUT_BUFFER = 1 << 20
+# A comment over several lines is held until it ends; past this it is kept as lines.
+MAX_COMMENT_BYTES = 1 << 20
+_CREATION_DATE = re.compile(rb'\bCreationDate="(\d{4}-\d\d-\d\dT[0-9:.]+)"')
+
+
+def sniff_encoding(head: bytes, file_name: str) -> tuple[str, bool]:
+    """The encoding of a file that starts with `head`, and whether it has a byte-order
+    mark; raise BadXmlFile for an encoding the dumps are never in."""
     for mark, encoding in BYTE_ORDER_MARKS:
         if head.startswith(mark):
             if encoding.startswith("UTF-32"):
-                raise BadXmlFile(_unsupported(path, encoding, "its byte-order mark"))
+                raise BadXmlFile(_unsupported(file_name, encoding, "its byte-order mark"))
             return encoding, True
     for start, encoding in UNMARKED_UTF16:
         if head.startswith(start):
@@ -76,145 +86,237 @@ def sniff_encoding(path: Path) -> tuple[str, bool]:
     name = declared[1].decode("ascii") if declared else "utf-8"
     if name.lower().startswith("utf-16"):
         raise BadXmlFile(
-            f"{path.name}, line 1: declares {name} but its bytes are not UTF-16 "
+            f"{file_name}, line 1: declares {name} but its bytes are not UTF-16 "
             f"(likely cause: {LIKELY_CAUSES})"
         )
     if name.lower() not in ("utf-8", "utf8"):
-        raise BadXmlFile(_unsupported(path, name, "line 1"))
+        raise BadXmlFile(_unsupported(file_name, name, "line 1"))
     return UTF8, False
 
 
-def _unsupported(path: Path, encoding: str, where: str) -> str:
+def _unsupported(file_name: str, encoding: str, where: str) -> str:
     return (
-        f"{path.name}: encoding {encoding} (from {where}); dump files are UTF-8 or UTF-16, "
+        f"{file_name}: encoding {encoding} (from {where}); dump files are UTF-8 or UTF-16, "
         "so re-export it as UTF-8 or check that it is a dump file"
     )
 
 
-def _transcode_to_utf8(path: Path, encoding: str, has_bom: bool) -> None:
-    """Rewrite a UTF-16 file as UTF-8, line ends kept, its declaration corrected."""
-    codec = "utf-16" if has_bom else encoding.lower().replace("utf-16", "utf-16-")
-    target = path.with_name(path.name + ".utf8")
-    try:
-        with (
-            path.open("r", encoding=codec, newline="") as source,
-            target.open("w", encoding="utf-8", newline="") as out,
-        ):
-            for number, line in enumerate(source, start=1):
-                if number == 1:
-                    line = re.sub(
-                        r"""encoding\s*=\s*["']utf-16(le|be)?["']""",
-                        'encoding="utf-8"',
-                        line.lstrip(BOM),
-                        flags=re.IGNORECASE,
-                    )
-                out.write(line)
-    except UnicodeError as error:
-        target.unlink(missing_ok=True)
-        raise BadXmlFile(f"{path.name}: not valid {encoding} ({error})") from None
-    target.replace(path)
+class XmlStreamCheck:
+    """Takes a file's bytes in chunks of any size, passes them on to `out` normalised
+    (see the module's docstring), and at `close()` returns the facts or raises
+    BadXmlFile naming the line. `progress(bytes, rows)` is called every
+    `progress_seconds` for a long file."""
 
+    def __init__(
+        self,
+        file_name: str,
+        table: DumpTable,
+        out: Callable[[bytes], None] = lambda data: None,
+        progress: Callable[[int, int], None] | None = None,
+        progress_seconds: float = 30.0,
+    ) -> None:
+        self.file_name, self.table, self.out = file_name, table, out
+        self.progress, self.progress_seconds = progress, progress_seconds
+        self.last_progress = time.monotonic()
+        self.head = b""  # the first bytes, until the encoding is known
+        self.encoding: str | None = None
+        self.has_bom = False
+        self.decoder = None  # for UTF-16
+        self.partial = b""  # the start of a line whose end has not come yet
+        self.comment: list[bytes] | None = None  # lines of a comment not yet closed
+        self.comment_bytes = 0
+        self.dropped_comment_lines = False
+        self.line_number = 0
+        self.rows = self.size = 0
+        self.opened = self.closed = False
+        self.sha1 = hashlib.sha1(usedforsecurity=False)
+        self.buffer = bytearray()
+        self.duplicates = DuplicateIds()
+        self.newest_creation = b""
+        self.dated = table.name == "posts"
 
-def _drop_comment_lines(path: Path, comment_lines: set[int]) -> None:
-    """Rewrite the file without the lines of comments that span several lines."""
-    target = path.with_name(path.name + ".nocomments")
-    with path.open("rb") as source, target.open("wb") as out:
-        for number, raw in enumerate(source, start=1):
-            if number not in comment_lines:
-                out.write(raw)
-    target.replace(path)
+    def write(self, data: bytes) -> None:
+        """The file's next bytes."""
+        if self.encoding is None:
+            self.head += data
+            if len(self.head) < SNIFF_BYTES:
+                return
+            data, self.head = self.head, b""
+            self._start(data)
+        if self.decoder is not None:
+            data = self._to_utf8(data, final=False)
+        self._lines(data)
+        if self.progress and time.monotonic() - self.last_progress > self.progress_seconds:
+            self.last_progress = time.monotonic()
+            self.progress(self.size, self.rows)
+
+    def _start(self, head: bytes) -> None:
+        self.encoding, self.has_bom = sniff_encoding(head, self.file_name)
+        if self.encoding != UTF8:
+            codec = "utf-16" if self.has_bom else self.encoding.lower().replace("utf-16", "utf-16-")
+            self.decoder = codecs.getincrementaldecoder(codec)()
+
+    def _to_utf8(self, data: bytes, final: bool) -> bytes:
+        try:
+            text = self.decoder.decode(data, final)
+        except UnicodeError as error:
+            raise BadXmlFile(f"{self.file_name}: not valid {self.encoding} ({error})") from None
+        return text.encode("utf-8")
+
+    def _lines(self, data: bytes) -> None:
+        lines = (self.partial + data).split(b"\n")
+        self.partial = lines.pop()
+        for line in lines:
+            self._line(line + b"\n")
+
+    def _line(self, raw: bytes) -> None:
+        self.line_number += 1
+        if self.line_number == 1 and self.decoder is not None:
+            raw = self._declare_utf8(raw)
+        if self.comment is not None:
+            self._comment_line(raw)
+            return
+        stripped = raw.strip()
+        if stripped.startswith(b"<row"):
+            kind = ROW
+        else:
+            if stripped.startswith((b"<!--", codecs.BOM_UTF8 + b"<!--")) and b"-->" not in raw:
+                self.comment, self.comment_bytes = [raw], len(raw)
+                return
+            kind = classify(
+                stripped.decode("utf-8", "replace").lstrip(BOM).strip(), self.table.root
+            )
+        self._emit(raw)
+        if kind is None or kind == MARKUP:
+            return
+        self._structure(kind, stripped)
+
+    def _kind(self, stripped: bytes) -> str | None:
+        """A line's kind by bronze's own rule (`classify`), for the few lines not rows."""
+        return classify(stripped.decode("utf-8", "replace").lstrip(BOM).strip(), self.table.root)
+
+    def _declare_utf8(self, first_line: bytes) -> bytes:
+        """The first line of a transcoded file, its declaration saying UTF-8."""
+        text = first_line.decode("utf-8").lstrip(BOM)
+        text = re.sub(
+            r"""encoding\s*=\s*["']utf-16(le|be)?["']""", 'encoding="utf-8"', text, flags=re.I
+        )
+        return text.encode("utf-8")
+
+    def _comment_line(self, raw: bytes) -> None:
+        """A line inside a comment that spans lines: held until the comment ends, then
+        dropped; past MAX_COMMENT_BYTES it is not a comment to drop, and is checked."""
+        self.comment.append(raw)
+        self.comment_bytes += len(raw)
+        if b"-->" in raw:
+            self.comment = None
+            self.dropped_comment_lines = True
+        elif self.comment_bytes > MAX_COMMENT_BYTES:
+            self._release_comment()
+
+    def _release_comment(self) -> None:
+        held, self.comment = self.comment, None
+        first = self.line_number - len(held) + 1
+        for offset, raw in enumerate(held):
+            stripped = raw.strip()
+            self._emit(raw)
+            kind = classify(
+                stripped.decode("utf-8", "replace").lstrip(BOM).strip(), self.table.root
+            )
+            if kind is not None and kind != MARKUP:
+                self._structure(kind, stripped, first + offset)
+
+    def _structure(self, kind: str, stripped: bytes, line_number: int | None = None) -> None:
+        """Lines are classified exactly as bronze classifies them, so the row count here
+        is the number of row lines bronze must account for (stored or rejected)."""
+        where = f"{self.file_name}, line {line_number or self.line_number}"
+        if self.closed:
+            raise BadXmlFile(f"{where}: content after </{self.table.root}>")
+        if kind == FORBIDDEN:
+            raise BadXmlFile(
+                f"{where}: DOCTYPE or ENTITY declarations are not allowed in a dump file"
+            )
+        if kind == PROLOG and not self.opened:
+            return
+        if kind == ROOT_OPEN and not self.opened:
+            self.opened = True
+        elif kind == ROOT_CLOSE and self.opened:
+            self.closed = True
+        elif not self.opened:
+            found = stripped[:60].decode("utf-8", "replace")
+            raise BadXmlFile(
+                f"{where}: expected <{self.table.root}>, found {found!r} "
+                f"(likely cause: {LIKELY_CAUSES})"
+            )
+        else:  # A row, or a line bronze will reject with its reason.
+            self.rows += 1
+            if kind == ROW:
+                self.duplicates.add(stripped)
+                if self.dated and (found := _CREATION_DATE.search(stripped)):
+                    self.newest_creation = max(self.newest_creation, found[1])
+
+    def _emit(self, raw: bytes) -> None:
+        self.buffer += raw
+        if len(self.buffer) >= OUTPUT_BUFFER:
+            self._flush()
+
+    def _flush(self) -> None:
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        self.sha1.update(data)
+        self.size += len(data)
+        self.out(data)
+
+    def close(self) -> XmlFileFacts:
+        """The file's facts, once its last byte has been written."""
+        if self.encoding is None:
+            head, self.head = self.head, b""
+            self._start(head)
+            self.write(head)
+        if self.decoder is not None:
+            self._lines(self._to_utf8(b"", final=True))
+        if self.partial:
+            last, self.partial = self.partial, b""
+            self._line(last)
+        if self.comment is not None:  # never closed: its lines are checked as they are
+            self._release_comment()
+        self._flush()
+        if not self.closed:
+            raise BadXmlFile(
+                f"{self.file_name}: truncated; no closing </{self.table.root}> after line "
+                f"{self.line_number} (the last row may be cut)"
+            )
+        described = f"{self.encoding} with BOM" if self.has_bom else self.encoding
+        newest = self.newest_creation
+        return XmlFileFacts(
+            file_name=self.file_name,
+            rows=self.rows,
+            bytes=self.size,
+            sha1=self.sha1.hexdigest(),
+            encoding=described,
+            duplicated_ids=self.duplicates.duplicated(),
+            newest_creation=(
+                datetime.fromisoformat(newest.decode()).replace(tzinfo=UTC) if newest else None
+            ),
+            normalised=self.decoder is not None or self.dropped_comment_lines,
+        )
 
 
 def inspect_xml(path: Path, table: DumpTable) -> XmlFileFacts:
-    """Normalise the file where needed, then return its row count, size, sha1 and original
-    encoding, or raise BadXmlFile naming the line."""
-    encoding, has_bom = sniff_encoding(path)
-    if encoding != UTF8:
-        _transcode_to_utf8(path, encoding, has_bom)
-    comment_lines = _multiline_comments(path)
-    if comment_lines:
-        _drop_comment_lines(path, comment_lines)
-    facts = _check_structure(path, table)
-    described = f"{encoding} with BOM" if has_bom else encoding
-    return dataclasses.replace(facts, encoding=described)
+    """Check a file on disk, normalising it in place where it needs it (see
+    XmlStreamCheck); for files that did not come through ingest's stream."""
+    facts = _check_file(path, table, lambda data: None)
+    if facts.normalised:
+        target = path.with_name(path.name + ".normalised")
+        with target.open("wb") as out:
+            facts = _check_file(path, table, out.write)
+        target.replace(path)
+    return facts
 
 
-def _multiline_comments(path: Path) -> set[int]:
-    """The numbers of lines that belong to a comment spanning several lines."""
-    lines: set[int] = set()
-    start = None
-    with path.open("rb") as stream:
-        for number, raw in enumerate(stream, start=1):
-            if start is None:
-                stripped = raw.strip().removeprefix(codecs.BOM_UTF8)
-                if stripped.startswith(b"<!--") and b"-->" not in stripped:
-                    start = number
-            elif b"-->" in raw:
-                lines.update(range(start, number + 1))
-                start = None
-    return lines
-
-
-def _check_structure(path: Path, table: DumpTable) -> XmlFileFacts:
-    """Lines are classified exactly as bronze classifies them, so the row count here is
-    the number of row lines bronze must account for (stored or rejected)."""
-    sha1 = hashlib.sha1(usedforsecurity=False)
-    rows = size = line_number = 0
-    opened = closed = False
-    duplicates = DuplicateIds()
-    with path.open("rb") as stream:
-        for line_number, raw in enumerate(stream, start=1):  # noqa: B007
-            sha1.update(raw)
-            size += len(raw)
-            # Row lines are nearly all lines: classify's ROW rule, tested on bytes, keeps
-            # this at disk speed; only the few other lines are decoded.
-            stripped = raw.strip()
-            if stripped.startswith(b"<row"):
-                kind = ROW
-            else:
-                kind = classify(stripped.decode("utf-8", "replace").lstrip(BOM).strip(), table.root)
-            if kind is None or kind == MARKUP:
-                continue
-            where = f"{path.name}, line {line_number}"
-            if closed:
-                raise BadXmlFile(f"{where}: content after </{table.root}>")
-            if kind == FORBIDDEN:
-                raise BadXmlFile(
-                    f"{where}: DOCTYPE or ENTITY declarations are not allowed in a dump file"
-                )
-            if kind == PROLOG and not opened:
-                continue
-            if kind == ROOT_OPEN and not opened:
-                opened = True
-            elif kind == ROOT_CLOSE and opened:
-                closed = True
-            elif not opened:
-                found = stripped[:60].decode("utf-8", "replace")
-                raise BadXmlFile(
-                    f"{where}: expected <{table.root}>, found {found!r} "
-                    f"(likely cause: {LIKELY_CAUSES})"
-                )
-            else:  # A row, or a line bronze will reject with its reason.
-                rows += 1
-                if kind == ROW:
-                    duplicates.add(stripped)
-    if not closed:
-        raise BadXmlFile(
-            f"{path.name}: truncated; no closing </{table.root}> after line {line_number} "
-            "(the last row may be cut)"
-        )
-    return XmlFileFacts(path.name, rows, size, sha1.hexdigest(), UTF8, duplicates.duplicated())
-
-
-_CREATION_DATE = re.compile(rb'\bCreationDate="(\d{4}-\d\d-\d\dT[0-9:.]+)"')
-
-
-def newest_creation_date(path: Path) -> datetime | None:
-    """The latest CreationDate of the file's rows: a dump holds nothing newer than the
-    day it was made, so this dates a dump that no listing dates."""
-    newest = b""
-    with path.open("rb") as stream:
-        for line in stream:
-            for found in _CREATION_DATE.findall(line):
-                newest = max(newest, found)
-    return datetime.fromisoformat(newest.decode()).replace(tzinfo=UTC) if newest else None
+def _check_file(path: Path, table: DumpTable, out: Callable[[bytes], None]) -> XmlFileFacts:
+    check = XmlStreamCheck(path.name, table, out)
+    with path.open("rb") as source:
+        while chunk := source.read(OUTPUT_BUFFER):
+            check.write(chunk)
+    return check.close()

@@ -67,6 +67,9 @@ class LakeSettings(BaseSettings):
     # means the newest release that holds the site.
     archive_item: str = ""
     max_extract_bytes: int = Field(default=512 * (1 << 30), gt=0)
+    # What decodes a dump archive: Debian's 7-Zip where installed (`auto`), 7-Zip, or the
+    # pure-Python py7zr (BENCHMARKS.md: Decoders).
+    archive_decoder: Literal["auto", "7zz", "py7zr"] = "auto"
     # A site lock whose heartbeat is older than this is taken over (README: Running
     # things at the same time); the holder rewrites it every fifth of this.
     lock_stale_seconds: int = Field(default=600, gt=0)

@@ -1,14 +1,17 @@
 """Ingest against the test S3 server: the raw layout, idempotency, and bad archives
 that must stop before anything is uploaded."""
 
+import hashlib
 import json
+import re
 
 import pytest
 
 from archives import files_xml, pack
+from ingest.archive_members import UnsafeArchive
 from ingest.archive_org import ChecksumMismatch
-from ingest.extract import UnsafeArchive
 from ingest.ingest_dump import MissingRequiredFile, ingest_dump
+from ingest.raw_store import MULTIPART_THRESHOLD
 from ingest.sample_dump import SampleSpec, write_sample_dump
 from ingest.sources import GeneratedSample, LocalArchive
 from ingest.xml_check import BadXmlFile
@@ -92,3 +95,44 @@ def test_stack_overflow_style_per_table_archives(s3, settings, tmp_path, sample_
     result = ingest_dump(LocalArchive(folder), settings, tmp_path / "work")
     assert result.site == "stackoverflow.com" and result.missing == []
     assert len(keys(s3, settings.bucket, f"raw/stackoverflow.com/{result.dump_id}/")) == 9
+
+
+def open_uploads(s3, bucket, prefix):
+    return s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix).get("Uploads", [])
+
+
+@pytest.mark.parametrize("decoder", ["auto", "py7zr"])
+def test_an_undated_archive_streams_to_raw_with_no_table_on_disk(
+    s3, settings, tmp_path, sample_xml, decoder
+):
+    site = f"{decoder}.stream.example.com"
+    archive = pack(tmp_path / f"{site}.7z", sample_xml)
+    work = tmp_path / "work"
+    chosen = settings.model_copy(update={"archive_decoder": decoder})
+    result = ingest_dump(LocalArchive(archive), chosen, work)
+    assert [path for path in work.rglob("*") if path.is_file()] == []
+    newest = max(re.findall(rb'CreationDate="(\d{4}-\d\d-\d\d)', sample_xml["Posts.xml"]))
+    assert result.dump_id.startswith(newest.decode() + "-")
+    stored = s3.get_object(Bucket=settings.bucket, Key=f"raw/{site}/{result.dump_id}/Posts.xml")
+    assert stored["Body"].read() == sample_xml["Posts.xml"]
+    assert result.sha1["Posts.xml"] == hashlib.sha1(sample_xml["Posts.xml"]).hexdigest()
+    assert [key for key in keys(s3, settings.bucket, f"raw/{site}/") if ".incoming-" in key] == []
+
+
+def test_a_bad_file_after_large_ones_streamed_leaves_no_object_and_no_open_upload(
+    s3, settings, tmp_path, sample_xml
+):
+    site = "abort.example.com"
+    users = b"<users>\n" + b"".join(
+        b'  <row Id="%d" DisplayName="%s" />\n' % (n, b"x" * 60) for n in range(1, 200_000)
+    )
+    files = {**sample_xml, "Users.xml": users + b"</users>", "Votes.xml": b"<votes>\n"}
+    folder = tmp_path / "per-table"
+    folder.mkdir()
+    for name, data in files.items():
+        pack(folder / f"{site}-{name.removesuffix('.xml')}.7z", {name: data})
+    assert len(files["Users.xml"]) > 2 * MULTIPART_THRESHOLD  # so it went up in parts
+    with pytest.raises(BadXmlFile, match="Votes.xml: truncated"):
+        ingest_dump(LocalArchive(folder), settings, tmp_path / "work")
+    assert keys(s3, settings.bucket, f"raw/{site}/") == []
+    assert open_uploads(s3, settings.bucket, f"raw/{site}/") == []
