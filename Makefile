@@ -38,15 +38,16 @@ test: setup test-tools lint ## Run every test tier (unit, integration, notebooks
 .PHONY: setup
 setup: java $(VENV_STAMP) $(JARS_STAMP) ## Build the Python environment and fetch the jars (once)
 
-# The browser tests drive Debian's Chromium headless; elsewhere install it yourself.
+# The browser tests drive Debian's Chromium headless, and the ingest tests use both
+# archive decoders; elsewhere install them yourself.
 .PHONY: test-tools
-test-tools: ## Install Debian's Chromium and ShellCheck for the tests (once)
-	@if command -v chromium >/dev/null && command -v shellcheck >/dev/null; then exit 0; \
+test-tools: ## Install Debian's Chromium, ShellCheck and 7-Zip for the tests (once)
+	@if command -v chromium >/dev/null && command -v shellcheck >/dev/null && command -v 7zz >/dev/null; then exit 0; \
 	elif command -v apt-get >/dev/null; then \
 	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$sudo apt-get update -qq && \
-	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium shellcheck >/dev/null; \
-	else echo "warning: no apt-get here; install Chromium and ShellCheck for the tests (they skip without)"; fi
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium shellcheck 7zip >/dev/null; \
+	else echo "warning: no apt-get here; install Chromium, ShellCheck and 7-Zip (7zz) for the tests (they skip without)"; fi
 
 .PHONY: java
 java: ## Check for Java 17 or 21

@@ -34,6 +34,10 @@ from lakehouse.raw_layout import DUPLICATED_IDS, RAW_PREFIX
 from lakehouse.schemas import DUMP_TABLES, REQUIRED_FILES
 from lakehouse.settings import LakeSettings
 
+# An undated dump's files wait under `raw/<site>/.incoming-<digest>-<random>/` (Spark and
+# the dump listing skip names starting with a dot) until Posts.xml dates the dump.
+STAGING = ".incoming-"
+
 
 class MissingRequiredFile(RuntimeError):
     pass
@@ -153,7 +157,7 @@ def ingest_dump(source: DumpSource, settings: LakeSettings, work_dir: Path) -> I
         # Undated, the dump's folder is known only once Posts.xml has streamed past.
         raw_prefix(site, f"{known.date:%Y-%m-%d}-{digest}")
         if known
-        else f"{RAW_PREFIX}/{site}/.incoming-{digest}-{uuid.uuid4().hex[:8]}",
+        else f"{RAW_PREFIX}/{site}/{STAGING}{digest}-{uuid.uuid4().hex[:8]}",
     )
     try:
         for archive in archives:
@@ -210,7 +214,6 @@ class _DumpUpload:
     def __init__(self, s3, bucket: str, prefix: str) -> None:
         self.s3, self.bucket, self.prefix = s3, bucket, prefix
         self.pending: dict[str, PendingObject] = {}
-        self.published: list[str] = []  # keys, for an abort after some were published
         self.facts: list[XmlFileFacts] = []
 
     def open_file(self, member: Member) -> "_CheckedFile":
@@ -220,27 +223,28 @@ class _DumpUpload:
 
     def publish(self, final_prefix: str) -> None:
         """Make every file visible; an undated dump's files are copied to their folder."""
-        for name, pending in self.pending.items():
-            self.published.append(pending.key)
+        for pending in self.pending.values():
             pending.publish()
-            if final_prefix != self.prefix:
-                self.published.append(f"{final_prefix}/{name}")
-                self.s3.copy(
-                    {"Bucket": self.bucket, "Key": pending.key},
-                    self.bucket,
-                    f"{final_prefix}/{name}",
-                )
-        if final_prefix != self.prefix:
-            for pending in self.pending.values():
-                self.s3.delete_object(Bucket=self.bucket, Key=pending.key)
+        if final_prefix == self.prefix:
+            return
+        for name, pending in self.pending.items():
+            source = {"Bucket": self.bucket, "Key": pending.key}
+            self.s3.copy(source, self.bucket, f"{final_prefix}/{name}")
+        self._delete_staged()
 
     def abort(self) -> None:
-        """Leave nothing: drop the pending uploads, and any file already published (the
-        site's lock is held, and the dump has no manifest yet, so no reader has them)."""
+        """Drop the pending uploads and this ingest's own staged files. Files already
+        published under the dump's folder stay: a check fails before any is published,
+        and another ingest of the same dump (Airflow's ingests take no site lock) may
+        have published the same bytes under the same keys, with its manifest."""
         for pending in self.pending.values():
             pending.abort()
-        for key in self.published:
-            self.s3.delete_object(Bucket=self.bucket, Key=key)
+        if self.prefix.split("/")[-1].startswith(STAGING):
+            self._delete_staged()
+
+    def _delete_staged(self) -> None:
+        for pending in self.pending.values():
+            self.s3.delete_object(Bucket=self.bucket, Key=pending.key)
 
 
 class _CheckedFile:
