@@ -63,7 +63,7 @@ class CountingFactory(WriterFactory):
 
 def packed(posts: Path) -> Path:
     """Posts.xml packed as the published dumps are, kept beside it for re-runs."""
-    archive = posts.parent / "bench.example.com.7z"
+    archive = posts.parent / "posts-only.7z"
     if not archive.exists():
         subprocess.run(
             [SEVEN_ZIP, "a", "-bd", "-bso0", *PUBLISHED_METHOD, str(archive), str(posts)],

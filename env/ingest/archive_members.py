@@ -11,10 +11,12 @@ Two decoders sit behind `stream_members`, and both were measured (BENCHMARKS.md,
 """
 
 import lzma
+import queue
 import shutil
 import subprocess
+import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
@@ -161,7 +163,7 @@ def _seven_zip_stream(archive: Path, members: list[Member], open_sink) -> None:
     stream = _MemberBytes(archive, members, open_sink)
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
         try:
-            while chunk := process.stdout.read(CHUNK):
+            for chunk in _read_ahead(process.stdout):
                 stream.feed(chunk)
         except BaseException:
             process.kill()
@@ -171,6 +173,38 @@ def _seven_zip_stream(archive: Path, members: list[Member], open_sink) -> None:
         lines = [line.strip() for line in problem.splitlines() if line.strip()]
         reason = "; ".join(lines[-2:]) or f"7zz exited with {process.returncode}"
         raise stream.cut(reason)
+
+
+def _read_ahead(pipe, chunks: int = 16) -> Iterator[bytes]:
+    """The pipe's bytes, read by a thread of their own up to `chunks` MB ahead: the pipe
+    holds 64 KB, so without it 7-Zip would wait while Python checks, and the reverse."""
+    ready: queue.Queue[bytes | BaseException | None] = queue.Queue(chunks)
+    stopped = threading.Event()
+
+    def hand_over(item: bytes | BaseException | None) -> None:
+        while not stopped.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def read() -> None:
+        try:
+            while chunk := pipe.read(CHUNK):
+                hand_over(chunk)
+            hand_over(None)
+        except BaseException as error:  # handed over, raised in the consumer
+            hand_over(error)
+
+    threading.Thread(target=read, daemon=True, name="7zz-reader").start()
+    try:
+        while (item := ready.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stopped.set()  # a consumer that stopped early frees the reader
 
 
 class _SinkWriter(Py7zIO):

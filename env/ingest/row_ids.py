@@ -49,7 +49,25 @@ class DuplicateIds:
         if len(self.pending) == BATCH:
             self._flush()
 
+    def add_plain_ids(self, ids: list[bytes]) -> None:
+        """Note the Ids of row lines already known to open with a plain `Id` (the digits
+        of PLAIN_ID), many at once."""
+        if not self.certain or not ids:
+            return
+        values = np.array(ids).astype(np.int64)
+        if values.max() >= MAX_ID:
+            self.certain = False
+            return
+        for negative in values[values < 0].tolist():
+            self.negative_counts[negative] = self.negative_counts.get(negative, 0) + 1
+        self.certain = len(self.negative_counts) <= MAX_DUPLICATED
+        self._flush()
+        self.pending = values[values >= 0].tolist()
+        self._flush()
+
     def _flush(self) -> None:
+        if not self.pending:
+            return
         ids, self.pending = np.array(self.pending, np.int64), []
         needed = int(ids.max()) // 8 + 1
         if needed > len(self.seen):
