@@ -154,6 +154,7 @@ def ingest_dump(source: DumpSource, settings: LakeSettings, work_dir: Path) -> I
     upload = _DumpUpload(
         s3,
         settings.bucket,
+        known is None,
         # Undated, the dump's folder is known only once Posts.xml has streamed past.
         raw_prefix(site, f"{known.date:%Y-%m-%d}-{digest}")
         if known
@@ -211,8 +212,9 @@ class _DumpUpload:
     """The files of one dump on their way to raw: each checked as it streams, and none
     visible until `publish`."""
 
-    def __init__(self, s3, bucket: str, prefix: str) -> None:
+    def __init__(self, s3, bucket: str, date_rows: bool, prefix: str) -> None:
         self.s3, self.bucket, self.prefix = s3, bucket, prefix
+        self.date_rows = date_rows  # the dump is dated by its newest post
         self.pending: dict[str, PendingObject] = {}
         self.facts: list[XmlFileFacts] = []
 
@@ -254,7 +256,11 @@ class _CheckedFile:
         self.upload, self.member = upload, member
         self.started = time.monotonic()
         self.check = XmlStreamCheck(
-            member.name, DUMP_TABLES[member.name], pending.write, progress=self._progress
+            member.name,
+            DUMP_TABLES[member.name],
+            pending.write,
+            progress=self._progress,
+            date_rows=upload.date_rows,
         )
 
     def _progress(self, size: int, rows: int) -> None:

@@ -45,7 +45,7 @@ def dump_text(rng: random.Random, ending: str, lines: int, other_lines: int) -> 
 
 def checked(check_class, data: bytes, chunk: int):
     out = bytearray()
-    check = check_class("Posts.xml", POSTS, out.extend)
+    check = check_class("Posts.xml", POSTS, out.extend, date_rows=True)
     try:
         for start in range(0, len(data), chunk):
             check.write(data[start : start + chunk])
