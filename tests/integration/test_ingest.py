@@ -1,6 +1,7 @@
 """Ingest against the test S3 server: the raw layout, idempotency, and bad archives
 that must stop before anything is uploaded."""
 
+import errno
 import hashlib
 import json
 import re
@@ -10,7 +11,7 @@ import pytest
 from archives import files_xml, pack
 from ingest.archive_members import UnsafeArchive
 from ingest.archive_org import ChecksumMismatch
-from ingest.ingest_dump import MissingRequiredFile, ingest_dump
+from ingest.ingest_dump import DiskFull, MissingRequiredFile, ingest_dump
 from ingest.raw_store import MULTIPART_THRESHOLD
 from ingest.sample_dump import SampleSpec, write_sample_dump
 from ingest.sources import GeneratedSample, LocalArchive
@@ -136,3 +137,22 @@ def test_a_bad_file_after_large_ones_streamed_leaves_no_object_and_no_open_uploa
         ingest_dump(LocalArchive(folder), settings, tmp_path / "work")
     assert keys(s3, settings.bucket, f"raw/{site}/") == []
     assert open_uploads(s3, settings.bucket, f"raw/{site}/") == []
+
+
+class FullDisk:
+    """A source whose download runs out of disk."""
+
+    site = "full.example.com"
+
+    def listed(self):
+        return None
+
+    def fetch(self, downloads):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_scratch_disk_names_the_setting_and_uploads_nothing(s3, settings, tmp_path):
+    with pytest.raises(DiskFull, match=r"no space left .* setting LAKE_WORK_DIR") as caught:
+        ingest_dump(FullDisk(), settings, tmp_path / "work")
+    assert "\n" not in str(caught.value)
+    assert keys(s3, settings.bucket, "raw/full.example.com/") == []

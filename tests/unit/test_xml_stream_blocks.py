@@ -86,3 +86,16 @@ def test_blocks_and_lines_agree_on_odd_lines_deep_in_a_file(odd_line, refused):
     fast = checked(XmlStreamCheck, data, 4096)
     assert fast == checked(LineByLine, data, 4096)
     assert isinstance(fast[0], str) == refused
+
+
+def test_a_long_file_reports_its_bytes_and_rows_as_it_goes():
+    data = dump_text(random.Random(3), "\n", 5000, other_lines=0).encode()
+    reports = []
+    check = XmlStreamCheck(
+        "Posts.xml", POSTS, progress=lambda *report: reports.append(report), progress_seconds=0
+    )
+    for start in range(0, len(data), 1 << 16):
+        check.write(data[start : start + (1 << 16)])
+    facts = check.close()
+    assert len(reports) > 1 and reports == sorted(reports)
+    assert 0 < reports[-1][1] <= facts.rows and reports[-1][0] <= facts.bytes
