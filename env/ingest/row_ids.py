@@ -28,7 +28,7 @@ class DuplicateIds:
     def __init__(self) -> None:
         self.seen = np.zeros(1 << 17, np.uint8)  # one bit per Id; grows with the largest
         self.negative_counts: dict[int, int] = {}  # the Community user's -1, and such
-        self.pending: list[int] = []
+        self.digits: list[bytes] = []  # of row lines `add` has not counted yet
         self.copies: dict[int, int] = {}
         self.certain = True
 
@@ -37,17 +37,13 @@ class DuplicateIds:
         if not self.certain:
             return
         match = PLAIN_ID.match(row_line)
-        if match is None or int(match[1]) >= MAX_ID:
+        if match is None:
             self.certain = False
             return
-        row_id = int(match[1])
-        if row_id < 0:
-            self.negative_counts[row_id] = self.negative_counts.get(row_id, 0) + 1
-            self.certain = len(self.negative_counts) <= MAX_DUPLICATED
-            return
-        self.pending.append(row_id)
-        if len(self.pending) == BATCH:
-            self._flush()
+        self.digits.append(match[1])
+        if len(self.digits) == BATCH:
+            digits, self.digits = self.digits, []
+            self.add_plain_ids(digits)
 
     def add_plain_ids(self, ids: list[bytes]) -> None:
         """Note the Ids of row lines already known to open with a plain `Id` (the digits
@@ -61,14 +57,12 @@ class DuplicateIds:
         for negative in values[values < 0].tolist():
             self.negative_counts[negative] = self.negative_counts.get(negative, 0) + 1
         self.certain = len(self.negative_counts) <= MAX_DUPLICATED
-        self._flush()
-        self.pending = values[values >= 0].tolist()
-        self._flush()
+        self._count(values[values >= 0])
 
-    def _flush(self) -> None:
-        if not self.pending:
+    def _count(self, ids: np.ndarray) -> None:
+        """Note non-negative Ids in the bitmap, and count those seen before."""
+        if not len(ids):
             return
-        ids, self.pending = np.array(self.pending, np.int64), []
         needed = int(ids.max()) // 8 + 1
         if needed > len(self.seen):
             self.seen = np.concatenate(
@@ -91,8 +85,8 @@ class DuplicateIds:
 
     def duplicated(self) -> dict[int, int] | None:
         """Id -> the number of row lines carrying it, for the Ids on several lines."""
-        if self.certain and self.pending:
-            self._flush()
+        digits, self.digits = self.digits, []
+        self.add_plain_ids(digits)
         if not self.certain:
             return None
         negatives = {row_id: n for row_id, n in self.negative_counts.items() if n > 1}
