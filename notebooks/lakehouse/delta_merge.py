@@ -3,6 +3,7 @@ so re-running the same dump commits nothing and rewrites no data file, and a new
 of a site replaces that site's rows exactly (`sync`)."""
 
 import uuid
+from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -112,7 +113,9 @@ def sync(
     The deletions are guarded: with `expected_rows` (what the dump's manifest says the
     source holds) a source of any other size stops the sync; without it, so does one
     that would delete more than the setting `max_deleted_share` of the stored rows.
-    Either way nothing is written, and the error says which table and site.
+    Either way nothing is written, and the error says which table and site. The check
+    and the decision to MERGE at all come from one comparison job, so a refresh reads
+    `source` twice: once to compare, once in the MERGE.
     """
     retry_on_conflict(
         lambda: _sync(lake, source, name, keys, scope, not_null, properties, expected_rows),
@@ -136,32 +139,63 @@ def _sync(lake, source, name, keys, scope, not_null, properties, expected_rows) 
         if has_rows:
             lake.overwrite_slice(source, name, scope)
         return
-    changed = source.join(stored.select(*keys, ROW_HASH), [*keys, ROW_HASH], "left_anti")
-    gone = stored.join(source.select(*keys), keys, "left_anti").select(source.columns)
-    _check_source(lake, name, scope, source, stored, gone, expected_rows)
-    changes = changed.withColumn(_DELETE, F.lit(False)).unionByName(
-        gone.withColumn(_DELETE, F.lit(True))
-    )
-    if not changes.isEmpty():
+    counts = _compare(source, stored, keys)
+    _check_source(lake, name, scope, counts, expected_rows)
+    if counts.changed or counts.gone:
+        changed = source.join(stored.select(*keys, ROW_HASH), [*keys, ROW_HASH], "left_anti")
+        gone = stored.join(source.select(*keys), keys, "left_anti").select(source.columns)
+        changes = changed.withColumn(_DELETE, F.lit(False)).unionByName(
+            gone.withColumn(_DELETE, F.lit(True))
+        )
         _merge(lake, changes, name, keys)
+
+
+@dataclass(frozen=True)
+class SliceCounts:
+    """How a source compares with the stored rows it replaces, by key and row hash."""
+
+    source: int
+    stored: int
+    changed: int  # new, or stored with another hash
+    gone: int  # stored, not in the source
+
+
+def _compare(source: DataFrame, stored: DataFrame, keys: list[str]) -> SliceCounts:
+    """One job: the source is read once here, however large (for bronze, a parse)."""
+    stored_hash = "_stored_hash"
+    theirs = stored.select(*keys, F.col(ROW_HASH).alias(stored_hash), F.lit(True).alias("_s"))
+    ours = source.select(*keys, ROW_HASH, F.lit(True).alias("_n"))
+    in_source, in_stored = F.col("_n").isNotNull(), F.col("_s").isNotNull()
+    different = F.col(stored_hash).isNull() | (F.col(ROW_HASH) != F.col(stored_hash))
+    row = (
+        ours.join(theirs, keys, "full_outer")
+        .agg(
+            F.count_if(in_source).alias("source"),
+            F.count_if(in_stored).alias("stored"),
+            F.count_if(in_source & different).alias("changed"),
+            F.count_if(in_stored & ~in_source).alias("gone"),
+        )
+        .first()
+    )
+    return SliceCounts(**row.asDict())
 
 
 def _describe(scope: dict[str, str]) -> str:
     return ", ".join(f"{column} {value}" for column, value in scope.items())
 
 
-def _check_source(lake, name, scope, source, stored, gone, expected_rows) -> None:
+def _check_source(lake, name, scope, counts: SliceCounts, expected_rows) -> None:
     """Refuse a source that would delete rows it should not (see `sync`). Only a refresh
     can delete, so a first load is not counted again."""
     where = f"{name} of {_describe(scope)}"
     if expected_rows is not None:
-        if (found := source.count()) != expected_rows:
+        if counts.source != expected_rows:
             raise SourceMismatch(
-                f"{where}: the new rows number {found:,}, the dump's manifest says "
+                f"{where}: the new rows number {counts.source:,}, the dump's manifest says "
                 f"{expected_rows:,}; nothing was written"
             )
         return
-    share, stored_rows, deleted = lake.settings.max_deleted_share, stored.count(), gone.count()
+    share, stored_rows, deleted = lake.settings.max_deleted_share, counts.stored, counts.gone
     if deleted > stored_rows * share:
         raise SourceMismatch(
             f"{where}: this write would delete {deleted:,} of its {stored_rows:,} rows "
