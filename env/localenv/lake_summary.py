@@ -6,11 +6,21 @@ from collections import Counter
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakehouse.bronze.dump_history import DUMP_LOADS, ROW_LINEAGE
 from lakehouse.graph import TABLES
 from lakehouse.schemas import DUMP_TABLES
 from lakehouse.settings import LakeSettings
 from lakehouse.table_names import table_path
+from lakehouse.tables import (
+    DQ_RESULTS,
+    DUMP_LOADS,
+    GOLD_MOST_POPULAR_TAGS,
+    POSTS_QUARANTINE,
+    POSTS_VALID,
+    REJECTED_ROWS,
+    ROW_LINEAGE,
+    SILVER_POSTS,
+    bronze,
+)
 
 
 def storage_options(settings: LakeSettings) -> dict[str, str]:
@@ -46,7 +56,7 @@ def new_attributes(settings: LakeSettings, site: str) -> list[str]:
     the day it arrives ("new attribute `Foo` in Posts.xml, 1,234 rows")."""
     found = []
     for file_name, table in DUMP_TABLES.items():
-        rows = read_site_table(settings, f"bronze.{table.name}", site, ["_rescued_data"])
+        rows = read_site_table(settings, bronze(table.name), site, ["_rescued_data"])
         if rows is None or rows.num_rows == 0:
             continue
         keys = pa.concat_arrays([chunk.keys for chunk in rows["_rescued_data"].chunks])
@@ -94,21 +104,21 @@ def summarize_site(settings: LakeSettings, site: str, top: int = 10) -> dict:
     for name in TABLES:
         table = read_site_table(settings, name, site, columns=["site"])
         rows[name] = None if table is None else table.num_rows
-    tags = read_site_table(settings, "gold.most_popular_tags", site, ["tag", "question_count"])
+    tags = read_site_table(settings, GOLD_MOST_POPULAR_TAGS, site, ["tag", "question_count"])
     top_tags = []
     if tags is not None:
         ranked = tags.sort_by([("question_count", "descending"), ("tag", "ascending")])
         top_tags = ranked.slice(0, top).to_pylist()
-    rejected = read_site_table(settings, "bronze.rejected_rows", site, ["table_name"])
+    rejected = read_site_table(settings, REJECTED_ROWS, site, ["table_name"])
     rejected_by_table = (
         {}
         if rejected is None
         else {r["values"]: r["counts"] for r in pc.value_counts(rejected["table_name"]).to_pylist()}
     )
     results = read_site_table(
-        settings, "bronze.dq_results", site, ["dump_id", "rule", "criticality", "failed_rows"]
+        settings, DQ_RESULTS, site, ["dump_id", "rule", "criticality", "failed_rows"]
     )
-    silver = read_site_table(settings, "silver.posts", site, ["dq_warnings"])
+    silver = read_site_table(settings, SILVER_POSTS, site, ["dq_warnings"])
     warned = (
         None
         if silver is None
@@ -117,9 +127,9 @@ def summarize_site(settings: LakeSettings, site: str, top: int = 10) -> dict:
     return {
         "rows": rows,
         "data_quality": {
-            "posts_passed": rows.get("bronze.posts_valid"),
+            "posts_passed": rows.get(POSTS_VALID),
             "posts_warned": warned,
-            "posts_quarantined": rows.get("bronze.posts_quarantine"),
+            "posts_quarantined": rows.get(POSTS_QUARANTINE),
             "rows_rejected_at_parse": rejected_by_table,
             "rules": [] if results is None else results.to_pylist(),
         },

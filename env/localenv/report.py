@@ -14,6 +14,12 @@ import pyarrow.compute as pc
 
 from lakehouse import plots
 from lakehouse.settings import LakeSettings
+from lakehouse.tables import (
+    GOLD_MOST_POPULAR_TAGS,
+    GOLD_MOST_POPULAR_TAGS_MONTHLY,
+    GOLD_POSTS_USERS,
+    SILVER_POSTS,
+)
 from localenv.lake_summary import read_site_table
 
 TOP_USERS = 10
@@ -28,7 +34,7 @@ HEADLINES = {
 
 def headline_numbers(settings: LakeSettings, site: str, users) -> dict[str, int]:
     """`users` is the site's gold.posts_users, read once by the caller."""
-    tags = read_site_table(settings, "gold.most_popular_tags", site, ["tag"])
+    tags = read_site_table(settings, GOLD_MOST_POPULAR_TAGS, site, ["tag"])
     return {
         "users": users.num_rows,
         "tags": tags.num_rows,
@@ -61,13 +67,13 @@ def build_report(settings: LakeSettings, site: str, run_id: str, summary: dict) 
     import matplotlib
 
     matplotlib.use("Agg")
-    users_table = read_site_table(settings, "gold.posts_users", site)
+    users_table = read_site_table(settings, GOLD_POSTS_USERS, site)
     numbers = headline_numbers(settings, site, users_table)
     posts_columns = ["id", "post_type", "question_id", "creation_date"]
-    posts = read_site_table(settings, "silver.posts", site, posts_columns).to_pandas()
+    posts = read_site_table(settings, SILVER_POSTS, site, posts_columns).to_pandas()
     hours = plots.hours_to_first_answer(posts)
     monthly = read_site_table(
-        settings, "gold.most_popular_tags_monthly", site, ["tag", "month", "question_count"]
+        settings, GOLD_MOST_POPULAR_TAGS_MONTHLY, site, ["tag", "month", "question_count"]
     ).to_pandas()
     median = f"{hours[len(hours) // 2]:.1f} h" if hours else "no answers"
     users = users_table.to_pandas()

@@ -5,6 +5,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.graph import TABLES
 from lakehouse.lake import Lake
+from lakehouse.tables import GOLD_MOST_POPULAR_TAGS_MONTHLY, GOLD_POSTS_USERS, SILVER_POSTS
 
 # Enough points for a distribution plot, however big the site.
 MAX_POINTS = 200_000
@@ -28,13 +29,13 @@ def row_counts(lake: Lake):
 
 def monthly_tag_questions(lake: Lake, site: str):
     """Questions per tag and month of the site, for the tag trend plot."""
-    monthly = lake.read("gold.most_popular_tags_monthly").where(F.col("site") == site)
+    monthly = lake.read(GOLD_MOST_POPULAR_TAGS_MONTHLY).where(F.col("site") == site)
     return monthly.select("tag", "month", "question_count").toPandas()
 
 
 def hours_to_first_answer(lake: Lake, site: str) -> list[float]:
     """Hours from each question of the site to its first answer (at most MAX_POINTS)."""
-    posts = lake.read("silver.posts").where(F.col("site") == site)
+    posts = lake.read(SILVER_POSTS).where(F.col("site") == site)
     asked = posts.where(F.col("post_type") == "question").select(
         F.col("id").alias("question_id"), F.col("creation_date").alias("asked")
     )
@@ -54,6 +55,6 @@ def hours_to_first_answer(lake: Lake, site: str) -> list[float]:
 
 def most_active_users(lake: Lake, site: str, top: int = 15):
     """The site's `top` users by questions and answers, with their counts."""
-    users = lake.read("gold.posts_users").where(F.col("site") == site)
+    users = lake.read(GOLD_POSTS_USERS).where(F.col("site") == site)
     ranked = users.orderBy((F.col("questions") + F.col("answers")).desc(), "user_id")
     return ranked.limit(top).toPandas()

@@ -5,6 +5,25 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
+from lakehouse.schemas import DUMP_TABLES
+from lakehouse.tables import (
+    BRONZE_POSTS,
+    BRONZE_USERS,
+    DQ_RESULTS,
+    DUMP_LOADS,
+    GOLD_MOST_POPULAR_TAGS,
+    GOLD_MOST_POPULAR_TAGS_MONTHLY,
+    GOLD_POSTS_USERS,
+    POSTS_QUARANTINE,
+    POSTS_VALID,
+    REJECTED_ROWS,
+    ROW_LINEAGE,
+    SILVER_POSTS,
+    SILVER_USERS,
+    STEP_RUNS,
+    bronze_of_file,
+)
+
 
 @dataclass(frozen=True)
 class NotebookTask:
@@ -18,55 +37,37 @@ class NotebookTask:
 # Parameters every notebook takes; each run fills them in.
 RUN_PARAMETERS = ("site", "dump_id", "run_id")
 
-# Every step notes there what it computed from, so a run with nothing new skips it.
-STEP_RUNS = "bronze.step_runs"
+# The dump files bronze_tables loads: all but the two with notebooks of their own.
+OTHER_DUMP_FILES = tuple(name for name in DUMP_TABLES if name not in ("Posts.xml", "Users.xml"))
 
 # Every bronze load also writes these: its rejected lines and its dump's history.
-BRONZE_LOAD_WRITES = (
-    "bronze.rejected_rows",
-    "bronze.dump_loads",
-    "bronze.row_lineage",
-    STEP_RUNS,
-)
+BRONZE_LOAD_WRITES = (REJECTED_ROWS, DUMP_LOADS, ROW_LINEAGE, STEP_RUNS)
 
 PIPELINE: tuple[NotebookTask, ...] = (
-    NotebookTask("bronze_posts", writes=("bronze.posts", *BRONZE_LOAD_WRITES)),
-    NotebookTask("bronze_users", writes=("bronze.users", *BRONZE_LOAD_WRITES)),
+    NotebookTask("bronze_posts", writes=(BRONZE_POSTS, *BRONZE_LOAD_WRITES)),
+    NotebookTask("bronze_users", writes=(BRONZE_USERS, *BRONZE_LOAD_WRITES)),
     NotebookTask(
         "bronze_tables",
-        writes=(
-            "bronze.comments",
-            "bronze.votes",
-            "bronze.badges",
-            "bronze.tags",
-            "bronze.post_links",
-            "bronze.post_history",
-            *BRONZE_LOAD_WRITES,
-        ),
+        writes=(*(bronze_of_file(name) for name in OTHER_DUMP_FILES), *BRONZE_LOAD_WRITES),
     ),
     NotebookTask(
         "bronze_posts_dataquality",
         depends_on=("bronze_posts", "bronze_users"),
-        writes=(
-            "bronze.posts_valid",
-            "bronze.posts_quarantine",
-            "bronze.dq_results",
-            STEP_RUNS,
-        ),
+        writes=(POSTS_VALID, POSTS_QUARANTINE, DQ_RESULTS, STEP_RUNS),
     ),
     NotebookTask(
-        "silver_posts", depends_on=("bronze_posts_dataquality",), writes=("silver.posts", STEP_RUNS)
+        "silver_posts", depends_on=("bronze_posts_dataquality",), writes=(SILVER_POSTS, STEP_RUNS)
     ),
-    NotebookTask("silver_users", depends_on=("bronze_users",), writes=("silver.users", STEP_RUNS)),
+    NotebookTask("silver_users", depends_on=("bronze_users",), writes=(SILVER_USERS, STEP_RUNS)),
     NotebookTask(
         "gold_posts_users",
         depends_on=("silver_posts", "silver_users"),
-        writes=("gold.posts_users", STEP_RUNS),
+        writes=(GOLD_POSTS_USERS, STEP_RUNS),
     ),
     NotebookTask(
         "gold_most_popular_tags",
         depends_on=("silver_posts",),
-        writes=("gold.most_popular_tags", "gold.most_popular_tags_monthly", STEP_RUNS),
+        writes=(GOLD_MOST_POPULAR_TAGS, GOLD_MOST_POPULAR_TAGS_MONTHLY, STEP_RUNS),
     ),
 )
 

@@ -23,8 +23,9 @@ from pathlib import Path
 
 from pyspark.sql import functions as F
 
-from lakehouse.graph import PIPELINE, STEP_RUNS, NotebookTask
+from lakehouse.graph import PIPELINE, NotebookTask
 from lakehouse.lake import Lake
+from lakehouse.tables import STEP_RUNS
 
 PACKAGE = Path(__file__).resolve().parent
 CODE_SUFFIXES = (".py", ".yml")

@@ -17,15 +17,21 @@ from lakehouse.bronze.xml_to_bronze import BronzeLoad, load_dump_files
 from lakehouse.delta_merge import sync, with_row_hash
 from lakehouse.gold.most_popular_tags import most_popular_tags, most_popular_tags_monthly
 from lakehouse.gold.posts_users import posts_users
-from lakehouse.graph import run_graph
+from lakehouse.graph import OTHER_DUMP_FILES, run_graph
 from lakehouse.lake import Lake
 from lakehouse.raw_layout import MANIFEST
-from lakehouse.schemas import DUMP_TABLES
 from lakehouse.silver.posts import build_silver_posts
 from lakehouse.silver.users import build_silver_users
 from lakehouse.step_runs import StepRun, step_run
-
-OTHER_DUMP_FILES = tuple(name for name in DUMP_TABLES if name not in ("Posts.xml", "Users.xml"))
+from lakehouse.tables import (
+    BRONZE_USERS,
+    GOLD_MOST_POPULAR_TAGS,
+    GOLD_MOST_POPULAR_TAGS_MONTHLY,
+    GOLD_POSTS_USERS,
+    POSTS_VALID,
+    SILVER_POSTS,
+    SILVER_USERS,
+)
 
 
 @dataclass(frozen=True)
@@ -143,50 +149,50 @@ def silver_posts(ctx: RunContext) -> DataFrame:
     """silver.posts from the valid bronze posts; returns the site's rows."""
 
     def tables():
-        posts = build_silver_posts(ctx.site_rows("bronze.posts_valid"))
-        return {"silver.posts": (posts, ["site", "id"])}
+        posts = build_silver_posts(ctx.site_rows(POSTS_VALID))
+        return {SILVER_POSTS: (posts, ["site", "id"])}
 
     _publish(ctx, "silver_posts", tables)
-    return ctx.site_rows("silver.posts")
+    return ctx.site_rows(SILVER_POSTS)
 
 
 def silver_users(ctx: RunContext) -> DataFrame:
     """silver.users from bronze.users; returns the site's rows."""
 
     def tables():
-        users = build_silver_users(ctx.site_rows("bronze.users"))
-        return {"silver.users": (users, ["site", "id"])}
+        users = build_silver_users(ctx.site_rows(BRONZE_USERS))
+        return {SILVER_USERS: (users, ["site", "id"])}
 
     _publish(ctx, "silver_users", tables)
-    return ctx.site_rows("silver.users")
+    return ctx.site_rows(SILVER_USERS)
 
 
 def gold_posts_users(ctx: RunContext) -> DataFrame:
     """gold.posts_users from silver posts and users; returns the site's rows."""
 
     def tables():
-        table = posts_users(ctx.site_rows("silver.posts"), ctx.site_rows("silver.users"))
-        return {"gold.posts_users": (table, ["site", "user_id"])}
+        table = posts_users(ctx.site_rows(SILVER_POSTS), ctx.site_rows(SILVER_USERS))
+        return {GOLD_POSTS_USERS: (table, ["site", "user_id"])}
 
     _publish(ctx, "gold_posts_users", tables)
-    return ctx.site_rows("gold.posts_users")
+    return ctx.site_rows(GOLD_POSTS_USERS)
 
 
 def gold_most_popular_tags(ctx: RunContext) -> DataFrame:
     """The tag tables, overall and per month, from silver.posts; returns the site's tags."""
 
     def tables():
-        posts = ctx.site_rows("silver.posts")
+        posts = ctx.site_rows(SILVER_POSTS)
         return {
-            "gold.most_popular_tags_monthly": (
+            GOLD_MOST_POPULAR_TAGS_MONTHLY: (
                 most_popular_tags_monthly(posts),
                 ["site", "tag", "month"],
             ),
-            "gold.most_popular_tags": (most_popular_tags(posts), ["site", "tag"]),
+            GOLD_MOST_POPULAR_TAGS: (most_popular_tags(posts), ["site", "tag"]),
         }
 
     _publish(ctx, "gold_most_popular_tags", tables)
-    return ctx.site_rows("gold.most_popular_tags")
+    return ctx.site_rows(GOLD_MOST_POPULAR_TAGS)
 
 
 STEPS = {

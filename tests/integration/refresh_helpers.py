@@ -16,13 +16,13 @@ from pyspark.sql import functions as F
 
 from archives import files_xml
 from ingest.ingest_dump import ingest_dump
-from lakehouse.bronze.dump_history import DUMP_LOADS, ROW_LINEAGE
-from lakehouse.graph import STEP_RUNS, TABLES
+from lakehouse.graph import TABLES
 from lakehouse.lake import Lake
 from lakehouse.schemas import DUMP_TABLES
+from lakehouse.tables import DQ_RESULTS, DUMP_LOADS, ROW_LINEAGE, STEP_RUNS
 
 # Tables that keep one entry per dump or per check run, by design, not a current state.
-HISTORY_TABLES = {DUMP_LOADS, ROW_LINEAGE, STEP_RUNS, "bronze.dq_results"}
+HISTORY_TABLES = {DUMP_LOADS, ROW_LINEAGE, STEP_RUNS, DQ_RESULTS}
 # Columns that say when and from where a row was written, not what it holds.
 WRITE_LINEAGE = {"dump_id", "source_file", "ingested_at", "_row_hash", "run_id", "run_time"}
 EARLIER, LATER = 1_600_000_000, 1_700_000_000  # _files.xml mtimes: 2020-09 and 2023-11

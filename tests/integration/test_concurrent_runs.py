@@ -213,9 +213,9 @@ def test_the_three_bronze_loads_side_by_side_lose_nothing(lake, settings, tmp_pa
     from pipeline_helpers import ingest_sample
 
     from lakehouse import steps
-    from lakehouse.bronze.dump_history import DUMP_LOADS, ROW_LINEAGE
     from lakehouse.graph import PIPELINE, run_graph
     from lakehouse.schemas import table_for_file
+    from lakehouse.tables import DUMP_LOADS, ROW_LINEAGE
 
     site = "side-by-side.example.com"
     ingested = ingest_sample(settings, tmp_path, site, questions=15)

@@ -6,6 +6,7 @@ import ast
 
 import pytest
 
+from lakehouse.table_names import LOGICAL_NAME
 from localenv.paths import REPO_ROOT
 
 # Each package, and the project's packages it may import (besides itself).
@@ -70,3 +71,48 @@ def test_every_public_function_and_class_of_lakehouse_says_what_it_is():
             if public and not ast.get_docstring(node):
                 missing.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}: {node.name}")
     assert not missing, "\n".join(missing)
+
+
+NAME_HOME = PACKAGE_DIRS["lakehouse"] / "tables.py"
+
+
+def spelled_table_names(source: str, where: str) -> list[str]:
+    """`where:line: "bronze.x"` for each table name written out in code (a string or the
+    start of an f-string), docstrings aside."""
+    tree = ast.parse(source)
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
+        and ast.get_docstring(node) is not None
+    }
+    found = []
+    for node in ast.walk(tree):  # An f-string's literal parts are constants too.
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+            and LOGICAL_NAME.match(node.value.split("{")[0] + "x")
+        ):
+            found.append(f"{where}:{node.lineno}: {node.value!r}")
+    return found
+
+
+def test_the_check_finds_a_table_name_in_a_string_and_an_f_string():
+    source = '"""Reads bronze.posts."""\nA = "silver.posts"\nB = f"gold.{x}"\nC = "gold"\n'
+    assert spelled_table_names(source, "x.py") == [
+        "x.py:2: 'silver.posts'",
+        "x.py:3: 'gold.'",
+    ]
+
+
+def test_each_table_name_is_spelled_in_one_module():
+    """lakehouse/tables.py names every table; the graph, the steps, the summary and the
+    report import those names, so a table renamed there is renamed everywhere."""
+    found = []
+    for directory in PACKAGE_DIRS.values():
+        for path in sorted(directory.rglob("*.py")):
+            if path != NAME_HOME:
+                where = str(path.relative_to(REPO_ROOT))
+                found += spelled_table_names(path.read_text(), where)
+    assert not found, "\n".join(found)

@@ -21,10 +21,8 @@ from pyspark.sql import functions as F
 
 from lakehouse.delta_merge import ROW_HASH, with_row_hash
 from lakehouse.lake import Lake, quote_sql
+from lakehouse.tables import DUMP_LOADS, ROW_LINEAGE, bronze
 from lakehouse.write_conflicts import retry_on_conflict
-
-DUMP_LOADS = "bronze.dump_loads"
-ROW_LINEAGE = "bronze.row_lineage"
 
 
 class OlderDump(ValueError):
@@ -70,7 +68,7 @@ def check_order(loads: list, site: str, table_name: str, release: DumpRelease) -
     if release.dump_id == current.dump_id:
         return
     holds = (
-        f"bronze.{table_name} of {site} holds dump {current.dump_id} "
+        f"{bronze(table_name)} of {site} holds dump {current.dump_id} "
         f"(published {current.published:%Y-%m-%d %H:%M})"
     )
     this = f"dump {release.dump_id} (published {release.published:%Y-%m-%d %H:%M})"
@@ -95,7 +93,7 @@ def record_lineage(lake: Lake, site: str, table_names: list[str], dump_id: str) 
     every row is new, and a MERGE would join them all with the table for nothing."""
     current = None
     for name in table_names:
-        rows = lake.read(f"bronze.{name}").where(F.col("site") == site)
+        rows = lake.read(bronze(name)).where(F.col("site") == site)
         rows = rows.select("site", F.lit(name).alias("table_name"), "id", ROW_HASH)
         current = rows if current is None else current.unionByName(rows)
     in_scope = (F.col("site") == site) & F.col("table_name").isin(*table_names)

@@ -19,9 +19,15 @@ from lakehouse.quality.dqx_local import (
     split,
     summarize,
 )
+from lakehouse.tables import (
+    BRONZE_POSTS,
+    BRONZE_USERS,
+    DQ_RESULTS,
+    POSTS_QUARANTINE,
+    POSTS_VALID,
+)
 
 CHECKS_FILE = CHECKS_DIR / "bronze_posts.yml"
-VALID, QUARANTINE, RESULTS = "bronze.posts_valid", "bronze.posts_quarantine", "bronze.dq_results"
 
 
 def _rule_names(column: str):
@@ -35,8 +41,8 @@ def check_bronze_posts(
     checks = load_checks(CHECKS_FILE)
     # Inputs pinned to one version each: the checks are evaluated once per write below,
     # and every evaluation sees the same rows whatever another run commits meanwhile.
-    posts = pinned_site_rows(lake, "bronze.posts", site)
-    users = pinned_site_rows(lake, "bronze.users", site)
+    posts = pinned_site_rows(lake, BRONZE_POSTS, site)
+    users = pinned_site_rows(lake, BRONZE_USERS, site)
     checked = apply_checks(
         posts, checks, run_id=run_id, run_time=run_time, ref_dfs={"users": users}
     )
@@ -49,8 +55,8 @@ def check_bronze_posts(
         "_error_rules", "_warning_rules"
     )
     valid, quarantined = split(checked)
-    sync(lake, valid, VALID, ["site", "id"], {"site": site})
-    sync(lake, quarantined, QUARANTINE, ["site", "id"], {"site": site})
+    sync(lake, valid, POSTS_VALID, ["site", "id"], {"site": site})
+    sync(lake, quarantined, POSTS_QUARANTINE, ["site", "id"], {"site": site})
 
     summary = summarize(checked, checks).select(
         F.lit(site).alias("site"),
@@ -60,13 +66,13 @@ def check_bronze_posts(
         F.lit(run_time).cast("timestamp").alias("run_time"),
     )
     summary = with_row_hash(summary, ["rule", "criticality", "failed_rows", "checked_rows"])
-    upsert(lake, summary, RESULTS, ["site", "dump_id", "rule"])
+    upsert(lake, summary, DQ_RESULTS, ["site", "dump_id", "rule"])
     return dq_results(lake, site, dump_id)
 
 
 def dq_results(lake: Lake, site: str, dump_id: str) -> DataFrame:
     """The per-rule counts of the check run on the site's dump."""
-    return lake.read(RESULTS).where((F.col("site") == site) & (F.col("dump_id") == dump_id))
+    return lake.read(DQ_RESULTS).where((F.col("site") == site) & (F.col("dump_id") == dump_id))
 
 
 def pinned_site_rows(lake: Lake, name: str, site: str) -> DataFrame:

@@ -38,8 +38,8 @@ from lakehouse.delta_merge import ROW_HASH, sync, with_row_hash
 from lakehouse.lake import Lake
 from lakehouse.raw_layout import MANIFEST
 from lakehouse.schemas import INT, LONG, TIMESTAMP, DumpTable, table_for_file
+from lakehouse.tables import REJECTED_ROWS, bronze
 
-REJECTED_ROWS = "bronze.rejected_rows"
 LINEAGE = ["site", "dump_id", "source_file", "ingested_at"]
 
 
@@ -221,7 +221,7 @@ def _load_file(
 
     rows = lines.where((F.col("_line_kind") == ROW) & F.col("id").isNotNull())
     unique, extra_copies = _first_copies(rows, duplicated_ids)
-    bronze_name = f"bronze.{table.name}"
+    bronze_name = bronze(table.name)
     bronze_columns = ["site", *table.columns, "_rescued_data", *LINEAGE[1:], ROW_HASH]
     before_writing()
     with refusals_named(uri):
