@@ -1,8 +1,9 @@
 """`runs/<run_id>/report.html`: the local StackExchange Overview, one self-contained page.
 
 The numbers come from the gold tables (and silver posts, for answer times) through
-delta-rs, so no Spark is needed. Charts are inline SVG drawn by matplotlib with text as
-paths: the page has no scripts, fonts, images or links to fetch, and opens offline.
+delta-rs, so no Spark is needed. Charts are inline SVG drawn by matplotlib, their text
+real `<text>` in the browser's own fonts: the page has no scripts, fonts, images or links
+to fetch, and opens offline.
 """
 
 import html
@@ -26,8 +27,8 @@ TOP_USERS = 10
 HEADLINES = {
     "users": "users with a profile",
     "tags": "tags in use",
-    "questions": "questions by those users",
-    "answers": "answers by those users",
+    "questions": "questions asked by users with a profile",
+    "answers": "answers given by users with a profile",
     "accepted_answers": "accepted answers",
 }
 
@@ -46,21 +47,32 @@ def headline_numbers(settings: LakeSettings, site: str, users) -> dict[str, int]
 
 
 def _svg(figure) -> str:
+    import matplotlib
     import matplotlib.pyplot as plt
 
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    # Text as <text>, not paths: it can be searched, selected and read by a screen reader.
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        figure.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(figure)
     # Inline in HTML: drop the XML prolog and the DOCTYPE (its DTD URL is never needed).
     return re.sub(r"^.*?(<svg\b)", r"\1", buffer.getvalue(), flags=re.S)
 
 
+def _cell(value) -> str:
+    """A table cell: numbers right-aligned with their thousands grouped."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f'<td class="number">{value:,}</td>'
+    return f"<td>{html.escape(str(value))}</td>"
+
+
 def _table(element_id: str, header: list[str], rows: list[list]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows
+    body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in rows)
+    return (
+        f'<div class="scroll"><table id="{element_id}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
     )
-    return f'<table id="{element_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def build_report(settings: LakeSettings, site: str, run_id: str, summary: dict) -> str:
@@ -69,8 +81,7 @@ def build_report(settings: LakeSettings, site: str, run_id: str, summary: dict) 
     matplotlib.use("Agg")
     users_table = read_site_table(settings, GOLD_POSTS_USERS, site)
     numbers = headline_numbers(settings, site, users_table)
-    posts_columns = ["id", "post_type", "question_id", "creation_date"]
-    posts = read_site_table(settings, SILVER_POSTS, site, posts_columns).to_pandas()
+    posts = read_site_table(settings, SILVER_POSTS, site, list(plots.POST_TIMES)).to_pandas()
     hours = plots.hours_to_first_answer(posts)
     monthly = read_site_table(
         settings, GOLD_MOST_POPULAR_TAGS_MONTHLY, site, ["tag", "month", "question_count"]
@@ -80,12 +91,13 @@ def build_report(settings: LakeSettings, site: str, run_id: str, summary: dict) 
     top_users = users.sort_values(["reputation", "user_id"], ascending=[False, True])
     quality = summary["data_quality"]
     cards = "".join(
-        f'<div class="card"><div class="value" data-metric="{name}">{numbers[name]}</div>'
+        f'<div class="card"><div class="value" data-metric="{name}">{numbers[name]:,}</div>'
         f"<div>{html.escape(label)}</div></div>"
         for name, label in HEADLINES.items()
     )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>StackExchange Overview: {html.escape(site)}</title>
 <style>
@@ -95,6 +107,8 @@ body {{ font-family: sans-serif; margin: 2em; color: #222; }}
 .value {{ font-size: 1.8em; font-weight: bold; }}
 table {{ border-collapse: collapse; margin: 1em 0; }}
 td, th {{ border: 1px solid #ddd; padding: 0.3em 0.7em; text-align: left; }}
+td.number {{ text-align: right; font-variant-numeric: tabular-nums; }}
+.scroll {{ overflow-x: auto; }}
 svg {{ max-width: 100%; height: auto; }}
 </style></head><body>
 <h1>StackExchange Overview</h1>

@@ -3,6 +3,7 @@ frames (notebooks/explore.ipynb and the gold notebooks draw them with lakehouse.
 
 from pyspark.sql import functions as F
 
+from lakehouse import plots
 from lakehouse.graph import TABLES
 from lakehouse.lake import Lake
 from lakehouse.tables import GOLD_MOST_POPULAR_TAGS_MONTHLY, GOLD_POSTS_USERS, SILVER_POSTS
@@ -34,23 +35,16 @@ def monthly_tag_questions(lake: Lake, site: str):
 
 
 def hours_to_first_answer(lake: Lake, site: str) -> list[float]:
-    """Hours from each question of the site to its first answer (at most MAX_POINTS)."""
-    posts = lake.read(SILVER_POSTS).where(F.col("site") == site)
-    asked = posts.where(F.col("post_type") == "question").select(
-        F.col("id").alias("question_id"), F.col("creation_date").alias("asked")
+    """Hours from each question of the site to its first answer, for at most MAX_POINTS
+    questions: Spark picks them and their answers, lakehouse.plots computes the waits as
+    it does for the report."""
+    posts = lake.read(SILVER_POSTS).where(F.col("site") == site).select(*plots.POST_TIMES)
+    questions = posts.where(F.col("post_type") == "question").select("id").limit(MAX_POINTS)
+    answers = posts.where(F.col("post_type") == "answer").join(
+        questions.withColumnRenamed("id", "question_id"), "question_id", "left_semi"
     )
-    first_answer = (
-        posts.where(F.col("post_type") == "answer")
-        .groupBy("question_id")
-        .agg(F.min("creation_date").alias("answered"))
-    )
-    hours = (
-        asked.join(first_answer, "question_id")
-        .select(((F.unix_timestamp("answered") - F.unix_timestamp("asked")) / 3600).alias("h"))
-        .where(F.col("h") >= 0)
-        .limit(MAX_POINTS)
-    )
-    return sorted(row["h"] for row in hours.collect())
+    asked = posts.join(questions, "id", "left_semi")
+    return plots.hours_to_first_answer(asked.unionByName(answers).toPandas())
 
 
 def most_active_users(lake: Lake, site: str, top: int = 15):

@@ -2,6 +2,8 @@
 local report: each takes plain pandas data and returns a matplotlib figure."""
 
 TREND_TAGS = 5
+# The columns of silver.posts that hours_to_first_answer reads.
+POST_TIMES = ("id", "post_type", "question_id", "creation_date")
 
 
 def _new_axes(title: str, xlabel: str, ylabel: str):
@@ -14,8 +16,22 @@ def _new_axes(title: str, xlabel: str, ylabel: str):
     return figure, axes
 
 
+def monthly_counts(monthly, tag: str):
+    """The tag's questions per month, one value for every month from the site's first
+    to its last: 0 where the site had questions but none with the tag, NaN (a gap in the
+    line) where it had no tagged question at all."""
+    import pandas as pd
+
+    month = pd.to_datetime(monthly.month)
+    months = pd.date_range(month.min(), month.max(), freq="MS")
+    tagged = monthly.tag == tag
+    counts = monthly.question_count[tagged].set_axis(month[tagged]).reindex(months)
+    return counts.astype("float").where(counts.notna() | ~months.isin(month), 0.0)
+
+
 def tag_trend(monthly, tags: int = TREND_TAGS):
-    """Questions per month of the most asked tags; `monthly` has tag, month, question_count."""
+    """Questions per month of the most asked tags; `monthly` has tag, month (the first
+    of each month), question_count. The legend sits beside the axes, never on a line."""
     from matplotlib.dates import ConciseDateFormatter
 
     top = monthly.groupby("tag")["question_count"].sum().nlargest(tags).index
@@ -23,16 +39,16 @@ def tag_trend(monthly, tags: int = TREND_TAGS):
         f"Questions per month, top {len(top)} tags", "month", "questions per month"
     )
     for tag in top:
-        series = monthly[monthly.tag == tag].sort_values("month")
-        axes.plot(series.month, series.question_count, marker="o", markersize=3, label=tag)
+        series = monthly_counts(monthly, tag)
+        axes.plot(series.index, series.values, marker="o", markersize=3, label=tag)
     axes.xaxis.set_major_formatter(ConciseDateFormatter(axes.xaxis.get_major_locator()))
-    axes.legend(loc="upper left", fontsize="small")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, fontsize="small")
     return figure
 
 
 def hours_to_first_answer(posts) -> list[float]:
-    """Hours from each question to its first answer; `posts` has id, post_type,
-    question_id and creation_date (silver.posts)."""
+    """Hours from each question to its first answer; `posts` has the POST_TIMES columns
+    of silver.posts."""
     questions = posts[posts.post_type == "question"].set_index("id")["creation_date"]
     first_answer = posts[posts.post_type == "answer"].groupby("question_id")["creation_date"].min()
     waits = (first_answer - questions.reindex(first_answer.index)).dropna()
@@ -65,5 +81,5 @@ def user_activity(users, top: int = 15):
     figure, axes = _new_axes(f"The {len(active)} most active users", "posts", "user")
     axes.barh(active.display_name, active.questions, label="questions")
     axes.barh(active.display_name, active.answers, left=active.questions, label="answers")
-    axes.legend(loc="lower right", fontsize="small")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, fontsize="small")
     return figure

@@ -52,7 +52,7 @@ def test_the_headline_numbers_are_the_gold_tables_values(report, browser, lake):
     browser.open(report.as_uri(), settle_seconds=0)
     shown = browser.evaluate(
         "Object.fromEntries([...document.querySelectorAll('[data-metric]')]"
-        ".map(e => [e.dataset.metric, Number(e.textContent)]))"
+        ".map(e => [e.dataset.metric, Number(e.textContent.replaceAll(',', ''))]))"
     )
     users = lake.read("gold.posts_users").where(F.col("site") == SITE)
     totals = users.agg(*[F.sum(c).alias(c) for c in ("questions", "answers", "accepted_answers")])
@@ -62,6 +62,39 @@ def test_the_headline_numbers_are_the_gold_tables_values(report, browser, lake):
         **totals.first().asDict(),
     }
     assert shown == expected
+
+
+@pytest.mark.parametrize("width", [1280, 420])
+def test_the_page_fits_the_screen_at_desktop_and_phone_width(report, browser, width):
+    browser.call(
+        "Emulation.setDeviceMetricsOverride",
+        width=width,
+        height=900,
+        deviceScaleFactor=1,
+        mobile=width < 600,
+    )
+    try:
+        browser.open(report.as_uri(), settle_seconds=0)
+        page_width = browser.evaluate("document.documentElement.scrollWidth")
+        assert page_width <= browser.evaluate("window.innerWidth"), f"{page_width} px wide"
+    finally:
+        browser.call("Emulation.clearDeviceMetricsOverride")
+
+
+def test_numbers_are_grouped_and_right_aligned_and_chart_text_is_text(report, browser):
+    browser.open(report.as_uri(), settle_seconds=0)
+    cells = browser.evaluate(
+        "[...document.querySelectorAll('#top-users tbody tr:first-child td')]"
+        ".map(td => [td.textContent, getComputedStyle(td).textAlign])"
+    )
+    name, *numbers = cells
+    assert name[1] == "left"
+    assert all(align == "right" and text.replace(",", "").isdigit() for text, align in numbers)
+    for chart in ("chart-tag-trend", "chart-answer-times"):
+        labels = browser.evaluate(
+            f"[...document.querySelectorAll('#{chart} svg text')].map(t => t.textContent)"
+        )
+        assert "questions" in " ".join(labels), labels
 
 
 def test_every_chart_and_table_is_on_the_page(report, browser, lake):
@@ -75,3 +108,35 @@ def test_every_chart_and_table_is_on_the_page(report, browser, lake):
     rules = lake.read("bronze.dq_results").where(F.col("site") == SITE).count()
     assert browser.evaluate("document.querySelectorAll('#data-quality tbody tr').length") == rules
     assert browser.evaluate("document.querySelectorAll('#data-quality-outcome td').length") == 3
+
+
+def test_the_lab_and_the_report_wait_for_answers_as_the_dump_says(report, lake, s3, settings):
+    """The answer-time chart's waits, from the lab's Spark and from the report's reader
+    alike, are the dump's own: each question's first answer's CreationDate minus its
+    own, from Posts.xml as ingest stored it."""
+    from datetime import datetime
+
+    from lxml import etree
+
+    from lakehouse import explore, plots
+    from lakehouse.raw_layout import dump_folder
+    from localenv.lake_summary import read_site_table
+
+    dump_id = lake.read("bronze.dump_loads").where(F.col("site") == SITE).first()["dump_id"]
+    key = f"raw/{dump_folder(SITE, dump_id)}/Posts.xml"
+    xml = s3.get_object(Bucket=settings.bucket, Key=key)["Body"].read()
+    asked, answered = {}, {}
+    for row in etree.fromstring(xml):
+        created = datetime.fromisoformat(row.get("CreationDate"))
+        if row.get("PostTypeId") == "1":
+            asked[row.get("Id")] = created
+        elif row.get("PostTypeId") == "2":
+            parent = row.get("ParentId")
+            answered[parent] = min(created, answered.get(parent, created))
+    waits = [(answered[q] - asked[q]).total_seconds() / 3600 for q in answered if q in asked]
+    expected = sorted(w for w in waits if w >= 0)
+
+    posts = read_site_table(settings, "silver.posts", SITE, list(plots.POST_TIMES))
+    assert expected and len(expected) < explore.MAX_POINTS
+    assert plots.hours_to_first_answer(posts.to_pandas()) == pytest.approx(expected)
+    assert explore.hours_to_first_answer(lake, SITE) == pytest.approx(expected)
