@@ -65,6 +65,7 @@ class JupyterKernel:
                 outcome[content["name"]] += content["text"]
             elif kind == "error":
                 outcome["error"] = f"{content['ename']}: {content['evalue']}"
+                outcome["traceback"] = "\n".join(content["traceback"])
             elif kind == "execute_reply":
                 outcome["status"] = content["status"]
             elif kind == "status" and content["execution_state"] == "idle":

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.settings import LakeSettings
+from localenv.lab_kernel import READ_ONLY_VARIABLE
 from localenv.local_cluster import local_cluster
 from localenv.ports import free_port
 from localenv.processes import ManagedProcess
@@ -128,6 +129,7 @@ class LocalLab:
             **settings.environment(),
             "JUPYTER_PATH": str(jupyter_path),
             "JUPYTER_RUNTIME_DIR": str(self.state_dir / "runtime"),
+            READ_ONLY_VARIABLE: "0" if writable else "1",
         }
         self.process.spawn(
             [

@@ -1,14 +1,48 @@
 """The lake kernel's start-up (an IPython extension): a Spark session on the lake,
-`lake` for logical table names, and the `%sql` / `%%sql` magic. Nothing to configure."""
+`lake` for logical table names, and the `%sql` / `%%sql` magic. Nothing to configure.
+
+A Spark error in a cell shows as one line that says what to do; its whole trace goes to
+a log file the line names, not on the screen."""
 
 import logging
+import os
 import sys
+import tempfile
+import traceback
+from pathlib import Path
 
 MAX_ROWS = 1000
+# Set in the kernel's environment by a lab that serves the lake read-only.
+READ_ONLY_VARIABLE = "LAKE_LAB_READ_ONLY"
+# How the read-only S3 endpoint (S3Proxy's read-only blob store) refuses a write.
+WRITE_REFUSED = ("Status Code: 501", "implies functionality that is not implemented")
 
 
-def _first_paragraph(error: Exception) -> str:
-    return str(error).strip().split("\n\n")[0]
+def errors_log() -> Path:
+    return Path(os.environ.get("JUPYTER_RUNTIME_DIR") or tempfile.gettempdir()) / "lake-errors.log"
+
+
+def one_line(error: BaseException, read_only: bool) -> str:
+    """What the user reads instead of the trace."""
+    from lakehouse.graph import TABLES
+
+    text = str(error).strip()
+    if read_only and any(sign in text for sign in WRITE_REFUSED):
+        return (
+            "The lab's lake is read-only, so exploring never changes a table; to write, "
+            "stop the lab (`make lab-stop`) and start it with `make lab WRITE=1`"
+        )
+    first = text.splitlines()[0] if text else type(error).__name__
+    if "TABLE_OR_VIEW_NOT_FOUND" in first:
+        first += f" The lake's tables: {', '.join(TABLES)}."
+    return f"Spark: {first}"
+
+
+def _log(error: BaseException) -> Path:
+    log = errors_log()
+    with log.open("a") as out:
+        out.write("".join(traceback.format_exception(error)) + "\n")
+    return log
 
 
 def load_ipython_extension(ipython) -> None:
@@ -17,23 +51,37 @@ def load_ipython_extension(ipython) -> None:
 
     from lakehouse.runtime import open_lake
 
-    # PySpark logs every failed query as JSON too; the magic prints the message once.
+    # PySpark logs every failed query as JSON too; the message is printed once, below.
     logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+    read_only = os.environ.get(READ_ONLY_VARIABLE) == "1"
     lake = open_lake()
     ipython.push({"spark": lake.spark, "lake": lake})
 
+    def explain(error: BaseException) -> str:
+        return f"{one_line(error, read_only)} (details: {_log(error)})"
+
+    def spark_error(shell, kind, error, trace, tb_offset=None):
+        # IPython discards what a custom handler returns; showing it is the handler's job.
+        shown = [explain(error)]
+        shell._showtraceback(kind, error, shown)
+        return shown
+
+    ipython.set_custom_exc((PySparkException, Py4JJavaError), spark_error)
+
     def sql(line: str, cell: str | None = None):
         """Run Spark SQL on logical names (`SELECT * FROM gold.most_popular_tags`) and
-        show up to MAX_ROWS rows; a failing query prints Spark's message, no traceback."""
+        show up to MAX_ROWS rows; a failing query prints one line, no traceback."""
         query = cell if cell is not None else line
         try:
             return lake.sql(query).limit(MAX_ROWS).toPandas()
         except (PySparkException, Py4JJavaError) as error:
-            print(f"Spark: {_first_paragraph(error)}", file=sys.stderr)
+            print(explain(error), file=sys.stderr)
             return None
 
     ipython.register_magic_function(sql, magic_kind="line_cell", magic_name="sql")
+    access = "read-only" if read_only else "read and write"
     print(
         "StackExchange lake: `spark` and `lake` are ready; query with %%sql "
-        f"(tables by logical name, e.g. gold.most_popular_tags), S3 at {lake.settings.s3_endpoint}"
+        f"(tables by logical name, e.g. gold.most_popular_tags), {access}, "
+        f"S3 at {lake.settings.s3_endpoint}"
     )

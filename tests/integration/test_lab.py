@@ -5,6 +5,7 @@ and the kernel cannot write to the lake."""
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from pipeline_helpers import PIPED_SITE
@@ -12,7 +13,7 @@ from pipeline_helpers import PIPED_SITE
 from browser import Browser, chromium_binary
 from conftest import REPO_ROOT
 from jupyter_api import JupyterKernel
-from localenv.lab import KERNEL_NAME, LocalLab
+from localenv.lab import KERNEL_DISPLAY_NAME, KERNEL_NAME, LocalLab
 from localenv.ports import free_port
 
 SITE = PIPED_SITE
@@ -74,6 +75,15 @@ def test_a_bad_query_shows_sparks_message_not_a_traceback(kernel):
     outcome = kernel.execute("%%sql\nSELECT nope FROM bronze.posts")
     assert "UNRESOLVED_COLUMN" in outcome["stderr"]
     assert "Traceback" not in outcome["stderr"] and outcome["error"] is None
+    assert len(outcome["stderr"].strip().splitlines()) == 1, outcome["stderr"]
+
+
+def test_a_misspelt_table_lists_the_tables_without_the_plan(kernel):
+    outcome = kernel.execute("%%sql\nSELECT * FROM bronze.postz")
+    (line,) = outcome["stderr"].strip().splitlines()
+    assert "TABLE_OR_VIEW_NOT_FOUND" in line and "bronze.posts," in line
+    details = line.rsplit("(details: ", 1)[1].rstrip(")")
+    assert "UnresolvedRelation" in Path(details).read_text()  # The plan went to the log.
 
 
 def test_the_kernel_cannot_write_to_the_lake(kernel, s3, settings):
@@ -83,3 +93,45 @@ def test_the_kernel_cannot_write_to_the_lake(kernel, s3, settings):
     assert outcome["status"] == "error"
     listing = s3.list_objects_v2(Bucket=settings.bucket, Prefix="gold/scribble")
     assert listing.get("KeyCount", 0) == 0
+    assert_one_read_only_line(outcome["traceback"])
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        f"lake.sql(\"DELETE FROM gold.posts_users WHERE site = '{SITE}'\")",
+        f"%%sql\nDELETE FROM gold.posts_users WHERE site = '{SITE}'",
+    ],
+    ids=["lake.sql", "%%sql"],
+)
+def test_a_write_is_refused_in_one_line_that_says_read_only(kernel, lake, code):
+    before = lake.read("gold.posts_users").where(f"site = '{SITE}'").count()
+    outcome = kernel.execute(code)
+    assert_one_read_only_line(outcome.get("traceback") or outcome["stderr"])
+    assert lake.read("gold.posts_users").where(f"site = '{SITE}'").count() == before > 0
+
+
+def assert_one_read_only_line(shown: str) -> None:
+    (line,) = shown.strip().splitlines()
+    assert "read-only" in line and "make lab WRITE=1" in line, line
+    assert "Traceback" not in line and "Py4J" not in line
+
+
+def test_the_tour_opens_on_the_lake_kernel(lab):
+    if chromium_binary() is None:
+        pytest.skip("Chromium is not installed here; `make test-tools` installs Debian's")
+    browser = Browser()
+    try:
+        browser.open(lab["url"].replace("/lab?", "/lab/tree/explore.ipynb?"))
+        shown = ""
+        for _ in range(240):
+            shown = browser.evaluate(
+                "[...document.querySelectorAll('.jp-Toolbar-kernelName')]"
+                ".map(e => e.textContent.trim()).join('|')"
+            )
+            if shown == KERNEL_DISPLAY_NAME:
+                break
+            time.sleep(0.5)
+    finally:
+        browser.close()
+    assert shown == KERNEL_DISPLAY_NAME

@@ -18,6 +18,8 @@ from ingest.sample_dump import SampleSpec
 from ingest.sources import GeneratedSample
 from lakehouse.graph import TABLES, in_dependency_order
 from lakehouse.lake import Lake
+from lakehouse.settings import environment_set
+from localenv.lab import install_kernel
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 DASHBOARD = NOTEBOOKS.parent / "dashboards" / "stackexchange_overview.lvdash.json"
@@ -43,8 +45,11 @@ def test_the_flow_filled_gold(sample_in_lake, lake):
     assert users == sample_in_lake.rows["Users.xml"]
 
 
-def test_the_explore_tour_runs_on_what_the_flow_wrote(sample_in_lake):
-    result = NotebookRun(NOTEBOOKS / "explore.ipynb", default_timeout=900).execute()
+def test_the_explore_tour_runs_on_what_the_flow_wrote(sample_in_lake, tmp_path):
+    """On the kernel the notebook names, the lab's lake kernel, as JupyterLab opens it."""
+    install_kernel(tmp_path / "jupyter")
+    with environment_set({"JUPYTER_PATH": str(tmp_path / "jupyter")}):
+        result = NotebookRun(NOTEBOOKS / "explore.ipynb", default_timeout=900).execute()
     assert result.error is None, result.error.summary if result.error else ""
 
 
