@@ -7,6 +7,7 @@ from pipeline_helpers import versions as pipeline_versions
 from pyspark.sql import functions as F
 
 from lakehouse import steps
+from lakehouse.bronze import census
 from lakehouse.bronze.census import BadDumpFile
 from lakehouse.lake import Lake
 
@@ -40,12 +41,14 @@ def posts_file(rows: list[str]) -> str:
 POSTS = posts_file(POST_ROWS)
 
 
-# Two ways in: with ingest's facts in the manifest, bronze reads the file once; without
+# Three ways in: with ingest's facts in the manifest, bronze reads the file once; without
 # them (a manifest from before them, or a row ingest cannot read an Id from), it takes a
-# census first.
+# census first; and with more duplicated Ids than the census lists (here, past one), the
+# load ranks every row by Id in Spark instead of the listed ones.
 LOADS = {
     "one read": ("bad.example.com", True, [row for row in POST_ROWS if row != NO_ID]),
     "census first": ("census.example.com", False, POST_ROWS),
+    "census, Ids not listed": ("unlisted.example.com", False, POST_ROWS),
 }
 READABLE_POSTS = posts_file(LOADS["one read"][2])
 
@@ -56,7 +59,22 @@ def loaded(request, lake, s3, settings):
     files = {"Posts.xml": posts_file(rows), "Users.xml": USERS}
     put_raw_dump(s3, settings, site, "2020-01-01-badbad01", files, ingest_facts)
     ctx = steps.run_context(lake, site)
-    return ctx, steps.bronze_posts(ctx), steps.bronze_users(ctx), rows
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param == "census, Ids not listed":
+            patch.setattr(census, "MAX_LISTED_DUPLICATES", 1)
+            patch.setattr(census, "Census", listing_none(census.Census))
+        posts = steps.bronze_posts(ctx)
+    return ctx, posts, steps.bronze_users(ctx), rows
+
+
+def listing_none(census_class):
+    """Census, but failing the test unless the load got no list of duplicated Ids."""
+
+    def made(counts, duplicated_ids, extra_copies):
+        assert duplicated_ids is None, duplicated_ids
+        return census_class(counts, duplicated_ids, extra_copies)
+
+    return made
 
 
 def test_rows_in_equal_rows_stored_plus_rows_rejected(loaded, lake):

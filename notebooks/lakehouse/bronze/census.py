@@ -32,6 +32,9 @@ from lakehouse.raw_layout import DUPLICATED_IDS
 from lakehouse.schemas import DumpTable
 
 NO_ID = "row_without_id"
+# Past this many duplicated Ids the census lists none: the load then ranks every row by
+# Id in Spark, so the driver never holds a list that grows with the file.
+MAX_LISTED_DUPLICATES = 10_000
 
 
 class BadDumpFile(ValueError):
@@ -50,12 +53,9 @@ class Census:
     """A file's lines counted by kind, and the Ids that appear on more than one row."""
 
     counts: dict[str, int]
-    duplicated_ids: dict[int, int]  # Id -> number of rows carrying it
-
-    @property
-    def extra_copies(self) -> int:
-        """Rows beyond the first for each duplicated Id."""
-        return sum(self.duplicated_ids.values()) - len(self.duplicated_ids)
+    # Id -> number of rows carrying it; None when there are too many to list.
+    duplicated_ids: dict[int, int] | None
+    extra_copies: int  # rows beyond the first for each duplicated Id
 
     @property
     def rows_rejected(self) -> int:
@@ -77,13 +77,22 @@ def take_census(spark, uri: str, table: DumpTable, expected_rows: int) -> Census
         .alias("kind")
     )
     per_id = lines.groupBy(kind, "id").count()
-    duplicated = F.when((F.col("count") > 1) & (F.col("kind") == ROW), F.col("id"))
-    tally = per_id.groupBy("kind", duplicated.alias("duplicated_id")).agg(F.sum("count"))
-    counts, duplicated_ids = {}, {}
-    for kind_name, duplicated_id, rows in tally.collect():
-        counts[kind_name] = counts.get(kind_name, 0) + rows
-        if duplicated_id is not None:
-            duplicated_ids[duplicated_id] = rows
+    duplicated = (F.col("count") > 1) & (F.col("kind") == ROW)
+    listed = F.collect_list(F.when(duplicated, F.struct("id", "count")))
+    tally = per_id.groupBy("kind").agg(
+        F.sum("count").alias("rows"),
+        F.sum(F.when(duplicated, F.col("count") - 1)).alias("extra_copies"),
+        F.count_if(duplicated).alias("duplicated"),
+        F.slice(listed, 1, MAX_LISTED_DUPLICATES).alias("listed"),
+    )
+    counts, duplicated_ids, extra_copies = {}, {}, 0
+    for row in tally.collect():
+        counts[row.kind] = row.rows
+        extra_copies += row.extra_copies or 0
+        if duplicated_ids is not None and row.duplicated > MAX_LISTED_DUPLICATES:
+            duplicated_ids = None
+        elif duplicated_ids is not None:
+            duplicated_ids.update((pair.id, pair["count"]) for pair in row.listed)
 
     if counts.get(FORBIDDEN):
         raise BadDumpFile(f"{uri}: holds a DOCTYPE or ENTITY declaration; refusing the file")
@@ -92,7 +101,7 @@ def take_census(spark, uri: str, table: DumpTable, expected_rows: int) -> Census
     seen = counts.get(ROW, 0) + counts.get(NO_ID, 0) + counts.get(REJECTED, 0)
     if seen != expected_rows:
         raise BadDumpFile(f"{uri}: read {seen} row lines, but the manifest counted {expected_rows}")
-    return Census(counts, duplicated_ids)
+    return Census(counts, duplicated_ids, extra_copies)
 
 
 def known_duplicates(manifest: dict, file_name: str) -> dict[int, int] | None:

@@ -86,18 +86,23 @@ def _rejected(lines: DataFrame, table: DumpTable) -> DataFrame:
 
 
 def _first_copies(
-    rows: DataFrame, duplicated_ids: dict[int, int]
+    rows: DataFrame, duplicated_ids: dict[int, int] | None
 ) -> tuple[DataFrame, DataFrame | None]:
-    """One row per Id (of several copies, the one with the lowest hash), and the others."""
-    if not duplicated_ids:
+    """One row per Id (of several copies, the one with the lowest hash), and the others.
+    Only the listed Ids are ranked; with None (too many to list) every row is."""
+    if duplicated_ids == {}:
         return rows, None
-    spark = rows.sparkSession
-    ids = F.broadcast(spark.createDataFrame([(i,) for i in duplicated_ids], "id bigint"))
+    if duplicated_ids is None:
+        candidates, single = rows, None
+    else:
+        listed = [(i,) for i in duplicated_ids]
+        ids = F.broadcast(rows.sparkSession.createDataFrame(listed, "id bigint"))
+        candidates, single = rows.join(ids, "id", "left_semi"), rows.join(ids, "id", "left_anti")
     first = Window.partitionBy("site", "id").orderBy(ROW_HASH)
-    ranked = rows.join(ids, "id", "left_semi").withColumn("_copy", F.row_number().over(first))
-    unique = rows.join(ids, "id", "left_anti").unionByName(
-        ranked.where(F.col("_copy") == 1).drop("_copy")
-    )
+    ranked = candidates.withColumn("_copy", F.row_number().over(first))
+    unique = ranked.where(F.col("_copy") == 1).drop("_copy")
+    if single is not None:
+        unique = single.unionByName(unique)
     return unique, ranked.where(F.col("_copy") > 1).drop("_copy")
 
 
