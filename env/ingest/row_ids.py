@@ -13,11 +13,11 @@ import re
 
 import numpy as np
 
+from lakehouse.raw_layout import MAX_LISTED_DUPLICATES
+
 PLAIN_ID = re.compile(rb'<row Id="(-?\d{1,10})"')
 # Ids past this would make the bitmap large (128 MB); such a file is counted by bronze.
 MAX_ID = 1 << 30
-# Past this many, a file is not a dump with a few repeated rows: bronze counts it.
-MAX_DUPLICATED = 10_000
 BATCH = 1 << 16
 
 
@@ -56,7 +56,7 @@ class DuplicateIds:
             return
         for negative in values[values < 0].tolist():
             self.negative_counts[negative] = self.negative_counts.get(negative, 0) + 1
-        self.certain = len(self.negative_counts) <= MAX_DUPLICATED
+        self.certain = len(self.negative_counts) <= MAX_LISTED_DUPLICATES
         self._count(values[values >= 0])
 
     def _count(self, ids: np.ndarray) -> None:
@@ -80,7 +80,7 @@ class DuplicateIds:
             strict=True,
         ):
             self.copies[row_id] = self.copies.get(row_id, 1 if earlier else 0) + count
-        if len(self.copies) > MAX_DUPLICATED:
+        if len(self.copies) > MAX_LISTED_DUPLICATES:
             self.certain = False
 
     def duplicated(self) -> dict[int, int] | None:

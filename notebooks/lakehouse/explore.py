@@ -39,12 +39,11 @@ def hours_to_first_answer(lake: Lake, site: str) -> list[float]:
     questions: Spark picks them and their answers, lakehouse.plots computes the waits as
     it does for the report."""
     posts = lake.read(SILVER_POSTS).where(F.col("site") == site).select(*plots.POST_TIMES)
-    questions = posts.where(F.col("post_type") == "question").select("id").limit(MAX_POINTS)
+    questions = posts.where(F.col("post_type") == "question").limit(MAX_POINTS)
     answers = posts.where(F.col("post_type") == "answer").join(
-        questions.withColumnRenamed("id", "question_id"), "question_id", "left_semi"
+        questions.select(F.col("id").alias("question_id")), "question_id", "left_semi"
     )
-    asked = posts.join(questions, "id", "left_semi")
-    return plots.hours_to_first_answer(asked.unionByName(answers).toPandas())
+    return plots.hours_to_first_answer(questions.unionByName(answers).toPandas())
 
 
 def most_active_users(lake: Lake, site: str, top: int = 15):

@@ -9,6 +9,9 @@ RAW_PREFIX = "raw"
 MANIFEST = "manifest.json"
 # The manifest's field: file name -> [[Id, row lines carrying it], ...].
 DUPLICATED_IDS = "duplicated_ids"
+# Ingest's manifest and bronze's census list at most this many duplicated Ids of a file:
+# more is not a dump with a few repeated rows, and bronze then ranks every row in Spark.
+MAX_LISTED_DUPLICATES = 10_000
 
 
 def dump_folder(site: str, dump_id: str) -> str:

@@ -5,8 +5,9 @@ import random
 
 import pyarrow as pa
 
-from ingest.row_ids import MAX_DUPLICATED, MAX_ID, DuplicateIds
+from ingest.row_ids import MAX_ID, DuplicateIds
 from lakehouse.bronze.xml_rows import census_lines
+from lakehouse.raw_layout import MAX_LISTED_DUPLICATES
 from lakehouse.schemas import table_for_file
 
 USERS = table_for_file("Users.xml")
@@ -43,7 +44,7 @@ def test_a_row_without_a_leading_plain_id_leaves_the_count_to_bronze():
 
 
 def test_too_many_duplicated_ids_leaves_the_count_to_bronze():
-    lines = [f'<row Id="{n}" />' for n in range(MAX_DUPLICATED + 1)] * 2
+    lines = [f'<row Id="{n}" />' for n in range(MAX_LISTED_DUPLICATES + 1)] * 2
     assert duplicated(lines) is None
 
 

@@ -28,13 +28,10 @@ from lakehouse.bronze.xml_rows import (
     ROW,
     census_lines,
 )
-from lakehouse.raw_layout import DUPLICATED_IDS
+from lakehouse.raw_layout import DUPLICATED_IDS, MAX_LISTED_DUPLICATES
 from lakehouse.schemas import DumpTable
 
 NO_ID = "row_without_id"
-# Past this many duplicated Ids the census lists none: the load then ranks every row by
-# Id in Spark, so the driver never holds a list that grows with the file.
-MAX_LISTED_DUPLICATES = 10_000
 
 
 class BadDumpFile(ValueError):
