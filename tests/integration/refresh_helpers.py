@@ -25,7 +25,7 @@ from lakehouse.tables import DQ_RESULTS, DUMP_LOADS, ROW_LINEAGE, STEP_RUNS
 HISTORY_TABLES = {DUMP_LOADS, ROW_LINEAGE, STEP_RUNS, DQ_RESULTS}
 # Columns that say when and from where a row was written, not what it holds.
 WRITE_LINEAGE = {"dump_id", "source_file", "ingested_at", "_row_hash", "run_id", "run_time"}
-EARLIER, LATER = 1_600_000_000, 1_700_000_000  # _files.xml mtimes: 2020-09 and 2023-11
+EARLIER = 1_600_000_000  # a _files.xml mtime: 2020-09, before either real dump
 
 
 def pack_listed(xml_dir: Path, archive: Path, mtime: int) -> Path:
