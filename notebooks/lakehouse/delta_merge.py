@@ -5,7 +5,7 @@ of a site replaces that site's rows exactly (`sync`)."""
 import uuid
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
 from lakehouse.lake import Lake
@@ -101,14 +101,17 @@ def sync(
     not_null: tuple[str, ...] = (),
     properties: dict[str, str] | None = None,
     expected_rows: int | None = None,
-) -> None:
+) -> int:
     """Make the rows of `name` in `scope` (one site, or one site's rows of one table)
     equal `source`: insert, update and delete as needed. Nothing outside `scope` changes.
+    Returns how many rows the scope holds now, counted on the way (no job of its own).
 
     A scope with no rows stored yet gets a plain write: a first load is most of the data
     a lake ever receives, and a MERGE into an empty slice would join every row with the
-    table and read `source` twice more. A table created here gets the Delta table
-    `properties`, and its `not_null` columns refuse nulls.
+    table and read `source` twice more. That write is not preceded by a check that
+    `source` has rows (a round trip, and for bronze a parse); an empty source then leaves
+    an empty commit. A table created here gets the Delta table `properties`, and its
+    `not_null` columns refuse nulls.
 
     The deletions are guarded: with `expected_rows` (what the dump's manifest says the
     source holds) a source of any other size stops the sync; without it, so does one
@@ -117,13 +120,13 @@ def sync(
     and the decision to MERGE at all come from one comparison job, so a refresh reads
     `source` twice: once to compare, once in the MERGE.
     """
-    retry_on_conflict(
+    return retry_on_conflict(
         lambda: _sync(lake, source, name, keys, scope, not_null, properties, expected_rows),
         f"sync {name}",
     )
 
 
-def _sync(lake, source, name, keys, scope, not_null, properties, expected_rows) -> None:
+def _sync(lake, source, name, keys, scope, not_null, properties, expected_rows) -> int:
     if lake.exists(name):
         stored = lake.read(name).where(scope_filter(scope))
         first_rows = stored.isEmpty()
@@ -131,23 +134,45 @@ def _sync(lake, source, name, keys, scope, not_null, properties, expected_rows) 
         lake.create_empty(name, source.schema, not_null, properties)
         first_rows = True
     else:
-        lake.create(source, name, properties=properties)
-        return
+        counted_source, rows = counted(source)
+        lake.create(counted_source, name, properties=properties)
+        return _rows_written(rows, lake, name, scope)
     if first_rows:
-        # The manifest's count spares a pass over the source (a parse, for bronze).
-        has_rows = expected_rows > 0 if expected_rows is not None else not source.isEmpty()
-        if has_rows:
-            lake.overwrite_slice(source, name, scope)
-        return
-    counts = _compare(source, stored, keys)
+        if expected_rows == 0:  # The manifest's count spares a write of nothing.
+            return 0
+        counted_source, rows = counted(source)
+        lake.overwrite_slice(counted_source, name, scope)
+        return _rows_written(rows, lake, name, scope)
+    both = _side_by_side(source, stored, keys)
+    counts = _compare(both)
     _check_source(lake, name, scope, counts, expected_rows)
     if counts.changed or counts.gone:
-        changed = source.join(stored.select(*keys, ROW_HASH), [*keys, ROW_HASH], "left_anti")
-        gone = stored.join(source.select(*keys), keys, "left_anti").select(source.columns)
-        changes = changed.withColumn(_DELETE, F.lit(False)).unionByName(
-            gone.withColumn(_DELETE, F.lit(True))
-        )
-        _merge(lake, changes, name, keys)
+        # Rows gone from the source carry only their keys: MERGE deletes them by key.
+        changes = both.where(_changed() | _gone()).withColumn(_DELETE, _gone())
+        _merge(lake, changes.drop(_IN_SOURCE, _IN_STORED, _STORED_HASH), name, keys)
+    return counts.source
+
+
+def counted(df: DataFrame, condition: Column | None = None) -> tuple[DataFrame, Observation]:
+    """`df`, counting its rows (those that meet `condition`) as they pass, with Spark's
+    observed metrics: the count comes with the first action on it, at no job of its own."""
+    rows = Observation(f"rows_{uuid.uuid4().hex}")
+    count = F.count(F.lit(1)) if condition is None else F.count_if(condition)
+    return df.observe(rows, count.alias("rows")), rows
+
+
+def observed_rows(rows: Observation) -> int | None:
+    """What `counted` counted, or None when the engine reported no metrics for the
+    action (none ran yet, or a write command it does not report them for)."""
+    return rows.get.get("rows")
+
+
+def _rows_written(rows: Observation, lake: Lake, name: str, scope: dict[str, str]) -> int:
+    """The rows the write put in `scope`, as observed, or else counted again."""
+    observed = observed_rows(rows)
+    if observed is None:
+        return lake.read(name).where(scope_filter(scope)).count()
+    return observed
 
 
 @dataclass(frozen=True)
@@ -160,23 +185,40 @@ class SliceCounts:
     gone: int  # stored, not in the source
 
 
-def _compare(source: DataFrame, stored: DataFrame, keys: list[str]) -> SliceCounts:
-    """One job: the source is read once here, however large (for bronze, a parse)."""
-    stored_hash = "_stored_hash"
-    theirs = stored.select(*keys, F.col(ROW_HASH).alias(stored_hash), F.lit(True).alias("_s"))
-    ours = source.select(*keys, ROW_HASH, F.lit(True).alias("_n"))
-    in_source, in_stored = F.col("_n").isNotNull(), F.col("_s").isNotNull()
-    different = F.col(stored_hash).isNull() | (F.col(ROW_HASH) != F.col(stored_hash))
-    row = (
-        ours.join(theirs, keys, "full_outer")
-        .agg(
-            F.count_if(in_source).alias("source"),
-            F.count_if(in_stored).alias("stored"),
-            F.count_if(in_source & different).alias("changed"),
-            F.count_if(in_stored & ~in_source).alias("gone"),
-        )
-        .first()
+_IN_SOURCE, _IN_STORED, _STORED_HASH = "_in_source", "_in_stored", "_stored_hash"
+
+
+def _gone() -> Column:
+    """A stored row the source no longer has."""
+    return F.col(_IN_SOURCE).isNull()
+
+
+def _changed() -> Column:
+    """A source row that is new, or stored with another hash."""
+    stored_hash = F.col(_STORED_HASH)
+    return F.col(_IN_SOURCE) & (stored_hash.isNull() | (F.col(ROW_HASH) != stored_hash))
+
+
+def _side_by_side(source: DataFrame, stored: DataFrame, keys: list[str]) -> DataFrame:
+    """Every source row beside the stored row of its keys (by hash), and stored rows the
+    source lacks: one full outer join, which the comparison and the MERGE both read.
+    (The source appears once in it: a source carrying observed metrics may not appear
+    twice in one Spark Connect plan.)"""
+    theirs = stored.select(
+        *keys, F.col(ROW_HASH).alias(_STORED_HASH), F.lit(True).alias(_IN_STORED)
     )
+    return source.withColumn(_IN_SOURCE, F.lit(True)).join(theirs, keys, "full_outer")
+
+
+def _compare(both: DataFrame) -> SliceCounts:
+    """One job: the source is read once here, however large (for bronze, a parse)."""
+    in_source, in_stored = F.col(_IN_SOURCE).isNotNull(), F.col(_IN_STORED).isNotNull()
+    row = both.agg(
+        F.count_if(in_source).alias("source"),
+        F.count_if(in_stored).alias("stored"),
+        F.count_if(_changed()).alias("changed"),
+        F.count_if(_gone()).alias("gone"),
+    ).first()
     return SliceCounts(**row.asDict())
 
 

@@ -5,7 +5,7 @@ catalog set (on Databricks) to the Unity Catalog table `<catalog>.<layer>.<table
 (lakehouse.table_names). Transforms never see the difference.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from lakehouse.raw_layout import dump_folder
@@ -20,6 +20,9 @@ class Lake:
 
     spark: object
     settings: LakeSettings
+    # Tables seen to exist. The pipeline never drops one, and a step asks about the same
+    # few tables a dozen times: each ask is a round trip to the server.
+    _existing: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
 
     @cached_property
     def names(self):
@@ -44,7 +47,9 @@ class Lake:
 
     def exists(self, name: str) -> bool:
         """Whether the table exists (and is Delta)."""
-        return self.names.exists(self.spark, name)
+        if name not in self._existing and self.names.exists(self.spark, name):
+            self._existing.add(name)
+        return name in self._existing
 
     def history(self, name: str):
         """The table's commits, newest first (DESCRIBE HISTORY)."""

@@ -8,7 +8,7 @@ from datetime import datetime
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.delta_merge import ROW_HASH, sync, upsert, with_row_hash
+from lakehouse.delta_merge import ROW_HASH, counted, observed_rows, sync, upsert, with_row_hash
 from lakehouse.lake import Lake
 from lakehouse.quality.dqx_local import (
     CHECKS_DIR,
@@ -54,9 +54,19 @@ def check_bronze_posts(
     checked = with_row_hash(checked, [ROW_HASH, "_error_rules", "_warning_rules"]).drop(
         "_error_rules", "_warning_rules"
     )
+    # Counted while the valid rows are written: a site with nothing to quarantine then
+    # costs the quarantine no write and no job.
+    checked, errors = counted(checked, F.col(ERRORS).isNotNull())
     valid, quarantined = split(checked)
     sync(lake, valid, POSTS_VALID, ["site", "id"], {"site": site})
-    sync(lake, quarantined, POSTS_QUARANTINE, ["site", "id"], {"site": site})
+    sync(
+        lake,
+        quarantined,
+        POSTS_QUARANTINE,
+        ["site", "id"],
+        {"site": site},
+        expected_rows=observed_rows(errors),
+    )
 
     summary = summarize(checked, checks).select(
         F.lit(site).alias("site"),

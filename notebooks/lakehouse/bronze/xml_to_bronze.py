@@ -219,10 +219,10 @@ def _load_file(
     duplicated_ids = known_duplicates(manifest, file_name)
     if duplicated_ids is None:
         census = take_census(spark, uri, table, rows_in_file)
-        duplicated_ids, rows_loaded = census.duplicated_ids, census.rows_loaded
+        duplicated_ids, rows_expected = census.duplicated_ids, census.rows_loaded
     else:
         check_size(spark, uri, manifest["bytes"][file_name])
-        lines, rows_loaded = refuse_forbidden(lines, uri), None
+        lines, rows_expected = refuse_forbidden(lines, uri), None
 
     rows = lines.where((F.col("_line_kind") == ROW) & F.col("id").isNotNull())
     unique, extra_copies = _first_copies(rows, duplicated_ids)
@@ -230,7 +230,7 @@ def _load_file(
     bronze_columns = ["site", *table.columns, "_rescued_data", *LINEAGE[1:], ROW_HASH]
     before_writing()
     with refusals_named(uri):
-        sync(
+        rows_loaded = sync(
             lake,
             unique.select(*[f"`{c}`" for c in bronze_columns]),
             bronze_name,
@@ -238,10 +238,8 @@ def _load_file(
             {"site": site},
             not_null=("site", "id"),
             properties={"delta.dataSkippingStatsColumns": ",".join(_stats_columns(table))},
-            expected_rows=rows_loaded,
+            expected_rows=rows_expected,
         )
-    if rows_loaded is None:
-        rows_loaded = lake.read(bronze_name).where(F.col("site") == site).count()
     rows_rejected = rows_in_file - rows_loaded
     if rows_rejected < 0:
         raise BadDumpFile(
