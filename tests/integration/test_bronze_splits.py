@@ -12,12 +12,12 @@ from lakehouse.bronze.xml_to_bronze import parse_dump_file
 from lakehouse.delta_merge import ROW_HASH
 from lakehouse.schemas import table_for_file
 
-SPLIT_BYTES = 64 * 1024
+SPLIT_BYTES = 12 * 1024
 DUMP_ID = "2024-01-01-5b117500"
 
 
 def test_a_file_cut_into_many_splits_loads_every_row_once(lake, s3, settings, tmp_path):
-    write_sample_dump(SampleSpec(site="splits.example.com", questions=1500, seed=3), tmp_path)
+    write_sample_dump(SampleSpec(site="splits.example.com", questions=400, seed=3), tmp_path)
     files = {name: (tmp_path / name).read_text() for name in ("Posts.xml", "Users.xml")}
     rows = sum(1 for _ in etree.iterparse(str(tmp_path / "Posts.xml"), tag="row"))
     assert len(files["Posts.xml"].encode()) > 30 * SPLIT_BYTES
