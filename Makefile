@@ -14,7 +14,7 @@ DUMP ?=
 SITE ?=
 Q ?= SHOW TABLES IN gold
 # Test files are spread over this many workers, each with its own S3 server and Spark.
-# They take whole files in the order tests/conftest.py gives (longest first).
+# They take whole files, or groups of files (tests/conftest.py), longest first.
 TEST_WORKERS ?= 2
 
 RUN_ARGS := $(if $(DUMP),--dump "$(DUMP)") $(if $(SITE),--site "$(SITE)") $(if $(NO_WAIT),--no-wait)
@@ -56,8 +56,9 @@ java: ## Check for Java 17 or 21
 $(VENV_STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "error: Python 3.11 is needed (found %d.%d); set PYTHON=/path/to/python3.11" % sys.version_info[:2])'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --requirement requirements.lock
-	$(BIN)/pip install --quiet --no-deps --editable .
+	$(BIN)/pip install --quiet $$(grep '^uv==' requirements.lock)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --requirement requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps --editable .
 	touch $@
 
 # The jars come from Maven Central once, by the manifest; Spark gets them by path.
@@ -141,7 +142,7 @@ test-unit: setup ## Unit tests only
 	$(BIN)/pytest -m unit
 test-integration: setup ## Integration tests (emulator, real dumps)
 	$(BIN)/pytest -m integration
-test-notebooks: setup ## nbmake runs of the notebooks
+test-notebooks: setup ## The notebooks as a Databricks job and the lab's kernel run them
 	$(BIN)/pytest -m notebooks
 
 .PHONY: lint format hooks

@@ -168,6 +168,7 @@ def stackexchange_medallion():
                         },
                         outlets=[TABLE_ASSETS[name] for name in node.writes],
                         execution_timeout=NOTEBOOK_TIMEOUT,
+                        **SETTINGS.databricks_polling(),
                     )
                     for node in in_dependency_order()
                 }
@@ -185,6 +186,7 @@ def stackexchange_medallion():
             notebook_params=run,
             outlets=list(TABLE_ASSETS.values()),
             execution_timeout=NOTEBOOK_TIMEOUT,
+            **SETTINGS.databricks_polling(),
         )
 
     site_runs = runs()

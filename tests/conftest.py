@@ -31,8 +31,8 @@ def pytest_configure(config):
 
 
 # The modules that take minutes, longest first (BENCHMARKS.md, "The test suite"). The
-# workers take whole files in collection order (`make test` keeps it), so these start
-# first and the workers finish together, not one of them alone on a long file at the end.
+# workers take whole groups of files in collection order (`make test` keeps it), so these
+# start first and the workers finish together, not one of them alone at the end.
 LONGEST_FIRST = (
     "test_notebooks.py", "test_airflow_scheduler.py", "test_pipeline.py",
     "test_refresh_real_dump.py", "test_dump_formats.py", "test_concurrent_runs.py",
@@ -45,9 +45,46 @@ def _longest_first(item) -> int:
     return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
 
 
+# The modules that read the `piped_site` fixture's tables. Under `--dist loadfile` one
+# worker takes them together, so that its pipeline run (minutes) happens once.
+PIPED_MODULES = (
+    "tests/notebooks/test_notebooks.py", "tests/integration/test_pipeline.py",
+    "tests/integration/test_lab.py", "tests/integration/test_report.py",
+)  # fmt: skip
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile`, with the modules of PIPED_MODULES handed out as one file.
+    (xdist's `loadgroup` would do it by marks, but with pytest 9.2 it silently groups
+    nothing: pytest-dev/pytest-xdist#1386.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class PipedModulesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = super()._split_scope(nodeid)
+            return PIPED_MODULES[0] if module in PIPED_MODULES else module
+
+    return PipedModulesTogether(config, log)
+
+
+def _check_piped_modules(items) -> None:
+    """A module that reads `piped_site` but is not in PIPED_MODULES would run the
+    pipeline again on whichever worker takes it."""
+    unlisted = {
+        item.nodeid.split("::")[0]
+        for item in items
+        if "piped_site" in item.fixturenames and item.nodeid.split("::")[0] not in PIPED_MODULES
+    }
+    if unlisted:
+        raise pytest.UsageError(f"add {sorted(unlisted)} to PIPED_MODULES in tests/conftest.py")
+
+
 def pytest_collection_modifyitems(items):
     """Mark each test by its folder, so `-m unit|integration|notebooks` picks a tier, and
     put the longest modules first (a stable sort: each module's own order stays)."""
+    _check_piped_modules(items)
     for item in items:
         tier = Path(item.fspath).parent.name
         if tier in ("unit", "integration", "notebooks"):
@@ -168,13 +205,15 @@ def shared_dumps() -> Path:
 
 @pytest.fixture(scope="session")
 def piped_site(lake, settings, s3, lake_dir, tmp_path_factory):
-    """A generated dump taken through the whole pipeline once, for every integration
-    module that reads its tables (a pipeline run costs about a minute); on the way, each
-    step is checked to write only what the graph declares."""
-    from pipeline_helpers import PIPED_SITE, ingest_sample, run_pipeline_checking_writes
+    """A generated dump taken through the whole pipeline once, by its notebooks as `make
+    local-run` runs them, for every module that reads its tables (they share one worker:
+    `pytest_collection_modifyitems`); on the way, each notebook is checked to write only
+    what the graph declares."""
+    from pipeline_helpers import PIPED_SITE, ingest_sample, run_notebooks_checking_writes
 
-    ingested = ingest_sample(settings, tmp_path_factory.mktemp("piped"), PIPED_SITE)
-    run_pipeline_checking_writes(lake, lake_dir, PIPED_SITE)
+    work = tmp_path_factory.mktemp("piped")
+    ingested = ingest_sample(settings, work, PIPED_SITE)
+    run_notebooks_checking_writes(lake, lake_dir, PIPED_SITE, ingested.dump_id, work / "run")
     return ingested
 
 

@@ -59,6 +59,15 @@ class OrchestrationSettings(BaseSettings):
     databricks_raw_root: str = ""
     # A job already deployed under this name is run instead of building the workflow.
     databricks_job_name: str = ""
+    # How often a task asks Databricks how its run is going; unset, the providers'
+    # defaults (5 s for a notebook of the workflow, 30 s for a deployed job).
+    databricks_poll_seconds: int | None = Field(default=None, ge=1)
+
+    def databricks_polling(self) -> dict[str, int]:
+        """The operators' polling argument, when the setting is given."""
+        if self.databricks_poll_seconds is None:
+            return {}
+        return {"polling_period_seconds": self.databricks_poll_seconds}
 
     @model_validator(mode="after")
     def _bundle_target_fills_the_rest(self) -> Self:

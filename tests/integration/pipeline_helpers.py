@@ -11,7 +11,7 @@ from ingest.row_ids import DuplicateIds
 from ingest.sample_dump import SampleSpec
 from ingest.sources import GeneratedSample
 from lakehouse import steps
-from lakehouse.graph import TABLES, in_dependency_order
+from lakehouse.graph import RUN_PARAMETERS, TABLES, in_dependency_order
 from lakehouse.raw_layout import DUPLICATED_IDS
 from localenv.lake_summary import read_site_table, storage_options, table_uri
 
@@ -90,15 +90,26 @@ def committed_versions(lake_dir: Path, bucket: str) -> dict[str, int]:
     }
 
 
-def run_pipeline_checking_writes(lake, lake_dir: Path, site: str) -> None:
-    """The pipeline one step at a time; each step must commit only to the tables the graph
+def run_notebooks_checking_writes(lake, lake_dir: Path, site: str, dump_id: str, run_dir: Path):
+    """The pipeline as `make local-run` runs it: every notebook in graph order, with the
+    run's parameters, in one kernel. Each must commit, and only to the tables the graph
     says it writes (lakehouse/graph.py), the one list Airflow's Assets come from."""
-    ctx = steps.run_context(lake, site)
-    for task in in_dependency_order():
-        before = committed_versions(lake_dir, lake.settings.bucket)
-        steps.STEPS[task.notebook](ctx)
-        after = committed_versions(lake_dir, lake.settings.bucket)
-        written = {name for name, version in after.items() if before.get(name) != version}
-        undeclared = written - set(task.writes)
-        assert not undeclared, f"{task.notebook} wrote {sorted(undeclared)}, not in graph.py"
-        assert written, f"{task.notebook} committed nothing on a site's first load"
+    from localenv.local_run import new_run_id
+    from localenv.paths import NOTEBOOKS_DIR
+    from localenv.shared_kernel import NotebookFailed, SharedKernel
+
+    parameters = dict(zip(RUN_PARAMETERS, (site, dump_id, new_run_id()), strict=True))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with SharedKernel(NOTEBOOKS_DIR) as kernel:
+        for task in in_dependency_order():
+            before = committed_versions(lake_dir, lake.settings.bucket)
+            executed = run_dir / f"{task.notebook}.ipynb"
+            try:
+                kernel.run(NOTEBOOKS_DIR / f"{task.notebook}.ipynb", executed, parameters)
+            except NotebookFailed as failed:
+                raise AssertionError(f"{task.notebook}: {failed.first_line} ({executed})") from None
+            after = committed_versions(lake_dir, lake.settings.bucket)
+            written = {name for name, version in after.items() if before.get(name) != version}
+            undeclared = written - set(task.writes)
+            assert not undeclared, f"{task.notebook} wrote {sorted(undeclared)}, not in graph.py"
+            assert written, f"{task.notebook} committed nothing on a site's first load"

@@ -105,6 +105,9 @@ def airflow(tmp_path_factory, airflow_settings, s3, databricks, archive_mirror, 
             "LAKE_AIRFLOW_RETRIES": "0",
             "LAKE_AIRFLOW_DATABRICKS_CATALOG": "stackexchange",
             "LAKE_AIRFLOW_DATABRICKS_RAW_ROOT": "s3://landing/raw",
+            # The fake's runs last 2 s: waiting the providers' 5 or 30 s between polls
+            # would be most of these tests' time.
+            "LAKE_AIRFLOW_DATABRICKS_POLL_SECONDS": "1",
             "LAKE_AIRFLOW_RUNS_DIR": str(runs_dir),
             "LAKE_AIRFLOW_WORK_DIR": str(work / "work"),
             "LAKE_AIRFLOW_SAMPLE_DIR": str(work / "sample"),

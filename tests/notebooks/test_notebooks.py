@@ -1,56 +1,48 @@
-"""nbmake executes every medallion notebook, in graph order, on the generated sample,
-against the test session's own S3 server (kernels inherit LAKE_S3_ENDPOINT). Then the
-same notebooks run as a Databricks job would (widgets, catalog names, the runtime's
-Spark) into another bucket, and every table must come out the same."""
+"""The medallion notebooks as a Databricks job runs them (widgets, catalog names, the
+runtime's Spark), into a bucket of their own, must give every table the local run gave.
+The local run is the `piped_site` fixture's: the same notebooks, in graph order, in one
+kernel, as `make local-run` runs them, each checked to write what the graph declares.
+The explore tour then runs on those tables in the lab's kernel."""
 
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from nbmake.nb_run import NotebookRun
+from pipeline_helpers import PIPED_SITE
 from pyspark.sql import functions as F
 
-from ingest.ingest_dump import ingest_dump
-from ingest.sample_dump import SampleSpec
-from ingest.sources import GeneratedSample
-from lakehouse.graph import TABLES, in_dependency_order
+from lakehouse.graph import TABLES
 from lakehouse.lake import Lake
 from lakehouse.settings import environment_set
-from localenv.lab import install_kernel
+from localenv.lab import KERNEL_NAME, install_kernel
+from localenv.paths import NOTEBOOKS_DIR
+from localenv.shared_kernel import SharedKernel
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-DASHBOARD = NOTEBOOKS.parent / "dashboards" / "stackexchange_overview.lvdash.json"
-SAMPLE = SampleSpec()  # the notebooks' default site
-
-
-@pytest.fixture(scope="module")
-def sample_in_lake(settings, s3, tmp_path_factory):
-    work = tmp_path_factory.mktemp("notebooks")
-    return ingest_dump(GeneratedSample(SAMPLE, work / "sample"), settings, work / "work")
+DASHBOARD = NOTEBOOKS_DIR.parent / "dashboards" / "stackexchange_overview.lvdash.json"
 
 
-@pytest.mark.parametrize("task", in_dependency_order(), ids=lambda task: task.notebook)
-def test_notebook_runs(task, sample_in_lake):
-    result = NotebookRun(NOTEBOOKS / f"{task.notebook}.ipynb", default_timeout=900).execute()
-    assert result.error is None, f"{task.notebook}: {result.error.summary if result.error else ''}"
-
-
-def test_the_flow_filled_gold(sample_in_lake, lake):
-    tags = lake.read("gold.most_popular_tags").where(F.col("site") == SAMPLE.site)
+def test_the_local_run_filled_gold(piped_site, lake):
+    tags = lake.read("gold.most_popular_tags").where(F.col("site") == PIPED_SITE)
     assert tags.count() > 0
-    users = lake.read("gold.posts_users").where(F.col("site") == SAMPLE.site).count()
-    assert users == sample_in_lake.rows["Users.xml"]
+    users = lake.read("gold.posts_users").where(F.col("site") == PIPED_SITE).count()
+    assert users == piped_site.rows["Users.xml"]
 
 
-def test_the_explore_tour_runs_on_what_the_flow_wrote(sample_in_lake, tmp_path):
+def test_the_explore_tour_runs_on_what_the_local_run_wrote(piped_site, tmp_path):
     """On the kernel the notebook names, the lab's lake kernel, as JupyterLab opens it."""
+    assert (
+        json.loads((NOTEBOOKS_DIR / "explore.ipynb").read_text())["metadata"]["kernelspec"]["name"]
+        == KERNEL_NAME
+    )
     install_kernel(tmp_path / "jupyter")
-    with environment_set({"JUPYTER_PATH": str(tmp_path / "jupyter")}):
-        result = NotebookRun(NOTEBOOKS / "explore.ipynb", default_timeout=900).execute()
-    assert result.error is None, result.error.summary if result.error else ""
+    with (
+        environment_set({"JUPYTER_PATH": str(tmp_path / "jupyter")}),
+        SharedKernel(NOTEBOOKS_DIR, kernel_name=KERNEL_NAME) as kernel,
+    ):
+        explore = NOTEBOOKS_DIR / "explore.ipynb"
+        kernel.run(explore, tmp_path / explore.name, {"site": PIPED_SITE})
 
 
 # Columns stamped with the run's own time or id; everything else must be equal.
@@ -73,7 +65,7 @@ def site_rows_as_json(lake: Lake, name: str, site: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def imitation_lake(sample_in_lake, lake, settings):
+def imitation_lake(piped_site, lake, settings):
     imitation = Lake(lake.spark, settings.model_copy(update={"bucket": "imitation-lake"}))
     result = subprocess.run(
         [
@@ -82,7 +74,7 @@ def imitation_lake(sample_in_lake, lake, settings):
             "localenv.cli",
             "databricks-imitation",
             "--site",
-            SAMPLE.site,
+            PIPED_SITE,
             "--raw-root",
             settings.raw_location,
         ],
@@ -99,8 +91,8 @@ def imitation_lake(sample_in_lake, lake, settings):
 def test_the_databricks_imitation_gives_the_same_tables(name, imitation_lake, lake):
     assert imitation_lake.exists(name) == lake.exists(name)
     if lake.exists(name):
-        local = site_rows_as_json(lake, name, SAMPLE.site)
-        assert site_rows_as_json(imitation_lake, name, SAMPLE.site) == local
+        local = site_rows_as_json(lake, name, PIPED_SITE)
+        assert site_rows_as_json(imitation_lake, name, PIPED_SITE) == local
 
 
 def test_the_imitation_wrote_through_catalog_names(imitation_lake, lake):
@@ -111,8 +103,8 @@ def test_the_imitation_wrote_through_catalog_names(imitation_lake, lake):
     assert first_operation(lake) == "WRITE"
 
 
-def test_every_dashboard_query_runs_on_the_gold_tables(sample_in_lake, lake):
+def test_every_dashboard_query_runs_on_the_gold_tables(piped_site, lake):
     dashboard = json.loads(DASHBOARD.read_text())
     for dataset in dashboard["datasets"]:
-        rows = lake.sql("".join(dataset["queryLines"])).where(F.col("site") == SAMPLE.site)
+        rows = lake.sql("".join(dataset["queryLines"])).where(F.col("site") == PIPED_SITE)
         assert rows.count() > 0, dataset["name"]

@@ -170,3 +170,12 @@ def test_the_databricks_workflow_uses_what_the_prod_deploy_sets():
         dev.require_databricks_locations()
     with pytest.raises(ValueError, match="no target 'staging'"):
         OrchestrationSettings(databricks_target="staging")
+
+
+def test_the_databricks_polling_is_the_providers_unless_set(monkeypatch):
+    assert OrchestrationSettings().databricks_polling() == {}
+    monkeypatch.setenv("LAKE_AIRFLOW_DATABRICKS_POLL_SECONDS", "2")
+    assert OrchestrationSettings().databricks_polling() == {"polling_period_seconds": 2}
+    monkeypatch.setenv("LAKE_AIRFLOW_DATABRICKS_POLL_SECONDS", "0")
+    with pytest.raises(ValueError, match="databricks_poll_seconds"):
+        OrchestrationSettings()
