@@ -138,10 +138,10 @@ def stackexchange_medallion():
                 node.notebook: LakeNotebookOperator(
                     task_id=node.notebook,
                     notebook=node.notebook,
+                    writes=node.writes,
                     notebooks_dir=SETTINGS.notebooks_dir,
                     runs_dir=SETTINGS.runs_dir,
                     parameters=run,
-                    outlets=[TABLE_ASSETS[name] for name in node.writes],
                     execution_timeout=NOTEBOOK_TIMEOUT,
                 )
                 for node in in_dependency_order()

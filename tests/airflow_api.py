@@ -63,6 +63,11 @@ class AirflowApi:
         path = f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances?limit=200"
         return self.get(path)["task_instances"]
 
+    def asset_events(self, dag_id: str, run_id: str) -> list[dict]:
+        """The Asset events the run's tasks emitted."""
+        query = f"source_dag_id={dag_id}&source_run_id={quote(run_id, safe='')}&limit=100"
+        return self.get(f"/assets/events?{query}")["asset_events"]
+
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 900) -> dict:
         deadline = time.monotonic() + timeout
         while True:

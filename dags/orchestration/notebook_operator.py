@@ -5,34 +5,62 @@ from pathlib import Path
 from airflow.providers.papermill.operators.papermill import PapermillOperator
 
 from lakehouse.settings import environment_set
+from orchestration.assets import TABLE_ASSETS
 from orchestration.connections import AWS_CONN_ID, lake_settings
+from orchestration.table_events import changed_tables, result_line, table_extras, tables_alias
 
 
 class LakeNotebookOperator(PapermillOperator):
     """A PapermillOperator that names its notebook from the pipeline graph, gives the kernel
     the lake's settings, and keeps the executed copy under `<runs_dir>/<run_id>/<site>/`.
+    Its outlet is an alias that resolves to the tables of `writes` it changed
+    (orchestration.table_events).
 
     `parameters` (templated, or a mapped argument) holds the run's values:
     site, dump_id and run_id.
     """
 
-    def __init__(self, *, notebook: str, notebooks_dir: Path, runs_dir: Path, **kwargs) -> None:
+    def __init__(
+        self,
+        *,
+        notebook: str,
+        writes: tuple[str, ...],
+        notebooks_dir: Path,
+        runs_dir: Path,
+        **kwargs,
+    ) -> None:
         super().__init__(
-            input_nb=str(notebooks_dir / f"{notebook}.ipynb"), kernel_name="python3", **kwargs
+            input_nb=str(notebooks_dir / f"{notebook}.ipynb"),
+            kernel_name="python3",
+            outlets=[tables_alias(notebook)],
+            **kwargs,
         )
         self.notebook = notebook
+        self.writes = writes
         self.runs_dir = runs_dir
 
     def execute(self, context):
+        from localenv.lake_summary import table_versions
+
         run = self.parameters
         output = Path(self.runs_dir) / run["run_id"] / run["site"] / f"{self.notebook}.ipynb"
         output.parent.mkdir(parents=True, exist_ok=True)
         self.output_nb = str(output)
+        settings = lake_settings(AWS_CONN_ID)
+        before = table_versions(settings, self.writes)
         self.log.info("Running notebook %s; its executed copy goes to %s", self.input_nb, output)
         try:
             # The kernel, a child of this process, inherits the lake's settings.
-            with environment_set(lake_settings(AWS_CONN_ID).environment()):
+            with environment_set(settings.environment()):
                 super().execute(context)
         finally:
             self.log.info("Executed notebook kept at %s", output)
+        after = table_versions(settings, self.writes)
+        changed = changed_tables(before, after)
+        extras = table_extras(settings, run["site"], changed)
+        alias = context["outlet_events"][tables_alias(self.notebook)]
+        for name, extra in extras.items():
+            alias.add(TABLE_ASSETS[name], extra=extra)
+        unchanged = [name for name in self.writes if name not in changed]
+        self.log.info(result_line(self.notebook, run["site"], extras, unchanged))
         return str(output)

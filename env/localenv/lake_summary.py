@@ -51,6 +51,35 @@ def read_site_table(settings: LakeSettings, name: str, site: str, columns=None):
     return delta.to_pyarrow_table(columns=columns, filters=[("site", "=", site)])
 
 
+def table_versions(settings: LakeSettings, names) -> dict[str, int | None]:
+    """Each table's newest commit, or None for a table not created yet."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    versions: dict[str, int | None] = {}
+    for name in names:
+        try:
+            uri = table_uri(settings, name)
+            versions[name] = DeltaTable(uri, storage_options=storage_options(settings)).version()
+        except TableNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def held_dump(settings: LakeSettings, site: str) -> str | None:
+    """The dump the site's bronze tables hold: the newest one they loaded."""
+    loads = read_site_table(settings, DUMP_LOADS, site, ["dump_id", "published"])
+    if loads is None or loads.num_rows == 0:
+        return None
+    return max(loads.to_pylist(), key=lambda load: load["published"])["dump_id"]
+
+
+def site_rows(settings: LakeSettings, name: str, site: str) -> int | None:
+    """The site's rows in the table, or None for a table not created yet."""
+    table = read_site_table(settings, name, site, ["site"])
+    return None if table is None else table.num_rows
+
+
 def new_attributes(settings: LakeSettings, site: str) -> list[str]:
     """Attributes no schema knows, kept in `_rescued_data`: a new dump format shows here
     the day it arrives ("new attribute `Foo` in Posts.xml, 1,234 rows")."""
@@ -100,10 +129,7 @@ def refresh_changes(settings: LakeSettings, site: str, dump_id: str) -> dict:
 
 
 def summarize_site(settings: LakeSettings, site: str, top: int = 10) -> dict:
-    rows = {}
-    for name in TABLES:
-        table = read_site_table(settings, name, site, columns=["site"])
-        rows[name] = None if table is None else table.num_rows
+    rows = {name: site_rows(settings, name, site) for name in TABLES}
     tags = read_site_table(settings, GOLD_MOST_POPULAR_TAGS, site, ["tag", "question_count"])
     top_tags = []
     if tags is not None:

@@ -3,9 +3,6 @@
 import json
 from pathlib import Path
 
-from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
-
 from ingest.ingest_dump import ingest_dump
 from ingest.row_ids import DuplicateIds
 from ingest.sample_dump import SampleSpec
@@ -13,7 +10,7 @@ from ingest.sources import GeneratedSample
 from lakehouse import steps
 from lakehouse.graph import RUN_PARAMETERS, TABLES, in_dependency_order
 from lakehouse.raw_layout import DUPLICATED_IDS
-from localenv.lake_summary import read_site_table, storage_options, table_uri
+from localenv.lake_summary import site_rows, table_versions
 
 # The site the `piped_site` fixture (tests/conftest.py) takes through the pipeline.
 PIPED_SITE = "pipeline.example.com"
@@ -58,22 +55,14 @@ def duplicated_ids(text: str) -> dict[int, int] | None:
 def versions(lake) -> dict[str, int]:
     """Each existing table's newest commit, read with delta-rs: another engine than the
     one that wrote them, and no Spark job per table."""
-    options = storage_options(lake.settings)
-    found = {}
-    for name in TABLES:
-        try:
-            found[name] = DeltaTable(
-                table_uri(lake.settings, name), storage_options=options
-            ).version()
-        except TableNotFoundError:
-            continue
-    return found
+    found = table_versions(lake.settings, TABLES)
+    return {name: version for name, version in found.items() if version is not None}
 
 
 def site_counts(lake, site: str) -> dict[str, int]:
     """Each existing table's rows of `site`, read with delta-rs."""
-    counts = {name: read_site_table(lake.settings, name, site, ["site"]) for name in TABLES}
-    return {name: rows.num_rows for name, rows in counts.items() if rows is not None}
+    counts = {name: site_rows(lake.settings, name, site) for name in TABLES}
+    return {name: rows for name, rows in counts.items() if rows is not None}
 
 
 def run_pipeline(lake, site: str, dump_id: str = ""):

@@ -15,8 +15,9 @@ from pyspark.sql import functions as F
 from airflow_api import AirflowApi, ApiError
 from archive_mirror import serve_archive_mirror
 from fakes.databricks_api import FakeDatabricks, serve
-from lakehouse.graph import PIPELINE
+from lakehouse.graph import PIPELINE, TABLES
 from lakehouse.lake import Lake
+from lakehouse.table_names import table_path
 from localenv.airflow_local import USERNAME, LocalAirflow, aws_connection_json
 from localenv.ports import free_port
 
@@ -158,6 +159,21 @@ def test_a_dump_flows_from_the_producer_to_gold(airflow, airflow_lake, runs_dir,
         assert _site_count(lake, "bronze.posts", site) == readme_posts
     executed = sorted(p.stem for p in runs_dir.glob(f"*/{site}/*.ipynb"))
     assert executed == sorted(node.notebook for node in PIPELINE), run["dag_run_id"]
+
+    # An event per table the run changed, saying what the table now holds.
+    events = airflow.asset_events(MEDALLION, run["dag_run_id"])
+    extras = {event["uri"]: event["extra"] for event in events}
+    assert len(extras) == len(events), "a table had two events in one run"
+    uri = {name: table_path(lake.settings.bucket, name, scheme="s3") for name in TABLES}
+    held = lake.read("bronze.dump_loads").where(F.col("site") == site).select("dump_id")
+    for name in ("bronze.posts", "bronze.posts_valid", "silver.posts", "gold.posts_users"):
+        assert extras[uri[name]]["site"] == site
+        assert extras[uri[name]]["dump_id"] == held.distinct().first()["dump_id"]
+        assert extras[uri[name]]["rows"] == _site_count(lake, name, site), name
+    quality = extras[uri["bronze.posts_valid"]]
+    assert quality["posts_passed"] == _site_count(lake, "bronze.posts_valid", site) > 0
+    assert quality["posts_quarantined"] == extras[uri["bronze.posts_quarantine"]]["rows"]
+    assert set(extras) <= set(uri.values())
 
 
 def test_the_same_dump_again_starts_no_medallion_run(airflow, flow_dump):

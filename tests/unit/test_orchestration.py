@@ -16,6 +16,7 @@ from localenv.paths import REPO_ROOT  # noqa: E402
 from orchestration.config import OrchestrationSettings  # noqa: E402
 from orchestration.connections import ConnectionProblem, lake_settings  # noqa: E402
 from orchestration.runs import NothingToRun, notebook_run_id, site_runs  # noqa: E402
+from orchestration.table_events import changed_tables, result_line  # noqa: E402
 
 
 def _event(site: str, dump_id: str) -> dict:
@@ -129,6 +130,7 @@ def test_a_failing_notebook_fails_its_task_and_is_kept(tmp_path, monkeypatch):
     operator = LakeNotebookOperator(
         task_id="broken",
         notebook="broken",
+        writes=(),
         notebooks_dir=tmp_path,
         runs_dir=tmp_path / "runs",
         parameters={"site": "a.com", "dump_id": "", "run_id": "r1"},
@@ -179,3 +181,25 @@ def test_the_databricks_polling_is_the_providers_unless_set(monkeypatch):
     monkeypatch.setenv("LAKE_AIRFLOW_DATABRICKS_POLL_SECONDS", "0")
     with pytest.raises(ValueError, match="databricks_poll_seconds"):
         OrchestrationSettings()
+
+
+def test_only_tables_with_a_new_commit_count_as_changed():
+    before = {"bronze.posts": 3, "bronze.rejected_rows": None, "bronze.dump_loads": 7}
+    after = {"bronze.posts": 4, "bronze.rejected_rows": None, "bronze.dump_loads": 7}
+    assert changed_tables(before, after) == ["bronze.posts"]
+    assert changed_tables(before, {**after, "bronze.rejected_rows": 0}) == [
+        "bronze.posts",
+        "bronze.rejected_rows",
+    ]
+
+
+def test_a_task_says_what_it_changed_in_one_line():
+    extras = {"gold.posts_users": {"dump_id": "2024-04-01-aa", "version": 5, "rows": 1703}}
+    line = result_line("gold_posts_users", "a.com", extras, ["gold.other"])
+    assert line == (
+        "gold_posts_users of a.com, dump 2024-04-01-aa: gold.posts_users v5 (1,703 rows); "
+        "unchanged: gold.other"
+    )
+    assert result_line("silver_users", "a.com", {}, ["silver.users"]) == (
+        "silver_users of a.com: no table changed"
+    )
