@@ -18,8 +18,9 @@ from airflow.providers.databricks.operators.databricks_workflow import (
 from airflow.sdk import Param, dag, task, task_group
 
 from lakehouse.graph import PIPELINE, RUN_PARAMETERS, in_dependency_order
+from lakehouse.settings import TARGETS
 from orchestration.assets import RAW_ASSETS, TABLE_ASSETS
-from orchestration.config import TARGET_VARIABLE, TARGETS, OrchestrationSettings
+from orchestration.config import TARGET_VARIABLE, OrchestrationSettings, chosen_target
 from orchestration.connections import DATABRICKS_CONN_ID
 from orchestration.notebook_operator import LakeNotebookOperator
 
@@ -47,8 +48,7 @@ def _wire(operators: dict) -> None:
             None,
             type=["null", "string"],
             enum=[None, *TARGETS],
-            description=f"local or databricks; empty: Variable {TARGET_VARIABLE}, "
-            "else LAKE_AIRFLOW_TARGET, else local",
+            description=f"local or databricks; empty: Variable {TARGET_VARIABLE}, else local",
         ),
         # Optional params are nullable, so that the trigger form does not require them.
         "site": Param(
@@ -117,11 +117,7 @@ def stackexchange_medallion():
             lake_settings,
         )
 
-        target = params["target"] or Variable.get(TARGET_VARIABLE, default=SETTINGS.target)
-        if target not in TARGETS:
-            raise ValueError(
-                f"Variable {TARGET_VARIABLE}={target!r} is not a target; use one of {TARGETS}"
-            )
+        target = chosen_target(params["target"], Variable.get(TARGET_VARIABLE, default=None))
         if target == "local":
             check_lake_reachable(lake_settings(AWS_CONN_ID))
             return [f"local.{name}" for name in ROOTS]

@@ -7,19 +7,30 @@ and no connection is read at import time. The target is chosen again at run time
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Self
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lakehouse.graph import PIPELINE
-from lakehouse.settings import LakeSettings
+from lakehouse.settings import TARGETS, LakeSettings, default_target
 from localenv.bundle_job import bundle_target
 from localenv.paths import BUNDLE_FILE, NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
 
-# The Airflow Variable that, when set, overrides the default target for every run.
+# The Airflow Variable that, when set, is the target of every run whose param is empty
+# (from the environment: AIRFLOW_VAR_LAKEHOUSE_TARGET).
 TARGET_VARIABLE = "lakehouse_target"
-TARGETS = ("local", "databricks")
+
+
+def chosen_target(param: str | None, variable: str | None) -> str:
+    """The run's target: its `target` param, else the Variable, else LAKE_TARGET's own
+    default (local, off Databricks). The kernels of target local get LAKE_TARGET=local."""
+    target = param or variable or default_target()
+    if target not in TARGETS:
+        raise ValueError(
+            f"Variable {TARGET_VARIABLE}={target!r} is not a target; use one of {TARGETS}"
+        )
+    return target
 
 
 def _default_parallel_notebooks() -> int:
@@ -39,7 +50,6 @@ class OrchestrationSettings(BaseSettings):
     dumps: Annotated[list[str], NoDecode] = ["sample"]
     # produce_data_assets' schedule; `none` leaves it to manual and API triggers.
     produce_schedule: str | None = "@daily"
-    target: Literal["local", "databricks"] = "local"
     retries: int = Field(default=2, ge=0)
     retry_delay_seconds: int = Field(default=60, ge=1)
     notebook_timeout_minutes: int = Field(default=120, ge=1)
@@ -68,6 +78,17 @@ class OrchestrationSettings(BaseSettings):
         if self.databricks_poll_seconds is None:
             return {}
         return {"polling_period_seconds": self.databricks_poll_seconds}
+
+    @model_validator(mode="after")
+    def _the_target_is_not_set_here(self) -> Self:
+        """The target has one setting in Airflow, the Variable (and a run's param)."""
+        if os.environ.get("LAKE_AIRFLOW_TARGET"):
+            raise ValueError(
+                "LAKE_AIRFLOW_TARGET is no longer read: set the Airflow Variable "
+                f"{TARGET_VARIABLE} instead (from the environment: "
+                f"AIRFLOW_VAR_{TARGET_VARIABLE.upper()})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _bundle_target_fills_the_rest(self) -> Self:

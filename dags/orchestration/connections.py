@@ -26,7 +26,9 @@ def _connection(conn_id: str):
 
 
 def lake_settings(conn_id: str = AWS_CONN_ID) -> LakeSettings:
-    """The lake's settings with the S3 endpoint and keys of connection `conn_id`."""
+    """The settings of the lake Airflow itself writes (raw dumps, and the tables of target
+    local), with the S3 endpoint and keys of connection `conn_id`: target local, whatever
+    LAKE_TARGET says, as the Databricks branch hands its job a catalog of its own."""
     connection = _connection(conn_id)
     extra = connection.extra_dejson
     overrides = {
@@ -36,7 +38,9 @@ def lake_settings(conn_id: str = AWS_CONN_ID) -> LakeSettings:
         "aws_region": extra.get("region_name"),
     }
     try:
-        return LakeSettings(**{key: value for key, value in overrides.items() if value})
+        return LakeSettings(
+            target="local", **{key: value for key, value in overrides.items() if value}
+        )
     except ValidationError as error:
         raise ConnectionProblem(
             f"Airflow connection {conn_id!r}: {error.errors()[0]['msg']}"

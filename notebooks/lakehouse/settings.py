@@ -8,7 +8,7 @@ import contextlib
 import os
 import re
 from collections.abc import Iterator
-from typing import Literal, Self
+from typing import Literal, Self, get_args
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,7 +40,13 @@ def environment_set(variables: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _default_target() -> str:
+# Where the notebooks run: the one setting that changes between a laptop and Databricks.
+Target = Literal["local", "databricks"]
+TARGETS: tuple[str, ...] = get_args(Target)
+
+
+def default_target() -> str:
+    """`databricks` on a Databricks runtime, else `local`."""
     # Every Databricks runtime, classic or serverless, sets this variable.
     return "databricks" if os.environ.get("DATABRICKS_RUNTIME_VERSION") else "local"
 
@@ -50,7 +56,7 @@ class LakeSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LAKE_", extra="ignore")
 
-    target: Literal["local", "databricks"] = Field(default_factory=_default_target)
+    target: Target = Field(default_factory=default_target)
     bucket: str = "stackexchange"
     # Unity Catalog catalog holding the bronze, silver and gold schemas. Empty: tables
     # are Delta paths in the bucket (the local layout).

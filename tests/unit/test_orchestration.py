@@ -13,7 +13,7 @@ from dag_loading import DAGS_FOLDER
 sys.path.insert(0, str(DAGS_FOLDER))
 
 from localenv.paths import REPO_ROOT  # noqa: E402
-from orchestration.config import OrchestrationSettings  # noqa: E402
+from orchestration.config import OrchestrationSettings, chosen_target  # noqa: E402
 from orchestration.connections import ConnectionProblem, lake_settings  # noqa: E402
 from orchestration.runs import NothingToRun, notebook_run_id, site_runs  # noqa: E402
 from orchestration.table_events import changed_tables, result_line  # noqa: E402
@@ -104,7 +104,10 @@ def test_the_connection_gives_the_lake_its_endpoint_and_keys(monkeypatch):
             }
         ),
     )
+    # Airflow's own lake is local whatever LAKE_TARGET says: its kernels get target local.
+    monkeypatch.setenv("LAKE_TARGET", "databricks")
     settings = lake_settings("aws_conn")
+    assert settings.target == "local"
     assert settings.s3_endpoint == "http://127.0.0.1:9999"
     assert settings.aws_access_key_id == "key"
     assert settings.aws_secret_access_key.get_secret_value() == "secret"
@@ -203,3 +206,17 @@ def test_a_task_says_what_it_changed_in_one_line():
     assert result_line("silver_users", "a.com", {}, ["silver.users"]) == (
         "silver_users of a.com: no table changed"
     )
+
+
+def test_a_runs_target_is_its_param_else_the_variable_else_local():
+    assert chosen_target(None, None) == "local"
+    assert chosen_target(None, "databricks") == "databricks"
+    assert chosen_target("local", "databricks") == "local"
+    with pytest.raises(ValueError, match="Variable lakehouse_target='spark' is not a target"):
+        chosen_target(None, "spark")
+
+
+def test_the_old_second_target_setting_is_named_not_ignored(monkeypatch):
+    monkeypatch.setenv("LAKE_AIRFLOW_TARGET", "databricks")
+    with pytest.raises(ValueError, match="AIRFLOW_VAR_LAKEHOUSE_TARGET"):
+        OrchestrationSettings()
