@@ -1,5 +1,6 @@
 """What a local notebook task tells Airflow about the tables it wrote: an Asset event for
-each table its notebook committed to, none for a table it left as it was, each saying
+each table of its writes whose version moved while it ran (the history tables the bronze
+steps share may move by another's commit), none for one left as it was, each saying
 which site, which dump the site's tables now hold, the table's version and the site's
 rows; and one log line for the whole task.
 
