@@ -48,9 +48,11 @@ def _longest_first(item) -> int:
 # The modules that read the `piped_site` fixture's tables. Under `--dist loadfile` one
 # worker takes them together, so that its pipeline run (minutes) happens once.
 PIPED_MODULES = (
-    "tests/notebooks/test_notebooks.py", "tests/integration/test_pipeline.py",
-    "tests/integration/test_lab.py", "tests/integration/test_report.py",
-)  # fmt: skip
+    "tests/notebooks/test_notebooks.py",
+    "tests/integration/test_pipeline.py",
+    "tests/integration/test_lab.py",
+    "tests/integration/test_report.py",
+)
 
 
 def pytest_xdist_make_scheduler(config, log):
@@ -72,11 +74,8 @@ def pytest_xdist_make_scheduler(config, log):
 def _check_piped_modules(items) -> None:
     """A module that reads `piped_site` but is not in PIPED_MODULES would run the
     pipeline again on whichever worker takes it."""
-    unlisted = {
-        item.nodeid.split("::")[0]
-        for item in items
-        if "piped_site" in item.fixturenames and item.nodeid.split("::")[0] not in PIPED_MODULES
-    }
+    readers = {item.nodeid.split("::")[0] for item in items if "piped_site" in item.fixturenames}
+    unlisted = readers - set(PIPED_MODULES)
     if unlisted:
         raise pytest.UsageError(f"add {sorted(unlisted)} to PIPED_MODULES in tests/conftest.py")
 
@@ -207,7 +206,7 @@ def shared_dumps() -> Path:
 def piped_site(lake, settings, s3, lake_dir, tmp_path_factory):
     """A generated dump taken through the whole pipeline once, by its notebooks as `make
     local-run` runs them, for every module that reads its tables (they share one worker:
-    `pytest_collection_modifyitems`); on the way, each notebook is checked to write only
+    PIPED_MODULES); on the way, each notebook is checked to write only
     what the graph declares."""
     from pipeline_helpers import PIPED_SITE, ingest_sample, run_notebooks_checking_writes
 

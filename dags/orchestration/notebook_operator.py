@@ -57,7 +57,7 @@ class LakeNotebookOperator(PapermillOperator):
             self.log.info("Executed notebook kept at %s", output)
         after = table_versions(settings, self.writes)
         changed = changed_tables(before, after)
-        extras = table_extras(settings, run["site"], changed)
+        extras = table_extras(settings, run["site"], {name: after[name] for name in changed})
         alias = context["outlet_events"][tables_alias(self.notebook)]
         for name, extra in extras.items():
             alias.add(TABLE_ASSETS[name], extra=extra)

@@ -27,16 +27,18 @@ def changed_tables(before: dict[str, int | None], after: dict[str, int | None]) 
     ]
 
 
-def table_extras(settings, site: str, changed: list[str]) -> dict[str, dict]:
-    """Per changed table, its event's extra (read with delta-rs, after the notebook)."""
-    from localenv.lake_summary import held_dump, site_rows, table_versions
+def table_extras(settings, site: str, changed: dict[str, int]) -> dict[str, dict]:
+    """Per changed table (name -> its version after the notebook), its event's extra, read
+    with delta-rs."""
+    from localenv.lake_summary import held_dump, site_rows
 
     dump_id = held_dump(settings, site)
-    versions = table_versions(settings, changed)
     extras = {
-        name: {"site": site, "dump_id": dump_id, "version": versions[name]} for name in changed
+        name: {"site": site, "dump_id": dump_id, "version": version}
+        for name, version in changed.items()
     }
-    rows = {name: site_rows(settings, name, site) for name in {*changed, *QUALITY_TABLES}}
+    counted = {*changed, *QUALITY_TABLES} if set(changed) & set(QUALITY_TABLES) else set(changed)
+    rows = {name: site_rows(settings, name, site) for name in counted}
     for name in changed:
         extras[name]["rows"] = rows[name]
         if name in QUALITY_TABLES:

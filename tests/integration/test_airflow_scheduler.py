@@ -169,10 +169,11 @@ def test_a_dump_flows_from_the_producer_to_gold(airflow, airflow_lake, runs_dir,
     per_table = Counter(event["uri"] for event in events)
     assert per_table[uri["bronze.step_runs"]] == len(PIPELINE)
     assert per_table[uri["gold.posts_users"]] == per_table[uri["bronze.posts"]] == 1
-    held = lake.read("bronze.dump_loads").where(F.col("site") == site).select("dump_id")
+    loads = lake.read("bronze.dump_loads").where(F.col("site") == site)
+    held = loads.select("dump_id").distinct().first()["dump_id"]
     for name in ("bronze.posts", "bronze.posts_valid", "silver.posts", "gold.posts_users"):
         assert extras[uri[name]]["site"] == site
-        assert extras[uri[name]]["dump_id"] == held.distinct().first()["dump_id"]
+        assert extras[uri[name]]["dump_id"] == held
         assert extras[uri[name]]["rows"] == _site_count(lake, name, site), name
     quality = extras[uri["bronze.posts_valid"]]
     assert quality["posts_passed"] == _site_count(lake, "bronze.posts_valid", site) > 0
