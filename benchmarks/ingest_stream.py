@@ -99,9 +99,18 @@ def measure(setup: str, archive: Path, settings, bucket: str) -> tuple[float, in
     poller = threading.Thread(target=poll)
     poller.start()
     command = [
-        "/usr/bin/time", "-f", "%M", sys.executable, __file__,
-        "--child", setup, "--archive", str(archive), "--scratch", str(scratch),
-    ]  # fmt: skip
+        "/usr/bin/time",
+        "-f",
+        "%M",
+        sys.executable,
+        __file__,
+        "--child",
+        setup,
+        "--archive",
+        str(archive),
+        "--scratch",
+        str(scratch),
+    ]
     started = time.monotonic()
     finished = subprocess.run(command, env=environment, capture_output=True, text=True)
     seconds = time.monotonic() - started

@@ -34,10 +34,17 @@ def pytest_configure(config):
 # workers take whole groups of files in collection order (`make test` keeps it), so these
 # start first and the workers finish together, not one of them alone at the end.
 LONGEST_FIRST = (
-    "test_notebooks.py", "test_airflow_scheduler.py", "test_pipeline.py",
-    "test_refresh_real_dump.py", "test_dump_formats.py", "test_concurrent_runs.py",
-    "test_data_quality.py", "test_real_dumps.py", "test_lab.py", "test_bronze_bad_input.py",
-)  # fmt: skip
+    "test_notebooks.py",
+    "test_airflow_scheduler.py",
+    "test_pipeline.py",
+    "test_refresh_real_dump.py",
+    "test_dump_formats.py",
+    "test_concurrent_runs.py",
+    "test_data_quality.py",
+    "test_real_dumps.py",
+    "test_lab.py",
+    "test_bronze_bad_input.py",
+)
 
 
 def _longest_first(item) -> int:

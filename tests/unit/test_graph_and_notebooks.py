@@ -19,9 +19,14 @@ from lakehouse.graph import (
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SEED_NAMES = {
-    "bronze_posts", "bronze_users", "bronze_posts_dataquality", "silver_posts",
-    "silver_users", "gold_posts_users", "gold_most_popular_tags",
-}  # fmt: skip
+    "bronze_posts",
+    "bronze_users",
+    "bronze_posts_dataquality",
+    "silver_posts",
+    "silver_users",
+    "gold_posts_users",
+    "gold_most_popular_tags",
+}
 
 
 def test_order_puts_every_dependency_first():

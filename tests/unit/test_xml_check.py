@@ -74,9 +74,14 @@ def test_a_comment_over_several_lines_is_dropped_from_the_file(tmp_path):
 
 @pytest.mark.parametrize(
     ("codec", "bom", "described"),
-    [("utf-16-le", "\ufeff", "UTF-16LE with BOM"), ("utf-16-be", "\ufeff", "UTF-16BE with BOM"),
-     ("utf-16-le", "", "UTF-16LE"), ("utf-8", "", "UTF-8"), ("utf-8", "\ufeff", "UTF-8 with BOM")],
-)  # fmt: skip
+    [
+        ("utf-16-le", "\ufeff", "UTF-16LE with BOM"),
+        ("utf-16-be", "\ufeff", "UTF-16BE with BOM"),
+        ("utf-16-le", "", "UTF-16LE"),
+        ("utf-8", "", "UTF-8"),
+        ("utf-8", "\ufeff", "UTF-8 with BOM"),
+    ],
+)
 def test_utf16_is_transcoded_to_utf8_and_the_encoding_recorded(tmp_path, codec, bom, described):
     text = CLEAN.replace('"utf-8"', '"utf-16"') if codec.startswith("utf-16") else CLEAN
     path = tmp_path / "Users.xml"
@@ -91,14 +96,18 @@ def test_utf16_is_transcoded_to_utf8_and_the_encoding_recorded(tmp_path, codec, 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (CLEAN.replace("utf-8", "windows-1252").replace(" 山田", "").encode("cp1252"),
-         r"Users.xml: encoding windows-1252 \(from line 1\)"),
-        ("\ufeff".encode("utf-32-le") + CLEAN.encode("utf-32-le"),
-         r"Users.xml: encoding UTF-32LE \(from its byte-order mark\)"),
+        (
+            CLEAN.replace("utf-8", "windows-1252").replace(" 山田", "").encode("cp1252"),
+            r"Users.xml: encoding windows-1252 \(from line 1\)",
+        ),
+        (
+            "\ufeff".encode("utf-32-le") + CLEAN.encode("utf-32-le"),
+            r"Users.xml: encoding UTF-32LE \(from its byte-order mark\)",
+        ),
         (CLEAN.replace("utf-8", "utf-16").encode(), r"Users.xml, line 1: declares utf-16 but"),
         (b"PK\x03\x04 not xml at all\n", r"Users.xml, line 1: expected <users>.*likely cause"),
     ],
-)  # fmt: skip
+)
 def test_other_encodings_stop_with_the_file_and_what_was_found(tmp_path, data, message):
     path = tmp_path / "Users.xml"
     path.write_bytes(data)

@@ -25,8 +25,12 @@ PLAIN_VALUE = (
 # few values that hold one: each replacement is a pass over every byte.
 COMMON_REPLACEMENTS = (("&lt;", "<"), ("&gt;", ">"), ("&#xA;", "\n"))
 RARE_REPLACEMENTS = (
-    ("\t", " "), ("&quot;", '"'), ("&apos;", "'"), ("&#xD;", "\r"), ("&#x9;", "\t"),
-)  # fmt: skip
+    ("\t", " "),
+    ("&quot;", '"'),
+    ("&apos;", "'"),
+    ("&#xD;", "\r"),
+    ("&#x9;", "\t"),
+)
 RARE = r"&(?:quot|apos|#xD|#x9);|\t"
 LAST_REPLACEMENT = ("&amp;", "&")
 ROW_OPEN = "<row"

@@ -16,8 +16,13 @@ from lakehouse.bronze.plain_rows import ROW_OPEN, read_plain_rows
 from lakehouse.schemas import BOOLEAN, INT, LONG, STRING, TIMESTAMP, DumpTable
 
 ROW, REJECTED, PROLOG, ROOT_OPEN, ROOT_CLOSE, FORBIDDEN = (
-    "row", "rejected", "prolog", "root_open", "root_close", "forbidden",
-)  # fmt: skip
+    "row",
+    "rejected",
+    "prolog",
+    "root_open",
+    "root_close",
+    "forbidden",
+)
 # A comment or a processing instruction outside a row: dumps since 2025-05 open most
 # files with a comment. It is neither a row nor rejected.
 MARKUP = "markup"
