@@ -81,7 +81,7 @@ def dumps_of_site(s3, bucket: str, site: str) -> list[str]:
     """The complete dumps of a site (those with a manifest), oldest first."""
     paginator = s3.get_paginator("list_objects_v2")
     dump_ids = []
-    for page in paginator.paginate(Bucket=bucket, Prefix=f"raw/{site}/"):
+    for page in paginator.paginate(Bucket=bucket, Prefix=f"{RAW_PREFIX}/{site}/"):
         for entry in page.get("Contents", []):
             parts = entry["Key"].split("/")
             if len(parts) == 4 and parts[3] == MANIFEST:
