@@ -63,6 +63,14 @@ class AirflowApi:
         path = f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances?limit=200"
         return self.get(path)["task_instances"]
 
+    def task_log(self, dag_id: str, run_id: str, task: dict) -> list[dict]:
+        """The entries of a task instance's log (of `task_instances`), its last try."""
+        path = (
+            f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/"
+            f"{task['task_id']}/logs/{task['try_number']}?map_index={task['map_index']}"
+        )
+        return self.get(path)["content"]
+
     def asset_events(self, dag_id: str, run_id: str) -> list[dict]:
         """The Asset events the run's tasks emitted."""
         query = f"source_dag_id={dag_id}&source_run_id={quote(run_id, safe='')}&limit=100"

@@ -18,6 +18,8 @@ from localenv.s3_server import server_for
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DUMPS = REPO_ROOT.parent / "shared" / "stackexchange"
 QUICK_START_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# Each worker's Spark Connect server: the serial GC, and C2 only for the hottest code.
+SESSION_SERVER_JVM = "-XX:+UseSerialGC -XX:CompileThresholdScaling=3"
 
 
 def pytest_configure(config):
@@ -37,11 +39,10 @@ LONGEST_FIRST = (
     "test_notebooks.py",
     "test_airflow_scheduler.py",
     "test_pipeline.py",
-    "test_refresh_real_dump.py",
+    "test_real_dumps.py",
     "test_dump_formats.py",
     "test_concurrent_runs.py",
     "test_data_quality.py",
-    "test_real_dumps.py",
     "test_lab.py",
     "test_bronze_bad_input.py",
 )
@@ -154,8 +155,9 @@ def local_cluster(settings, lake_dir, tmp_path_factory):
     from localenv.spark_connect_server import SparkConnectServer
 
     s3_server = server_for(settings, lake_dir, tmp_path_factory.mktemp("s3-state"))
-    # Long-lived and doing all the work: the JVM's full JIT, not the quick-start flags.
-    serving = settings.model_copy(update={"spark_java_options": ""})
+    # Long-lived and doing all the work: C2's JIT, not the quick-start flags; but the
+    # suite is CPU-bound, and these cut the server's CPU by about a fifth (BENCHMARKS.md).
+    serving = settings.model_copy(update={"spark_java_options": SESSION_SERVER_JVM})
     port = urlparse(settings.spark_remote).port
     spark_server = SparkConnectServer(serving, tmp_path_factory.mktemp("spark"), port=port)
     exported = {
@@ -225,16 +227,8 @@ def piped_site(lake, settings, s3, lake_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def refreshed_lake(spark, settings, s3_server):
-    """The refresh tests' lake of their own, so that no other test's load of the same site
+    """The refresh test's lake of its own, so that no other test's load of the same site
     interferes: an earlier dump is loaded into it, then the newer one."""
-    from refresh_helpers import lake_in_bucket
+    from real_dump_helpers import lake_in_bucket
 
     return lake_in_bucket(spark, settings, f"{settings.bucket}-refreshed")
-
-
-@pytest.fixture(scope="module")
-def fresh_lake(spark, settings, s3_server):
-    """The refresh tests' oracle: the newer dump alone is loaded into it."""
-    from refresh_helpers import lake_in_bucket
-
-    return lake_in_bucket(spark, settings, f"{settings.bucket}-fresh")

@@ -5,6 +5,7 @@ from pathlib import Path
 from airflow.providers.papermill.operators.papermill import PapermillOperator
 
 from lakehouse.settings import environment_set
+from localenv.kernel_specs import PIPELINE_KERNEL, with_pipeline_kernel
 from orchestration.assets import TABLE_ASSETS
 from orchestration.connections import AWS_CONN_ID, lake_settings
 from orchestration.table_events import changed_tables, result_line, table_extras, tables_alias
@@ -31,7 +32,7 @@ class LakeNotebookOperator(PapermillOperator):
     ) -> None:
         super().__init__(
             input_nb=str(notebooks_dir / f"{notebook}.ipynb"),
-            kernel_name="python3",
+            kernel_name=PIPELINE_KERNEL,
             outlets=[tables_alias(notebook)],
             **kwargs,
         )
@@ -51,7 +52,7 @@ class LakeNotebookOperator(PapermillOperator):
         self.log.info("Running notebook %s; its executed copy goes to %s", self.input_nb, output)
         try:
             # The kernel, a child of this process, inherits the lake's settings.
-            with environment_set(settings.environment()):
+            with environment_set({**settings.environment(), **with_pipeline_kernel()}):
                 super().execute(context)
         finally:
             self.log.info("Executed notebook kept at %s", output)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.settings import LakeSettings
+from localenv import kernel_specs
 from localenv.lab_kernel import READ_ONLY_VARIABLE
 from localenv.local_cluster import local_cluster
 from localenv.ports import free_port
@@ -57,25 +58,10 @@ def first_free_port(start: int, tries: int = 20) -> int:
 
 
 def install_kernel(jupyter_path: Path) -> Path:
-    """The lake kernel's spec, under a JUPYTER_PATH of the project's own (no credentials
-    in it: kernels inherit the lab's environment)."""
-    spec_dir = jupyter_path / "kernels" / KERNEL_NAME
-    spec_dir.mkdir(parents=True, exist_ok=True)
-    spec = {
-        "argv": [
-            sys.executable,
-            "-m",
-            "ipykernel_launcher",
-            "-f",
-            "{connection_file}",
-            "--ext=localenv.lab_kernel",
-        ],
-        "display_name": KERNEL_DISPLAY_NAME,
-        "language": "python",
-        "metadata": {"debugger": True},
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=2))
-    return spec_dir
+    """The lake kernel's spec, under a JUPYTER_PATH of the project's own."""
+    return kernel_specs.install_kernel(
+        jupyter_path, KERNEL_NAME, KERNEL_DISPLAY_NAME, ("--ext=localenv.lab_kernel",)
+    )
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,9 @@ from nbclient.exceptions import CellExecutionError, DeadKernelError
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
+from lakehouse.settings import environment_set
+from localenv.kernel_specs import PIPELINE_KERNEL, with_pipeline_kernel
+
 
 class NotebookFailed(RuntimeError):
     """A notebook's cell raised `ename` with `evalue`, under any runner."""
@@ -41,7 +44,7 @@ class _Client(NotebookClient):
 
 
 class SharedKernel:
-    def __init__(self, cwd: Path, kernel_name: str = "python3"):
+    def __init__(self, cwd: Path, kernel_name: str = PIPELINE_KERNEL):
         self.cwd, self.kernel_name = cwd, kernel_name
         self.kernel_manager = None
 
@@ -60,7 +63,8 @@ class SharedKernel:
             resources={"metadata": {"path": str(self.cwd)}},
         )
         try:
-            client.execute(cleanup_kc=False)
+            with environment_set(with_pipeline_kernel()):
+                client.execute(cleanup_kc=False)
             self.kernel_manager = client.km
         except CellExecutionError as error:
             self.kernel_manager = client.km

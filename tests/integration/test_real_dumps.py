@@ -1,101 +1,134 @@
 """The real dumps in ../shared/stackexchange, read in place, against Stack Exchange's
 own numbers: Tags.xml Count, each question's AnswerCount, and the rows in each file
-(counted here with lxml, independently of the pipeline's parser)."""
+(counted here with lxml, independently of the pipeline's parser); and a refresh to one
+of them, which must equal its load alone.
+
+Each real dump is loaded alone once in the suite: the Bicycles meta dump (2023-09, CRLF
+line ends) here, the French meta one (2021-09, LF) through Airflow in
+test_airflow_scheduler.py, which checks it against the same numbers. A pipeline run
+costs minutes on two cores, so the refresh's oracle is this module's load, not one of
+its own. real_dump_helpers says how the earlier dump is made and the lakes compared."""
 
 from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
 
-import py7zr
 import pytest
-from lxml import etree
-from pipeline_helpers import run_pipeline
+from pipeline_helpers import run_pipeline, versions
 from pyspark.sql import functions as F
+from real_dump_helpers import (
+    EARLIER,
+    FILE_ORDER,
+    PUBLISHED_ROWS,
+    check_lineage,
+    check_oracles,
+    differences,
+    extracted_rows,
+    load_earlier_then_later,
+    pack_listed,
+)
 
+from ingest.dump_revision import RevisionSpec, write_dump_revision
 from ingest.ingest_dump import ingest_dump
 from ingest.sources import LocalArchive
+from lakehouse.bronze.dump_history import OlderDump
 from lakehouse.schemas import DUMP_TABLES
+from localenv.lake_summary import refresh_changes
 
 pytestmark = pytest.mark.realdump
 
-# From ../shared/stackexchange/README.md: Posts, Users, Comments, Votes, Badges, Tags,
-# PostLinks, PostHistory.
-PUBLISHED_ROWS = {
-    "french.meta.stackexchange.com": (781, 1703, 1305, 4349, 4002, 94, 134, 2881),
-    "bicycles.meta.stackexchange.com": (1446, 2551, 2448, 5671, 6585, 94, 189, 3994),
-}
-FILE_ORDER = (
-    "Posts.xml",
-    "Users.xml",
-    "Comments.xml",
-    "Votes.xml",
-    "Badges.xml",
-    "Tags.xml",
-    "PostLinks.xml",
-    "PostHistory.xml",
-)
+
+@dataclass(frozen=True)
+class RealDump:
+    site: str
+    archive: Path
+    dump_id: str
+    xml_dir: Path  # the archive's files, extracted with py7zr
+    rows: dict[str, list[dict]]  # per file, each row's attributes, as lxml reads them
 
 
-# The French meta dump goes through the same checks as the fresh load of
-# tests/integration/test_refresh_real_dump.py, which loads it anyway: one pipeline run less.
-@pytest.fixture(scope="module", params=["bicycles.meta.stackexchange.com"])
-def real_dump(request, shared_dumps, lake, settings, s3, tmp_path_factory):
-    site = request.param
+@pytest.fixture(scope="module")
+def real_dump(shared_dumps, lake, settings, tmp_path_factory) -> RealDump:
+    site = "bicycles.meta.stackexchange.com"
     archive = shared_dumps / f"{site}.7z"
     if not archive.exists():
         pytest.skip(f"{archive} is absent on this machine")
     work = tmp_path_factory.mktemp(site)
     ingested = ingest_dump(LocalArchive(archive), settings, work)
-    assert ingested.dump_id.startswith(("2021-09-", "2023-09-"))  # from the _files.xml mtime
+    assert ingested.dump_id.startswith("2023-09-")  # from the _files.xml mtime
     run_pipeline(lake, site, ingested.dump_id)
-    with py7zr.SevenZipFile(archive) as packed:
-        packed.extractall(work / "xml")
-    rows = {
-        name: [dict(row.attrib) for _, row in etree.iterparse(str(work / "xml" / name), tag="row")]
-        for name in DUMP_TABLES
-    }
-    return site, rows
+    rows = extracted_rows(archive, work / "xml")
+    return RealDump(site, archive, ingested.dump_id, work / "xml", rows)
 
 
 def test_row_counts_match_the_published_ones(real_dump):
-    site, rows = real_dump
-    assert tuple(len(rows[name]) for name in FILE_ORDER) == PUBLISHED_ROWS[site]
+    rows = real_dump.rows
+    assert tuple(len(rows[name]) for name in FILE_ORDER) == PUBLISHED_ROWS[real_dump.site]
 
 
 def test_bronze_plus_rejected_equals_the_rows_of_each_file(real_dump, lake):
-    site, rows = real_dump
+    site = real_dump.site
     rejected = Counter(
         r["table_name"]
         for r in lake.read("bronze.rejected_rows").where(F.col("site") == site).collect()
     )
     for name, table in DUMP_TABLES.items():
         stored = lake.read(f"bronze.{table.name}").where(F.col("site") == site).count()
-        assert stored + rejected[table.name] == len(rows[name]), name
+        assert stored + rejected[table.name] == len(real_dump.rows[name]), name
 
 
 def test_gold_question_count_equals_tags_count(real_dump, lake):
-    site, rows = real_dump
     gold = {
         r["tag"]: r["question_count"]
-        for r in lake.read("gold.most_popular_tags").where(F.col("site") == site).collect()
+        for r in lake.read("gold.most_popular_tags")
+        .where(F.col("site") == real_dump.site)
+        .collect()
     }
-    for tag in rows["Tags.xml"]:
+    for tag in real_dump.rows["Tags.xml"]:
         assert gold.get(tag["TagName"], 0) == int(tag["Count"]), tag["TagName"]
 
 
 def test_silver_answer_count_equals_answer_count(real_dump, lake):
-    site, rows = real_dump
     answers = Counter(
         r["question_id"]
         for r in lake.read("silver.posts")
-        .where((F.col("site") == site) & (F.col("post_type") == "answer"))
+        .where((F.col("site") == real_dump.site) & (F.col("post_type") == "answer"))
         .collect()
     )
-    questions = [p for p in rows["Posts.xml"] if p["PostTypeId"] == "1"]
+    questions = [p for p in real_dump.rows["Posts.xml"] if p["PostTypeId"] == "1"]
     assert questions
     for question in questions:
         assert answers[int(question["Id"])] == int(question.get("AnswerCount", 0)), question["Id"]
 
 
 def test_no_post_is_quarantined_or_rejected(real_dump, lake):
-    site, _ = real_dump
+    site = real_dump.site
     assert lake.read("bronze.posts_quarantine").where(F.col("site") == site).count() == 0
     assert lake.read("bronze.rejected_rows").where(F.col("site") == site).count() == 0
+
+
+def test_a_refresh_to_a_real_dump_equals_its_load_alone(real_dump, lake, refreshed_lake, tmp_path):
+    """An earlier version made from the dump is loaded first, then the dump itself: every
+    table equals the dump's load alone, what changed is in bronze.row_lineage, and an
+    older dump never rolls the tables back."""
+    site, later_dir, earlier_dir = real_dump.site, real_dump.xml_dir, tmp_path / "earlier"
+    write_dump_revision(later_dir, earlier_dir, RevisionSpec(seed=3))
+    earlier = LocalArchive(pack_listed(earlier_dir, tmp_path / "e" / f"{site}.7z", EARLIER))
+
+    first, second = load_earlier_then_later(
+        refreshed_lake, earlier, LocalArchive(real_dump.archive), tmp_path
+    )
+    assert second.dump_id == real_dump.dump_id
+    rows_in = {name: len(rows) for name, rows in real_dump.rows.items()}
+    check_oracles(refreshed_lake, site, later_dir, rows_in)
+    assert refreshed_lake.read("bronze.posts_quarantine").where(F.col("site") == site).count() == 0
+    assert differences(refreshed_lake, lake, site) == {}
+    posts_changed = check_lineage(refreshed_lake, site, second.dump_id, earlier_dir, later_dir)
+    summary = refresh_changes(refreshed_lake.settings, site, second.dump_id)
+    assert summary["replaced_dump_id"] == first.dump_id
+    assert summary["rows"]["posts"] == posts_changed
+
+    before = versions(refreshed_lake)
+    with pytest.raises(OlderDump, match=f"dump {first.dump_id} .* is older"):
+        run_pipeline(refreshed_lake, site, first.dump_id)
+    assert versions(refreshed_lake) == before, "an older dump changed a table"

@@ -1,0 +1,57 @@
+"""The project's Jupyter kernels, each this interpreter's ipykernel, with their specs
+under a JUPYTER_PATH of the project's own (no credentials in them: kernels inherit the
+environment of whatever starts them).
+
+The kernels listen on loopback only. ipykernel warns at start that loopback TCP is not
+encrypted; under `make local-run` that reached the terminal, and under Airflow every task
+log as an error line. The kernels run with the kernel application's log level at ERROR,
+so that warning stays out and real errors still show.
+"""
+
+import json
+import os
+import sys
+import tempfile
+from functools import cache
+from pathlib import Path
+
+PIPELINE_KERNEL = "stackexchange-pipeline"
+QUIET_START = "--IPKernelApp.log_level=ERROR"
+
+
+def install_kernel(
+    jupyter_path: Path, name: str, display_name: str, extra_args: tuple[str, ...] = ()
+) -> Path:
+    """Write the kernel spec `name` under `jupyter_path`; its folder."""
+    spec_dir = jupyter_path / "kernels" / name
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": [
+            sys.executable,
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
+            QUIET_START,
+            *extra_args,
+        ],
+        "display_name": display_name,
+        "language": "python",
+        "metadata": {"debugger": True},
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=2))
+    return spec_dir
+
+
+@cache
+def _pipeline_jupyter_path() -> Path:
+    jupyter_path = Path(tempfile.mkdtemp(prefix="stackexchange-kernels-"))
+    install_kernel(jupyter_path, PIPELINE_KERNEL, "StackExchange pipeline")
+    return jupyter_path
+
+
+def with_pipeline_kernel() -> dict[str, str]:
+    """JUPYTER_PATH with the pipeline kernel's spec first, for the process that starts it
+    (`environment_set`)."""
+    found = [str(_pipeline_jupyter_path()), os.environ.get("JUPYTER_PATH", "")]
+    return {"JUPYTER_PATH": os.pathsep.join(part for part in found if part)}
