@@ -1,14 +1,55 @@
 """The charts people look at, drawn the same way in the notebooks, JupyterLab and the
 local report: each takes plain pandas data and returns a matplotlib figure."""
 
+from functools import cache
+
 TREND_TAGS = 5
 # The columns of silver.posts that hours_to_first_answer reads.
 POST_TIMES = ("id", "post_type", "question_id", "creation_date")
+# After matplotlib's own DejaVu Sans, the fonts tried for a character it lacks, where
+# installed: the scripts of the sites' user names and tags (Debian's fonts-noto-core;
+# Chinese, Japanese and Korean from fonts-wqy-zenhei; `make test-tools` installs both).
+FALLBACK_FONTS = (
+    "Noto Sans",
+    "Noto Sans Arabic",
+    "Noto Sans Hebrew",
+    "Noto Sans Devanagari",
+    "Noto Sans Bengali",
+    "Noto Sans Tamil",
+    "Noto Sans Kannada",
+    "Noto Sans Thai",
+    "Noto Sans Georgian",
+    "Noto Sans Armenian",
+    "Noto Sans Ethiopic",
+    "Noto Sans Canadian Aboriginal",
+    "Noto Sans Cherokee",
+    "Noto Sans Symbols",
+    "Noto Sans Symbols2",
+    "Noto Sans Math",
+    "WenQuanYi Zen Hei",
+)
+
+
+@cache
+def font_families() -> list[str]:
+    """DejaVu Sans, then the installed FALLBACK_FONTS: matplotlib draws each character
+    in the first of them that has it."""
+    from matplotlib import font_manager
+
+    # matplotlib lists the system's fonts once, in a cache that fonts installed since
+    # then are missing from: those are added here, for this session.
+    known = {font.fname for font in font_manager.fontManager.ttflist}
+    for path in set(font_manager.findSystemFonts()) - known:
+        font_manager.fontManager.addfont(path)
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return ["DejaVu Sans", *(family for family in FALLBACK_FONTS if family in installed)]
 
 
 def _new_axes(title: str, xlabel: str, ylabel: str):
     import matplotlib.pyplot as plt
 
+    # Set for the session, not the figure: tick labels take their font when drawn.
+    plt.rcParams["font.family"] = font_families()
     figure, axes = plt.subplots(figsize=(8, 3.5))
     axes.set_title(title)
     axes.set_xlabel(xlabel)

@@ -51,3 +51,45 @@ def test_the_legend_sits_beside_the_axes(monthly, chart):
     axes = figure.axes[0]
     legend = axes.get_legend().get_window_extent(renderer)
     assert not legend.overlaps(axes.get_window_extent(renderer))
+
+
+def display_names_beyond_latin(archive, work) -> list[str]:
+    """The user names of a real dump with a character past Latin Extended-B."""
+    import py7zr
+    from lxml import etree
+
+    with py7zr.SevenZipFile(archive) as packed:
+        packed.extract(work, targets=["Users.xml"])
+    rows = etree.iterparse(str(work / "Users.xml"), tag="row")
+    names = (row.get("DisplayName") or "" for _, row in rows)
+    return [name for name in names if any(ord(c) > 0x24F for c in name)]
+
+
+def test_the_real_dumps_user_names_draw_with_no_missing_glyph(shared_dumps, tmp_path):
+    """Their names in Japanese, Korean, Chinese, Thai, Kannada, Arabic, Cyrillic and more,
+    drawn as the notebooks draw them (Agg, a PNG), with the fonts of `make test-tools`."""
+    import warnings
+
+    names = sorted(
+        {
+            name
+            for archive in shared_dumps.glob("*.7z")
+            for name in display_names_beyond_latin(archive, tmp_path / archive.stem)
+        }
+    )
+    assert any("\u3040" <= c <= "\u30ff" for n in names for c in n), "no kana in the names"
+    missing = set(plots.FALLBACK_FONTS) - set(plots.font_families())
+    assert not missing, f"fonts not installed: {sorted(missing)}; run `make test-tools`"
+    users = pd.DataFrame(
+        {
+            "user_id": range(len(names)),
+            "display_name": names,
+            "questions": 1,
+            "answers": 1,
+        }
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figure = plots.user_activity(users, top=len(names))
+        figure.canvas.draw()
+    assert [str(w.message) for w in caught if "missing from font" in str(w.message)] == []
