@@ -39,18 +39,18 @@ test: setup test-tools lint ## Run every test tier (unit, integration, notebooks
 setup: java $(VENV_STAMP) $(JARS_STAMP) ## Build the Python environment and fetch the jars (once)
 
 # The browser tests drive Debian's Chromium headless, the ingest tests use both archive
-# decoders, and the charts draw the real dumps' user names in Noto and WenQuanYi fonts;
+# decoders, and the charts draw the real dumps' user names in Noto, Droid and Nanum fonts;
 # elsewhere install them yourself.
-TEST_PACKAGES := chromium shellcheck 7zip fonts-noto-core fonts-wqy-zenhei
+TEST_PACKAGES := chromium shellcheck 7zip fonts-noto-core fonts-droid-fallback fonts-nanum
 .PHONY: test-tools
 test-tools: ## Install Debian's Chromium, ShellCheck, 7-Zip and fonts for the tests (once)
 	@if command -v chromium >/dev/null && command -v shellcheck >/dev/null && command -v 7zz >/dev/null \
-	  && fc-list 2>/dev/null | grep -q "Noto Sans Thai" && fc-list | grep -q "WenQuanYi Zen Hei"; then exit 0; \
+	  && fc-list 2>/dev/null | grep -q "Noto Sans Thai" && fc-list | grep -q "Droid Sans Fallback" && fc-list | grep -q "NanumGothic"; then exit 0; \
 	elif command -v apt-get >/dev/null; then \
 	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$sudo apt-get update -qq && \
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_PACKAGES) >/dev/null; \
-	else echo "warning: no apt-get here; install Chromium, ShellCheck, 7-Zip (7zz) and the Noto and WenQuanYi Zen Hei fonts for the tests"; fi
+	else echo "warning: no apt-get here; install Chromium, ShellCheck, 7-Zip (7zz) and the Noto, Droid Sans Fallback and Nanum fonts for the tests"; fi
 
 .PHONY: java
 java: ## Check for Java 17 or 21

@@ -8,7 +8,8 @@ TREND_TAGS = 5
 POST_TIMES = ("id", "post_type", "question_id", "creation_date")
 # After matplotlib's own DejaVu Sans, the fonts tried for a character it lacks, where
 # installed: the scripts of the sites' user names and tags (Debian's fonts-noto-core;
-# Chinese, Japanese and Korean from fonts-wqy-zenhei; `make test-tools` installs both).
+# Chinese and Japanese from fonts-droid-fallback, Korean from fonts-nanum, all in a
+# regular weight; `make test-tools` installs them).
 FALLBACK_FONTS = (
     "Noto Sans",
     "Noto Sans Arabic",
@@ -26,7 +27,8 @@ FALLBACK_FONTS = (
     "Noto Sans Symbols",
     "Noto Sans Symbols2",
     "Noto Sans Math",
-    "WenQuanYi Zen Hei",
+    "Droid Sans Fallback",
+    "NanumGothic",
 )
 
 
