@@ -8,6 +8,7 @@ log as an error line. The kernels run with the kernel application's log level at
 so that warning stays out and real errors still show.
 """
 
+import hashlib
 import json
 import os
 import sys
@@ -39,13 +40,19 @@ def install_kernel(
         "language": "python",
         "metadata": {"debugger": True},
     }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=2))
+    # Whole or not at all: runs started side by side write the same spec.
+    written = spec_dir / f"kernel.json.{os.getpid()}"
+    written.write_text(json.dumps(spec, indent=2))
+    written.replace(spec_dir / "kernel.json")
     return spec_dir
 
 
 @cache
 def _pipeline_jupyter_path() -> Path:
-    jupyter_path = Path(tempfile.mkdtemp(prefix="stackexchange-kernels-"))
+    """One folder per interpreter (so per checkout), reused by every run: Airflow starts a
+    process per task, and a folder each would pile up."""
+    interpreter = hashlib.sha256(sys.executable.encode()).hexdigest()[:12]
+    jupyter_path = Path(tempfile.gettempdir()) / f"stackexchange-kernels-{interpreter}"
     install_kernel(jupyter_path, PIPELINE_KERNEL, "StackExchange pipeline")
     return jupyter_path
 

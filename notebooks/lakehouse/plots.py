@@ -33,7 +33,7 @@ FALLBACK_FONTS = (
 
 
 @cache
-def font_families() -> list[str]:
+def font_families() -> tuple[str, ...]:
     """DejaVu Sans, then the installed FALLBACK_FONTS: matplotlib draws each character
     in the first of them that has it."""
     from matplotlib import font_manager
@@ -44,7 +44,7 @@ def font_families() -> list[str]:
     for path in set(font_manager.findSystemFonts()) - known:
         font_manager.fontManager.addfont(path)
     installed = {font.name for font in font_manager.fontManager.ttflist}
-    return ["DejaVu Sans", *(family for family in FALLBACK_FONTS if family in installed)]
+    return ("DejaVu Sans", *(family for family in FALLBACK_FONTS if family in installed))
 
 
 def _new_axes(title: str, xlabel: str, ylabel: str):

@@ -55,13 +55,9 @@ def test_the_legend_sits_beside_the_axes(monthly, chart):
 
 def display_names_beyond_latin(archive, work) -> list[str]:
     """The user names of a real dump with a character past Latin Extended-B."""
-    import py7zr
-    from lxml import etree
+    from real_dump_helpers import extracted_rows
 
-    with py7zr.SevenZipFile(archive) as packed:
-        packed.extract(work, targets=["Users.xml"])
-    rows = etree.iterparse(str(work / "Users.xml"), tag="row")
-    names = (row.get("DisplayName") or "" for _, row in rows)
+    names = (row.get("DisplayName") or "" for row in extracted_rows(archive, work)["Users.xml"])
     return [name for name in names if any(ord(c) > 0x24F for c in name)]
 
 
