@@ -14,6 +14,7 @@ only ever appended, and Delta never fails an append for another writer's commit.
 """
 
 import hashlib
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -70,12 +71,55 @@ def is_up_to_date(task: NotebookTask, dump_id: str, recorded: dict[str, str | No
     return key is not None and key == recorded.get(task.notebook)
 
 
-def recorded_keys(lake: Lake, site: str) -> dict[str, str | None]:
-    """Per step of the site, the key its last run recorded."""
-    if not lake.exists(STEP_RUNS):
-        return {}
-    rows = lake.read(STEP_RUNS).where(F.col("site") == site)
-    return latest_keys(row.asDict() for row in rows.select(*KEY_COLUMNS).collect())
+class KeysSeen:
+    """Per lake and site, the keys this process has seen for one run: the table's, read
+    once, then every key the process records. A run with several steps in one process
+    (`make local-run`, `steps.run_all`) thus reads `bronze.step_runs` once instead of once
+    per step, each read a round trip after a commit. Nothing else records meanwhile: a
+    site's local runs hold its lock, and an Airflow or Databricks task is a process of
+    its own, which reads the table afresh."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[tuple[str, str], tuple[str, dict[str, str | None]]] = {}
+
+    def of_run(self, lake: Lake, site: str, run_id: str) -> dict[str, str | None] | None:
+        with self._lock:
+            seen_run, keys = self._seen.get((lake.location(STEP_RUNS), site), ("", {}))
+            return dict(keys) if seen_run == run_id else None
+
+    def remember(
+        self, lake: Lake, site: str, run_id: str, keys: dict[str, str | None]
+    ) -> dict[str, str | None]:
+        """The keys of the run: those already seen (which have the records made since
+        `keys` was read, in another thread), else `keys`."""
+        with self._lock:
+            seen = self._seen.get((lake.location(STEP_RUNS), site))
+            if seen is None or seen[0] != run_id:
+                seen = self._seen[lake.location(STEP_RUNS), site] = (run_id, dict(keys))
+            return dict(seen[1])
+
+    def recorded(self, lake: Lake, site: str, step: str, key: str | None) -> None:
+        with self._lock:
+            seen = self._seen.get((lake.location(STEP_RUNS), site))
+            if seen is not None:
+                seen[1][step] = key
+
+
+KEYS_SEEN = KeysSeen()
+
+
+def recorded_keys(lake: Lake, site: str, run_id: str = "") -> dict[str, str | None]:
+    """Per step of the site, the key its last run recorded: read on every call without
+    a `run_id`, once per run in this process with one (see KeysSeen)."""
+    keys = KEYS_SEEN.of_run(lake, site, run_id) if run_id else None
+    if keys is not None:
+        return keys
+    keys = {}
+    if lake.exists(STEP_RUNS):
+        rows = lake.read(STEP_RUNS).where(F.col("site") == site)
+        keys = latest_keys(row.asDict() for row in rows.select(*KEY_COLUMNS).collect())
+    return KEYS_SEEN.remember(lake, site, run_id, keys) if run_id else keys
 
 
 def record(lake: Lake, site: str, step: str, key: str | None, run_id: str) -> None:
@@ -83,6 +127,7 @@ def record(lake: Lake, site: str, step: str, key: str | None, run_id: str) -> No
     row = (site, step, key, run_id, datetime.now(UTC))
     schema = "site string, step string, inputs_key string, run_id string, recorded_at timestamp"
     lake.append(lake.spark.createDataFrame([row], schema), STEP_RUNS)
+    KEYS_SEEN.recorded(lake, site, step, key)
 
 
 @dataclass
@@ -126,7 +171,7 @@ def step_run(lake: Lake, site: str, dump_id: str, run_id: str, step: str) -> Ite
     from once the writes are done. A step with work calls `before_writing` before it
     writes; one without may skip."""
     task = TASKS[step]
-    recorded = recorded_keys(lake, site)
+    recorded = recorded_keys(lake, site, run_id)
     key = inputs_key(task, dump_id, recorded, code_digest())
     run = StepRun(lake, site, task, run_id, key, last_key=recorded.get(step))
     yield run

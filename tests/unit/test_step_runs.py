@@ -4,7 +4,9 @@ import shutil
 from datetime import datetime, timedelta
 
 from lakehouse.graph import PIPELINE
-from lakehouse.step_runs import PACKAGE, TASKS, code_digest, inputs_key, latest_keys
+from lakehouse.lake import Lake
+from lakehouse.settings import LakeSettings
+from lakehouse.step_runs import PACKAGE, TASKS, KeysSeen, code_digest, inputs_key, latest_keys
 
 CODE = "code-v1"
 
@@ -67,3 +69,35 @@ def test_the_code_digest_follows_the_code_and_checks_not_the_bytecode(tmp_path):
     checks = next(package.rglob("*.yml"))
     checks.write_text(checks.read_text() + "\n# changed\n")
     assert code_digest.__wrapped__(package) != original
+
+
+def lake_in(bucket: str) -> Lake:
+    """A lake whose locations are known; no Spark, as KeysSeen never reads."""
+    return Lake(spark=None, settings=LakeSettings(bucket=bucket))
+
+
+def test_a_run_sees_the_keys_it_read_and_those_recorded_since():
+    seen, lake = KeysSeen(), lake_in("lake-a")
+    assert seen.of_run(lake, "s", "run-1") is None
+    seen.remember(lake, "s", "run-1", {"bronze_posts": "k1"})
+    seen.recorded(lake, "s", "bronze_users", "k2")
+    assert seen.of_run(lake, "s", "run-1") == {"bronze_posts": "k1", "bronze_users": "k2"}
+    assert seen.of_run(lake, "s", "run-2") is None  # another run reads the table afresh
+    assert seen.of_run(lake, "other-site", "run-1") is None
+    assert seen.of_run(lake_in("lake-b"), "s", "run-1") is None
+
+
+def test_a_read_that_a_record_overtook_does_not_hide_that_record():
+    """Steps side by side: one reads, another records its key, then the first read's
+    older rows arrive."""
+    seen, lake = KeysSeen(), lake_in("lake-a")
+    seen.remember(lake, "s", "run-1", {})
+    seen.recorded(lake, "s", "bronze_posts", "k1")
+    assert seen.remember(lake, "s", "run-1", {}) == {"bronze_posts": "k1"}
+
+
+def test_a_key_recorded_as_none_by_another_run_is_seen():
+    seen, lake = KeysSeen(), lake_in("lake-a")
+    seen.remember(lake, "s", "run-1", {"bronze_posts_dataquality": "k1"})
+    seen.recorded(lake, "s", "bronze_posts_dataquality", None)
+    assert seen.of_run(lake, "s", "run-1") == {"bronze_posts_dataquality": None}
