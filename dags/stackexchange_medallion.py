@@ -8,10 +8,6 @@ the same graph as one Databricks workflow (or an already deployed job, by name).
 
 from datetime import UTC, datetime, timedelta
 
-from airflow.providers.databricks.operators.databricks import (
-    DatabricksNotebookOperator,
-    DatabricksRunNowOperator,
-)
 from airflow.providers.databricks.operators.databricks_workflow import (
     DatabricksWorkflowTaskGroup,
 )
@@ -19,9 +15,13 @@ from airflow.sdk import Param, dag, task, task_group
 
 from lakehouse.graph import PIPELINE, RUN_PARAMETERS, in_dependency_order
 from lakehouse.settings import TARGETS
-from orchestration.assets import RAW_ASSETS, TABLE_ASSETS
+from orchestration.assets import RAW_ASSETS
 from orchestration.config import TARGET_VARIABLE, OrchestrationSettings, chosen_target
 from orchestration.connections import DATABRICKS_CONN_ID
+from orchestration.databricks_operators import (
+    LakeDatabricksNotebookOperator,
+    LakeDatabricksRunNowOperator,
+)
 from orchestration.notebook_operator import LakeNotebookOperator
 
 SETTINGS = OrchestrationSettings()
@@ -151,9 +151,8 @@ def stackexchange_medallion():
         ) as workflow:
             _wire(
                 {
-                    node.notebook: DatabricksNotebookOperator(
-                        task_id=node.notebook,
-                        databricks_task_key=node.notebook,
+                    node.notebook: LakeDatabricksNotebookOperator(
+                        notebook=node.notebook,
                         databricks_conn_id=DATABRICKS_CONN_ID,
                         notebook_path=f"{SETTINGS.databricks_notebook_dir}/{node.notebook}",
                         source="WORKSPACE",
@@ -162,7 +161,6 @@ def stackexchange_medallion():
                             "catalog": SETTINGS.databricks_catalog,
                             "raw_root": SETTINGS.databricks_raw_root,
                         },
-                        outlets=[TABLE_ASSETS[name] for name in node.writes],
                         execution_timeout=NOTEBOOK_TIMEOUT,
                         **SETTINGS.databricks_polling(),
                     )
@@ -175,12 +173,11 @@ def stackexchange_medallion():
 
     @task_group(group_id="databricks_job")
     def databricks_job(run):
-        DatabricksRunNowOperator(
+        LakeDatabricksRunNowOperator(
             task_id="run_now",
             databricks_conn_id=DATABRICKS_CONN_ID,
             job_name="{{ params.databricks_job_name }}",
             notebook_params=run,
-            outlets=list(TABLE_ASSETS.values()),
             execution_timeout=NOTEBOOK_TIMEOUT,
             **SETTINGS.databricks_polling(),
         )

@@ -6,9 +6,8 @@ from airflow.providers.papermill.operators.papermill import PapermillOperator
 
 from lakehouse.settings import environment_set
 from localenv.kernel_specs import PIPELINE_KERNEL, with_pipeline_kernel
-from orchestration.assets import TABLE_ASSETS
 from orchestration.connections import AWS_CONN_ID, lake_settings
-from orchestration.table_events import changed_tables, result_line, table_extras, tables_alias
+from orchestration.table_events import emit_table_events, local_table_extras, tables_alias
 
 
 class LakeNotebookOperator(PapermillOperator):
@@ -57,11 +56,7 @@ class LakeNotebookOperator(PapermillOperator):
         finally:
             self.log.info("Executed notebook kept at %s", output)
         after = table_versions(settings, self.writes)
-        changed = changed_tables(before, after)
-        extras = table_extras(settings, run["site"], {name: after[name] for name in changed})
+        extras = local_table_extras(settings, run["site"], before, after)
         alias = context["outlet_events"][tables_alias(self.notebook)]
-        for name, extra in extras.items():
-            alias.add(TABLE_ASSETS[name], extra=extra)
-        unchanged = [name for name in self.writes if name not in changed]
-        self.log.info(result_line(self.notebook, run["site"], extras, unchanged))
+        emit_table_events(alias, self.notebook, run["site"], extras, self.writes, self.log)
         return str(output)

@@ -1,50 +1,44 @@
-"""What a local notebook task tells Airflow about the tables it wrote: an Asset event for
-each table of its writes whose version moved while it ran (the history tables the bronze
-steps share may move by another's commit), none for one left as it was, each saying
-which site, which dump the site's tables now hold, the table's version and the site's
-rows; and one log line for the whole task.
+"""What a notebook task tells Airflow about the tables it wrote: an Asset event for each
+table its step changed (lakehouse.table_changes says which, and what each event carries),
+none for one left as it was, and one log line for the whole task.
 
 The tables are known only once the notebook has run, so each task's outlet is an
-AssetAlias that the task resolves to the table Assets it changed."""
+AssetAlias that the task resolves to the table Assets it changed. A local task reads the
+tables with delta-rs; a Databricks task gets them as the notebook's exit value."""
 
 from airflow.sdk import AssetAlias
 
-from lakehouse.tables import DQ_RESULTS, POSTS_QUARANTINE, POSTS_VALID
-
-# The tables of the data-quality step, whose events also carry its outcome.
-QUALITY_TABLES = (POSTS_VALID, POSTS_QUARANTINE, DQ_RESULTS)
+from lakehouse.table_changes import changed_tables, table_extras
 
 
-def tables_alias(notebook: str) -> AssetAlias:
-    """The outlet of a local notebook task: the tables it changed, resolved at run time."""
-    return AssetAlias(name=f"{notebook}_tables")
+def tables_alias(task: str) -> AssetAlias:
+    """The outlet of a notebook task (or of a deployed job's run): the tables it changed,
+    resolved at run time."""
+    return AssetAlias(name=f"{task}_tables")
 
 
-def changed_tables(before: dict[str, int | None], after: dict[str, int | None]) -> list[str]:
-    """The tables whose newest commit is not the one they had before (in `after`'s order)."""
-    return [
-        name for name, version in after.items() if version is not None and version != before[name]
-    ]
-
-
-def table_extras(settings, site: str, changed: dict[str, int]) -> dict[str, dict]:
-    """Per changed table (name -> its version after the notebook), its event's extra, read
-    with delta-rs."""
+def local_table_extras(settings, site: str, before: dict, after: dict) -> dict[str, dict]:
+    """The extras of the tables that changed between the versions `before` and `after`,
+    read with delta-rs."""
     from localenv.lake_summary import held_dump, site_rows
 
-    dump_id = held_dump(settings, site)
-    extras = {
-        name: {"site": site, "dump_id": dump_id, "version": version}
-        for name, version in changed.items()
-    }
-    counted = {*changed, *QUALITY_TABLES} if set(changed) & set(QUALITY_TABLES) else set(changed)
-    rows = {name: site_rows(settings, name, site) for name in counted}
-    for name in changed:
-        extras[name]["rows"] = rows[name]
-        if name in QUALITY_TABLES:
-            extras[name]["posts_passed"] = rows[POSTS_VALID]
-            extras[name]["posts_quarantined"] = rows[POSTS_QUARANTINE] or 0
-    return extras
+    changed = {name: after[name] for name in changed_tables(before, after)}
+    return table_extras(
+        site, held_dump(settings, site), changed, lambda name: site_rows(settings, name, site)
+    )
+
+
+def emit_table_events(
+    alias, task: str, site: str, extras: dict[str, dict], writes: tuple[str, ...], log
+) -> None:
+    """Resolve `alias` (the task's outlet events of its alias) to the Assets of the
+    tables in `extras`, each with its extra, and log the task's result line."""
+    from orchestration.assets import TABLE_ASSETS
+
+    for name, extra in extras.items():
+        alias.add(TABLE_ASSETS[name], extra=extra)
+    unchanged = [name for name in writes if name not in extras]
+    log.info(result_line(task, site, extras, unchanged))
 
 
 def result_line(notebook: str, site: str, extras: dict[str, dict], unchanged: list[str]) -> str:

@@ -143,7 +143,11 @@ def cmd_databricks_imitation(args) -> None:
         "raw_root": args.raw_root or settings.raw_location,
     }
     print(f"job parameters: {job_values}", file=sys.stderr)
-    run_job(NOTEBOOKS_DIR, settings, job_values, on_notebook=lambda name: print(name, flush=True))
+    exit_values = run_job(
+        NOTEBOOKS_DIR, settings, job_values, on_notebook=lambda name: print(name, flush=True)
+    )
+    for notebook, value in exit_values.items():
+        print(f"{notebook} exit value: {value}")
     print(
         f"done: tables in {IMITATION_CATALOG}.bronze|silver|gold, stored in s3a://{settings.bucket}"
     )

@@ -39,9 +39,25 @@ class ImitationWidgets:
         raise ValueError(f"InputWidgetNotDefined: no widget named {name!r}")
 
 
+class NotebookExit(Exception):  # noqa: N818 (what Databricks' own is called)
+    """`dbutils.notebook.exit(value)`: the notebook ends here, and `value` is its result."""
+
+    def __init__(self, value: str):
+        super().__init__(value)
+        self.value = value
+
+
+class ImitationNotebookUtils:
+    def exit(self, value: str) -> None:
+        if not isinstance(value, str):  # Databricks' own refuses anything but a string.
+            raise TypeError(f"dbutils.notebook.exit takes a string, got {type(value).__name__}")
+        raise NotebookExit(value)
+
+
 class ImitationDbutils:
     def __init__(self, job_values: dict[str, str]):
         self.widgets = ImitationWidgets(job_values)
+        self.notebook = ImitationNotebookUtils()
 
 
 def _delta_tables(client, bucket: str, layer: str) -> list[str]:
@@ -73,7 +89,9 @@ def catalog_session(settings: LakeSettings):
     return spark
 
 
-def run_notebook(path: Path, spark, job_values: dict[str, str]) -> None:
+def run_notebook(path: Path, spark, job_values: dict[str, str]) -> str | None:
+    """Run the notebook's code cells in order; its exit value, if it called
+    `dbutils.notebook.exit`, which also ends it."""
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.utils.capture import capture_output
 
@@ -84,23 +102,30 @@ def run_notebook(path: Path, spark, job_values: dict[str, str]) -> None:
     for number, cell in enumerate(cells, start=1):
         with capture_output(display=False):
             result = shell.run_cell("".join(cell["source"]), store_history=False)
+        if isinstance(result.error_in_exec, NotebookExit):
+            return result.error_in_exec.value
         if not result.success:
             error = result.error_in_exec or result.error_before_exec
             raise NotebookFailed(type(error).__name__, f"{path.name}, code cell {number}: {error}")
+    return None
 
 
 def run_job(
     notebooks_dir: Path, settings: LakeSettings, job_values: dict[str, str], on_notebook=print
-) -> None:
-    """Every notebook of the graph, in order, with the job's parameter values."""
+) -> dict[str, str | None]:
+    """Every notebook of the graph, in order, with the job's parameter values; each
+    notebook's exit value, as `runs/get-output` would give it."""
     spark = catalog_session(settings)
+    exit_values: dict[str, str | None] = {}
     try:
         with environment_set({"LAKE_TARGET": "databricks"}):
 
             def run_task(task) -> None:
                 on_notebook(task.notebook)
-                run_notebook(notebooks_dir / f"{task.notebook}.ipynb", spark, job_values)
+                path = notebooks_dir / f"{task.notebook}.ipynb"
+                exit_values[task.notebook] = run_notebook(path, spark, job_values)
 
             run_graph(run_task)
     finally:
         spark.stop()
+    return exit_values

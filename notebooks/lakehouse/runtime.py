@@ -7,6 +7,8 @@ registers its factory (a Spark Connect client, or an in-process Spark). A notebo
 `open_run(...)` and never needs to know which.
 """
 
+import json
+
 from lakehouse.lake import Lake
 from lakehouse.settings import LakeSettings
 
@@ -26,8 +28,12 @@ def notebook_globals() -> dict:
     return shell.user_ns if shell is not None else {}
 
 
+def _dbutils():
+    return notebook_globals().get("dbutils")
+
+
 def _widgets():
-    dbutils = notebook_globals().get("dbutils")
+    dbutils = _dbutils()
     return None if dbutils is None else dbutils.widgets
 
 
@@ -90,8 +96,18 @@ def open_lake(settings: LakeSettings | None = None) -> Lake:
 
 
 def open_run(site: str, dump_id: str = "", run_id: str = ""):
-    """The notebook's run: parameters from papermill or widgets, the lake, the dump."""
+    """The notebook's run: parameters from papermill or widgets, the lake, the dump. On
+    Databricks the run notes the tables its step changes, for `finish_run`."""
     from lakehouse.steps import run_context
 
     parameters = notebook_parameters(site=site, dump_id=dump_id, run_id=run_id)
-    return run_context(open_lake(), **parameters)
+    return run_context(open_lake(), **parameters, tracks_changes=_dbutils() is not None)
+
+
+def finish_run(ctx) -> None:
+    """On Databricks, end the notebook with the tables its step changed as the exit value,
+    which the Airflow operator turns into Asset events (lakehouse.table_changes).
+    Elsewhere nothing: the local operator reads the tables itself."""
+    dbutils = _dbutils()
+    if dbutils is not None:
+        dbutils.notebook.exit(json.dumps({"site": ctx.site, "tables": ctx.changed_tables}))

@@ -84,6 +84,7 @@ class KeysSeen:
         self._seen: dict[tuple[str, str], tuple[str, dict[str, str | None]]] = {}
 
     def of_run(self, lake: Lake, site: str, run_id: str) -> dict[str, str | None] | None:
+        """The keys seen for the run, or None when this process has not read them."""
         with self._lock:
             seen_run, keys = self._seen.get((lake.location(STEP_RUNS), site), ("", {}))
             return dict(keys) if seen_run == run_id else None
@@ -100,6 +101,7 @@ class KeysSeen:
             return dict(seen[1])
 
     def recorded(self, lake: Lake, site: str, step: str, key: str | None) -> None:
+        """Note a key this process appended to the table."""
         with self._lock:
             seen = self._seen.get((lake.location(STEP_RUNS), site))
             if seen is not None:

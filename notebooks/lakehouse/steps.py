@@ -3,9 +3,9 @@ the result; nothing here knows which target it runs on."""
 
 import json
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame
@@ -22,7 +22,8 @@ from lakehouse.lake import Lake
 from lakehouse.raw_layout import MANIFEST
 from lakehouse.silver.posts import build_silver_posts
 from lakehouse.silver.users import build_silver_users
-from lakehouse.step_runs import StepRun, step_run
+from lakehouse.step_runs import TASKS, StepRun, step_run
+from lakehouse.table_changes import changes_since, table_versions
 from lakehouse.tables import (
     BRONZE_USERS,
     GOLD_MOST_POPULAR_TAGS,
@@ -36,22 +37,32 @@ from lakehouse.tables import (
 
 @dataclass(frozen=True)
 class RunContext:
-    """One run of the pipeline on one site's dump: the lake, the dump and the run's id and time."""
+    """One run of the pipeline on one site's dump: the lake, the dump and the run's id and
+    time. With `tracks_changes`, each step also notes the tables it changed, in
+    `changed_tables` (lakehouse.table_changes): a Databricks notebook's exit value."""
 
     lake: Lake
     site: str
     dump_id: str
     run_id: str
     run_time: datetime
+    tracks_changes: bool = False
+    changed_tables: dict[str, dict] = field(default_factory=dict)
 
     def site_rows(self, name: str) -> DataFrame:
         """The run's site's rows of a table."""
         return self.lake.read(name).where(F.col("site") == self.site)
 
-    def step_run(self, step: str) -> AbstractContextManager[StepRun]:
+    @contextmanager
+    def step_run(self, step: str) -> Iterator[StepRun]:
         """Around the step's writes: whether it has anything new to compute (see
         lakehouse.step_runs)."""
-        return step_run(self.lake, self.site, self.dump_id, self.run_id, step)
+        writes = TASKS[step].writes
+        before = table_versions(self.lake, writes) if self.tracks_changes else None
+        with step_run(self.lake, self.site, self.dump_id, self.run_id, step) as run:
+            yield run
+        if before is not None:
+            self.changed_tables.update(changes_since(self.lake, self.site, self.dump_id, before))
 
 
 def latest_dump_id(lake: Lake, site: str) -> str:
@@ -80,7 +91,9 @@ def latest_dump_id(lake: Lake, site: str) -> str:
     return tied[0]
 
 
-def run_context(lake: Lake, site: str, dump_id: str = "", run_id: str = "") -> RunContext:
+def run_context(
+    lake: Lake, site: str, dump_id: str = "", run_id: str = "", tracks_changes: bool = False
+) -> RunContext:
     """The run's parameters; an empty dump_id means the site's latest ingested dump."""
     if not site:
         raise ValueError(
@@ -92,6 +105,7 @@ def run_context(lake: Lake, site: str, dump_id: str = "", run_id: str = "") -> R
         dump_id=dump_id or latest_dump_id(lake, site),
         run_id=run_id or uuid.uuid4().hex[:12],
         run_time=datetime.now(UTC),
+        tracks_changes=tracks_changes,
     )
 
 

@@ -66,9 +66,12 @@ def check_string_map(body: dict, key: str) -> None:
 @dataclass
 class FakeDatabricks:
     """Every run (a job run or one of its task runs) is RUNNING for `run_seconds` after
-    it starts, then TERMINATED with SUCCESS, unless it was cancelled."""
+    it starts, then TERMINATED with SUCCESS, unless it was cancelled. A task run's output
+    holds the value its notebook passed to `dbutils.notebook.exit`: `exit_values`, by
+    task key, or none."""
 
     run_seconds: float = 2.0
+    exit_values: dict[str, str] = field(default_factory=dict)
     jobs: dict[int, dict] = field(default_factory=dict)
     runs: dict[int, dict] = field(default_factory=dict)
     requests: list[tuple[str, str, dict]] = field(default_factory=list)
@@ -141,7 +144,12 @@ class FakeDatabricks:
         ]
         self.runs[run_id] = {"job_id": job_id, "tasks": task_runs, **started}
         for task_run in task_runs:
-            self.runs[task_run["run_id"]] = {"job_id": job_id, "tasks": [], **started}
+            self.runs[task_run["run_id"]] = {
+                "job_id": job_id,
+                "tasks": [],
+                "task_key": task_run["task_key"],
+                **started,
+            }
         return run_id
 
     def get_run(self, query, body):
@@ -165,7 +173,12 @@ class FakeDatabricks:
         }
 
     def get_run_output(self, query, body):
-        return {"notebook_output": {}, "metadata": self.get_run(query, body)}
+        run = self.runs[int(query["run_id"][0])]
+        if run["tasks"]:  # As Databricks: a job run with several tasks has no one output.
+            raise BadRequest("runs/get-output needs a task run's id")
+        value = self.exit_values.get(run.get("task_key", ""))
+        output = {} if value is None else {"result": value, "truncated": False}
+        return {"notebook_output": output, "metadata": self.get_run(query, body)}
 
     def cancel_run(self, query, body):
         check_body(body, jobs.JobsAPI.cancel_run)

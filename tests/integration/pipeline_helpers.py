@@ -65,8 +65,8 @@ def site_counts(lake, site: str) -> dict[str, int]:
     return {name: rows for name, rows in counts.items() if rows is not None}
 
 
-def run_pipeline(lake, site: str, dump_id: str = ""):
-    ctx = steps.run_context(lake, site, dump_id)
+def run_pipeline(lake, site: str, dump_id: str = "", tracks_changes: bool = False):
+    ctx = steps.run_context(lake, site, dump_id, tracks_changes=tracks_changes)
     steps.run_all(ctx)
     return ctx
 

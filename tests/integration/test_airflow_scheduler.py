@@ -204,11 +204,37 @@ def test_the_same_dump_again_starts_no_medallion_run(airflow, flow_dump):
         airflow.wait_for_new_run(MEDALLION, known, timeout=20)
 
 
-def test_target_databricks_submits_the_graph_with_the_run_values(airflow, databricks):
+def notebook_exit_values(site: str) -> tuple[dict[str, str], dict[str, dict]]:
+    """What each notebook of a Databricks run says it changed (lakehouse.runtime.finish_run):
+    its own table, with made-up versions and rows, and silver_users nothing. Then the
+    events that Airflow must send, by table: those, with the same extras."""
+    exit_values, events = {}, {}
+    for number, task in enumerate(PIPELINE):
+        own = task.writes[0]
+        extra = {"site": site, "dump_id": "2026-06-30-fake", "version": number, "rows": 7 * number}
+        tables = {} if task.notebook == "silver_users" else {own: extra}
+        exit_values[task.notebook] = json.dumps({"site": site, "tables": tables})
+        events.update(tables)
+    return exit_values, events
+
+
+def table_event_extras(airflow, dag_run_id: str, bucket: str) -> dict[str, dict]:
+    """The run's table Asset events, by table name: their extras."""
+    by_uri = {table_path(bucket, name, scheme="s3"): name for name in TABLES}
+    events = airflow.asset_events(MEDALLION, dag_run_id)
+    assert len({event["uri"] for event in events}) == len(events)  # one per table
+    return {by_uri[event["uri"]]: event["extra"] for event in events}
+
+
+def test_target_databricks_submits_the_graph_with_the_run_values(
+    airflow, databricks, airflow_settings
+):
     fake, _ = databricks
+    fake.exit_values, expected_events = notebook_exit_values(SAMPLE_SITE)
     run_id = airflow.trigger(MEDALLION, {"target": "databricks", "site": SAMPLE_SITE})
     run = airflow.wait_for_run(MEDALLION, run_id, timeout=300)
     assert run["state"] == "success", airflow.failure_report(MEDALLION, run_id)
+    assert table_event_extras(airflow, run_id, airflow_settings.bucket) == expected_events
 
     job = fake.bodies("POST jobs/create")[-1]
     tasks = {task["task_key"]: task for task in job["tasks"]}
@@ -226,8 +252,9 @@ def test_target_databricks_submits_the_graph_with_the_run_values(airflow, databr
     assert run_now["notebook_params"]["run_id"].startswith("manual__")
 
 
-def test_target_databricks_can_run_a_deployed_job_by_name(airflow, databricks):
+def test_target_databricks_can_run_a_deployed_job_by_name(airflow, databricks, airflow_settings):
     fake, _ = databricks
+    fake.exit_values, expected_events = notebook_exit_values(SAMPLE_SITE)
     job_id = fake.deploy_job(DEPLOYED_JOB, [{"task_key": node.notebook} for node in PIPELINE])
     run_id = airflow.trigger(
         MEDALLION,
@@ -235,6 +262,7 @@ def test_target_databricks_can_run_a_deployed_job_by_name(airflow, databricks):
     )
     run = airflow.wait_for_run(MEDALLION, run_id, timeout=300)
     assert run["state"] == "success", airflow.failure_report(MEDALLION, run_id)
+    assert table_event_extras(airflow, run_id, airflow_settings.bucket) == expected_events
     run_now = fake.bodies("POST jobs/run-now")[-1]
     assert run_now["job_id"] == job_id
     assert run_now["notebook_params"]["site"] == SAMPLE_SITE

@@ -44,13 +44,15 @@ def test_rerunning_the_same_dump_changes_no_table(first_run, lake, settings, tmp
     before_versions, before_counts = versions(lake), site_counts(lake, SITE)
     again = ingest_sample(settings, tmp_path, SITE)
     assert again.already_ingested
-    run_pipeline(lake, SITE)
+    skipped = run_pipeline(lake, SITE, tracks_changes=True)
     assert versions(lake) == before_versions  # every step skipped: not one commit
     assert site_counts(lake, SITE) == before_counts
+    assert skipped.changed_tables == {}  # and no Asset event for Databricks to send
     # New code runs every step again; on the same data, only their records change.
     monkeypatch.setattr(step_runs, "code_digest", lambda: "the next release")
     assert steps_with_work(settings, SITE, first_run.dump_id) == EVERY_STEP
-    run_pipeline(lake, SITE)
+    rerun = run_pipeline(lake, SITE, tracks_changes=True)
+    assert set(rerun.changed_tables) == {step_runs.STEP_RUNS}
     after, after_counts = versions(lake), site_counts(lake, SITE)
     assert after.pop(step_runs.STEP_RUNS) > before_versions.pop(step_runs.STEP_RUNS)
     assert after_counts.pop(step_runs.STEP_RUNS) > before_counts.pop(step_runs.STEP_RUNS)

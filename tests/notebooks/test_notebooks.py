@@ -8,12 +8,13 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 from pipeline_helpers import PIPED_SITE
 from pyspark.sql import functions as F
 
-from lakehouse.graph import TABLES
+from lakehouse.graph import PIPELINE, TABLES
 from lakehouse.lake import Lake
 from lakehouse.settings import environment_set
 from localenv.lab import KERNEL_NAME, install_kernel
@@ -65,7 +66,8 @@ def site_rows_as_json(lake: Lake, name: str, site: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def imitation_lake(piped_site, lake, settings):
+def imitation_job(piped_site, lake, settings) -> tuple[Lake, dict[str, dict]]:
+    """The imitation's lake, and each notebook's exit value (parsed)."""
     imitation = Lake(lake.spark, settings.model_copy(update={"bucket": "imitation-lake"}))
     result = subprocess.run(
         [
@@ -84,7 +86,43 @@ def imitation_lake(piped_site, lake, settings):
         env={**os.environ, "LAKE_BUCKET": imitation.settings.bucket},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return imitation
+    exit_values = {}
+    for line in result.stdout.splitlines():
+        notebook, marker, value = line.partition(" exit value: ")
+        if marker:
+            exit_values[notebook] = json.loads(value)
+    return imitation, exit_values
+
+
+@pytest.fixture(scope="module")
+def imitation_lake(imitation_job) -> Lake:
+    return imitation_job[0]
+
+
+def test_each_notebook_tells_the_job_the_tables_it_changed(imitation_job, piped_site):
+    """The imitation's lake was empty: each step changed its own table and recorded its
+    run, with rows as the lake now holds them. (A table no row reached, such as the
+    quarantine, may have no commit, so no event.)"""
+    imitation, exit_values = imitation_job
+    writers = Counter(name for task in PIPELINE for name in task.writes)
+    shared = {name for name, count in writers.items() if count > 1}
+    assert set(exit_values) == {task.notebook for task in PIPELINE}
+    for task in PIPELINE:
+        result = exit_values[task.notebook]
+        assert result["site"] == PIPED_SITE
+        tables = result["tables"]
+        assert set(tables) <= set(task.writes), task.notebook
+        assert {task.writes[0], "bronze.step_runs"} <= set(tables), task.notebook
+        for name, extra in tables.items():
+            assert extra["dump_id"] == piped_site.dump_id
+            if name in shared:  # Later steps commit to it too.
+                assert extra["version"] <= imitation.current_version(name), name
+                continue
+            assert extra["version"] == imitation.current_version(name), name
+            assert extra["rows"] == imitation.read(name).where(F.col("site") == PIPED_SITE).count()
+    quality = exit_values["bronze_posts_dataquality"]["tables"]["bronze.posts_valid"]
+    assert quality["posts_passed"] == quality["rows"]
+    assert quality["posts_quarantined"] == 0
 
 
 @pytest.mark.parametrize("name", TABLES)

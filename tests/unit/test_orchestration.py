@@ -12,11 +12,13 @@ from dag_loading import DAGS_FOLDER
 
 sys.path.insert(0, str(DAGS_FOLDER))
 
+from lakehouse.table_changes import changed_tables, table_extras  # noqa: E402
 from localenv.paths import REPO_ROOT  # noqa: E402
 from orchestration.config import OrchestrationSettings, chosen_target  # noqa: E402
 from orchestration.connections import ConnectionProblem, lake_settings  # noqa: E402
+from orchestration.databricks_operators import latest_task_runs, notebook_result  # noqa: E402
 from orchestration.runs import NothingToRun, notebook_run_id, site_runs  # noqa: E402
-from orchestration.table_events import changed_tables, result_line  # noqa: E402
+from orchestration.table_events import result_line  # noqa: E402
 
 
 def _event(site: str, dump_id: str) -> dict:
@@ -194,6 +196,75 @@ def test_only_tables_with_a_new_commit_count_as_changed():
         "bronze.posts",
         "bronze.rejected_rows",
     ]
+
+
+def test_a_quality_table_event_carries_the_steps_outcome():
+    rows = {"bronze.posts_valid": 90, "bronze.posts_quarantine": None, "silver.posts": 88}
+    counted = []
+
+    def rows_of(name):
+        counted.append(name)
+        return rows[name]
+
+    extras = table_extras("a.com", "d", {"bronze.posts_valid": 3, "silver.posts": 2}, rows_of)
+    assert extras["bronze.posts_valid"] == {
+        "site": "a.com",
+        "dump_id": "d",
+        "version": 3,
+        "rows": 90,
+        "posts_passed": 90,
+        "posts_quarantined": 0,  # no quarantine table: nothing was quarantined
+    }
+    assert "posts_passed" not in extras["silver.posts"]
+    assert sorted(counted) == ["bronze.posts_quarantine", "bronze.posts_valid", "silver.posts"]
+
+
+class RunsApi:
+    """The two calls of DatabricksHook that the operators make, over canned answers."""
+
+    def __init__(self, outputs: dict[int, dict], tasks: list[dict] = ()):
+        self.outputs, self.tasks = outputs, list(tasks)
+
+    def get_run_output(self, run_id: int) -> dict:
+        return self.outputs[run_id]
+
+    def get_run_tasks(self, run_id: int) -> list[dict]:
+        return self.tasks
+
+
+class Log:
+    def __init__(self):
+        self.warnings = []
+
+    def warning(self, message, *args):
+        self.warnings.append(message % args)
+
+
+@pytest.mark.parametrize(
+    "notebook_output",
+    [{}, {"result": "not json"}, {"result": "[1]"}, {"result": '{"tables": {}', "truncated": True}],
+    ids=["no exit value", "not json", "not an object", "cut"],
+)
+def test_a_notebook_result_that_cannot_be_read_gives_no_events_and_a_warning(notebook_output):
+    log = Log()
+    api = RunsApi({7: {"notebook_output": notebook_output}})
+    assert notebook_result(api, 7, log) == {}
+    assert len(log.warnings) == 1 and "task run 7" in log.warnings[0]
+
+
+def test_a_notebook_result_is_its_exit_value():
+    value = {"site": "a.com", "tables": {"silver.posts": {"version": 2}}}
+    api = RunsApi({7: {"notebook_output": {"result": json.dumps(value), "truncated": False}}})
+    assert notebook_result(api, 7, Log()) == value
+
+
+def test_a_retried_task_is_read_from_its_latest_attempt():
+    tasks = [
+        {"task_key": "silver_posts", "run_id": 12, "start_time": 2000},
+        {"task_key": "silver_posts", "run_id": 11, "start_time": 1000},
+        {"task_key": "gold_posts_users", "run_id": 13, "start_time": 3000},
+    ]
+    assert latest_task_runs(RunsApi({}, tasks), 1) == {"silver_posts": 12, "gold_posts_users": 13}
 
 
 def test_a_task_says_what_it_changed_in_one_line():

@@ -1,0 +1,62 @@
+"""What a step tells the orchestrator that ran it: the tables it changed.
+
+A table changed when its newest commit is not the one it had before the step (the
+history tables the bronze steps share may also move by another step's commit). Each
+changed table becomes an Asset event whose extra says which site, which dump the run
+loaded, the table's version and the site's rows in it, and for the data-quality tables
+the step's outcome. On Databricks a notebook ends with these as its exit value, which
+the Airflow operator reads from the run's output; the local Airflow operator reads the
+same facts from the lake with delta-rs. Both build the extras here.
+"""
+
+from collections.abc import Callable, Iterable
+from functools import cache
+
+from pyspark.sql import functions as F
+
+from lakehouse.lake import Lake
+from lakehouse.tables import DQ_RESULTS, POSTS_QUARANTINE, POSTS_VALID
+
+# The tables of the data-quality step, whose events also carry its outcome.
+QUALITY_TABLES = (POSTS_VALID, POSTS_QUARANTINE, DQ_RESULTS)
+
+
+def changed_tables(before: dict[str, int | None], after: dict[str, int | None]) -> list[str]:
+    """The tables whose newest commit is not the one they had before (in `after`'s order)."""
+    return [
+        name for name, version in after.items() if version is not None and version != before[name]
+    ]
+
+
+def table_extras(
+    site: str, dump_id: str, changed: dict[str, int], rows_of: Callable[[str], int | None]
+) -> dict[str, dict]:
+    """Per changed table (name -> its version now), its event's extra; `rows_of(name)`
+    counts the site's rows of a table, once per table."""
+    rows_of = cache(rows_of)
+    extras = {}
+    for name, version in changed.items():
+        extra = {"site": site, "dump_id": dump_id, "version": version, "rows": rows_of(name)}
+        if name in QUALITY_TABLES:
+            extra["posts_passed"] = rows_of(POSTS_VALID)
+            extra["posts_quarantined"] = rows_of(POSTS_QUARANTINE) or 0
+        extras[name] = extra
+    return extras
+
+
+def table_versions(lake: Lake, names: Iterable[str]) -> dict[str, int | None]:
+    """Each table's newest commit, None for one that does not exist yet."""
+    return {name: lake.current_version(name) if lake.exists(name) else None for name in names}
+
+
+def changes_since(lake: Lake, site: str, dump_id: str, before: dict[str, int | None]):
+    """The extras of the tables of `before` (name -> version then) that changed since."""
+    after = table_versions(lake, before)
+    changed = {name: after[name] for name in changed_tables(before, after)}
+
+    def site_rows(name: str) -> int | None:
+        if not lake.exists(name):
+            return None
+        return lake.read(name).where(F.col("site") == site).count()
+
+    return table_extras(site, dump_id, changed, site_rows)
