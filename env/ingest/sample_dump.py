@@ -78,6 +78,42 @@ EPOCH = datetime(2012, 3, 1, 8, 0, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
+class Proportions:
+    """How long a post is and how many rows of the other files it brings. Ranges are
+    inclusive (random.randint). The defaults give the small sample the tests use."""
+
+    body_paragraphs: tuple[int, int] = (1, 3)
+    body_in_history: bool = False  # the initial-body revision holds the body, as in real dumps
+    body_edits: tuple[int, int] = (0, 0)  # PostHistory rows that rewrite the body (type 5)
+    comments: tuple[int, int] = (0, 2)
+    comment_words: int = 8
+    votes: tuple[int, int] = (0, 3)
+    users_per_question: float = 0.5
+    about_me_every: int = 2  # every n-th user has an AboutMe
+    badges_per_user: tuple[int, int] | None = None  # None: one every fourth user
+    link_share: float = 0.1  # questions linked to an earlier one
+    dump_bytes_per_question: int = 4_000  # all eight files, a question with its answers
+
+
+# Stack Overflow's rows per post and bytes per row (the 2024 dump: 50M posts, 133M
+# history rows, 76M comments, 200M votes, 37M badges, 13M users, 7M links; Posts 80 GB,
+# PostHistory 138 GB, Comments 22 GB, Votes 20 GB: SkobelevIgor/stackexchange-xml-converter).
+STACK_OVERFLOW = Proportions(
+    body_paragraphs=(3, 9),
+    body_in_history=True,
+    body_edits=(0, 2),
+    comments=(0, 3),
+    comment_words=20,
+    votes=(2, 6),
+    users_per_question=0.7,
+    about_me_every=8,
+    badges_per_user=(1, 5),
+    link_share=0.37,
+    dump_bytes_per_question=14_000,
+)
+
+
+@dataclass(frozen=True)
 class SampleSpec:
     site: str = "sample.stackexchange.com"
     questions: int = 400
@@ -93,6 +129,7 @@ class SampleSpec:
     deleted_share: float = 0.0  # posts carrying a DeletionDate (the first 2024-04 release)
     untagged_share: float = 0.0  # questions with no Tags attribute (some 2025-06 rows)
     new_attribute: str | None = None  # an attribute no schema knows yet, on questions and answers
+    proportions: Proportions = Proportions()
 
 
 # Each published format as generator options (README: Dump formats), by the release
@@ -195,23 +232,41 @@ class _TableWriter:
         return self.file.tell()
 
 
-# About how many Posts.xml bytes one question brings, with its answers.
-BYTES_PER_QUESTION = 1500
+# About how many Posts.xml bytes one question of the small sample brings, with its answers.
+POSTS_BYTES_PER_QUESTION = 1500
+
+
+@dataclass(frozen=True)
+class SizeTarget:
+    """Write questions until the files (or only the file `only`) hold `bytes` bytes."""
+
+    bytes: int
+    only: str | None = None
+
+    def questions(self, shape: Proportions) -> int:
+        """About how many questions that takes (the users are written first)."""
+        if self.only is not None:
+            return self.bytes // POSTS_BYTES_PER_QUESTION
+        return self.bytes // shape.dump_bytes_per_question
+
+    def reached(self, writers: dict[str, "_TableWriter"]) -> bool:
+        if self.only is not None:
+            return writers[self.only].bytes_written >= self.bytes
+        return sum(writer.bytes_written for writer in writers.values()) >= self.bytes
 
 
 class _SampleDump:
-    def __init__(self, spec: SampleSpec, directory: Path, target_posts_bytes: int | None):
+    def __init__(self, spec: SampleSpec, directory: Path, target: "SizeTarget | None"):
         self.spec = spec
+        self.shape = spec.proportions
         self.random = random.Random(spec.seed)
         shuffle = random.Random(spec.seed + 1) if spec.shuffled_posts else None
         self.writers = {
             name: _TableWriter(directory, name, spec, shuffle if name == "Posts.xml" else None)
             for name in DUMP_TABLES
         }
-        questions = spec.questions
-        if target_posts_bytes is not None:
-            questions = target_posts_bytes // BYTES_PER_QUESTION
-        self.user_count = max(10, questions // 2)
+        questions = spec.questions if target is None else target.questions(self.shape)
+        self.user_count = max(10, int(questions * self.shape.users_per_question))
         # Questions spread over the years before the dump date whatever the size: a larger
         # dump is denser, not longer, so no date runs past the dump's own, and the newest
         # rows are weeks old, so that the next quarter's rows come after the dump date.
@@ -236,7 +291,7 @@ class _SampleDump:
     def body(self) -> str:
         paragraphs = [
             f"<p>{self.text(self.random.randint(5, 40))} &amp; «{self.random.choice(WORDS)}»</p>"
-            for _ in range(self.random.randint(1, 3))
+            for _ in range(self.random.randint(*self.shape.body_paragraphs))
         ]
         if self.random.random() < 0.3:
             paragraphs.append(f"<pre><code>x = 1 &lt; 2\n{self.text(3)}\n</code></pre>")
@@ -285,13 +340,13 @@ class _SampleDump:
                 LastAccessDate=created + timedelta(days=self.random.randint(0, 900)),
                 WebsiteUrl=f"https://example.org/~{user_id}" if user_id % 3 == 0 else None,
                 Location=self.random.choice(("Paris", "Montréal", "東京", None)),
-                AboutMe=self.body() if user_id % 2 == 0 else None,
+                AboutMe=self.body() if user_id % self.shape.about_me_every == 0 else None,
                 Views=self.random.randint(0, 500),
                 UpVotes=self.random.randint(0, 300),
                 DownVotes=self.random.randint(0, 30),
                 AccountId=100_000 + user_id,
             )
-            if user_id % 4 == 0:
+            for _ in range(self.badge_count(user_id)):
                 self.writers["Badges.xml"].write(
                     Id=self.writers["Badges.xml"].take_id(),
                     UserId=user_id,
@@ -301,16 +356,36 @@ class _SampleDump:
                     TagBased=self.random.choice(("True", "False")),
                 )
 
+    def badge_count(self, user_id: int) -> int:
+        if self.shape.badges_per_user is None:
+            return int(user_id % 4 == 0)
+        return self.random.randint(*self.shape.badges_per_user)
+
+    def revisions(self, body: str, title: str | None, tags: str | None) -> list[tuple[int, str]]:
+        """PostHistory's (type, text) rows of a post: its initial body, title and tags,
+        then the edits of its body."""
+        initial_body = body if self.shape.body_in_history else self.text(12)
+        revisions = [(2, initial_body)] + ([(1, title), (3, tags)] if title else [])
+        if self.shape.body_edits != (0, 0):  # The small sample draws nothing here.
+            edits = self.random.randint(*self.shape.body_edits)
+            revisions += [(5, self.body()) for _ in range(edits)]
+        return revisions
+
     def write_post_extras(
-        self, post_id: int, created: datetime, owner: dict, title: str | None, tags: str | None
+        self,
+        post_id: int,
+        created: datetime,
+        owner: dict,
+        body: str,
+        title: str | None,
+        tags: str | None,
     ) -> None:
         history = self.writers["PostHistory.xml"]
         user = {
             "UserId": owner.get("OwnerUserId"),
             "UserDisplayName": owner.get("OwnerDisplayName"),
         }
-        revisions = [(2, self.text(12))] + ([(1, title), (3, tags)] if title else [])
-        for type_id, text in revisions:
+        for type_id, text in self.revisions(body, title, tags):
             history.write(
                 Id=history.take_id(),
                 PostHistoryTypeId=type_id,
@@ -321,18 +396,18 @@ class _SampleDump:
                 Text=text,
                 ContentLicense=self.random.choice(LICENSES),
             )
-        for _ in range(self.random.randint(0, 2)):
+        for _ in range(self.random.randint(*self.shape.comments)):
             comments = self.writers["Comments.xml"]
             comments.write(
                 Id=comments.take_id(),
                 PostId=post_id,
                 Score=self.random.randint(0, 5),
-                Text=self.text(8),
+                Text=self.text(self.shape.comment_words),
                 CreationDate=created + timedelta(hours=2),
                 UserId=self.random.randint(1, self.user_count),
                 ContentLicense=self.random.choice(LICENSES),
             )
-        for _ in range(self.random.randint(0, 3)):
+        for _ in range(self.random.randint(*self.shape.votes)):
             votes = self.writers["Votes.xml"]
             vote_type = self.random.choice((2, 2, 2, 3, 5, 8))
             votes.write(
@@ -384,7 +459,7 @@ class _SampleDump:
             CreationDate=created,
             Score=self.random.randint(-3, 40),
             ViewCount=self.random.randint(5, 5000),
-            Body=self.body(),
+            Body=(body := self.body()),  # drawn here: the sample's bytes depend on the order
             **owner,
             LastActivityDate=created + timedelta(days=3),
             Title=title,
@@ -396,8 +471,8 @@ class _SampleDump:
             ContentLicense=self.random.choice(LICENSES),
             **self.format_extras(deleted_at),
         )
-        self.write_post_extras(question_id, created, owner, title, tags_value)
-        if self.question_ids and self.random.random() < 0.1:
+        self.write_post_extras(question_id, created, owner, body, title, tags_value)
+        if self.question_ids and self.random.random() < self.shape.link_share:
             links = self.writers["PostLinks.xml"]
             links.write(
                 Id=links.take_id(),
@@ -417,14 +492,14 @@ class _SampleDump:
                 ParentId=question_id,
                 CreationDate=answered,
                 Score=self.random.randint(-2, 30),
-                Body=self.body(),
+                Body=(answer_body := self.body()),
                 **answer_owner,
                 LastActivityDate=answered,
                 CommentCount=self.random.randint(0, 3),
                 ContentLicense=self.random.choice(LICENSES),
                 **self.format_extras(answered + timedelta(days=5) if deleted else None),
             )
-            self.write_post_extras(answer_id, answered, answer_owner, None, None)
+            self.write_post_extras(answer_id, answered, answer_owner, answer_body, None, None)
 
     def write_watermark_posts(self) -> None:
         """The two fabricated posts of the 2025-06-30 dumps: no history, not in Tags.xml."""
@@ -488,14 +563,10 @@ class _SampleDump:
                 IsRequired="True" if name == "grammaire" else None,
             )
 
-    def write(self, target_posts_bytes: int | None) -> dict[str, int]:
+    def write(self, target: "SizeTarget | None") -> dict[str, int]:
         self.write_users()
         written = 0
-        while (
-            written < self.spec.questions
-            if target_posts_bytes is None
-            else self.writers["Posts.xml"].bytes_written < target_posts_bytes
-        ):
+        while written < self.spec.questions if target is None else not target.reached(self.writers):
             self.write_question()
             written += 1
         if self.spec.watermark_posts:
@@ -507,14 +578,23 @@ class _SampleDump:
 
 
 def write_sample_dump(
-    spec: SampleSpec, directory: Path, target_posts_bytes: int | None = None
+    spec: SampleSpec,
+    directory: Path,
+    target_posts_bytes: int | None = None,
+    target_dump_bytes: int | None = None,
 ) -> dict[str, int]:
     """Write the eight XML files into `directory`; return the row count of each file.
 
-    With `target_posts_bytes`, questions are added until Posts.xml reaches that size.
+    With `target_posts_bytes`, questions are added until Posts.xml reaches that size;
+    with `target_dump_bytes`, until the eight files together do.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    return _SampleDump(spec, directory, target_posts_bytes).write(target_posts_bytes)
+    target = None
+    if target_posts_bytes is not None:
+        target = SizeTarget(target_posts_bytes, only="Posts.xml")
+    elif target_dump_bytes is not None:
+        target = SizeTarget(target_dump_bytes)
+    return _SampleDump(spec, directory, target).write(target)
 
 
 def pack_sample_dump(spec: SampleSpec, directory: Path, archive: Path) -> Path:
