@@ -169,6 +169,10 @@ def simulate(gigabytes: float) -> list[dict]:
         for stage in stages:
             stage["memory"] = dict(peaks.memory[stage["stage"]])
             stage["disk"] = peaks.disk[stage["stage"]]
+    except Exception:
+        for log in (server.log_file, s3.log_file):  # the lake is deleted below
+            print(f"--- the end of {log.name}:\n" + log.read_text(errors="replace")[-3000:])
+        raise
     finally:
         server.stop()
         s3.stop()
