@@ -9,6 +9,7 @@ from lxml import etree
 
 from ingest.sample_dump import (
     EPOCH,
+    STACK_OVERFLOW,
     SampleSpec,
     pack_sample_dump,
     write_sample_dump,
@@ -115,3 +116,30 @@ def test_every_date_falls_before_the_dump_date_whatever_the_size(tmp_path, quest
     assert all(EPOCH <= date < spec.dump_date for date in dates)
     # The questions spread over years, so the monthly trend has points to show.
     assert max(dates) - min(dates) > timedelta(days=5 * 365)
+
+
+# Stack Overflow's rows per post in its 2024 dump (millions of rows over 50M posts), an
+# oracle from outside this project: SkobelevIgor/stackexchange-xml-converter's README.
+STACK_OVERFLOW_ROWS_PER_POST = {
+    "PostHistory.xml": 133 / 50,
+    "Comments.xml": 76 / 50,
+    "Votes.xml": 200 / 50,
+    "Badges.xml": 37 / 50,
+    "Users.xml": 13 / 50,
+    "PostLinks.xml": 7 / 50,
+}
+
+
+def test_a_dump_in_stack_overflows_proportions_reaches_its_size_with_its_rows_per_post(
+    tmp_path,
+):
+    target = 20 * 10**6
+    rows = write_sample_dump(
+        SampleSpec(proportions=STACK_OVERFLOW), tmp_path, target_dump_bytes=target
+    )
+    sizes = {name: (tmp_path / name).stat().st_size for name in DUMP_TABLES}
+    assert target <= sum(sizes.values()) < target * 1.01
+    for name, per_post in STACK_OVERFLOW_ROWS_PER_POST.items():
+        assert rows[name] / rows["Posts.xml"] == pytest.approx(per_post, rel=0.15), name
+    # PostHistory carries every body again, as in the real dumps: the largest file.
+    assert max(sizes, key=sizes.get) == "PostHistory.xml"
