@@ -66,9 +66,17 @@ class LakeDatabricksNotebookOperator(DatabricksNotebookOperator):
         self.notebook = notebook
 
     def execute(self, context) -> None:
-        super().execute(context)
+        super().execute(context)  # Deferred (deferrable=True): execute_complete follows.
         hook = DatabricksHook(self.databricks_conn_id)
         task_run_id = latest_task_runs(hook, self.databricks_run_id)[self.databricks_task_key]
+        self._emit(context, hook, task_run_id)
+
+    def execute_complete(self, context, event: dict) -> None:
+        super().execute_complete(context, event)
+        # The trigger watched this task's own run (its latest attempt).
+        self._emit(context, DatabricksHook(self.databricks_conn_id), event["run_id"])
+
+    def _emit(self, context, hook: DatabricksHook, task_run_id: int) -> None:
         alias = context["outlet_events"][tables_alias(self.notebook)]
         emit_notebook_events(alias, hook, self.notebook, task_run_id, self.log)
 
@@ -81,10 +89,18 @@ class LakeDatabricksRunNowOperator(DatabricksRunNowOperator):
         super().__init__(outlets=[tables_alias(DEPLOYED_JOB_ALIAS)], **kwargs)
 
     def execute(self, context):
-        run_id = super().execute(context)
+        run_id = super().execute(context)  # Deferred (deferrable=True): execute_complete follows.
+        self._emit(context, self.run_id)
+        return run_id
+
+    def execute_complete(self, context, event: dict | None = None) -> None:
+        super().execute_complete(context, event)  # A repair defers again, and returns here.
+        if event:
+            self._emit(context, event["run_id"])
+
+    def _emit(self, context, job_run_id: int) -> None:
         hook = DatabricksHook(self.databricks_conn_id)
         alias = context["outlet_events"][tables_alias(DEPLOYED_JOB_ALIAS)]
-        for task_key, task_run_id in latest_task_runs(hook, self.run_id).items():
+        for task_key, task_run_id in latest_task_runs(hook, job_run_id).items():
             if task_key in WRITES:  # A deployed job may hold tasks of its own.
                 emit_notebook_events(alias, hook, task_key, task_run_id, self.log)
-        return run_id

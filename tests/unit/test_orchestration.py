@@ -291,3 +291,53 @@ def test_the_old_second_target_setting_is_named_not_ignored(monkeypatch):
     monkeypatch.setenv("LAKE_AIRFLOW_TARGET", "databricks")
     with pytest.raises(ValueError, match="AIRFLOW_VAR_LAKEHOUSE_TARGET"):
         OrchestrationSettings()
+
+
+class OutletEvents:
+    """Airflow's `outlet_events` for the test: what each alias was resolved to."""
+
+    def __init__(self):
+        self.added: dict[str, list[tuple[str, dict]]] = {}
+
+    def __getitem__(self, alias):
+        events = self
+
+        class Alias:
+            def add(self, asset, extra):
+                events.added.setdefault(alias.name, []).append((asset.uri, extra))
+
+        return Alias()
+
+
+def finished_run_event(run_id: int) -> dict:
+    from airflow.providers.databricks.hooks.databricks import RunState
+
+    state = RunState("TERMINATED", "SUCCESS", "")
+    return {"run_id": run_id, "run_page_url": "u", "run_state": state.to_json(), "errors": []}
+
+
+@pytest.mark.parametrize("deployed", [False, True], ids=["workflow task", "deployed job"])
+def test_a_deferred_databricks_task_emits_its_events_when_it_resumes(monkeypatch, deployed):
+    """With deferrable=True the task resumes in execute_complete, in a new process."""
+    from orchestration import databricks_operators as operators
+    from orchestration.assets import TABLE_ASSETS
+
+    extra = {"site": "a.com", "dump_id": "d", "version": 3, "rows": 9}
+    result = {
+        "notebook_output": {
+            "result": json.dumps({"site": "a.com", "tables": {"silver.posts": extra}})
+        }
+    }
+    tasks = [{"task_key": "silver_posts", "run_id": 71, "start_time": 1}]
+    monkeypatch.setattr(operators, "DatabricksHook", lambda conn_id: RunsApi({71: result}, tasks))
+    if deployed:
+        operator = operators.LakeDatabricksRunNowOperator(task_id="run_now", job_name="j")
+        event, alias = finished_run_event(70), "databricks_job_tables"
+    else:
+        operator = operators.LakeDatabricksNotebookOperator(
+            notebook="silver_posts", notebook_path="/x/silver_posts", source="WORKSPACE"
+        )
+        event, alias = finished_run_event(71), "silver_posts_tables"
+    context = {"outlet_events": OutletEvents()}
+    operator.execute_complete(context, event)
+    assert context["outlet_events"].added == {alias: [(TABLE_ASSETS["silver.posts"].uri, extra)]}
