@@ -12,8 +12,6 @@ same facts from the lake with delta-rs. Both build the extras here.
 from collections.abc import Callable, Iterable
 from functools import cache
 
-from pyspark.sql import functions as F
-
 from lakehouse.lake import Lake
 from lakehouse.tables import DQ_RESULTS, POSTS_QUARANTINE, POSTS_VALID
 
@@ -51,6 +49,8 @@ def table_versions(lake: Lake, names: Iterable[str]) -> dict[str, int | None]:
 
 def changes_since(lake: Lake, site: str, dump_id: str, before: dict[str, int | None]):
     """The extras of the tables of `before` (name -> version then) that changed since."""
+    from pyspark.sql import functions as F  # Here: Airflow's DAG parsing imports this module.
+
     after = table_versions(lake, before)
     changed = {name: after[name] for name in changed_tables(before, after)}
 
