@@ -67,18 +67,16 @@ class LakeDatabricksNotebookOperator(DatabricksNotebookOperator):
 
     def execute(self, context) -> None:
         super().execute(context)  # Deferred (deferrable=True): execute_complete follows.
-        hook = DatabricksHook(self.databricks_conn_id)
-        task_run_id = latest_task_runs(hook, self.databricks_run_id)[self.databricks_task_key]
-        self._emit(context, hook, task_run_id)
+        self._emit(context, self._get_current_databricks_task()["run_id"])
 
     def execute_complete(self, context, event: dict) -> None:
         super().execute_complete(context, event)
         # The trigger watched this task's own run (its latest attempt).
-        self._emit(context, DatabricksHook(self.databricks_conn_id), event["run_id"])
+        self._emit(context, event["run_id"])
 
-    def _emit(self, context, hook: DatabricksHook, task_run_id: int) -> None:
+    def _emit(self, context, task_run_id: int) -> None:
         alias = context["outlet_events"][tables_alias(self.notebook)]
-        emit_notebook_events(alias, hook, self.notebook, task_run_id, self.log)
+        emit_notebook_events(alias, self._hook, self.notebook, task_run_id, self.log)
 
 
 class LakeDatabricksRunNowOperator(DatabricksRunNowOperator):
@@ -99,8 +97,7 @@ class LakeDatabricksRunNowOperator(DatabricksRunNowOperator):
             self._emit(context, event["run_id"])
 
     def _emit(self, context, job_run_id: int) -> None:
-        hook = DatabricksHook(self.databricks_conn_id)
         alias = context["outlet_events"][tables_alias(DEPLOYED_JOB_ALIAS)]
-        for task_key, task_run_id in latest_task_runs(hook, job_run_id).items():
+        for task_key, task_run_id in latest_task_runs(self._hook, job_run_id).items():
             if task_key in WRITES:  # A deployed job may hold tasks of its own.
-                emit_notebook_events(alias, hook, task_key, task_run_id, self.log)
+                emit_notebook_events(alias, self._hook, task_key, task_run_id, self.log)

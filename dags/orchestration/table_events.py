@@ -8,7 +8,7 @@ tables with delta-rs; a Databricks task gets them as the notebook's exit value."
 
 from airflow.sdk import AssetAlias
 
-from lakehouse.table_changes import changed_tables, table_extras
+from lakehouse.table_changes import table_extras
 
 
 def tables_alias(task: str) -> AssetAlias:
@@ -22,10 +22,8 @@ def local_table_extras(settings, site: str, before: dict, after: dict) -> dict[s
     read with delta-rs."""
     from localenv.lake_summary import held_dump, site_rows
 
-    changed = {name: after[name] for name in changed_tables(before, after)}
-    return table_extras(
-        site, held_dump(settings, site), changed, lambda name: site_rows(settings, name, site)
-    )
+    dump_id = held_dump(settings, site)
+    return table_extras(site, dump_id, before, after, lambda name: site_rows(settings, name, site))
 
 
 def emit_table_events(

@@ -83,10 +83,14 @@ class KeysSeen:
         self._lock = threading.Lock()
         self._seen: dict[tuple[str, str], tuple[str, dict[str, str | None]]] = {}
 
+    @staticmethod
+    def _of(lake: Lake, site: str) -> tuple[str, str]:
+        return lake.location(STEP_RUNS), site
+
     def of_run(self, lake: Lake, site: str, run_id: str) -> dict[str, str | None] | None:
         """The keys seen for the run, or None when this process has not read them."""
         with self._lock:
-            seen_run, keys = self._seen.get((lake.location(STEP_RUNS), site), ("", {}))
+            seen_run, keys = self._seen.get(self._of(lake, site), ("", {}))
             return dict(keys) if seen_run == run_id else None
 
     def remember(
@@ -95,15 +99,15 @@ class KeysSeen:
         """The keys of the run: those already seen (which have the records made since
         `keys` was read, in another thread), else `keys`."""
         with self._lock:
-            seen = self._seen.get((lake.location(STEP_RUNS), site))
+            seen = self._seen.get(self._of(lake, site))
             if seen is None or seen[0] != run_id:
-                seen = self._seen[lake.location(STEP_RUNS), site] = (run_id, dict(keys))
+                seen = self._seen[self._of(lake, site)] = (run_id, dict(keys))
             return dict(seen[1])
 
     def recorded(self, lake: Lake, site: str, step: str, key: str | None) -> None:
         """Note a key this process appended to the table."""
         with self._lock:
-            seen = self._seen.get((lake.location(STEP_RUNS), site))
+            seen = self._seen.get(self._of(lake, site))
             if seen is not None:
                 seen[1][step] = key
 

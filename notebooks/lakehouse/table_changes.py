@@ -27,13 +27,18 @@ def changed_tables(before: dict[str, int | None], after: dict[str, int | None]) 
 
 
 def table_extras(
-    site: str, dump_id: str, changed: dict[str, int], rows_of: Callable[[str], int | None]
+    site: str,
+    dump_id: str,
+    before: dict[str, int | None],
+    after: dict[str, int | None],
+    rows_of: Callable[[str], int | None],
 ) -> dict[str, dict]:
-    """Per changed table (name -> its version now), its event's extra; `rows_of(name)`
-    counts the site's rows of a table, once per table."""
+    """Per table changed between the versions `before` and `after`, its event's extra;
+    `rows_of(name)` counts the site's rows of a table, once per table."""
     rows_of = cache(rows_of)
     extras = {}
-    for name, version in changed.items():
+    for name in changed_tables(before, after):
+        version = after[name]
         extra = {"site": site, "dump_id": dump_id, "version": version, "rows": rows_of(name)}
         if name in QUALITY_TABLES:
             extra["posts_passed"] = rows_of(POSTS_VALID)
@@ -52,11 +57,10 @@ def changes_since(lake: Lake, site: str, dump_id: str, before: dict[str, int | N
     from pyspark.sql import functions as F  # Here: Airflow's DAG parsing imports this module.
 
     after = table_versions(lake, before)
-    changed = {name: after[name] for name in changed_tables(before, after)}
 
     def site_rows(name: str) -> int | None:
         if not lake.exists(name):
             return None
         return lake.read(name).where(F.col("site") == site).count()
 
-    return table_extras(site, dump_id, changed, site_rows)
+    return table_extras(site, dump_id, before, after, site_rows)

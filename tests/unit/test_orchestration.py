@@ -206,7 +206,11 @@ def test_a_quality_table_event_carries_the_steps_outcome():
         counted.append(name)
         return rows[name]
 
-    extras = table_extras("a.com", "d", {"bronze.posts_valid": 3, "silver.posts": 2}, rows_of)
+    before, after = (
+        {"bronze.posts_valid": 2, "silver.posts": 1},
+        {"bronze.posts_valid": 3, "silver.posts": 2},
+    )
+    extras = table_extras("a.com", "d", before, after, rows_of)
     assert extras["bronze.posts_valid"] == {
         "site": "a.com",
         "dump_id": "d",
@@ -329,7 +333,6 @@ def test_a_deferred_databricks_task_emits_its_events_when_it_resumes(monkeypatch
         }
     }
     tasks = [{"task_key": "silver_posts", "run_id": 71, "start_time": 1}]
-    monkeypatch.setattr(operators, "DatabricksHook", lambda conn_id: RunsApi({71: result}, tasks))
     if deployed:
         operator = operators.LakeDatabricksRunNowOperator(task_id="run_now", job_name="j")
         event, alias = finished_run_event(70), "databricks_job_tables"
@@ -338,6 +341,7 @@ def test_a_deferred_databricks_task_emits_its_events_when_it_resumes(monkeypatch
             notebook="silver_posts", notebook_path="/x/silver_posts", source="WORKSPACE"
         )
         event, alias = finished_run_event(71), "silver_posts_tables"
+    monkeypatch.setattr(operator, "_hook", RunsApi({71: result}, tasks))
     context = {"outlet_events": OutletEvents()}
     operator.execute_complete(context, event)
     assert context["outlet_events"].added == {alias: [(TABLE_ASSETS["silver.posts"].uri, extra)]}
