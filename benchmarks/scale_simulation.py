@@ -14,6 +14,11 @@ workers), and the peak disk used beyond what the run started with (the machine's
 system: the S3 server's data, Spark's scratch, everything). The generated archives are
 kept in data/bench/ for re-runs; the lakes are deleted after each size.
 
+The baseline, in the same run on the same S3 server, is what a user would do instead of
+ingest: `7zz x` to a folder, then boto3's managed upload (ingest_stream.py's, which
+checks nothing). No other tool runs the whole pipeline offline to compare the rest with;
+bronze's own baseline, Spark's XML reader at its strongest, is xml_readers.py.
+
 Run: `.venv/bin/python benchmarks/scale_simulation.py --gb 1 4 10`.
 """
 
@@ -30,6 +35,7 @@ from pathlib import Path
 
 import psutil
 from decoders import PUBLISHED_METHOD, SEVEN_ZIP
+from ingest_stream import measure
 from private_cluster import private_cluster
 from run_benchmarks import BENCH_DATA, machine
 
@@ -169,6 +175,20 @@ def simulate(gigabytes: float) -> list[dict]:
         for stage in stages:
             stage["memory"] = dict(peaks.memory[stage["stage"]])
             stage["disk"] = peaks.disk[stage["stage"]]
+        seconds, memory, disk = measure("baseline", archive, settings, "baseline")
+        stages.append(
+            {
+                "stage": "baseline for ingest: `7zz x` to disk, boto3's upload, no checks "
+                "(its own process; disk: its scratch)",
+                "baseline": True,
+                "seconds": seconds,
+                "rows": 0,
+                "memory": {"client": memory},
+                "disk": disk,
+            }
+        )
+        speed = seconds / stages[0]["seconds"]
+        print(f"  baseline {seconds:.1f}s; ingest runs at {speed:.2f}x its speed")
     except Exception:
         for log in (server.log_file, s3.log_file):  # the lake is deleted below
             print(f"--- the end of {log.name}:\n" + log.read_text(errors="replace")[-3000:])
@@ -181,17 +201,20 @@ def simulate(gigabytes: float) -> list[dict]:
 
 
 def report(gigabytes: float, stages: list[dict]) -> None:
-    total = sum(stage["seconds"] for stage in stages)
+    total = sum(stage["seconds"] for stage in stages if not stage.get("baseline"))
     print(f"\n### {gigabytes:g} GB uncompressed: {total:.0f} s end to end\n")
     peaks = " | ".join(f"peak {name}" for name in PROCESSES)
     print(f"| stage | seconds | rows | rows/s | {peaks} | peak disk |")
     print("|---|---|---|---|" + "---|" * len(PROCESSES) + "---|")
     for stage in stages:
         memory = " | ".join(f"{stage['memory'].get(p, 0) / 2**20:,.0f} MB" for p in PROCESSES)
-        print(
-            f"| {stage['stage']} | {stage['seconds']:.1f} | {stage['rows']:,} | "
-            f"{stage['rows'] / stage['seconds']:,.0f} | {memory} | {stage['disk'] / 1e9:.2f} GB |"
+        rows = (
+            f"{stage['rows']:,} | {stage['rows'] / stage['seconds']:,.0f}"
+            if stage["rows"]
+            else " | "
         )
+        disk = f"{stage['disk'] / 1e9:.2f} GB"
+        print(f"| {stage['stage']} | {stage['seconds']:.1f} | {rows} | {memory} | {disk} |")
 
 
 def main() -> None:
