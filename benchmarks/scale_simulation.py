@@ -37,6 +37,7 @@ import psutil
 from decoders import PUBLISHED_METHOD, SEVEN_ZIP
 from ingest_stream import measure
 from private_cluster import private_cluster
+from pyspark.sql import SparkSession
 from run_benchmarks import BENCH_DATA, machine
 
 from ingest.ingest_dump import ingest_dump
@@ -47,7 +48,6 @@ from lakehouse.graph import in_dependency_order
 from lakehouse.lake import Lake
 from lakehouse.schemas import DUMP_TABLES
 from localenv.spark_connect_server import SparkConnectServer
-from localenv.spark_session import build_local_session
 
 SITE = "stackoverflow.example.com"
 PROCESSES = ("client", "S3 server", "Spark server", "Python workers")
@@ -135,7 +135,7 @@ def simulate(gigabytes: float) -> list[dict]:
     server = SparkConnectServer(settings, work / "spark", port=port)
     s3.start()
     server.start()
-    stages = []
+    stages, spark = [], None
     try:
         pids = {
             "client": psutil.Process().pid,
@@ -156,7 +156,10 @@ def simulate(gigabytes: float) -> list[dict]:
                 }
             )
             print(f"  ingest {seconds:.1f}s", flush=True)
-            lake = Lake(build_local_session(settings), settings)
+            # A session of its own, stopped below: getOrCreate would hand the next size
+            # this size's session, still pointing at this size's server.
+            spark = SparkSession.builder.remote(settings.spark_remote).create()
+            lake = Lake(spark, settings)
             ctx = steps.run_context(lake, SITE, ingested.dump_id)
             for task in in_dependency_order():
                 peaks.stage = task.notebook
@@ -194,6 +197,8 @@ def simulate(gigabytes: float) -> list[dict]:
             print(f"--- the end of {log.name}:\n" + log.read_text(errors="replace")[-3000:])
         raise
     finally:
+        if spark is not None:
+            spark.stop()
         server.stop()
         s3.stop()
         shutil.rmtree(work, ignore_errors=True)
