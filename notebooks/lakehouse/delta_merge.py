@@ -101,6 +101,7 @@ def sync(
     not_null: tuple[str, ...] = (),
     properties: dict[str, str] | None = None,
     expected_rows: int | None = None,
+    stored_rows: bool | None = None,
 ) -> int:
     """Make the rows of `name` in `scope` (one site, or one site's rows of one table)
     equal `source`: insert, update and delete as needed. Nothing outside `scope` changes.
@@ -111,7 +112,9 @@ def sync(
     table and read `source` twice more. That write is not preceded by a check that
     `source` has rows (a round trip, and for bronze a parse); an empty source then leaves
     an empty commit. A table created here gets the Delta table `properties`, and its
-    `not_null` columns refuse nulls.
+    `not_null` columns refuse nulls. `stored_rows` says whether the scope holds rows,
+    where the caller already knows (None: look, a round trip); a scope said to hold none
+    gets the plain write, which also replaces whatever is there.
 
     The deletions are guarded: with `expected_rows` (what the dump's manifest says the
     source holds) a source of any other size stops the sync; without it, so does one
@@ -121,15 +124,17 @@ def sync(
     `source` twice: once to compare, once in the MERGE.
     """
     return retry_on_conflict(
-        lambda: _sync(lake, source, name, keys, scope, not_null, properties, expected_rows),
+        lambda: _sync(
+            lake, source, name, keys, scope, not_null, properties, expected_rows, stored_rows
+        ),
         f"sync {name}",
     )
 
 
-def _sync(lake, source, name, keys, scope, not_null, properties, expected_rows) -> int:
+def _sync(lake, source, name, keys, scope, not_null, properties, expected_rows, stored_rows) -> int:
     if lake.exists(name):
         stored = lake.read(name).where(scope_filter(scope))
-        first_rows = stored.isEmpty()
+        first_rows = stored.isEmpty() if stored_rows is None else not stored_rows
     elif not_null:
         lake.create_empty(name, source.schema, not_null, properties)
         first_rows = True

@@ -112,14 +112,12 @@ class Lake:
         retry_on_conflict(lambda: self._save(writer, name), f"append {name}")
 
     def overwrite_slice(
-        self, df, name: str, scope: dict[str, str], add_new_columns: bool = False
+        self, df, name: str, scope: dict[str, str | list[str]], add_new_columns: bool = False
     ) -> None:
-        """Replace the rows in `scope` (column -> value, e.g. one site) atomically, creating
-        the table if needed. `add_new_columns` lets a newer release's extra columns into
-        an existing table."""
-        where = " AND ".join(
-            f"`{column}` = '{quote_sql(value)}'" for column, value in scope.items()
-        )
+        """Replace the rows in `scope` (column -> value or list of values, e.g. one site)
+        atomically, creating the table if needed. `add_new_columns` lets a newer release's
+        extra columns into an existing table."""
+        where = " AND ".join(_sql_condition(column, value) for column, value in scope.items())
 
         def write() -> None:
             if not self.exists(name):
@@ -151,3 +149,10 @@ class Lake:
 def quote_sql(value: str) -> str:
     """`value` inside a single-quoted SQL string literal."""
     return value.replace("'", "''")
+
+
+def _sql_condition(column: str, value: str | list[str]) -> str:
+    if isinstance(value, str):
+        return f"`{column}` = '{quote_sql(value)}'"
+    values = ", ".join(f"'{quote_sql(v)}'" for v in value)
+    return f"`{column}` IN ({values})"

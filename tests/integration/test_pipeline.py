@@ -106,6 +106,28 @@ def test_a_file_whose_table_holds_its_dump_is_not_read_again(lake, settings, s3,
     assert loaded.rows_loaded == ingested.rows["Posts.xml"]
 
 
+def test_a_first_load_cut_before_its_record_is_redone_without_a_doubled_row(
+    lake, settings, tmp_path
+):
+    """Killed after writing bronze.posts and its lineage, before noting the load: the next
+    run is still the table's first load of the site, and replaces what the cut one left."""
+    from lakehouse import steps
+    from lakehouse.tables import DUMP_LOADS, ROW_LINEAGE
+
+    site = "cut-first-load.example.com"
+    ingested = ingest_sample(settings, tmp_path, site, questions=10)
+    ctx = steps.run_context(lake, site)
+    steps.bronze_posts(ctx)
+    lake.spark.sql(f"DELETE FROM {lake.sql_name(DUMP_LOADS)} WHERE site = '{site}'")
+
+    loaded = steps.bronze_posts(steps.run_context(lake, site))
+    posts = ingested.rows["Posts.xml"]
+    lineage = lake.read(ROW_LINEAGE).where(F.col("site") == site)
+    assert loaded.rows_loaded == ctx.site_rows("bronze.posts").count() == posts
+    assert lineage.count() == lineage.select("table_name", "id").distinct().count() == posts
+    assert lake.read(DUMP_LOADS).where(F.col("site") == site).count() == 1
+
+
 def test_another_engine_reads_gold_from_disk(first_run, lake, lake_dir, settings):
     path = lake_dir / settings.bucket / "gold" / "most_popular_tags"
     script = (

@@ -87,17 +87,19 @@ def check_order(loads: list, site: str, table_name: str, release: DumpRelease) -
         )
 
 
-def record_lineage(lake: Lake, site: str, table_names: list[str], dump_id: str) -> None:
+def record_lineage(
+    lake: Lake, site: str, table_names: list[str], dump_id: str, first_loads: bool
+) -> None:
     """Fold the site's rows of the bronze tables, as they stand after loading `dump_id`,
-    into bronze.row_lineage: one write for all of them. A site's first load appends:
-    every row is new, and a MERGE would join them all with the table for nothing."""
+    into bronze.row_lineage: one write for all of them. Where these are the tables'
+    first loads of the site, every row is new: their slice is replaced (clearing what an
+    interrupted load left) instead of merged, which would join each row with the table."""
     current = None
     for name in table_names:
         rows = lake.read(bronze(name)).where(F.col("site") == site)
         rows = rows.select("site", F.lit(name).alias("table_name"), "id", ROW_HASH)
         current = rows if current is None else current.unionByName(rows)
-    in_scope = (F.col("site") == site) & F.col("table_name").isin(*table_names)
-    if not lake.exists(ROW_LINEAGE) or lake.read(ROW_LINEAGE).where(in_scope).isEmpty():
+    if first_loads or not lake.exists(ROW_LINEAGE):
         dump, never = F.lit(dump_id), F.lit(None).cast("string")
         new_rows = current.select(
             "site",
@@ -109,7 +111,7 @@ def record_lineage(lake: Lake, site: str, table_names: list[str], dump_id: str) 
             never.alias("deleted_in_dump_id"),
             ROW_HASH,
         )
-        lake.append(new_rows, ROW_LINEAGE)
+        lake.overwrite_slice(new_rows, ROW_LINEAGE, {"site": site, "table_name": table_names})
         return
     view = f"lineage_source_{uuid.uuid4().hex[:8]}"
     current.createOrReplaceTempView(view)

@@ -173,10 +173,16 @@ def load_dump_files(
     for table in tables:
         check_order(recorded.get(table.name, []), site, table.name, release)
     results, new = [], []
+    with_rejected_rows = tables_with_rejected_rows(lake, site)
     for name, table in zip(file_names, tables, strict=True):
         done = next((d for d in recorded.get(table.name, []) if d.dump_id == dump_id), None)
         if done is None:
-            new.append(_load_file(lake, site, dump_id, name, ingested_at, manifest, before_writing))
+            load = FileLoad(
+                name,
+                first_load=table.name not in recorded,
+                has_rejected_rows=table.name in with_rejected_rows,
+            )
+            new.append(_load_file(lake, site, dump_id, load, ingested_at, manifest, before_writing))
             results.append(new[-1])
         else:
             rows_in_file = manifest["rows"][name]
@@ -186,21 +192,41 @@ def load_dump_files(
                 )
             )
     if new:
-        record_lineage(lake, site, [load.table for load in new], dump_id)
+        first_loads = all(load.table not in recorded for load in new)
+        record_lineage(lake, site, [load.table for load in new], dump_id, first_loads)
         record_loads(lake, site, release, new, ingested_at)
     return results
+
+
+@dataclass(frozen=True)
+class FileLoad:
+    """A file to load, and what the site's tables already hold of its table: a first
+    load (no load of it recorded) holds no rows but what an interrupted load left."""
+
+    file_name: str
+    first_load: bool
+    has_rejected_rows: bool
+
+
+def tables_with_rejected_rows(lake: Lake, site: str) -> set[str]:
+    """The tables of which bronze.rejected_rows holds lines of `site`: one look for all."""
+    if not lake.exists(REJECTED_ROWS):
+        return set()
+    rows = lake.read(REJECTED_ROWS).where(F.col("site") == site).select("table_name")
+    return {row.table_name for row in rows.distinct().collect()}
 
 
 def _load_file(
     lake: Lake,
     site: str,
     dump_id: str,
-    file_name: str,
+    load: FileLoad,
     ingested_at: datetime,
     manifest: dict,
     before_writing: Callable[[], None],
 ) -> BronzeLoad:
     spark = lake.spark
+    file_name = load.file_name
     table = table_for_file(file_name)
     uri = lake.raw_uri(site, dump_id, file_name)
     if file_name not in manifest["rows"]:
@@ -239,6 +265,9 @@ def _load_file(
             not_null=("site", "id"),
             properties={"delta.dataSkippingStatsColumns": ",".join(_stats_columns(table))},
             expected_rows=rows_expected,
+            # A first load's write replaces what an interrupted one left; but with no row
+            # expected, sync writes nothing, so it must look.
+            stored_rows=False if load.first_load and rows_expected != 0 else None,
         )
     rows_rejected = rows_in_file - rows_loaded
     if rows_rejected < 0:
@@ -255,5 +284,6 @@ def _load_file(
         ["site", "table_name", ROW_HASH],
         {"site": site, "table_name": table.name},
         expected_rows=rows_rejected,
+        stored_rows=load.has_rejected_rows,
     )
     return BronzeLoad(table.name, site, dump_id, rows_in_file, rows_loaded, rows_rejected)
