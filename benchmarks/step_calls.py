@@ -1,6 +1,7 @@
 """Profile: every Spark Connect round trip a pipeline run makes, timed and grouped by the
 line of the package that made it, on a server of its own (free ports, a throwaway
-folder). Three sites are loaded one after another; the table is the last, warm one.
+folder). Three sites are loaded one after another; the table is the last, warm one,
+a new site of a lake (or with `--new-lake-per-site`, a new lake's first load).
 
 A profile, not a benchmark: compare two commits by running it on each. Run:
 `.venv/bin/python benchmarks/step_calls.py --questions 40`.
@@ -32,11 +33,16 @@ ROUND_TRIPS = ("_execute_and_fetch", "_analyze")
 calls: dict[str, list] = defaultdict(lambda: [0, 0.0])
 
 
+CALLERS_SHOWN = [1]  # how many of the package's innermost frames name a call (--depth)
+
+
 def _caller() -> str:
-    for frame in reversed(traceback.extract_stack()[:-3]):
-        if "/lakehouse/" in frame.filename:
-            return f"{Path(frame.filename).stem}:{frame.lineno} {frame.name}"
-    return "(outside the package)"
+    frames = [
+        f"{Path(frame.filename).stem}:{frame.lineno} {frame.name}"
+        for frame in reversed(traceback.extract_stack()[:-3])
+        if "/lakehouse/" in frame.filename
+    ]
+    return " < ".join(frames[: CALLERS_SHOWN[0]]) or "(outside the package)"
 
 
 def _timed(method):
@@ -56,7 +62,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=int, default=40)
     parser.add_argument("--top", type=int, default=20)
+    parser.add_argument("--depth", type=int, default=1, help="the package's frames per call")
+    parser.add_argument(
+        "--new-lake-per-site",
+        action="store_true",
+        help="each site in a bucket of its own: the last is a new lake's first load",
+    )
     args = parser.parse_args()
+    CALLERS_SHOWN[0] = args.depth
     for name in ROUND_TRIPS:
         setattr(core.SparkConnectClient, name, _timed(getattr(core.SparkConnectClient, name)))
     work = Path(tempfile.mkdtemp(prefix="step-calls-"))
@@ -65,9 +78,12 @@ def main() -> None:
     s3.start()
     server.start()
     try:
-        ensure_bucket(s3_client(settings), settings.bucket)
-        lake = Lake(build_local_session(settings), settings)
+        spark = build_local_session(settings)
         for site in ("a.example.com", "b.example.com", "c.example.com"):
+            if args.new_lake_per_site:
+                settings = settings.model_copy(update={"bucket": f"lake-{site.split('.')[0]}"})
+            ensure_bucket(s3_client(settings), settings.bucket)
+            lake = Lake(spark, settings)
             ingest_sample(settings, work / site, site, questions=args.questions)
             ctx = steps.run_context(lake, site)
             calls.clear()

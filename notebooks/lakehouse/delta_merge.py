@@ -92,6 +92,15 @@ class SourceMismatch(ValueError):
     """A sync whose source does not look like the data it should replace."""
 
 
+@dataclass(frozen=True)
+class Synced:
+    """What a sync left: the rows its scope holds, and whether it held none before (then
+    the rows were appended)."""
+
+    rows: int
+    first_rows: bool
+
+
 def sync(
     lake: Lake,
     source: DataFrame,
@@ -102,19 +111,20 @@ def sync(
     properties: dict[str, str] | None = None,
     expected_rows: int | None = None,
     stored_rows: bool | None = None,
-) -> int:
+) -> Synced:
     """Make the rows of `name` in `scope` (one site, or one site's rows of one table)
     equal `source`: insert, update and delete as needed. Nothing outside `scope` changes.
     Returns how many rows the scope holds now, counted on the way (no job of its own).
 
-    A scope with no rows stored yet gets a plain write: a first load is most of the data
-    a lake ever receives, and a MERGE into an empty slice would join every row with the
-    table and read `source` twice more. That write is not preceded by a check that
-    `source` has rows (a round trip, and for bronze a parse); an empty source then leaves
-    an empty commit. A table created here gets the Delta table `properties`, and its
-    `not_null` columns refuse nulls. `stored_rows` says whether the scope holds rows,
-    where the caller already knows (None: look, a round trip); a scope said to hold none
-    gets the plain write, which also replaces whatever is there.
+    A scope with no rows stored yet gets its rows appended: a first load is most of the
+    data a lake ever receives, and a MERGE into an empty slice would join every row with
+    the table and read `source` twice more. (An append is not checked against another
+    writer of the scope, as a MERGE or replaceWhere would be; a site's runs never write
+    at once: they hold its lock, and each target runs one job at a time.) That write is
+    not preceded by a check that `source` has rows (a round trip, and for bronze a
+    parse); an empty source then leaves an empty commit. A table created here gets the
+    Delta table `properties`, and its `not_null` columns refuse nulls. `stored_rows`
+    says whether the scope holds rows, where the caller already knows (None: look).
 
     The deletions are guarded: with `expected_rows` (what the dump's manifest says the
     source holds) a source of any other size stops the sync; without it, so does one
@@ -141,13 +151,13 @@ def _sync(lake, source, name, keys, scope, not_null, properties, expected_rows, 
     else:
         counted_source, rows = counted(source)
         lake.create(counted_source, name, properties=properties)
-        return _rows_written(rows, lake, name, scope)
+        return Synced(_rows_written(rows, lake, name, scope), first_rows=True)
     if first_rows:
         if expected_rows == 0:  # The manifest's count spares a write of nothing.
-            return 0
+            return Synced(0, first_rows=True)
         counted_source, rows = counted(source)
-        lake.overwrite_slice(counted_source, name, scope)
-        return _rows_written(rows, lake, name, scope)
+        lake.append(counted_source, name)
+        return Synced(_rows_written(rows, lake, name, scope), first_rows=True)
     both = _side_by_side(source, stored, keys)
     counts = _compare(both)
     _check_source(lake, name, scope, counts, expected_rows)
@@ -155,7 +165,7 @@ def _sync(lake, source, name, keys, scope, not_null, properties, expected_rows, 
         # Rows gone from the source carry only their keys: MERGE deletes them by key.
         changes = both.where(_changed() | _gone()).withColumn(_DELETE, _gone())
         _merge(lake, changes.drop(_IN_SOURCE, _IN_STORED, _STORED_HASH), name, keys)
-    return counts.source
+    return Synced(counts.source, first_rows=False)
 
 
 def counted(df: DataFrame, condition: Column | None = None) -> tuple[DataFrame, Observation]:

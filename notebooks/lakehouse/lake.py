@@ -111,28 +111,6 @@ class Lake:
         writer = df.write.format("delta").mode("append")
         retry_on_conflict(lambda: self._save(writer, name), f"append {name}")
 
-    def overwrite_slice(
-        self, df, name: str, scope: dict[str, str | list[str]], add_new_columns: bool = False
-    ) -> None:
-        """Replace the rows in `scope` (column -> value or list of values, e.g. one site)
-        atomically, creating the table if needed. `add_new_columns` lets a newer release's
-        extra columns into an existing table."""
-        where = " AND ".join(_sql_condition(column, value) for column, value in scope.items())
-
-        def write() -> None:
-            if not self.exists(name):
-                self.create(df, name)
-                return
-            writer = (
-                df.write.format("delta")
-                .mode("overwrite")
-                .option("replaceWhere", where)
-                .option("mergeSchema", str(add_new_columns).lower())
-            )
-            self._save(writer, name)
-
-        retry_on_conflict(write, f"overwrite {name}")
-
     def vacuum(self, name: str) -> int:
         """Delete the data files no commit references (a killed write leaves some) once
         they are older than Delta's retention (7 days by default); return how many."""
@@ -149,10 +127,3 @@ class Lake:
 def quote_sql(value: str) -> str:
     """`value` inside a single-quoted SQL string literal."""
     return value.replace("'", "''")
-
-
-def _sql_condition(column: str, value: str | list[str]) -> str:
-    if isinstance(value, str):
-        return f"`{column}` = '{quote_sql(value)}'"
-    values = ", ".join(f"'{quote_sql(v)}'" for v in value)
-    return f"`{column}` IN ({values})"

@@ -178,14 +178,14 @@ def test_sigkill_in_the_middle_of_a_write_keeps_the_last_good_version(
         "id",
         F.sha2(F.col("id").cast("string"), 256).alias("v"),
     )
-    lake.overwrite_slice(rows.limit(1000), name, {"site": "crash.example.com"})
+    lake.append(rows.limit(1000), name)
     good_version = lake.current_version(name)
 
     failure = {}
 
     def big_write():
         try:
-            lake.overwrite_slice(rows, name, {"site": "crash.example.com"})
+            lake.append(rows, name)
         except Exception as error:  # noqa: BLE001 - the point is that it fails
             failure["error"] = error
 

@@ -88,18 +88,23 @@ def check_order(loads: list, site: str, table_name: str, release: DumpRelease) -
 
 
 def record_lineage(
-    lake: Lake, site: str, table_names: list[str], dump_id: str, first_loads: bool
+    lake: Lake, site: str, table_names: list[str], dump_id: str, all_rows_new: bool
 ) -> None:
     """Fold the site's rows of the bronze tables, as they stand after loading `dump_id`,
-    into bronze.row_lineage: one write for all of them. Where these are the tables'
-    first loads of the site, every row is new: their slice is replaced (clearing what an
-    interrupted load left) instead of merged, which would join each row with the table."""
+    into bronze.row_lineage: one write for all of them. Where the caller knows the
+    lineage holds none of them (`all_rows_new`, a first load), or it has none, they are
+    appended: a MERGE would join every row with the table for nothing."""
     current = None
     for name in table_names:
         rows = lake.read(bronze(name)).where(F.col("site") == site)
         rows = rows.select("site", F.lit(name).alias("table_name"), "id", ROW_HASH)
         current = rows if current is None else current.unionByName(rows)
-    if first_loads or not lake.exists(ROW_LINEAGE):
+    in_scope = (F.col("site") == site) & F.col("table_name").isin(*table_names)
+    if (
+        all_rows_new
+        or not lake.exists(ROW_LINEAGE)
+        or lake.read(ROW_LINEAGE).where(in_scope).isEmpty()
+    ):
         dump, never = F.lit(dump_id), F.lit(None).cast("string")
         new_rows = current.select(
             "site",
@@ -111,7 +116,7 @@ def record_lineage(
             never.alias("deleted_in_dump_id"),
             ROW_HASH,
         )
-        lake.overwrite_slice(new_rows, ROW_LINEAGE, {"site": site, "table_name": table_names})
+        lake.append(new_rows, ROW_LINEAGE)
         return
     view = f"lineage_source_{uuid.uuid4().hex[:8]}"
     current.createOrReplaceTempView(view)

@@ -172,18 +172,21 @@ def load_dump_files(
     tables = [table_for_file(name) for name in file_names]
     for table in tables:
         check_order(recorded.get(table.name, []), site, table.name, release)
-    results, new = [], []
+    results, new, all_rows_new = [], [], True
     with_rejected_rows = tables_with_rejected_rows(lake, site)
     for name, table in zip(file_names, tables, strict=True):
         done = next((d for d in recorded.get(table.name, []) if d.dump_id == dump_id), None)
         if done is None:
-            load = FileLoad(
-                name,
-                first_load=table.name not in recorded,
-                has_rejected_rows=table.name in with_rejected_rows,
+            has_rejected_rows = table.name in with_rejected_rows
+            load, held_none = _load_file(
+                lake, site, dump_id, name, ingested_at, manifest, has_rejected_rows, before_writing
             )
-            new.append(_load_file(lake, site, dump_id, load, ingested_at, manifest, before_writing))
-            results.append(new[-1])
+            new.append(load)
+            results.append(load)
+            # Lineage follows the table's rows, so a table that held none of the site's
+            # rows and has no load recorded has no lineage either (a refresh can empty a
+            # table, but leaves the lineage of its deleted rows).
+            all_rows_new = all_rows_new and held_none and table.name not in recorded
         else:
             rows_in_file = manifest["rows"][name]
             results.append(
@@ -192,20 +195,9 @@ def load_dump_files(
                 )
             )
     if new:
-        first_loads = all(load.table not in recorded for load in new)
-        record_lineage(lake, site, [load.table for load in new], dump_id, first_loads)
+        record_lineage(lake, site, [load.table for load in new], dump_id, all_rows_new)
         record_loads(lake, site, release, new, ingested_at)
     return results
-
-
-@dataclass(frozen=True)
-class FileLoad:
-    """A file to load, and what the site's tables already hold of its table: a first
-    load (no load of it recorded) holds no rows but what an interrupted load left."""
-
-    file_name: str
-    first_load: bool
-    has_rejected_rows: bool
 
 
 def tables_with_rejected_rows(lake: Lake, site: str) -> set[str]:
@@ -220,13 +212,14 @@ def _load_file(
     lake: Lake,
     site: str,
     dump_id: str,
-    load: FileLoad,
+    file_name: str,
     ingested_at: datetime,
     manifest: dict,
+    has_rejected_rows: bool,
     before_writing: Callable[[], None],
-) -> BronzeLoad:
+) -> tuple[BronzeLoad, bool]:
+    """The file's load, and whether its table held none of the site's rows before."""
     spark = lake.spark
-    file_name = load.file_name
     table = table_for_file(file_name)
     uri = lake.raw_uri(site, dump_id, file_name)
     if file_name not in manifest["rows"]:
@@ -256,7 +249,7 @@ def _load_file(
     bronze_columns = ["site", *table.columns, "_rescued_data", *LINEAGE[1:], ROW_HASH]
     before_writing()
     with refusals_named(uri):
-        rows_loaded = sync(
+        synced = sync(
             lake,
             unique.select(*[f"`{c}`" for c in bronze_columns]),
             bronze_name,
@@ -265,10 +258,8 @@ def _load_file(
             not_null=("site", "id"),
             properties={"delta.dataSkippingStatsColumns": ",".join(_stats_columns(table))},
             expected_rows=rows_expected,
-            # A first load's write replaces what an interrupted one left; but with no row
-            # expected, sync writes nothing, so it must look.
-            stored_rows=False if load.first_load and rows_expected != 0 else None,
         )
+    rows_loaded = synced.rows
     rows_rejected = rows_in_file - rows_loaded
     if rows_rejected < 0:
         raise BadDumpFile(
@@ -284,6 +275,7 @@ def _load_file(
         ["site", "table_name", ROW_HASH],
         {"site": site, "table_name": table.name},
         expected_rows=rows_rejected,
-        stored_rows=load.has_rejected_rows,
+        stored_rows=has_rejected_rows,
     )
-    return BronzeLoad(table.name, site, dump_id, rows_in_file, rows_loaded, rows_rejected)
+    load = BronzeLoad(table.name, site, dump_id, rows_in_file, rows_loaded, rows_rejected)
+    return load, synced.first_rows
