@@ -141,7 +141,9 @@ def sync(
     )
 
 
-def _sync(lake, source, name, keys, scope, not_null, properties, expected_rows, stored_rows) -> int:
+def _sync(
+    lake, source, name, keys, scope, not_null, properties, expected_rows, stored_rows
+) -> Synced:
     if lake.exists(name):
         stored = lake.read(name).where(scope_filter(scope))
         first_rows = stored.isEmpty() if stored_rows is None else not stored_rows

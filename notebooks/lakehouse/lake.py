@@ -106,9 +106,12 @@ class Lake:
             + (f" TBLPROPERTIES ({settings})" if settings else "")
         )
 
-    def append(self, df, name: str) -> None:
-        """Add `df`'s rows, creating the table if needed."""
+    def append(self, df, name: str, properties: dict[str, str] | None = None) -> None:
+        """Add `df`'s rows, creating the table if needed, then with Delta table
+        `properties` (`delta.*`)."""
         writer = df.write.format("delta").mode("append")
+        if properties and not self.exists(name):
+            writer = writer.options(**properties)
         retry_on_conflict(lambda: self._save(writer, name), f"append {name}")
 
     def vacuum(self, name: str) -> int:

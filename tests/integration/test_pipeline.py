@@ -38,6 +38,19 @@ def test_every_table_has_the_sites_rows(first_run, lake):
     )
 
 
+def test_min_and_max_per_file_are_kept_only_where_files_differ(first_run, lake):
+    """Statistics cost write time: bronze keeps them for the site, Id and the dates, and
+    the lineage, created by an append, for its keys."""
+
+    def stats_columns(name: str) -> list[str]:
+        detail = lake.spark.sql(f"DESCRIBE DETAIL {lake.sql_name(name)}").first()
+        return detail["properties"]["delta.dataSkippingStatsColumns"].split(",")
+
+    assert stats_columns("bronze.row_lineage") == ["site", "table_name", "id"]
+    assert stats_columns("bronze.posts")[:3] == ["site", "id", "creation_date"]
+    assert "score" not in stats_columns("bronze.posts")
+
+
 def test_rerunning_the_same_dump_changes_no_table(first_run, lake, settings, tmp_path, monkeypatch):
     from lakehouse import step_runs
 
