@@ -35,6 +35,9 @@ def s3a_conf(settings: LakeSettings) -> dict[str, str]:
     }
 
 
+LONG_TEXTS = ("body", "title", "text", "about_me")
+
+
 def session_conf(settings: LakeSettings) -> dict[str, str]:
     """The local Spark's settings: Delta, S3A to the local S3 server, loopback only, small
     shuffles. The in-process session and the Spark Connect server both start from it."""
@@ -59,6 +62,9 @@ def session_conf(settings: LakeSettings) -> dict[str, str]:
         "spark.sql.sources.parallelPartitionDiscovery.parallelism": str(settings.spark_cores * 4),
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        # The dumps' long texts are nearly all unique: a Parquet dictionary for them never
+        # pays, and trying one first cost about 3% of a bronze write (BENCHMARKS.md).
+        **{f"spark.hadoop.parquet.enable.dictionary#{column}": "false" for column in LONG_TEXTS},
         **s3a_conf(settings),
     }
     if settings.spark_java_options:
