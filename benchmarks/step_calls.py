@@ -33,25 +33,23 @@ ROUND_TRIPS = ("_execute_and_fetch", "_analyze")
 calls: dict[str, list] = defaultdict(lambda: [0, 0.0])
 
 
-CALLERS_SHOWN = [1]  # how many of the package's innermost frames name a call (--depth)
-
-
-def _caller() -> str:
+def _caller(depth: int) -> str:
+    """The package's `depth` innermost frames on the stack, innermost first."""
     frames = [
         f"{Path(frame.filename).stem}:{frame.lineno} {frame.name}"
         for frame in reversed(traceback.extract_stack()[:-3])
         if "/lakehouse/" in frame.filename
     ]
-    return " < ".join(frames[: CALLERS_SHOWN[0]]) or "(outside the package)"
+    return " < ".join(frames[:depth]) or "(outside the package)"
 
 
-def _timed(method):
+def _timed(method, depth: int):
     def call(self, *args, **kwargs):
         started = time.monotonic()
         try:
             return method(self, *args, **kwargs)
         finally:
-            entry = calls[f"{method.__name__:20s} {_caller()}"]
+            entry = calls[f"{method.__name__:20s} {_caller(depth)}"]
             entry[0] += 1
             entry[1] += time.monotonic() - started
 
@@ -69,9 +67,12 @@ def main() -> None:
         help="each site in a bucket of its own: the last is a new lake's first load",
     )
     args = parser.parse_args()
-    CALLERS_SHOWN[0] = args.depth
     for name in ROUND_TRIPS:
-        setattr(core.SparkConnectClient, name, _timed(getattr(core.SparkConnectClient, name)))
+        setattr(
+            core.SparkConnectClient,
+            name,
+            _timed(getattr(core.SparkConnectClient, name), args.depth),
+        )
     work = Path(tempfile.mkdtemp(prefix="step-calls-"))
     settings, s3, port = private_cluster(work, "profile")
     server = SparkConnectServer(settings, work / "spark", port=port)

@@ -127,6 +127,11 @@ class Lake:
         return self.names.sql(self.spark, query)
 
 
+def skipping_stats(columns: list[str]) -> dict[str, str]:
+    """The Delta table property that keeps per-file min and max only for `columns`."""
+    return {"delta.dataSkippingStatsColumns": ",".join(columns)}
+
+
 def quote_sql(value: str) -> str:
     """`value` inside a single-quoted SQL string literal."""
     return value.replace("'", "''")
