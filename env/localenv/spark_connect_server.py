@@ -75,10 +75,10 @@ class SparkConnectServer:
         """True when a client session runs a query on it."""
         if not self._listening():
             return False
-        from pyspark.sql import SparkSession
+        from localenv.spark_session import connect_session
 
         try:
-            session = SparkSession.builder.remote(self.url).create()
+            session = connect_session(self.url, new=True)
             session.sql("SELECT 1").collect()
             session.stop()
         except Exception:  # noqa: BLE001 - anything but an answer means "no"

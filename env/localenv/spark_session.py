@@ -12,6 +12,25 @@ from lakehouse.settings import LakeSettings
 from localenv.jars import spark_jars
 from localenv.java import require_supported_java
 
+# Every Spark Connect session this process opens, kept until the process ends. pyspark
+# 4.0's session finalizer shuts down the one thread pool all of a process's sessions
+# share; run by the garbage collector inside another session's query, it deadlocked that
+# query (a suite run hung in `isEmpty`; apache/spark#54189 fixes it after 4.0.5). A kept
+# session is never collected mid-run.
+_OPENED_SESSIONS: list = []
+
+
+def connect_session(remote: str, new: bool = False):
+    """A client session of the Spark Connect server at `remote`: the process's current
+    one, or with `new` one of its own. Every session comes through here, and is kept."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.remote(remote)
+    session = builder.create() if new else builder.getOrCreate()
+    if not any(session is kept for kept in _OPENED_SESSIONS):
+        _OPENED_SESSIONS.append(session)
+    return session
+
 
 def s3a_conf(settings: LakeSettings) -> dict[str, str]:
     """Hadoop S3A settings for the emulator: endpoint, path style, no SSL, test keys."""
@@ -79,7 +98,7 @@ def build_local_session(settings: LakeSettings | None = None, app_name: str = "s
 
     settings = settings or LakeSettings()
     if settings.spark_remote:  # A Spark Connect server does the work; no JVM here.
-        return SparkSession.builder.remote(settings.spark_remote).getOrCreate()
+        return connect_session(settings.spark_remote)
     require_supported_java()
     # A parent process that was a Spark Connect client leaves PySpark's connect-mode flag
     # in the environment, and with it PySpark refuses to build an in-process session.
@@ -108,9 +127,7 @@ def interrupt_session(remote: str) -> list[str]:
     """Interrupt everything the session of `remote` (with its session_id) runs on the
     server, then release the session; the ids of the operations interrupted. A client
     killed mid-query leaves its query running on the server: Ctrl-C must end both."""
-    from pyspark.sql import SparkSession
-
-    session = SparkSession.builder.remote(remote).create()
+    session = connect_session(remote, new=True)
     try:
         return session.interruptAll()
     finally:

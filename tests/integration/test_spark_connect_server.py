@@ -22,7 +22,7 @@ def server(settings, s3, tmp_path_factory):
 
 
 def test_it_starts_once_and_a_client_writes_and_reads_delta_through_it(server, settings):
-    from pyspark.sql import SparkSession
+    from localenv.spark_session import connect_session
 
     server, said = server
     pid = server.process.running_pid()
@@ -30,7 +30,7 @@ def test_it_starts_once_and_a_client_writes_and_reads_delta_through_it(server, s
     assert server.start() == f"Spark Connect already running (pid {pid}) on {server.url}"
     assert server.status() == f"running: Spark Connect pid {pid} on {server.url}"
 
-    client = SparkSession.builder.remote(server.url).create()
+    client = connect_session(server.url, new=True)
     location = f"s3a://{settings.bucket}/bronze/connect_check"
     client.range(5).selectExpr("id", "id * 2 AS twice").write.format("delta").mode(
         "overwrite"
@@ -96,6 +96,30 @@ def test_lake_sql_reads_each_lakes_own_table_on_one_server(lake, settings, s3):
     query = "SELECT lake_number FROM gold.which_lake"
     answers = [each.sql(query).first()["lake_number"] for each in (lake, other, lake)]
     assert answers == [1, 2, 1]
+
+
+def test_a_session_dropped_mid_run_cannot_deadlock_another_sessions_query(spark_server):
+    """pyspark 4.0's session finalizer shuts down the thread pool every session shares. The
+    garbage collector ran it for a dropped session (one with a reference cycle, as
+    `catalog` makes) while another session's query held that pool's lock, and the query
+    waited forever. That moment is made here on purpose, in a child process that must end."""
+    import subprocess
+    import sys
+
+    script = (
+        "import gc\n"
+        "from pyspark.sql.connect.client.reattach import "
+        "ExecutePlanResponseReattachableIterator as Responses\n"
+        "from localenv.spark_session import connect_session\n"
+        f"dropped = connect_session({spark_server.url!r}, new=True)\n"
+        "dropped.catalog.currentCatalog()\n"
+        "dropped.stop()\n"
+        "del dropped\n"
+        "with Responses._get_or_create_release_thread_pool()._shutdown_lock:\n"
+        "    gc.collect()\n"
+    )
+    child = subprocess.run([sys.executable, "-c", script], timeout=60, capture_output=True)
+    assert child.returncode == 0, child.stderr.decode()[-2000:]
 
 
 def test_a_killed_clients_query_is_stopped_on_the_server(spark_server, tmp_path):
