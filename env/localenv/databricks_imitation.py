@@ -8,6 +8,9 @@ What is imitated, and how:
   is Spark's session catalog, `spark_catalog` (local Delta has no other), whose schemas
   are located in the lake bucket; tables already there are registered at start, the way
   Unity Catalog remembers them between jobs.
+- The session is a Spark Connect client of the local cluster, as a serverless notebook
+  is of its cluster. That server's catalog outlives the job and is shared by its
+  clients: it keeps the schemas for the next job, and serves one bucket only.
 """
 
 import json
@@ -60,32 +63,58 @@ class ImitationDbutils:
         self.notebook = ImitationNotebookUtils()
 
 
-def _delta_tables(client, bucket: str, layer: str) -> list[str]:
+class CatalogHeldForAnotherBucket(RuntimeError):
+    """The server's catalog already locates the imitation's schemas in another bucket."""
+
+
+def _delta_tables(client, bucket: str, layer: str) -> set[str]:
     listing = client.list_objects_v2(Bucket=bucket, Prefix=f"{layer}/", Delimiter="/")
     folders = [entry["Prefix"] for entry in listing.get("CommonPrefixes", [])]
-    return [folder.split("/")[1] for folder in folders if folder.split("/")[1].isidentifier()]
+    return {folder.split("/")[1] for folder in folders if folder.split("/")[1].isidentifier()}
+
+
+def _schema_location(spark, schema: str) -> str:
+    described = spark.sql(f"DESCRIBE SCHEMA EXTENDED {schema}").collect()
+    return next(row[1] for row in described if row[0] == "Location").rstrip("/")
+
+
+def _register_layer(spark, client, bucket: str, layer: str) -> None:
+    """The schema of `layer` in the catalog, located in `bucket`, naming exactly the tables
+    stored there: a name whose table is no longer stored (a bucket emptied since the last
+    job) is dropped, which deletes nothing that is left."""
+    schema = f"{IMITATION_CATALOG}.{layer}"
+    location = f"s3a://{bucket}/{layer}"
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema} LOCATION '{location}'")
+    held = _schema_location(spark, schema)
+    if held != location:
+        raise CatalogHeldForAnotherBucket(
+            f"the Spark server's catalog holds {schema} at {held}, not {location} (setting "
+            "LAKE_BUCKET): one server imitates Databricks for one bucket; restart it with "
+            "`make spark-stop spark-start`"
+        )
+    registered = {row.tableName for row in spark.sql(f"SHOW TABLES IN {schema}").collect()}
+    stored = _delta_tables(client, bucket, layer)
+    for table in sorted(registered - stored):
+        spark.sql(f"DROP TABLE {schema}.{table}")
+    for table in sorted(stored - registered):
+        spark.sql(
+            f"CREATE TABLE {schema}.{table} USING DELTA "
+            f"LOCATION '{table_path(bucket, f'{layer}.{table}')}'"
+        )
 
 
 def catalog_session(settings: LakeSettings):
-    """A local session whose `spark_catalog` holds the lake's schemas and tables."""
+    """A session of the local cluster whose `spark_catalog` holds the lake's schemas and
+    tables; the server is started if it is down."""
     from ingest.raw_store import ensure_bucket, s3_client
-    from localenv.spark_session import build_local_session
+    from localenv.local_cluster import with_spark
+    from localenv.spark_session import connect_session
 
     client = s3_client(settings)
     ensure_bucket(client, settings.bucket)
-    # In-process, not a client of the shared server: the schemas it registers in
-    # `spark_catalog` would outlive the job there, pointing at this job's bucket.
-    in_process = settings.model_copy(update={"spark_remote": ""})
-    spark = build_local_session(in_process, app_name="databricks-imitation")
+    spark = connect_session(with_spark(settings).spark_remote, new=True)
     for layer in LAYERS:
-        schema = f"{IMITATION_CATALOG}.{layer}"
-        location = f"s3a://{settings.bucket}/{layer}"
-        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema} LOCATION '{location}'")
-        for table in _delta_tables(client, settings.bucket, layer):
-            spark.sql(
-                f"CREATE TABLE IF NOT EXISTS {schema}.{table} USING DELTA "
-                f"LOCATION '{table_path(settings.bucket, f'{layer}.{table}')}'"
-            )
+        _register_layer(spark, client, settings.bucket, layer)
     return spark
 
 

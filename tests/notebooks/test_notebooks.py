@@ -146,3 +146,28 @@ def test_every_dashboard_query_runs_on_the_gold_tables(piped_site, lake):
     for dataset in dashboard["datasets"]:
         rows = lake.sql("".join(dataset["queryLines"])).where(F.col("site") == PIPED_SITE)
         assert rows.count() > 0, dataset["name"]
+
+
+def test_the_imitations_catalog_follows_its_bucket_and_serves_no_other(imitation_lake, s3):
+    """Between jobs the server keeps the catalog: a table stored since is registered, a
+    table gone from the bucket loses its name, and a job for another bucket is refused
+    rather than written into this one."""
+    from localenv.databricks_imitation import CatalogHeldForAnotherBucket, catalog_session
+
+    settings = imitation_lake.settings
+    scratch = "gold.scratch_between_jobs"
+    imitation_lake.spark.range(3).write.format("delta").save(imitation_lake.location(scratch))
+    spark = catalog_session(settings)
+    assert spark.catalog.tableExists(f"spark_catalog.{scratch}")
+    listed = s3.list_objects_v2(Bucket=settings.bucket, Prefix="gold/scratch_between_jobs/")
+    s3.delete_objects(
+        Bucket=settings.bucket,
+        Delete={"Objects": [{"Key": entry["Key"]} for entry in listed["Contents"]]},
+    )
+    spark = catalog_session(settings)
+    assert not spark.catalog.tableExists(f"spark_catalog.{scratch}")
+    assert spark.catalog.tableExists("spark_catalog.gold.posts_users")
+
+    other = settings.model_copy(update={"bucket": "another-imitation-lake"})
+    with pytest.raises(CatalogHeldForAnotherBucket, match="holds spark_catalog.bronze at s3a://"):
+        catalog_session(other)
