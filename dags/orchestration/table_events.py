@@ -23,7 +23,13 @@ def local_table_extras(settings, site: str, before: dict, after: dict) -> dict[s
     from localenv.lake_summary import held_dump, site_rows
 
     dump_id = held_dump(settings, site)
-    return table_extras(site, dump_id, before, after, lambda name: site_rows(settings, name, site))
+    return table_extras(
+        site,
+        dump_id,
+        before,
+        after,
+        lambda names: {name: site_rows(settings, name, site) for name in names},
+    )
 
 
 def emit_table_events(
