@@ -5,8 +5,9 @@
 # bucket:
 #   benchmarks/imitation_ab.sh BEFORE AFTER FILE... (e.g. 709d5be d6ed029 env/localenv/databricks_imitation.py)
 # FILEs are checked out at each revision in turn and restored at the end; the tree must
-# be clean. Prints each run's wall seconds and the CPU seconds it took: its own process
-# and its children, plus the server's.
+# be clean. Prints each run's wall seconds and the machine's CPU seconds meanwhile (all
+# processes: the in-process JVM of an older imitation is not a child the shell can time),
+# so nothing else should run. ROUNDS=<n> sets the rounds (default 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 before=$1 after=$2
@@ -14,24 +15,22 @@ shift 2
 [ -z "$(git status --porcelain)" ] || { echo "error: commit or stash your changes first" >&2; exit 1; }
 trap 'git checkout -q HEAD -- "$@"' EXIT
 ticks=$(getconf CLK_TCK)
-server_cpu() {  # utime + stime of the Spark Connect server, in seconds
-  local pid
-  pid=$(cut -d" " -f1 .local/spark-connect/spark-connect.pid)
-  awk -v t="$ticks" '{printf "%.1f", ($14 + $15) / t}' "/proc/$pid/stat"
+machine_cpu() {  # user + nice + system time of every core since boot, in seconds
+  awk -v t="$ticks" '/^cpu / {printf "%.1f", ($2 + $3 + $4) / t}' /proc/stat
 }
-for round in 1 2 3; do
+for round in $(seq "${ROUNDS:-3}"); do
   for revision in "$before" "$after"; do
     make -s spark-stop spark-start >/dev/null 2>&1
     warm="imitation-warm-$round-$RANDOM"
     LAKE_BUCKET=$warm .venv/bin/lake run >/dev/null 2>&1
     git checkout -q "$revision" -- "$@"
-    server_before=$(server_cpu)
-    own=$(mktemp)
+    cpu_before=$(machine_cpu)
     start=$(date +%s.%N)
-    LAKE_BUCKET="imitation-${revision,,}-$round-$RANDOM" /usr/bin/time -f "%U %S" -o "$own" \
+    LAKE_BUCKET="imitation-${revision,,}-$round-$RANDOM" \
       .venv/bin/lake databricks-imitation --raw-root "s3a://$warm/raw" >/dev/null 2>&1
     end=$(date +%s.%N)
-    cpu=$(awk -v s="$server_before" -v now="$(server_cpu)" '{printf "%.1f", $1 + $2 + now - s}' "$own")
+    sleep 2  # an in-process JVM's exit
+    cpu=$(echo "$(machine_cpu) - $cpu_before" | bc)
     echo "round $round $revision: $(echo "$end - $start" | bc) s wall, $cpu s CPU"
   done
 done
