@@ -27,8 +27,8 @@ def pytest_configure(config):
     if "AIRFLOW_HOME" not in os.environ:
         os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    # Every test Spark is short-lived and small: C1-only JIT starts it about 25% faster
-    # (BENCHMARKS.md). Kernels and Airflow tasks inherit this.
+    # The Spark servers a test starts for itself (and the lab's read-only one) are
+    # short-lived and small: C1-only JIT starts them about 25% faster (BENCHMARKS.md).
     os.environ.setdefault("LAKE_SPARK_JAVA_OPTIONS", QUICK_START_JVM)
 
 
