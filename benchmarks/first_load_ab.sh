@@ -6,13 +6,11 @@
 # be clean. Prints each run's wall seconds and the sum of its steps' seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-before=$1 after=$2
-shift 2
-[ -z "$(git status --porcelain)" ] || { echo "error: commit or stash your changes first" >&2; exit 1; }
-trap 'git checkout -q HEAD -- "$@"' EXIT
+# shellcheck source=benchmarks/revision_ab.sh
+source benchmarks/revision_ab.sh "$@"
 for round in 1 2 3; do
   for revision in "$before" "$after"; do
-    git checkout -q "$revision" -- "$@"
+    at_revision "$revision"
     bucket="first-load-${revision,,}-$round-$RANDOM"
     log=$(mktemp)
     start=$(date +%s.%N)

@@ -8,15 +8,13 @@
 # be clean. NOTEBOOK=<name> picks the notebook (default silver_users), ROUNDS the rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-before=$1 after=$2
-shift 2
-[ -z "$(git status --porcelain)" ] || { echo "error: commit or stash your changes first" >&2; exit 1; }
-trap 'git checkout -q HEAD -- "$@"' EXIT
+# shellcheck source=benchmarks/revision_ab.sh
+source benchmarks/revision_ab.sh "$@"
 notebook=${NOTEBOOK:-silver_users}
 output=$(mktemp -d)
 for round in $(seq "${ROUNDS:-4}"); do
   for revision in "$before" "$after"; do
-    git checkout -q "$revision" -- "$@"
+    at_revision "$revision"
     start=$(date +%s.%N)
     LAKE_SPARK_REMOTE=${LAKE_SPARK_REMOTE:-sc://127.0.0.1:15002} .venv/bin/papermill \
       --no-progress-bar "notebooks/$notebook.ipynb" "$output/$notebook.ipynb" \
