@@ -79,8 +79,10 @@ class SparkConnectServer:
 
         try:
             session = connect_session(self.url, new=True)
-            session.sql("SELECT 1").collect()
-            session.stop()
+            try:
+                session.sql("SELECT 1").collect()
+            finally:  # Kept sessions must not keep a channel open: a start polls often.
+                session.stop()
         except Exception:  # noqa: BLE001 - anything but an answer means "no"
             return False
         return True

@@ -51,9 +51,11 @@ class Lake:
             self._existing.add(name)
         return name in self._existing
 
-    def history(self, name: str):
-        """The table's commits, newest first (DESCRIBE HISTORY)."""
-        return self.spark.sql(f"DESCRIBE HISTORY {self.sql_name(name)}")
+    def history(self, name: str, limit: int | None = None):
+        """The table's commits, newest first (DESCRIBE HISTORY), or only the newest `limit`:
+        then Delta reads only those commits, not the whole log."""
+        newest = f" LIMIT {int(limit)}" if limit is not None else ""
+        return self.spark.sql(f"DESCRIBE HISTORY {self.sql_name(name)}{newest}")
 
     def read(self, name: str, version: int | None = None):
         """The table, or with `version` the table as that commit left it (Delta time
@@ -67,8 +69,7 @@ class Lake:
 
     def current_version(self, name: str) -> int:
         """The table's newest commit number."""
-        # With LIMIT, Delta reads the newest commit only, not the whole log.
-        return self.spark.sql(f"DESCRIBE HISTORY {self.sql_name(name)} LIMIT 1").first()["version"]
+        return self.history(name, limit=1).first()["version"]
 
     def _save(self, writer, name: str) -> None:
         self.names.save(writer, name)
