@@ -30,7 +30,7 @@ def install_kernel(
         "argv": [
             sys.executable,
             "-m",
-            "ipykernel_launcher",
+            "localenv.pipeline_kernel",
             "-f",
             "{connection_file}",
             QUIET_START,
