@@ -93,6 +93,21 @@ def test_rows_in_equal_rows_stored_plus_rows_rejected(loaded, lake):
     assert "Entity 'bogus' not defined" in reasons and "malformed XML" in reasons
 
 
+def test_a_newer_dump_replaces_the_rejected_lines_of_the_one_before(lake, s3, settings):
+    """The second load finds the site's rejected lines stored and replaces them: the line
+    the newer dump mended leaves, the others stay once (an append would hold both)."""
+    site, rows = "mended.example.com", LOADS["one read"][2]
+    mended = [row for row in rows if "cut in the middle" not in row]
+    for dump_id, posts in (("2020-01-01-badbad01", rows), ("2020-04-01-badbad02", mended)):
+        files = {"Posts.xml": posts_file(posts), "Users.xml": USERS}
+        put_raw_dump(s3, settings, site, dump_id, files, ingest_facts=True)
+        load = steps.bronze_posts(steps.run_context(lake, site, dump_id))
+    rejected = lake.read("bronze.rejected_rows").where(F.col("site") == site).collect()
+    assert len(rejected) == load.rows_rejected == len(mended) - 3
+    assert not any("cut in the middle" in row.raw_line for row in rejected)
+    assert any("bogus" in row.raw_line for row in rejected)
+
+
 def test_dq_quarantines_error_rows_with_their_rules_and_flags_warnings(loaded, lake):
     ctx, *_ = loaded
     steps.bronze_posts_dataquality(ctx)

@@ -14,9 +14,11 @@ come a quarter apart; this table keeps the history for as long as the lake lives
 """
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from lakehouse.delta_merge import ROW_HASH, with_row_hash
@@ -52,14 +54,21 @@ def release_of(manifest: dict) -> DumpRelease:
     return DumpRelease(dump_id, published.astimezone(UTC))
 
 
-def loads_of(lake: Lake, site: str) -> dict[str, list]:
-    """Per bronze table, the dumps of `site` it has taken in, with their publication."""
+LOAD_COLUMNS = ["table_name", "dump_id", "published", "rows_loaded", "rows_rejected"]
+
+
+def site_loads(lake: Lake, site: str) -> DataFrame | None:
+    """The dumps of `site` each bronze table has taken in (LOAD_COLUMNS), or None before
+    any load of any site."""
     if not lake.exists(DUMP_LOADS):
-        return {}
-    loads: dict[str, list] = {}
-    rows = lake.read(DUMP_LOADS).where(F.col("site") == site)
-    columns = ["table_name", "dump_id", "published", "rows_loaded", "rows_rejected"]
-    for row in rows.select(*columns).collect():
+        return None
+    return lake.read(DUMP_LOADS).where(F.col("site") == site).select(*LOAD_COLUMNS)
+
+
+def loads_by_table(rows: Iterable[Row]) -> dict[str, list[Row]]:
+    """Rows of `site_loads`, grouped by bronze table."""
+    loads: dict[str, list[Row]] = {}
+    for row in rows:
         loads.setdefault(row.table_name, []).append(row)
     return loads
 

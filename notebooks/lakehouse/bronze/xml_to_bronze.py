@@ -27,10 +27,11 @@ from lakehouse.bronze.census import (
 )
 from lakehouse.bronze.dump_history import (
     check_order,
-    loads_of,
+    loads_by_table,
     record_lineage,
     record_loads,
     release_of,
+    site_loads,
 )
 from lakehouse.bronze.dump_lines import map_lines
 from lakehouse.bronze.xml_rows import REJECTED, ROW, arrow_schema, parse_lines
@@ -169,12 +170,11 @@ def load_dump_files(
     if skip_absent:
         file_names = [name for name in file_names if name in manifest["rows"]]
     release = release_of(manifest)
-    recorded = loads_of(lake, site)
+    recorded, with_rejected_rows = _what_bronze_holds(lake, site)
     tables = [table_for_file(name) for name in file_names]
     for table in tables:
         check_order(recorded.get(table.name, []), site, table.name, release)
     results, new, all_rows_new = [], [], True
-    with_rejected_rows = tables_with_rejected_rows(lake, site)
     for name, table in zip(file_names, tables, strict=True):
         done = next((d for d in recorded.get(table.name, []) if d.dump_id == dump_id), None)
         if done is None:
@@ -201,12 +201,24 @@ def load_dump_files(
     return results
 
 
-def tables_with_rejected_rows(lake: Lake, site: str) -> set[str]:
-    """The tables of which bronze.rejected_rows holds lines of `site`: one look for all."""
-    if not lake.exists(REJECTED_ROWS):
-        return set()
-    rows = lake.read(REJECTED_ROWS).where(F.col("site") == site).select("table_name")
-    return {row.table_name for row in rows.distinct().collect()}
+def _what_bronze_holds(lake: Lake, site: str) -> tuple[dict[str, list], set[str]]:
+    """Per bronze table, the dumps of `site` it has taken in (bronze.dump_loads), and the
+    tables of which bronze.rejected_rows holds lines of `site`: one Spark job for both."""
+    looks = []
+    loads = site_loads(lake, site)
+    if loads is not None:
+        looks.append(loads.withColumn("rejected_lines", F.lit(False)))
+    if lake.exists(REJECTED_ROWS):
+        rejected = lake.read(REJECTED_ROWS).where(F.col("site") == site)
+        looks.append(
+            rejected.select("table_name").distinct().withColumn("rejected_lines", F.lit(True))
+        )
+    if not looks:
+        return {}, set()
+    both = looks[0] if len(looks) == 1 else looks[0].unionByName(looks[1], allowMissingColumns=True)
+    rows = both.collect()
+    recorded = loads_by_table(row for row in rows if not row.rejected_lines)
+    return recorded, {row.table_name for row in rows if row.rejected_lines}
 
 
 def _load_file(
