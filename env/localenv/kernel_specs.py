@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 
 PIPELINE_KERNEL = "stackexchange-pipeline"
+KERNEL_MODULE = "localenv.pipeline_kernel"  # ipykernel, less a stray error line
 QUIET_START = "--IPKernelApp.log_level=ERROR"
 
 
@@ -30,7 +31,7 @@ def install_kernel(
         "argv": [
             sys.executable,
             "-m",
-            "localenv.pipeline_kernel",
+            KERNEL_MODULE,
             "-f",
             "{connection_file}",
             QUIET_START,

@@ -23,6 +23,7 @@ from ingest.sample_dump import SampleSpec, pack_sample_dump
 from ingest.site_lock import lock_holder
 from lakehouse.lake import Lake
 from lakehouse.settings import environment_set
+from localenv.kernel_specs import KERNEL_MODULE
 from localenv.local_run import PAUSE_HOOK
 
 
@@ -135,7 +136,7 @@ def test_two_runs_of_one_site_at_once_then_ctrl_c_the_one_writing(own_lake, spar
     waiting = [line for line in waiter.stderr.splitlines() if line.startswith("waiting")]
     assert waiting == [f"waiting for {holder.describe()}, which is writing {site}"]
     helpers = psutil.Process(writer.process.pid).children(recursive=True)
-    assert any("ipykernel" in " ".join(h.cmdline()) for h in helpers), "no kernel under the run"
+    assert any(KERNEL_MODULE in h.cmdline() for h in helpers), "no kernel under the run"
 
     reached.unlink()
     os.killpg(writer.process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends

@@ -1,10 +1,12 @@
 """The Databricks side of the notebooks, checked here: widgets, catalog names, and
 settings that fail early, naming what to set."""
 
+import uuid
+
 import pytest
 from pydantic import ValidationError
 
-from lakehouse import runtime
+from lakehouse import runtime, table_names
 from lakehouse.lake import Lake
 from lakehouse.settings import LakeSettings
 from lakehouse.table_names import LakeNotReady
@@ -82,12 +84,19 @@ def test_logical_names_resolve_to_catalog_or_path():
         local.sql_name("main.gold.posts_users")
 
 
-def test_a_missing_catalog_or_schema_fails_before_any_work(spark):
+def test_a_missing_catalog_or_schema_fails_before_any_work(spark, monkeypatch):
     with pytest.raises(LakeNotReady, match="catalog 'absent' .*LAKE_CATALOG"):
         Lake(spark, LakeSettings(**{**DATABRICKS, "catalog": "absent"})).check_ready()
-    spark.sql("CREATE SCHEMA IF NOT EXISTS spark_catalog.bronze")
-    with pytest.raises(LakeNotReady, match="lacks the schemas .*silver"):
-        Lake(spark, LakeSettings(**{**DATABRICKS, "catalog": "spark_catalog"})).check_ready()
+    # Layers of their own: the server's catalog may hold the real ones (the Databricks
+    # imitation registers them), and must not get them from here.
+    present, absent = (f"{layer}_{uuid.uuid4().hex[:8]}" for layer in ("bronze", "silver"))
+    monkeypatch.setattr(table_names, "LAYERS", (present, absent))
+    spark.sql(f"CREATE SCHEMA spark_catalog.{present}")
+    try:
+        with pytest.raises(LakeNotReady, match=f"lacks the schemas {absent};"):
+            Lake(spark, LakeSettings(**{**DATABRICKS, "catalog": "spark_catalog"})).check_ready()
+    finally:
+        spark.sql(f"DROP SCHEMA spark_catalog.{present}")
 
 
 def test_databricks_without_the_runtime_session_refuses_to_build_one(monkeypatch):
