@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,6 +78,48 @@ def print_speed_table(seconds: dict[str, list[float]], size_bytes: int, first_co
     for label, rounds in seconds.items():
         median = statistics.median(rounds)
         print(f"| {label} | {median:.2f} | {size_bytes / 1e6 / median:.1f} |")
+
+
+def alternating_bronze_loads(
+    setups: dict[str, Callable], posts: Path, rounds: int, app_name: str
+) -> dict[str, list[float]]:
+    """The one-read XML -> bronze.posts step under each setup (a function that applies it
+    to the session), in alternating rounds, each setup in a lake of its own on one private
+    S3Proxy and one in-process driver, a new site each round: each round's seconds."""
+    from lakehouse.bronze import xml_to_bronze
+    from lakehouse.lake import Lake
+    from localenv.spark_session import build_local_session
+
+    dump_id = "2025-01-01-alternate"
+    with private_s3_server() as settings:
+        spark = build_local_session(settings, app_name=app_name)
+        lakes = {}
+        for number, (setup, use) in enumerate(setups.items()):
+            lakes[setup] = Lake(spark, settings.model_copy(update={"bucket": f"ab{number}"}))
+            use(spark)
+            warm_up(lakes[setup])
+            for round_number in range(rounds):
+                upload_raw(lakes[setup].settings, posts, dump_id, site=f"r{round_number}.{SITE}")
+        seconds = {setup: [] for setup in setups}
+        for round_number in range(rounds):
+            for setup, lake in lakes.items():
+                setups[setup](spark)
+                site = f"r{round_number}.{SITE}"
+                started = time.monotonic()
+                xml_to_bronze.load_dump_files(lake, site, dump_id, ["Posts.xml"], datetime.now(UTC))
+                seconds[setup].append(time.monotonic() - started)
+    return seconds
+
+
+def print_rounds_table(seconds: dict[str, list[float]], size_bytes: int, first_column: str):
+    """One Markdown row per setup: the median of rounds 2 onwards (the first warms the
+    JVM's code for that setup), in seconds and MB/s, then every round."""
+    print(f"| {first_column} | median of rounds 2+, s | MB/s | every round, s |")
+    print("|---|---|---|---|")
+    for setup, rounds in seconds.items():
+        median = statistics.median(rounds[1:])
+        every = " ".join(f"{value:.2f}" for value in rounds)
+        print(f"| {setup} | {median:.2f} | {size_bytes / 1e6 / median:.1f} | {every} |")
 
 
 def machine() -> str:
