@@ -86,7 +86,7 @@ def session_conf(settings: LakeSettings) -> dict[str, str]:
         **{f"spark.hadoop.parquet.enable.dictionary#{column}": "false" for column in LONG_TEXTS},
         # Timestamps as Parquet's INT64 microseconds, not Spark's legacy default INT96: a
         # 12-byte value costs a dictionary lookup on every write, and the dumps' dates are
-        # nearly all unique (1.12x the bronze write at 1 GB: BENCHMARKS.md).
+        # nearly all unique (1.07x the bronze step at 1 GB: BENCHMARKS.md).
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         **s3a_conf(settings),
     }

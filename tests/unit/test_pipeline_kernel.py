@@ -7,7 +7,7 @@ import sys
 import pytest
 from jupyter_client.manager import KernelManager
 
-from localenv.kernel_specs import PIPELINE_KERNEL, with_pipeline_kernel
+from localenv.kernel_specs import KERNEL_MODULE, PIPELINE_KERNEL, with_pipeline_kernel
 from localenv.pipeline_kernel import STRAY_INTERRUPT
 
 # A request whose handler receives a SIGINT, as a request still being handled does when
@@ -24,7 +24,8 @@ def test_only_the_pipeline_kernel_drops_the_stray_interrupt_line(launcher, tmp_p
     for name, value in with_pipeline_kernel().items():
         monkeypatch.setenv(name, value)
     manager = KernelManager(kernel_name=PIPELINE_KERNEL)
-    manager.kernel_spec.argv[2] = launcher  # [python, -m, launcher, ...]
+    argv = manager.kernel_spec.argv
+    argv[argv.index(KERNEL_MODULE)] = launcher
     stderr = tmp_path / "kernel.err"
     with stderr.open("w") as log:
         manager.start_kernel(stderr=log)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from functools import partial, reduce
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -215,8 +215,7 @@ def _what_bronze_holds(lake: Lake, site: str) -> tuple[dict[str, list], set[str]
         )
     if not looks:
         return {}, set()
-    both = looks[0] if len(looks) == 1 else looks[0].unionByName(looks[1], allowMissingColumns=True)
-    rows = both.collect()
+    rows = reduce(partial(DataFrame.unionByName, allowMissingColumns=True), looks).collect()
     recorded = loads_by_table(row for row in rows if not row.rejected_lines)
     return recorded, {row.table_name for row in rows if row.rejected_lines}
 
