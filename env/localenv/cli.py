@@ -3,13 +3,14 @@
 import argparse
 import functools
 import os
-import re
 import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
+
+from localenv.error_lines import one_line
 
 
 def _settings():
@@ -358,19 +359,6 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(error, _user_errors()):
             raise SystemExit(f"error: {one_line(error)}") from None
         raise
-
-
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def one_line(error: Exception) -> str:
-    """The error's first line; for delta-rs, whose messages are a chain of causes each on
-    a line of its own ("Generic S3 error / ↳ … / ↳ Connection refused"), also the last."""
-    lines = [_ANSI_ESCAPE.sub("", line).strip() for line in str(error).strip().splitlines()]
-    if not lines:
-        return repr(error)
-    causes = [line.removeprefix("↳").strip() for line in lines[1:] if line.startswith("↳")]
-    return f"{lines[0]}: {causes[-1]}" if causes else lines[0]
 
 
 def _user_errors() -> tuple[type[Exception], ...]:

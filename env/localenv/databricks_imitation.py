@@ -19,6 +19,7 @@ from pathlib import Path
 from lakehouse.graph import run_graph
 from lakehouse.settings import LakeSettings, environment_set
 from lakehouse.table_names import LAYERS, table_path
+from localenv.error_lines import one_line
 from localenv.shared_kernel import NotebookFailed
 
 IMITATION_CATALOG = "spark_catalog"
@@ -135,7 +136,8 @@ def run_notebook(path: Path, spark, job_values: dict[str, str]) -> str | None:
             return result.error_in_exec.value
         if not result.success:
             error = result.error_in_exec or result.error_before_exec
-            raise NotebookFailed(type(error).__name__, f"{path.name}, code cell {number}: {error}")
+            cause = one_line(error)
+            raise NotebookFailed(type(error).__name__, f"{path.name}, code cell {number}: {cause}")
     return None
 
 

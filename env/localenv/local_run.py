@@ -15,6 +15,7 @@ from ingest.site_lock import site_lock
 from ingest.sources import source_for
 from lakehouse.graph import RUN_PARAMETERS, NotebookTask, in_dependency_order, run_graph
 from lakehouse.settings import LakeSettings, environment_set
+from localenv.error_lines import one_line
 from localenv.lake_summary import refresh_changes, summarize_site
 from localenv.local_cluster import REMOTE_VARIABLE, with_spark
 from localenv.paths import NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
@@ -149,8 +150,7 @@ def local_run(dump: str | None, site: str | None, settings: LakeSettings, wait: 
         run_dir.mkdir(parents=True, exist_ok=True)
         log = run_dir / "error.log"
         log.write_text(traceback.format_exc())
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise RunFailed(f"{first_line} (full trace: {log})") from None
+        raise RunFailed(f"{one_line(error)} (full trace: {log})") from None
     finally:
         # A run that failed before writing anything leaves no folder behind.
         if run_dir.is_dir() and not any(run_dir.iterdir()):

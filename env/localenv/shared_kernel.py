@@ -16,6 +16,7 @@ from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 from lakehouse.settings import environment_set
+from localenv.error_lines import error_line
 from localenv.kernel_specs import PIPELINE_KERNEL, with_pipeline_kernel
 
 
@@ -28,7 +29,9 @@ class NotebookFailed(RuntimeError):
 
     @property
     def first_line(self) -> str:
-        return f"{self.ename}: {''.join((self.evalue or '').splitlines()[:1])}"
+        """The error and its cause in one line: for a Python worker's exception, the last
+        line of the worker's traceback, not the PythonException's blank first line."""
+        return error_line(self.ename, self.evalue or "")
 
 
 class _Client(NotebookClient):

@@ -4,7 +4,7 @@ and the line that says what happened is the last one."""
 import pytest
 from deltalake import DeltaTable
 
-from localenv.cli import one_line
+from localenv.error_lines import error_line, one_line
 from localenv.ports import free_port
 
 pytestmark = pytest.mark.unit
@@ -32,3 +32,37 @@ def test_a_delta_rs_error_keeps_its_root_cause():
 def test_a_plain_message_is_its_first_line():
     assert one_line(ValueError("bad row 3\ndetails")) == "bad row 3"
     assert one_line(ValueError("")) == "ValueError('')"
+
+
+def test_a_python_workers_exception_is_told_by_its_cause(spark):
+    """Spark hands a Python worker's error back as a PythonException whose first line is
+    blank; the line a run prints is the worker's own last line."""
+    import pandas as pd
+    from pyspark.errors import PythonException
+    from pyspark.sql import functions as F
+
+    def fails(values: pd.Series) -> pd.Series:
+        raise TypeError("Cannot convert pyarrow.lib.ChunkedArray to pyarrow.lib.Array")
+
+    with pytest.raises(PythonException) as raised:
+        spark.range(1).select(F.pandas_udf(fails, "string")(F.col("id"))).collect()
+    assert not str(raised.value).splitlines()[0].strip(), "the first line is no longer blank"
+    assert error_line("PythonException", str(raised.value)) == (
+        "PythonException: TypeError: Cannot convert pyarrow.lib.ChunkedArray to pyarrow.lib.Array"
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "line"),
+    [
+        ("", "StepFailed (no message)"),
+        ("\n  \n", "StepFailed (no message)"),
+        (
+            "\nTraceback (most recent call last):\n  File x\n    y\nKeyError: 'a'\n",
+            "StepFailed: KeyError: 'a'",
+        ),
+        ("bad row 3\ndetails", "StepFailed: bad row 3"),
+    ],
+)
+def test_a_failure_line_is_never_empty(message, line):
+    assert error_line("StepFailed", message) == line

@@ -1,12 +1,13 @@
 from datetime import datetime
 
+import pyarrow as pa
 import pytest
 from pyspark.sql import functions as F
 
 from lakehouse.gold.most_popular_tags import most_popular_tags, most_popular_tags_monthly
 from lakehouse.gold.posts_users import posts_users
 from lakehouse.silver.posts import build_silver_posts, parse_tags
-from lakehouse.silver.text import html_to_text
+from lakehouse.silver.text import html_to_text, html_to_text_series
 from lakehouse.silver.users import build_silver_users
 
 
@@ -28,6 +29,41 @@ def test_both_tag_formats(spark, raw, tags):
 def test_html_to_text():
     assert html_to_text("<p>a &amp; b&#xA;<code>x &lt; 2</code></p>\n") == "a & b x < 2"
     assert html_to_text(None) is None
+
+
+@pytest.mark.parametrize("values", [[None, None], ["<b>x</b>", None], ["<i>y</i>"], []])
+def test_html_to_text_series_gives_strings_arrow_takes_back_for_any_batch(values):
+    """As a pandas UDF's batch arrives and leaves: a batch of nothing but missing values
+    came back as float64, which Arrow made a ChunkedArray of, and the worker failed."""
+    batch = pa.array(values, pa.string()).to_pandas()
+    texts = pa.Array.from_pandas(html_to_text_series(batch), type=pa.string())
+    assert isinstance(texts, pa.Array)
+    assert texts.to_pylist() == [html_to_text(value) for value in values]
+
+
+def test_silver_users_whose_changed_rows_all_lack_about_me(spark):
+    """A quiet quarter's refresh converts only its new users, who have no AboutMe."""
+    bronze_users = spark.createDataFrame(
+        [("s", 7, "New", 1, None), ("s", 8, "Newer", 1, None)],
+        "site string, id bigint, display_name string, reputation int, about_me string",
+    ).select("*", *[F.lit(None).cast(t).alias(c) for c, t in _USER_COLUMNS])
+    rows = build_silver_users(bronze_users).select("id", "about_me_text").collect()
+    assert sorted(tuple(row) for row in rows) == [(7, None), (8, None)]
+
+
+# bronze.users' other columns, for tests that set only a few.
+_USER_COLUMNS = [
+    ("creation_date", "timestamp"),
+    ("last_access_date", "timestamp"),
+    ("website_url", "string"),
+    ("location", "string"),
+    ("views", "int"),
+    ("up_votes", "int"),
+    ("down_votes", "int"),
+    ("profile_image_url", "string"),
+    ("account_id", "bigint"),
+    ("dump_id", "string"),
+]
 
 
 def day(n):
@@ -99,22 +135,8 @@ def test_posts_users(spark, silver_posts):
             "site string, id bigint, display_name string, reputation int",
         ).select(
             "*",
-            *[
-                F.lit(None).cast(t).alias(c)
-                for c, t in [
-                    ("creation_date", "timestamp"),
-                    ("last_access_date", "timestamp"),
-                    ("website_url", "string"),
-                    ("location", "string"),
-                    ("about_me", "string"),
-                    ("views", "int"),
-                    ("up_votes", "int"),
-                    ("down_votes", "int"),
-                    ("profile_image_url", "string"),
-                    ("account_id", "bigint"),
-                    ("dump_id", "string"),
-                ]
-            ],
+            F.lit(None).cast("string").alias("about_me"),
+            *[F.lit(None).cast(t).alias(c) for c, t in _USER_COLUMNS],
         )
     )
     rows = {r["user_id"]: r for r in posts_users(silver_posts, users).collect()}

@@ -17,5 +17,9 @@ def html_to_text(markup: str | None) -> str | None:
 
 
 def html_to_text_series(markup: pd.Series) -> pd.Series:
-    """`html_to_text` over a pandas Series (missing values stay missing)."""
-    return markup.map(html_to_text, na_action="ignore")
+    """`html_to_text` over a pandas Series, as a Series of strings and None whatever the
+    batch holds. (`Series.map` turns a batch of nothing but missing values into float64,
+    which Arrow cannot take back as strings: a refresh whose new users all lack AboutMe
+    failed on it.)"""
+    texts = [html_to_text(value) if isinstance(value, str) else None for value in markup]
+    return pd.Series(texts, index=markup.index, dtype=object)

@@ -1,0 +1,45 @@
+"""The one line a failure is told in: what went wrong, never an empty message.
+
+Messages arrive in several shapes. A Python worker's exception reaches the client as a
+PythonException whose first line is blank and whose cause ends the worker's traceback;
+delta-rs chains its causes over lines ("Generic S3 error / ↳ … / ↳ Connection refused").
+"""
+
+import re
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+_TRACEBACK_START = "Traceback (most recent call last):"
+
+
+def _traceback_cause(lines: list[str]) -> str | None:
+    """The exception line that ends the last Python traceback among `lines`."""
+    cause, in_traceback = None, False
+    for line in lines:
+        if line.strip() == _TRACEBACK_START:
+            in_traceback = True
+        elif in_traceback and line.strip() and not line[0].isspace():
+            cause, in_traceback = line.strip(), False
+    return cause
+
+
+def message_line(message: str) -> str:
+    """The line of `message` that says what went wrong; empty only when it says nothing."""
+    lines = [_ANSI_ESCAPE.sub("", line).rstrip() for line in message.splitlines()]
+    if cause := _traceback_cause(lines):
+        return cause
+    said = [line.strip() for line in lines if line.strip()]
+    if not said:
+        return ""
+    causes = [line.removeprefix("↳").strip() for line in said[1:] if line.startswith("↳")]
+    return f"{said[0]}: {causes[-1]}" if causes else said[0]
+
+
+def error_line(name: str, message: str) -> str:
+    """`<name>: <the line that says what went wrong>`, or `<name> (no message)`."""
+    line = message_line(message)
+    return f"{name}: {line}" if line else f"{name} (no message)"
+
+
+def one_line(error: BaseException) -> str:
+    """The line of an exception that says what went wrong, or its repr."""
+    return message_line(str(error)) or repr(error)
