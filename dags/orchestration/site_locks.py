@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 
 from ingest.raw_store import s3_client
-from ingest.site_lock import release_held_by, site_lock
+from ingest.site_lock import lock_holder, release_held_by, site_lock
 from lakehouse.settings import LakeSettings
 
 log = logging.getLogger(__name__)
@@ -31,9 +31,16 @@ def claim_sites(settings: LakeSettings, runs: list[dict], hold_for: timedelta) -
 
 
 def release_sites(settings: LakeSettings, runs: list[dict]) -> None:
+    """Give back every site of `runs`. A lock with no heartbeat is lost only once
+    `hold_for` has passed, so one found taken over means the notebooks ran past their
+    total timeout and another run took the site: the warning names it."""
     s3 = s3_client(settings)
     for run in runs:
         if release_held_by(s3, settings.bucket, run["site"], run["run_id"]):
             log.info("gave back %s", run["site"])
-        else:
-            log.warning("%s was not held by run %s any more", run["site"], run["run_id"])
+            continue
+        holder = lock_holder(s3, settings.bucket, run["site"])
+        now = holder.describe() if holder else "nobody"
+        log.warning(
+            "%s was not held by run %s any more: %s holds it", run["site"], run["run_id"], now
+        )

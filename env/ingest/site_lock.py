@@ -7,10 +7,15 @@ it only while it is still ours (`If-Match: <our ETag>`). A lock is stale when it
 ran on this machine and its process is gone, or when its heartbeat is older than
 `stale_after`; a stale lock is taken over with the same compare-and-swap, and the
 takeover is logged.
+
+A run whose heartbeat finds the lock taken over (it was paused too long, or judged dead)
+stops: the heartbeat interrupts the main thread as Ctrl-C would, which ends the run
+between two commits, and the `with` block then raises `LockLost` naming the new holder.
 """
 
 import json
 import os
+import signal
 import socket
 import threading
 import time
@@ -26,6 +31,15 @@ _LOST_RACE = {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "
 
 class SiteBusy(RuntimeError):
     """Another run holds the site, and this run was asked not to wait."""
+
+
+class LockLost(RuntimeError):
+    """Another run took this run's site over while it ran; this run stopped."""
+
+
+def interrupt_this_process() -> None:
+    """What Ctrl-C does: SIGINT to this process, handled by its main thread."""
+    os.kill(os.getpid(), signal.SIGINT)
 
 
 @dataclass(frozen=True)
@@ -85,15 +99,18 @@ class SiteLock:
         log: Callable[[str], None] = print,
         poll_seconds: float = 2.0,
         detached: bool = False,
+        on_lost: Callable[[], None] = interrupt_this_process,
     ):
         self.s3, self.bucket, self.site, self.run_id = s3, bucket, site, run_id
         self.key = f"{LOCKS_PREFIX}/{site}.json"
         self.wait, self.stale_after, self.log = wait, stale_after, log
-        self.poll_seconds, self.detached = poll_seconds, detached
+        self.poll_seconds, self.detached, self.on_lost = poll_seconds, detached, on_lost
         self._etag: str | None = None
         self._started = _now()
         self._stop = threading.Event()
+        self._stopping = threading.Lock()  # no interrupt once the block has ended
         self._heartbeat: threading.Thread | None = None
+        self.lost_to: str | None = None  # who took the lock over, once it is lost
 
     # --- S3 ------------------------------------------------------------------------
     def _body(self) -> bytes:
@@ -162,11 +179,29 @@ class SiteLock:
             except (BotoCoreError, ClientError):
                 continue  # The server is away; the run itself will say so.
             if not still_ours:
-                self.log(f"lost the lock of {self.site}: another run took it over")
+                self._lose()
                 return
 
+    def _lose(self) -> None:
+        try:
+            current = self.current()
+            self.lost_to = current[0].describe() if current else "nobody (its lock was deleted)"
+        except (BotoCoreError, ClientError):
+            self.lost_to = "another run"
+        with self._stopping:
+            if not self._stop.is_set():
+                self.on_lost()
+
+    def lost_error(self) -> LockLost:
+        return LockLost(
+            f"lost the lock of {self.site} to {self.lost_to}; this run stopped before its "
+            "next write: the steps it committed stay, and the run holding the site now "
+            "decides what follows"
+        )
+
     def release(self) -> None:
-        self._stop.set()
+        with self._stopping:
+            self._stop.set()
         if self._heartbeat:
             self._heartbeat.join()
         if self._etag is None:
@@ -196,7 +231,13 @@ class SiteLock:
         return self
 
     def __exit__(self, *_) -> None:
-        self.release()
+        try:
+            self.release()
+        except KeyboardInterrupt:
+            if self.lost_to is None:
+                raise  # A real Ctrl-C.
+        if self.lost_to is not None:
+            raise self.lost_error() from None
 
 
 def release_held_by(s3, bucket: str, site: str, run_id: str) -> bool:

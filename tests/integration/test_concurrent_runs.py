@@ -16,6 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 from lxml import etree
+from pipeline_helpers import versions
 from pyspark.sql import functions as F
 
 from ingest.raw_store import s3_client
@@ -25,6 +26,7 @@ from lakehouse.lake import Lake
 from lakehouse.settings import environment_set
 from localenv.kernel_specs import KERNEL_MODULE
 from localenv.local_run import PAUSE_HOOK
+from site_locks import take_over
 
 
 class Run:
@@ -163,6 +165,35 @@ def test_two_runs_of_one_site_at_once_then_ctrl_c_the_one_writing(own_lake, spar
     assert "findfont" not in waiter.stderr, "a font warning from the report's charts"
     assert lock_holder(s3, own_lake.settings.bucket, site) is None
     check_against_the_dump(own_lake, site, xml_dir)
+
+
+def test_a_run_whose_site_is_taken_over_stops_before_its_next_write(own_lake, tmp_path):
+    """Another run takes the site over while this one is between two steps (as after a
+    long pause judged stale): this run stops in one line naming the new holder, exits
+    non-zero, writes nothing more, and leaves the new holder's lock in place."""
+    site = "usurped.example.com"
+    archive, _ = sample_archive(tmp_path, site)
+    flag = tmp_path / "hold"
+    flag.touch()
+    with environment_set({"LAKE_LOCK_STALE_SECONDS": "5"}):  # a heartbeat each second
+        run = Run(archive, own_lake.settings, tmp_path, "a", pause=f"bronze_users:{flag}")
+    wait_for(Path(f"{flag}.reached").exists, 600, "the run to finish bronze_posts", [run])
+    helpers = psutil.Process(run.process.pid).children(recursive=True)
+    before = versions(own_lake)
+    s3 = s3_client(own_lake.settings)
+    new_holder = take_over(s3, own_lake.settings.bucket, site, "usurper")
+
+    assert run.wait(timeout=60) == 1, run.stderr[-3000:]
+    assert run.stderr.strip().splitlines()[-1] == (
+        f"error: lost the lock of {site} to {new_holder}; this run stopped before its next "
+        "write: the steps it committed stay, and the run holding the site now decides what follows"
+    )
+    assert "Traceback" not in run.stderr
+    assert versions(own_lake) == before, "the run wrote after losing its site"
+    assert "bronze.users" not in before, "the pause was not before bronze_users"
+    assert lock_holder(s3, own_lake.settings.bucket, site).run_id == "usurper"
+    _, alive = psutil.wait_procs(helpers, timeout=30)
+    assert not alive, f"left running: {[p.cmdline()[:3] for p in alive]}"
 
 
 def test_an_s3_server_that_dies_mid_run_is_named_in_one_line(settings, tmp_path):

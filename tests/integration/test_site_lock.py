@@ -18,7 +18,8 @@ import pytest
 
 from dag_loading import DAGS_FOLDER
 from ingest.raw_store import s3_client
-from ingest.site_lock import LOCKS_PREFIX, SiteBusy, SiteLock, lock_holder
+from ingest.site_lock import LOCKS_PREFIX, LockLost, SiteBusy, SiteLock, lock_holder
+from site_locks import take_over
 
 
 def lock(settings, site: str, run_id: str, messages: list | None = None, **options) -> SiteLock:
@@ -140,6 +141,24 @@ def test_the_heartbeat_keeps_a_long_run_from_looking_stale(settings, s3):
         with pytest.raises(SiteBusy, match="run long"):
             lock(settings, site, "impatient", wait=False, stale_after=stale_after).acquire()
     assert lock_holder(s3, settings.bucket, site) is None
+
+
+def test_a_run_whose_lock_is_taken_over_is_interrupted_and_leaves_the_new_lock(settings, s3):
+    """The heartbeat finds the lock taken: it interrupts the run, the block ends in
+    LockLost naming the new holder, and giving back does not delete the new holder's lock."""
+    site = "usurped.example.com"
+    interrupted = threading.Event()
+    held = lock(settings, site, "paused", stale_after=timedelta(seconds=3))
+    held.on_lost = interrupted.set
+    with pytest.raises(LockLost) as raised, held:
+        new_holder = take_over(s3, settings.bucket, site, "usurper")
+        noticed = interrupted.wait(timeout=10)
+    assert noticed, "the heartbeat did not interrupt the run"
+    assert str(raised.value) == (
+        f"lost the lock of {site} to {new_holder}; this run stopped before its next write: the "
+        "steps it committed stay, and the run holding the site now decides what follows"
+    )
+    assert lock_holder(s3, settings.bucket, site).run_id == "usurper"
 
 
 def test_an_airflow_run_holds_its_sites_across_tasks_and_a_terminal_run_waits(settings, s3):
