@@ -16,14 +16,43 @@ from localenv.ports import free_port
 from localenv.s3_server import server_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DUMPS = REPO_ROOT.parent / "shared" / "stackexchange"
+# The real dumps, read in place; a test of the suite itself points elsewhere.
+SHARED_DUMPS = Path(
+    os.environ.get("LAKE_TEST_SHARED_DUMPS") or REPO_ROOT.parent / "shared" / "stackexchange"
+)
 QUICK_START_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 # Each worker's Spark Connect server: the serial GC, and C2 only for the hottest code.
 SESSION_SERVER_JVM = "-XX:+UseSerialGC -XX:CompileThresholdScaling=3"
 
 
+def shared_dumps_present() -> bool:
+    return any(SHARED_DUMPS.glob("*.7z"))
+
+
+# CI is given everything a test needs (the shared folder, Chromium, ShellCheck, 7-Zip):
+# there, nothing may be skipped for want of it.
+IN_CI = os.environ.get("CI") == "true"
+
+
+def absent(what: str):
+    """Skip a test for want of `what` on a developer's machine; fail it under CI=true."""
+    if IN_CI:
+        pytest.fail(f"{what}; CI=true is given it, so this fails", pytrace=False)
+    pytest.skip(what)
+
+
+NO_SHARED_DUMPS = f"the real StackExchange dumps are missing: {SHARED_DUMPS} holds no <site>.7z"
+
+
 def pytest_configure(config):
-    """Airflow, when a test imports it, keeps its files in a throwaway home."""
+    """CI is given the real dumps: there, their absence stops the run at once, in one
+    line, instead of skipping the tests whose oracles they are. And Airflow, when a test
+    imports it, keeps its files in a throwaway home."""
+    if IN_CI and not shared_dumps_present():
+        raise pytest.UsageError(
+            f"{NO_SHARED_DUMPS}; CI=true runs every real-dump test, so put the shared folder "
+            "beside the checkout (or unset CI to skip them)"
+        )
     if "AIRFLOW_HOME" not in os.environ:
         os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
@@ -203,11 +232,8 @@ def lake(spark, settings, s3_server):
 
 @pytest.fixture(scope="session")
 def shared_dumps() -> Path:
-    if not any(SHARED_DUMPS.glob("*.7z")):
-        pytest.skip(
-            f"the real StackExchange dumps are not on this machine ({SHARED_DUMPS} is absent); "
-            "they are only in the project's shared folder"
-        )
+    if not shared_dumps_present():
+        absent(f"{NO_SHARED_DUMPS}; they are only in the project's shared folder")
     return SHARED_DUMPS
 
 

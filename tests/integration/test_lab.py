@@ -11,7 +11,7 @@ import pytest
 from pipeline_helpers import PIPED_SITE
 
 from browser import Browser, chromium_binary
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, absent
 from jupyter_api import JupyterKernel
 from localenv.lab import KERNEL_DISPLAY_NAME, KERNEL_NAME, LocalLab
 from localenv.ports import free_port
@@ -38,7 +38,7 @@ def kernel(lab):
 
 def test_the_file_browser_lists_the_notebooks(lab):
     if chromium_binary() is None:
-        pytest.skip("Chromium is not installed here; `make test-tools` installs Debian's")
+        absent("Chromium is not installed here; `make test-tools` installs Debian's")
     browser = Browser()
     try:
         browser.open(lab["url"])
@@ -119,7 +119,7 @@ def assert_one_read_only_line(shown: str) -> None:
 
 def test_the_tour_opens_on_the_lake_kernel(lab):
     if chromium_binary() is None:
-        pytest.skip("Chromium is not installed here; `make test-tools` installs Debian's")
+        absent("Chromium is not installed here; `make test-tools` installs Debian's")
     browser = Browser()
     try:
         browser.open(lab["url"].replace("/lab?", "/lab/tree/explore.ipynb?"))

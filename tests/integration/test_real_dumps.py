@@ -30,6 +30,7 @@ from real_dump_helpers import (
     pack_listed,
 )
 
+from conftest import absent
 from ingest.dump_revision import RevisionSpec, write_dump_revision
 from ingest.ingest_dump import ingest_dump
 from ingest.sources import LocalArchive
@@ -53,7 +54,7 @@ def real_dump(shared_dumps, lake, settings, tmp_path_factory) -> RealDump:
     site = "bicycles.meta.stackexchange.com"
     archive = shared_dumps / f"{site}.7z"
     if not archive.exists():
-        pytest.skip(f"{archive} is absent on this machine")
+        absent(f"{archive} is absent on this machine")
     work = tmp_path_factory.mktemp(site)
     ingested = ingest_dump(LocalArchive(archive), settings, work)
     assert ingested.dump_id.startswith("2023-09-")  # from the _files.xml mtime

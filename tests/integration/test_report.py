@@ -10,7 +10,7 @@ from pipeline_helpers import PIPED_SITE
 from pyspark.sql import functions as F
 
 from browser import Browser, chromium_binary
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, absent
 
 SITE = PIPED_SITE
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -34,7 +34,7 @@ def report(piped_site, tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     if chromium_binary() is None:
-        pytest.skip("Chromium is not installed here; `make test-tools` installs Debian's")
+        absent("Chromium is not installed here; `make test-tools` installs Debian's")
     chromium = Browser()
     yield chromium
     chromium.close()
