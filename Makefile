@@ -17,7 +17,8 @@ Q ?= SHOW TABLES IN gold
 # They take whole files, or groups of files (tests/conftest.py), longest first.
 TEST_WORKERS ?= 2
 
-RUN_ARGS := $(if $(DUMP),--dump "$(DUMP)") $(if $(SITE),--site "$(SITE)") $(if $(NO_WAIT),--no-wait)
+RUN_ARGS := $(if $(DUMP),--dump "$(DUMP)") $(if $(SITE),--site "$(SITE)") $(if $(NO_WAIT),--no-wait) \
+	$(if $(PUBLISHED),--published "$(PUBLISHED)")
 
 .PHONY: help
 help: ## List the targets

@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from ingest.archive_members import Member, stream_members, table_members
@@ -73,15 +74,19 @@ def _fetched_digest(archives: list[FetchedArchive]) -> str:
 
 
 def _publication(archives: list[FetchedArchive], facts: list[XmlFileFacts]) -> Publication:
-    """From the item or the listing; failing both, the newest post in the dump (a copied
-    file's mtime says nothing about the dump)."""
+    """From the item or the listing; failing both, the newest date of any row in the dump
+    (a copied file's mtime says nothing about the dump)."""
     known = _known_publication(archives)
     if known:
         return known
-    posts = next(fact for fact in facts if fact.file_name == "Posts.xml")
-    if posts.newest_creation is None:
-        raise MissingRequiredFile("Posts.xml: no row has a CreationDate to date the dump by")
-    return Publication(posts.newest_creation, "newest CreationDate in Posts.xml")
+    dated = [fact for fact in facts if fact.newest_time is not None]
+    if not dated:
+        raise MissingRequiredFile(
+            "no row of the dump has a date to date it by; state when it was published with "
+            "LAKE_DUMP_PUBLISHED=YYYY-MM-DD (or `lake run --published`)"
+        )
+    newest = max(dated, key=lambda fact: fact.newest_time)
+    return Publication(newest.newest_time, f"newest date of any row ({newest.file_name})")
 
 
 def _known_publication(archives: list[FetchedArchive]) -> Publication | None:
@@ -89,11 +94,25 @@ def _known_publication(archives: list[FetchedArchive]) -> Publication | None:
     return max(known, key=lambda publication: publication.date) if known else None
 
 
-def _already_ingested(s3, bucket: str, site: str, digest: str) -> dict | None:
-    """The manifest of this site's dump with these archives, if it is in the lake."""
+def _stated(settings: LakeSettings) -> Publication | None:
+    if settings.dump_published is None:
+        return None
+    return Publication(settings.dump_published, "stated by LAKE_DUMP_PUBLISHED")
+
+
+def _already_ingested(
+    s3, bucket: str, site: str, digest: str, stated: Publication | None
+) -> dict | None:
+    """The manifest of this site's dump with these archives, if it is in the lake (and,
+    when the user states a publication time, has that time: else the dump is ingested
+    again under it, and keeps its other id too)."""
     for dump_id in dumps_of_site(s3, bucket, site):
-        if dump_id.endswith(f"-{digest}"):
-            return read_manifest(s3, bucket, site, dump_id)
+        if not dump_id.endswith(f"-{digest}"):
+            continue
+        manifest = read_manifest(s3, bucket, site, dump_id)
+        published = manifest.get("published")
+        if stated is None or (published and datetime.fromisoformat(published) == stated.date):
+            return manifest
     return None
 
 
@@ -129,16 +148,18 @@ def ingest_dump(source: DumpSource, settings: LakeSettings, work_dir: Path) -> I
     archives' hashes, from the listing before any download where there is one."""
     s3 = s3_client(settings)
     ensure_bucket(s3, settings.bucket)
-    site = source.site
+    site, stated = source.site, _stated(settings)
     listed = source.listed()
     if listed is not None:
         digest = archives_digest({entry.name: entry.sha1 for entry in listed})
-        if manifest := _already_ingested(s3, settings.bucket, site, digest):
+        if manifest := _already_ingested(s3, settings.bucket, site, digest, stated):
             return _result_of(manifest, settings.bucket)
     archives = _fetch(source, work_dir / "downloads")
     digest = _fetched_digest(archives)
     # A listed source was looked up by this same digest before the download.
-    if listed is None and (manifest := _already_ingested(s3, settings.bucket, site, digest)):
+    if listed is None and (
+        manifest := _already_ingested(s3, settings.bucket, site, digest, stated)
+    ):
         return _result_of(manifest, settings.bucket)
 
     members = {a.path: table_members(a.path, settings.max_extract_bytes) for a in archives}
@@ -150,12 +171,12 @@ def ingest_dump(source: DumpSource, settings: LakeSettings, work_dir: Path) -> I
             f"{', '.join(a.path.name for a in archives)}: no {' or '.join(absent_required)}; "
             f"a dump needs {' and '.join(REQUIRED_FILES)}"
         )
-    known = _known_publication(archives)
+    known = stated or _known_publication(archives)
     upload = _DumpUpload(
         s3,
         settings.bucket,
         known is None,
-        # Undated, the dump's folder is known only once Posts.xml has streamed past.
+        # Undated, the dump's folder is known only once every file has streamed past.
         raw_prefix(site, f"{known.date:%Y-%m-%d}-{digest}")
         if known
         else f"{RAW_PREFIX}/{site}/{STAGING}{digest}-{uuid.uuid4().hex[:8]}",
@@ -165,7 +186,7 @@ def ingest_dump(source: DumpSource, settings: LakeSettings, work_dir: Path) -> I
             stream_members(
                 archive.path, members[archive.path], upload.open_file, settings.archive_decoder
             )
-        publication = _publication(archives, upload.facts)
+        publication = known or _publication(archives, upload.facts)
         dump_id = f"{publication.date:%Y-%m-%d}-{digest}"
         upload.publish(raw_prefix(site, dump_id))
     except BaseException:
@@ -214,7 +235,7 @@ class _DumpUpload:
 
     def __init__(self, s3, bucket: str, date_rows: bool, prefix: str) -> None:
         self.s3, self.bucket, self.prefix = s3, bucket, prefix
-        self.date_rows = date_rows  # the dump is dated by its newest post
+        self.date_rows = date_rows  # the dump is dated by its newest row
         self.pending: dict[str, PendingObject] = {}
         self.facts: list[XmlFileFacts] = []
 

@@ -60,7 +60,7 @@ class XmlFileFacts:
     encoding: str = "UTF-8"  # as the file came, e.g. "UTF-16LE with BOM"
     # Id -> row lines carrying it, for Ids on several lines; None when not certain.
     duplicated_ids: dict[int, int] | None = None
-    newest_creation: datetime | None = None  # the latest CreationDate of its rows
+    newest_time: datetime | None = None  # the latest of its rows' dates (any `...Date`)
     normalised: bool = False  # transcoded, or comment lines dropped
 
 
@@ -69,7 +69,8 @@ OUTPUT_BUFFER = 1 << 20
 # A comment over several lines is held until it ends; past this it is kept as lines.
 MAX_COMMENT_BYTES = 1 << 20
 # After its space: a literal start lets the search skip ahead.
-_CREATION_DATE = re.compile(rb' CreationDate="(\d{4}-\d\d-\d\dT[0-9:.]+)"')
+# Every time stamp a row has: CreationDate, LastAccessDate, a badge's Date, and so on.
+_ROW_TIME = re.compile(rb'Date="(\d{4}-\d\d-\d\dT[0-9:.]+)"')
 # For whole blocks of row lines at once: each line preceded by its "\n". Literal starts
 # let the regular expressions skip ahead instead of trying every byte.
 ROW_LINE_START = b"\n  <row "
@@ -110,8 +111,8 @@ class XmlStreamCheck:
     """Takes a file's bytes in chunks of any size, passes them on to `out` normalised
     (see the module's docstring), and at `close()` returns the facts or raises
     BadXmlFile naming the line. `progress(bytes, rows)` is called every
-    `progress_seconds` for a long file. With `date_rows`, the facts of Posts.xml give
-    its newest CreationDate."""
+    `progress_seconds` for a long file. With `date_rows`, the facts give the newest
+    date of any of its rows."""
 
     def __init__(
         self,
@@ -139,9 +140,9 @@ class XmlStreamCheck:
         self.sha1 = hashlib.sha1(usedforsecurity=False)
         self.buffer = bytearray()
         self.duplicates = DuplicateIds()
-        self.newest_creation = b""
-        # Only a dump that nothing else dates needs its newest post (see ingest_dump).
-        self.dated = date_rows and table.name == "posts"
+        self.newest_time = b""
+        # Only a dump that nothing else dates needs its newest row (see ingest_dump).
+        self.dated = date_rows
 
     def write(self, data: bytes) -> None:
         """The file's next bytes."""
@@ -196,7 +197,7 @@ class XmlStreamCheck:
         else:
             self.duplicates.certain = False
         if self.dated:
-            self.newest_creation = max([self.newest_creation, *_CREATION_DATE.findall(body)])
+            self.newest_time = max([self.newest_time, *_ROW_TIME.findall(body)])
         self.rows += lines
         self.line_number += lines
         self._emit(block)
@@ -285,8 +286,8 @@ class XmlStreamCheck:
             self.rows += 1
             if kind == ROW:
                 self.duplicates.add(stripped)
-                if self.dated and (found := _CREATION_DATE.search(stripped)):
-                    self.newest_creation = max(self.newest_creation, found[1])
+                if self.dated:
+                    self.newest_time = max([self.newest_time, *_ROW_TIME.findall(stripped)])
 
     def _emit(self, raw: bytes) -> None:
         self.buffer += raw
@@ -320,7 +321,7 @@ class XmlStreamCheck:
                 f"{self.line_number} (the last row may be cut)"
             )
         described = f"{self.encoding} with BOM" if self.has_bom else self.encoding
-        newest = self.newest_creation
+        newest = self.newest_time
         return XmlFileFacts(
             file_name=self.file_name,
             rows=self.rows,
@@ -328,7 +329,7 @@ class XmlStreamCheck:
             sha1=self.sha1.hexdigest(),
             encoding=described,
             duplicated_ids=self.duplicates.duplicated(),
-            newest_creation=(
+            newest_time=(
                 datetime.fromisoformat(newest.decode()).replace(tzinfo=UTC) if newest else None
             ),
             normalised=self.decoder is not None or self.dropped_comment_lines,

@@ -13,11 +13,11 @@ from pydantic import ValidationError
 from localenv.error_lines import one_line
 
 
-def _settings():
+def _settings(**stated):
     from lakehouse.settings import LakeSettings
 
     try:
-        return LakeSettings()
+        return LakeSettings(**{name: value for name, value in stated.items() if value})
     except ValidationError as error:
         raise SystemExit(f"error: bad setting: {error.errors()[0]['msg']}") from None
 
@@ -104,7 +104,7 @@ def cmd_ingest(args) -> None:
     from localenv.paths import SAMPLE_DIR, WORK_DIR
     from localenv.s3_server import local_server
 
-    settings = _settings()
+    settings = _settings(dump_published=args.published)
     print(local_server(settings).start(), file=sys.stderr)
     source = source_for(
         args.dump,
@@ -126,7 +126,8 @@ def cmd_ingest(args) -> None:
 def cmd_run(args) -> None:
     from localenv.local_run import format_summary, local_run
 
-    print(format_summary(local_run(args.dump, args.site, _settings(), wait=args.wait)))
+    settings = _settings(dump_published=args.published)
+    print(format_summary(local_run(args.dump, args.site, settings, wait=args.wait)))
 
 
 def cmd_databricks_imitation(args) -> None:
@@ -279,6 +280,11 @@ def main(argv: list[str] | None = None) -> None:
             dest="wait",
             action="store_false",
             help="fail at once when another run is writing the same site, instead of waiting",
+        )
+        command.add_argument(
+            "--published",
+            help="when a local archive was published (YYYY-MM-DD), where nothing else says: "
+            "the same as LAKE_DUMP_PUBLISHED",
         )
         command.set_defaults(handler=handler)
 

@@ -8,6 +8,7 @@ import contextlib
 import os
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Literal, Self, get_args
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -82,6 +83,9 @@ class LakeSettings(BaseSettings):
     # A refresh that would delete more than this share of a site's rows in a table, with
     # no dump manifest vouching for the new count, stops instead (README: Refresh).
     max_deleted_share: float = Field(default=0.5, ge=0, le=1)
+    # When the dump being ingested was published, stated by the user for a local archive
+    # that no release item or listing dates (README: Refresh); else its newest row does.
+    dump_published: datetime | None = None
     spark_cores: int = Field(default=2, ge=1)
     spark_driver_memory: str = "2g"
     # The local Spark Connect server (`make spark-start`), on loopback.
@@ -97,6 +101,20 @@ class LakeSettings(BaseSettings):
         if remote and not remote.startswith("sc://"):
             raise ValueError(f"LAKE_SPARK_REMOTE={remote!r} is not a sc://host:port URL")
         return remote
+
+    @field_validator("dump_published", mode="before")
+    @classmethod
+    def _published_is_a_time(cls, value):
+        if not isinstance(value, str) or not value:
+            return value or None
+        try:
+            published = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(
+                f"LAKE_DUMP_PUBLISHED={value!r} is not a date: write it as YYYY-MM-DD or an "
+                "ISO time such as 2025-06-30T12:00:00"
+            ) from None
+        return published if published.tzinfo else published.replace(tzinfo=UTC)
 
     @field_validator("bucket")
     @classmethod

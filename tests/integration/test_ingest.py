@@ -5,6 +5,7 @@ import errno
 import hashlib
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 
@@ -112,12 +113,59 @@ def test_an_undated_archive_streams_to_raw_with_no_table_on_disk(
     chosen = settings.model_copy(update={"archive_decoder": decoder})
     result = ingest_dump(LocalArchive(archive), chosen, work)
     assert [path for path in work.rglob("*") if path.is_file()] == []
-    newest = max(re.findall(rb'CreationDate="(\d{4}-\d\d-\d\d)', sample_xml["Posts.xml"]))
-    assert result.dump_id.startswith(newest.decode() + "-")
+    every_date = re.findall(rb'Date="(\d{4}-\d\d-\d\d)', b"".join(sample_xml.values()))
+    assert result.dump_id.startswith(max(every_date).decode() + "-")
     stored = s3.get_object(Bucket=settings.bucket, Key=f"raw/{site}/{result.dump_id}/Posts.xml")
     assert stored["Body"].read() == sample_xml["Posts.xml"]
     assert result.sha1["Posts.xml"] == hashlib.sha1(sample_xml["Posts.xml"]).hexdigest()
     assert [key for key in keys(s3, settings.bucket, f"raw/{site}/") if ".incoming-" in key] == []
+
+
+def _manifest(s3, bucket: str, site: str, dump_id: str) -> dict:
+    key = f"raw/{site}/{dump_id}/manifest.json"
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def test_a_quarter_whose_newest_post_did_not_move_is_dated_by_its_newest_row(
+    s3, settings, tmp_path, sample_xml
+):
+    """A quiet site's next dump has the same newest post; its users' LastAccessDate
+    moved, so it dates later than the one before and the refresh can order them."""
+    site = "quiet.example.com"
+    for quarter in ("a", "b"):
+        (tmp_path / quarter).mkdir()
+    earlier = ingest_dump(
+        LocalArchive(pack(tmp_path / "a" / f"{site}.7z", sample_xml)), settings, tmp_path / "w"
+    )
+    users = sample_xml["Users.xml"]
+    accessed = max(re.findall(rb'LastAccessDate="([^"]+)"', users))
+    later_access = b"2031-01-15T08:00:00.000"
+    later_xml = {**sample_xml, "Users.xml": users.replace(accessed, later_access, 1)}
+    later = ingest_dump(
+        LocalArchive(pack(tmp_path / "b" / f"{site}.7z", later_xml)), settings, tmp_path / "w"
+    )
+    assert earlier.dump_id[:10] < later.dump_id[:10] == "2031-01-15"
+    manifest = _manifest(s3, settings.bucket, site, later.dump_id)
+    assert manifest["published"] == "2031-01-15T08:00:00+00:00"
+    assert manifest["published_from"] == "newest date of any row (Users.xml)"
+
+
+def test_a_stated_publication_time_dates_a_local_archive(s3, settings, tmp_path, sample_xml):
+    """LAKE_DUMP_PUBLISHED dates an archive nothing else dates. Stated for a dump already
+    in the lake under another time, it ingests the dump again under the stated one; the
+    first id stays, and without the setting the dump is still found by it."""
+    site = "stated.example.com"
+    archive = LocalArchive(pack(tmp_path / f"{site}.7z", sample_xml))
+    dated_by_rows = ingest_dump(archive, settings, tmp_path / "w")
+    stated = settings.model_copy(update={"dump_published": datetime(2032, 3, 31, tzinfo=UTC)})
+    restated = ingest_dump(archive, stated, tmp_path / "w")
+    assert not restated.already_ingested
+    assert restated.dump_id == f"2032-03-31-{dated_by_rows.dump_id[11:]}"
+    manifest = _manifest(s3, settings.bucket, site, restated.dump_id)
+    assert manifest["published_from"] == "stated by LAKE_DUMP_PUBLISHED"
+    assert ingest_dump(archive, stated, tmp_path / "w").already_ingested
+    again = ingest_dump(archive, settings, tmp_path / "w")
+    assert again.already_ingested and again.dump_id in (dated_by_rows.dump_id, restated.dump_id)
 
 
 def test_a_bad_file_after_large_ones_streamed_leaves_no_object_and_no_open_upload(

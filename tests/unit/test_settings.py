@@ -24,8 +24,14 @@ def test_environment_overrides(monkeypatch):
         ("bucket", "Bad_Bucket", "LAKE_BUCKET"),
         ("s3_endpoint", "127.0.0.1:4566/path", "LAKE_S3_ENDPOINT"),
         ("target", "cloud", "target"),
+        ("dump_published", "last quarter", "LAKE_DUMP_PUBLISHED='last quarter' is not a date"),
     ],
 )
 def test_a_bad_setting_is_named(field, value, named):
     with pytest.raises(ValidationError, match=named):
         LakeSettings(**{field: value})
+
+
+def test_a_stated_publication_date_is_midnight_utc(monkeypatch):
+    monkeypatch.setenv("LAKE_DUMP_PUBLISHED", "2025-09-30")
+    assert LakeSettings().dump_published.isoformat() == "2025-09-30T00:00:00+00:00"

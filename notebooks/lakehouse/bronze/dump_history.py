@@ -90,7 +90,8 @@ def check_order(loads: list, site: str, table_name: str, release: DumpRelease) -
     if published == held:
         raise OlderDump(
             f"{this} and {holds} were published at the same time; no order between them "
-            "is known, so neither replaces the other"
+            "is known, so neither replaces the other. If it is the newer, state when it was "
+            "published: LAKE_DUMP_PUBLISHED=YYYY-MM-DD (make local-run PUBLISHED=YYYY-MM-DD)"
         )
     if published < held:
         raise OlderDump(
