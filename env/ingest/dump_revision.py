@@ -53,7 +53,7 @@ class RevisionCounts:
     newest_time: datetime | None = None  # the newest time stamp the revision wrote
 
 
-def _rows(path: Path):
+def dump_rows(path: Path):
     """(raw line, attributes or None) for every line of a dump file."""
     with path.open("r", encoding="utf-8-sig" if _has_bom(path) else "utf-8", newline="") as f:
         for line in f:
@@ -69,7 +69,7 @@ def _has_bom(path: Path) -> bool:
         return stream.read(3) == b"\xef\xbb\xbf"
 
 
-def _tags_of(value: str | None) -> list[str]:
+def tags_of(value: str | None) -> list[str]:
     if not value:
         return []
     if value.startswith("|"):
@@ -77,13 +77,13 @@ def _tags_of(value: str | None) -> list[str]:
     return [tag.strip("<") for tag in value.split(">") if tag]
 
 
-def _tags_value(tags: list[str], like: str | None) -> str:
+def tags_value(tags: list[str], like: str | None) -> str:
     if like and like.startswith("|"):
         return "|" + "|".join(tags) + "|"
     return "".join(f"<{tag}>" for tag in tags)
 
 
-class _Revision:
+class Revision:
     def __init__(self, seed_dir: Path, spec: RevisionSpec):
         self.seed_dir = seed_dir
         self.spec = spec
@@ -98,7 +98,7 @@ class _Revision:
         self.newest = datetime(2008, 1, 1, tzinfo=UTC)
         self.tag_style = None
         self.max_post_id = 0
-        for _, row in _rows(self.seed_dir / "Posts.xml"):
+        for _, row in dump_rows(self.seed_dir / "Posts.xml"):
             if row is None:
                 continue
             post_id = int(row["Id"])
@@ -138,7 +138,7 @@ class _Revision:
         kept_questions = [q for q in live_questions if q not in self.deleted_posts]
         self.answered = self.random.sample(kept_questions, min(len(kept_questions), 5))
 
-        user_ids = [int(row["Id"]) for _, row in _rows(self.seed_dir / "Users.xml") if row]
+        user_ids = [int(row["Id"]) for _, row in dump_rows(self.seed_dir / "Users.xml") if row]
         self.max_user_id = max(user_ids, default=0)
         idle = [u for u in user_ids if u != COMMUNITY_USER_ID and not self.owners[u]]
         self.deleted_users = {u for u in idle if self.random.random() < share * 4}
@@ -154,13 +154,16 @@ class _Revision:
         out_dir.mkdir(parents=True, exist_ok=True)
         self.tag_delta: Counter[str] = Counter()
         self.new_rows: dict[str, list[dict]] = {name: [] for name in DUMP_TABLES}
-        self.plan_new_posts()
-        self.counts.newest_time = self.clock
+        self.plan_new_rows()
         order = ["Posts.xml"] + [n for n in self.present if n not in ("Posts.xml", "Tags.xml")]
         for name in [*order, "Tags.xml"]:
             if name in self.present:
                 self.write_file(name, out_dir)
         return self.counts
+
+    def plan_new_rows(self) -> None:
+        self.plan_new_posts()
+        self.counts.newest_time = self.clock
 
     def take_time(self) -> datetime:
         # Steps of about a day spread the new rows over the next quarter, so that the
@@ -211,7 +214,7 @@ class _Revision:
                     OwnerUserId=owner,
                     LastActivityDate=created,
                     Title=f"{self.text(5).capitalize()} ?",
-                    Tags=_tags_value(tags, self.tag_style),
+                    Tags=tags_value(tags, self.tag_style),
                     AnswerCount=answers,
                     CommentCount=0,
                     ContentLicense=LICENSES[-1],
@@ -278,7 +281,7 @@ class _Revision:
             return []
         return sorted(
             row["TagName"]
-            for _, row in _rows(self.seed_dir / "Tags.xml")
+            for _, row in dump_rows(self.seed_dir / "Tags.xml")
             if row and int(row.get("Count", 0)) > 0 and row["TagName"] != self.spec.new_tag
         )
 
@@ -288,7 +291,7 @@ class _Revision:
         with (out_dir / name).open(
             "w", encoding="utf-8-sig" if _has_bom(self.seed_dir / name) else "utf-8", newline=""
         ) as out:
-            for line, row in _rows(self.seed_dir / name):
+            for line, row in dump_rows(self.seed_dir / name):
                 if row is None:
                     if line.strip() == f"</{table.root}>":
                         self.write_new_rows(name, out, indent, line_end, next_id)
@@ -332,7 +335,7 @@ class _Revision:
         post_id = int(row["Id"])
         if post_id in self.deleted_posts:
             if row.get("PostTypeId") == QUESTION:
-                self.tag_delta.subtract(_tags_of(row.get("Tags")))
+                self.tag_delta.subtract(tags_of(row.get("Tags")))
             return None
         revised = dict(row)
         if row.get("PostTypeId") == QUESTION and "DeletionDate" not in row:
@@ -378,6 +381,6 @@ class _Revision:
 
 def write_dump_revision(seed_dir: Path, out_dir: Path, spec: RevisionSpec) -> RevisionCounts:
     """Write a revision of the dump in `seed_dir` (its XML files) into `out_dir`."""
-    revision = _Revision(seed_dir, spec)
+    revision = Revision(seed_dir, spec)
     revision.survey()
     return revision.write(out_dir)
