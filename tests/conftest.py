@@ -69,6 +69,7 @@ LONGEST_FIRST = (
     "test_airflow_scheduler.py",
     "test_pipeline.py",
     "test_real_dumps.py",
+    "test_quiet_quarters.py",
     "test_dump_formats.py",
     "test_concurrent_runs.py",
     "test_data_quality.py",

@@ -119,13 +119,13 @@ class SampleSpec:
     questions: int = 400
     seed: int = 42
     line_ending: str = "\n"
-    tags_format: str = "mixed"  # "angle" (<a><b>), "pipe" (|a|b|, late 2025 on) or "mixed"
+    tags_format: str = "mixed"  # "angle" (<a><b>), "pipe" (|a|b|, 2024 on) or "mixed"
     dump_date: datetime = datetime(2025, 12, 31, tzinfo=UTC)
     # The format changes of dumps published since 2024 (README: Dump formats).
     encoding: str = "utf-8-sig"  # or "utf-8", "utf-16-le", "utf-16-be" (UTF-16 has a BOM)
-    header_comment: bool = False  # a comment after the declaration (2025-05 on)
+    header_comment: bool = False  # a comment after the declaration (2024-06-30 on)
     shuffled_posts: bool = False  # Posts.xml rows not in Id order (2025-05 on)
-    watermark_posts: bool = False  # the two fabricated posts (2025-06-30 dumps)
+    watermark_posts: bool = False  # the two fabricated posts (the 2025-06-30 dump only)
     deleted_share: float = 0.0  # posts carrying a DeletionDate (the first 2024-04 release)
     untagged_share: float = 0.0  # questions with no Tags attribute (some 2025-06 rows)
     new_attribute: str | None = None  # an attribute no schema knows yet, on questions and answers
@@ -136,12 +136,12 @@ class SampleSpec:
 # that brought it; a format keeps what came before it unless it changed.
 PUBLISHED_FORMATS: dict[str, dict] = {
     "2023-09": {"tags_format": "angle"},
-    "2024-04": {"tags_format": "angle", "encoding": "utf-16-le", "deleted_share": 0.05},
-    "2025-05": {"tags_format": "angle", "header_comment": True, "shuffled_posts": True},
-    "2025-06": {"tags_format": "angle", "header_comment": True, "shuffled_posts": True,
+    "2024-04": {"tags_format": "pipe", "encoding": "utf-16-le", "deleted_share": 0.05},
+    "2024-06": {"tags_format": "pipe", "header_comment": True},
+    "2025-05": {"tags_format": "pipe", "header_comment": True, "shuffled_posts": True},
+    "2025-06": {"tags_format": "pipe", "header_comment": True, "shuffled_posts": True,
                 "watermark_posts": True, "untagged_share": 0.05},
-    "2025-12": {"tags_format": "pipe", "header_comment": True, "shuffled_posts": True,
-                "watermark_posts": True},
+    "2025-12": {"tags_format": "pipe", "header_comment": True, "shuffled_posts": True},
 }  # fmt: skip
 
 
@@ -152,7 +152,7 @@ def spec_for_format(release: str, **options) -> SampleSpec:
     return SampleSpec(**{**PUBLISHED_FORMATS[release], **options})
 
 
-# The two posts Stack Exchange adds to every site's Posts.xml since 2025-06: a question
+# The two posts Stack Exchange added to every site's Posts.xml of 2025-06-30: a question
 # and its answer by the Community user, with Ids far above any real post's
 # (meta.stackexchange.com/questions/412018). Tags.xml and PostHistory leave them out.
 WATERMARK_QUESTION_ID, WATERMARK_ANSWER_ID = 1_000_000_001, 1_000_000_010

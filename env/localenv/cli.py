@@ -200,11 +200,16 @@ def cmd_vacuum(args) -> None:
 
 def cmd_sample(args) -> None:
     from ingest import sample_dump
+    from ingest.dump_cut import CutSpec, write_earlier_dump
     from ingest.dump_revision import RevisionSpec, write_dump_revision
 
     if args.revise:
         xml_dir = args.out / "xml" if args.pack else args.out
-        counts = write_dump_revision(args.revise, xml_dir, RevisionSpec(seed=args.seed))
+        if args.cut_at:
+            cut = datetime.fromisoformat(args.cut_at).replace(tzinfo=UTC)
+            counts = write_earlier_dump(args.revise, xml_dir, CutSpec(cut=cut, seed=args.seed))
+        else:
+            counts = write_dump_revision(args.revise, xml_dir, RevisionSpec(seed=args.seed))
         print(counts)
         if args.pack:
             files = sorted(xml_dir.glob("*.xml"))
@@ -339,6 +344,11 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         metavar="SEED_DIR",
         help="write the next quarter of the dump whose XML files are in SEED_DIR",
+    )
+    sample.add_argument(
+        "--cut-at",
+        metavar="DATE",
+        help="with --revise: write instead that dump as it stood at DATE (YYYY-MM-DD)",
     )
     sample.set_defaults(handler=cmd_sample)
 

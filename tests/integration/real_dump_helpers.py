@@ -3,10 +3,11 @@
 and for the refresh, dumps dated by a `_files.xml` and the tables of two lakes compared
 row by row.
 
-The refresh's earlier dump is made from the real one by the project's revision
-generator (rows added, edited and removed), so the refresh runs every branch of the
-sync: insert, update and delete. The oracle is a load of the real dump alone, in
-another bucket.
+The refresh's earlier dump is the real one cut at a date by the project's generator
+(ingest.dump_cut: rows dated after it removed, counts as they stood, a few questions
+deleted since and a few retagged), so the refresh runs every branch of the sync:
+insert, update and delete. The oracle is a load of the real dump alone, in another
+bucket.
 """
 
 from collections import Counter

@@ -14,11 +14,24 @@ from collections import Counter
 
 import pytest
 from pyspark.sql import functions as F
-from real_dump_helpers import FILE_ORDER, PUBLISHED_ROWS, check_oracles, extracted_rows
+from real_dump_helpers import (
+    EARLIER,
+    FILE_ORDER,
+    PUBLISHED_ROWS,
+    check_oracles,
+    differences,
+    extracted_rows,
+    lake_in_bucket,
+    load_earlier_then_later,
+    pack_listed,
+)
 
 from airflow_api import AirflowApi, ApiError
 from archive_mirror import serve_archive_mirror
+from conftest import NO_SHARED_DUMPS, absent
 from fakes.databricks_api import FakeDatabricks, serve
+from ingest.dump_cut import CutSpec, cut_leaving, write_earlier_dump
+from ingest.sources import LocalArchive
 from lakehouse.graph import PIPELINE, TABLES
 from lakehouse.lake import Lake
 from lakehouse.table_names import table_path
@@ -62,7 +75,7 @@ def flow_dump():
     generated sample elsewhere (no archive), said in the test report, and never under
     CI=true, which fails at start without them (conftest). One local medallion run
     only: each of its notebooks starts a kernel, and the suite's time goes there."""
-    from conftest import NO_SHARED_DUMPS, SHARED_DUMPS, shared_dumps_present
+    from conftest import SHARED_DUMPS, shared_dumps_present
 
     if shared_dumps_present():
         dump = (REAL_SITE, REAL_SITE, SHARED_DUMPS / f"{REAL_SITE}.7z")
@@ -214,6 +227,28 @@ def test_the_same_dump_again_starts_no_medallion_run(airflow, flow_dump):
     assert airflow.asset_events(PRODUCER, producer_run["dag_run_id"]) == []
     with pytest.raises(TimeoutError):
         airflow.wait_for_new_run(MEDALLION, known, timeout=5)
+
+
+def test_a_refresh_to_the_real_dump_equals_its_load_through_airflow(
+    spark, settings, s3_server, airflow_lake, flow_dump, tmp_path
+):
+    """The French meta dump cut at a date, then the dump itself, loaded in-process into a
+    lake of their own: every table equals the flow's load of the dump alone, by the
+    notebooks under Airflow (this module's only load of it; a load costs minutes)."""
+    _, site, archive = flow_dump
+    if archive is None:
+        absent(NO_SHARED_DUMPS)
+    assert _site_count(airflow_lake, "gold.posts_users", site), "the flow test loads it first"
+    later_dir = tmp_path / "later"
+    rows_in = {name: len(rows) for name, rows in extracted_rows(archive, later_dir).items()}
+    earlier_dir = tmp_path / "earlier"
+    write_earlier_dump(later_dir, earlier_dir, CutSpec(cut=cut_leaving(later_dir, share=0.1)))
+    earlier = LocalArchive(pack_listed(earlier_dir, tmp_path / "e" / f"{site}.7z", EARLIER))
+    refreshed = lake_in_bucket(spark, settings, "airflow-lake-refreshed")
+    first, second = load_earlier_then_later(refreshed, earlier, LocalArchive(archive), tmp_path)
+    assert first.dump_id < second.dump_id
+    check_oracles(refreshed, site, later_dir, rows_in)
+    assert differences(refreshed, airflow_lake, site) == {}
 
 
 def notebook_exit_values(site: str) -> tuple[dict[str, str], dict[str, dict]]:

@@ -177,23 +177,30 @@ def test_a_run_whose_site_is_taken_over_stops_before_its_next_write(own_lake, tm
     flag.touch()
     with environment_set({"LAKE_LOCK_STALE_SECONDS": "5"}):  # a heartbeat each second
         run = Run(archive, own_lake.settings, tmp_path, "a", pause=f"bronze_users:{flag}")
-    wait_for(Path(f"{flag}.reached").exists, 600, "the run to finish bronze_posts", [run])
-    helpers = psutil.Process(run.process.pid).children(recursive=True)
-    before = versions(own_lake)
-    s3 = s3_client(own_lake.settings)
-    new_holder = take_over(s3, own_lake.settings.bucket, site, "usurper")
+    try:
+        wait_for(Path(f"{flag}.reached").exists, 600, "the run to finish bronze_posts", [run])
+        helpers = psutil.Process(run.process.pid).children(recursive=True)
+        before = versions(own_lake)
+        s3 = s3_client(own_lake.settings)
+        new_holder = take_over(s3, own_lake.settings.bucket, site, "usurper")
 
-    assert run.wait(timeout=60) == 1, run.stderr[-3000:]
-    assert run.stderr.strip().splitlines()[-1] == (
-        f"error: lost the lock of {site} to {new_holder}; this run stopped before its next "
-        "write: the steps it committed stay, and the run holding the site now decides what follows"
-    )
-    assert "Traceback" not in run.stderr
-    assert versions(own_lake) == before, "the run wrote after losing its site"
-    assert "bronze.users" not in before, "the pause was not before bronze_users"
-    assert lock_holder(s3, own_lake.settings.bucket, site).run_id == "usurper"
-    _, alive = psutil.wait_procs(helpers, timeout=30)
-    assert not alive, f"left running: {[p.cmdline()[:3] for p in alive]}"
+        assert run.wait(timeout=60) == 1, run.stderr[-3000:]
+        assert run.stderr.strip().splitlines()[-1] == (
+            f"error: lost the lock of {site} to {new_holder}; this run stopped before its next "
+            "write: the steps it committed stay, and the run holding the site now decides what "
+            "follows"
+        )
+        assert "Traceback" not in run.stderr
+        assert versions(own_lake) == before, "the run wrote after losing its site"
+        assert "bronze.users" not in before, "the pause was not before bronze_users"
+        assert lock_holder(s3, own_lake.settings.bucket, site).run_id == "usurper"
+        _, alive = psutil.wait_procs(helpers, timeout=30)
+        assert not alive, f"left running: {[p.cmdline()[:3] for p in alive]}"
+    finally:
+        if run.process.poll() is None:  # a run that did not stop: leave nothing behind
+            process = psutil.Process(run.process.pid)
+            for left in [*process.children(recursive=True), process]:
+                left.kill()
 
 
 def test_an_s3_server_that_dies_mid_run_is_named_in_one_line(settings, tmp_path):

@@ -78,7 +78,7 @@ def fresh(spark, settings, s3_server, quarters, tmp_path_factory):
 
 def test_each_quiet_quarter_changes_only_its_few_rows(quarters, refreshed):
     _, _, changes = refreshed
-    for before, after, changed in zip(quarters[1:], quarters[2:], changes[2:], strict=True):
+    for before, after, changed in zip(quarters[1:-1], quarters[2:], changes[2:], strict=True):
         assert changed == before.next_changes, f"{before.name} -> {after.name}"
 
 

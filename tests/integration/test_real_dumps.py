@@ -31,7 +31,7 @@ from real_dump_helpers import (
 )
 
 from conftest import absent
-from ingest.dump_revision import RevisionSpec, write_dump_revision
+from ingest.dump_cut import CutSpec, cut_leaving, write_earlier_dump
 from ingest.ingest_dump import ingest_dump
 from ingest.sources import LocalArchive
 from lakehouse.bronze.dump_history import OlderDump
@@ -88,11 +88,11 @@ def test_no_post_is_quarantined_or_rejected(real_dump, lake):
 
 
 def test_a_refresh_to_a_real_dump_equals_its_load_alone(real_dump, lake, refreshed_lake, tmp_path):
-    """An earlier version made from the dump is loaded first, then the dump itself: every
+    """The dump cut at a date is loaded first, then the dump itself: every
     table equals the dump's load alone, what changed is in bronze.row_lineage, and an
     older dump never rolls the tables back."""
     site, later_dir, earlier_dir = real_dump.site, real_dump.xml_dir, tmp_path / "earlier"
-    write_dump_revision(later_dir, earlier_dir, RevisionSpec(seed=3))
+    write_earlier_dump(later_dir, earlier_dir, CutSpec(cut=cut_leaving(later_dir, share=0.1)))
     earlier = LocalArchive(pack_listed(earlier_dir, tmp_path / "e" / f"{site}.7z", EARLIER))
 
     first, second = load_earlier_then_later(
