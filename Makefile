@@ -12,6 +12,8 @@ JARS_DIR := .cache/jars
 JARS_STAMP := $(JARS_DIR)/.fetched
 DUMP ?=
 SITE ?=
+# When a local archive nothing else dates was published (YYYY-MM-DD; README: Refresh).
+PUBLISHED ?=
 Q ?= SHOW TABLES IN gold
 # Test files are spread over this many workers, each with its own S3 server and Spark.
 # They take whole files, or groups of files (tests/conftest.py), longest first.
@@ -27,7 +29,7 @@ help: ## List the targets
 ## --- The two commands -------------------------------------------------------
 
 .PHONY: local-run
-local-run: setup ## Run the whole pipeline offline (DUMP=<url or .7z> or SITE=<name>; default: the generated sample)
+local-run: setup ## Run the whole pipeline offline (DUMP=<url or .7z> or SITE=<name>, PUBLISHED=<date>; default: the sample)
 	$(BIN)/lake run $(RUN_ARGS)
 
 .PHONY: test

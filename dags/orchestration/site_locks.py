@@ -32,8 +32,8 @@ def claim_sites(settings: LakeSettings, runs: list[dict], hold_for: timedelta) -
 
 def release_sites(settings: LakeSettings, runs: list[dict]) -> None:
     """Give back every site of `runs`. A lock with no heartbeat is lost only once
-    `hold_for` has passed, so one found taken over means the notebooks ran past their
-    total timeout and another run took the site: the warning names it."""
+    `claim_sites`' `hold_for` has passed, so one found taken over means the notebooks
+    ran past their total timeout and another run took the site: the warning names it."""
     s3 = s3_client(settings)
     for run in runs:
         if release_held_by(s3, settings.bucket, run["site"], run["run_id"]):

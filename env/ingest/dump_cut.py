@@ -2,13 +2,15 @@
 every row of every table dated after a cut removed (posts with their answers, comments,
 votes, history, links and badges, and the users who joined since), what the remaining
 rows said then (each question's AnswerCount and each post's CommentCount without what
-came later, no activity or access after the cut), plus a few questions that were there
-then and deleted later, and a few questions that were retagged since.
+came later; no activity, access, edit, closing or accepted answer after the cut), plus
+a few questions that were there then and deleted later, and a few questions that were
+retagged since. Posts deleted after the cut are left out: what they said then is not
+in the later dump.
 
 Stack Exchange's invariants hold in the result: Tags.xml `Count` is the number of live
 questions carrying the tag, and each live question's `AnswerCount` its live answers. The
 files keep the later dump's format, and an unchanged row is copied byte for byte
-(ingest.dump_revision, whose two passes this reuses).
+(ingest.dump_revision, whose file writer this reuses).
 """
 
 from collections import Counter
@@ -21,6 +23,7 @@ from ingest.dump_revision import (
     QUESTION,
     Revision,
     RevisionCounts,
+    RevisionSpec,
     dump_rows,
     tags_of,
     tags_value,
@@ -31,6 +34,12 @@ from ingest.sample_dump import COMMUNITY_USER_ID, LICENSES, WATERMARK_QUESTION_I
 _ROW_DATES = ("CreationDate", "Date")
 # Times that move with later activity; in the earlier dump they stop at the cut.
 _CLAMPED = ("LastActivityDate", "LastAccessDate")
+# Events after the cut had not happened: each time with the attributes it goes with.
+_NOT_YET = {
+    "LastEditDate": ("LastEditDate", "LastEditorUserId", "LastEditorDisplayName"),
+    "ClosedDate": ("ClosedDate",),
+    "CommunityOwnedDate": ("CommunityOwnedDate",),
+}
 
 
 @dataclass(frozen=True)
@@ -45,14 +54,14 @@ def _time(value: str) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def _after(row: dict, cut: datetime) -> bool:
-    return any(row.get(name) and _time(row[name]) > cut for name in _ROW_DATES)
+def _after(row: dict, cut: datetime, dates=_ROW_DATES) -> bool:
+    return any(row.get(name) and _time(row[name]) > cut for name in dates)
 
 
 class _Cut(Revision):
     def __init__(self, later_dir: Path, spec: CutSpec):
-        super().__init__(later_dir, spec)
-        self.cut = spec.cut.astimezone(UTC)
+        super().__init__(later_dir, RevisionSpec(seed=spec.seed))
+        self.cut_spec, self.cut = spec, spec.cut.astimezone(UTC)
 
     def survey(self) -> None:
         self.tag_style = None
@@ -68,7 +77,10 @@ class _Cut(Revision):
                 self.parent_of[int(row["Id"])] = int(row["ParentId"])
         for row in posts:
             post_id = int(row["Id"])
-            removed = _after(row, self.cut) or self.parent_of.get(post_id) in self.deleted_posts
+            removed = (
+                _after(row, self.cut, ("CreationDate", "DeletionDate"))
+                or self.parent_of.get(post_id) in self.deleted_posts
+            )
             live = "DeletionDate" not in row and post_id < WATERMARK_QUESTION_ID
             if removed:
                 self.deleted_posts.add(post_id)
@@ -102,7 +114,7 @@ class _Cut(Revision):
     def plan_retags(self, questions: list[tuple[int, list[str]]]) -> dict[int, list[str]]:
         """For a few questions, the tags they had before one was swapped for another."""
         in_use = self.tags_kept
-        chosen = self.random.sample(questions, min(len(questions), self.spec.retagged))
+        chosen = self.random.sample(questions, min(len(questions), self.cut_spec.retagged))
         retags = {}
         for question, tags in chosen:
             others = [tag for tag in in_use if tag not in tags]
@@ -114,10 +126,11 @@ class _Cut(Revision):
         """The questions the later dump lost: Ids it does not have, asked before the cut."""
         self.counts.newest_time = self.cut
         in_use = self.tags_kept
-        missing = sorted(set(range(1, self.max_post_id() + 1)) - self.post_ids)
-        ids = missing[: self.spec.deleted_later]
+        missing = sorted(set(range(1, self.highest_post_id() + 1)) - self.post_ids)
+        ids = missing[: self.cut_spec.deleted_later]
         ids += range(
-            self.max_post_id() + 1, self.max_post_id() + 1 + self.spec.deleted_later - len(ids)
+            self.highest_post_id() + 1,
+            self.highest_post_id() + 1 + self.cut_spec.deleted_later - len(ids),
         )
         for question_id in ids:
             created = self.cut - timedelta(hours=self.random.randint(2, 24 * 30))
@@ -154,7 +167,7 @@ class _Cut(Revision):
                 )
             )
 
-    def max_post_id(self) -> int:
+    def highest_post_id(self) -> int:
         return max((i for i in self.post_ids if i < WATERMARK_QUESTION_ID), default=0)
 
     def revise(self, name: str, row: dict) -> dict | None:
@@ -187,6 +200,12 @@ class _Cut(Revision):
             revised["AnswerCount"] = str(int(row["AnswerCount"]) - self.answers_lost[post_id])
         if self.comments_lost[post_id] and "CommentCount" in row:
             revised["CommentCount"] = str(int(row["CommentCount"]) - self.comments_lost[post_id])
+        if row.get("AcceptedAnswerId") and int(row["AcceptedAnswerId"]) in self.deleted_posts:
+            del revised["AcceptedAnswerId"]
+        for when, attributes in _NOT_YET.items():
+            if _after(row, self.cut, (when,)):
+                for attribute in attributes:
+                    revised.pop(attribute, None)
         if post_id in self.retags:
             self.tag_delta.subtract(tags_of(row["Tags"]))
             self.tag_delta.update(self.retags[post_id])

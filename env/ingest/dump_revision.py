@@ -1,5 +1,5 @@
-"""Derive another version of a dump from a seed dump: what the next quarter would bring,
-or, read the other way, what an earlier quarter held.
+"""Derive the next quarter of a dump from a seed dump: what a quarter would bring. (An
+earlier quarter, cut at a date, is ingest.dump_cut's.)
 
 The revision adds, edits and deletes posts (questions with their answers, and lone
 answers), users, comments and votes; it drops what hangs off a deleted post or user
@@ -28,6 +28,7 @@ from ingest.sample_dump import (
     WORDS,
     row_line,
 )
+from ingest.xml_check import ROW_TIME
 from lakehouse.schemas import DUMP_TABLES
 
 QUESTION, ANSWER = "1", "2"
@@ -62,6 +63,16 @@ def dump_rows(path: Path):
             if stripped.startswith("<row"):
                 attributes = dict(etree.fromstring(stripped, _PARSER).attrib)
             yield line, attributes
+
+
+def newest_row_time(xml_dir: Path, names: list[str]) -> datetime:
+    """The newest date any row of these files carries, by ingest's own rule."""
+    newest = b""
+    for name in names:
+        with (xml_dir / name).open("rb") as lines:
+            for line in lines:
+                newest = max([newest, *ROW_TIME.findall(line)])
+    return datetime.fromisoformat(newest.decode()).replace(tzinfo=UTC)
 
 
 def _has_bom(path: Path) -> bool:
@@ -117,6 +128,8 @@ class Revision:
                 self.parent_of[post_id] = int(row["ParentId"])
                 if live:
                     answers_of.setdefault(int(row["ParentId"]), []).append(post_id)
+        # Ingest dates an undated dump by the newest date of any row: start after it.
+        self.newest = max(self.newest, newest_row_time(self.seed_dir, self.present))
         share = self.spec.share
         self.deleted_posts = set()
         for question in live_questions:

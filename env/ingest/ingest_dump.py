@@ -38,6 +38,7 @@ from lakehouse.settings import LakeSettings
 # An undated dump's files wait under `raw/<site>/.incoming-<digest>-<random>/` (Spark and
 # the dump listing skip names starting with a dot) until Posts.xml dates the dump.
 STAGING = ".incoming-"
+STATED = "stated by LAKE_DUMP_PUBLISHED"
 
 
 class MissingRequiredFile(RuntimeError):
@@ -97,23 +98,32 @@ def _known_publication(archives: list[FetchedArchive]) -> Publication | None:
 def _stated(settings: LakeSettings) -> Publication | None:
     if settings.dump_published is None:
         return None
-    return Publication(settings.dump_published, "stated by LAKE_DUMP_PUBLISHED")
+    return Publication(settings.dump_published, STATED)
 
 
 def _already_ingested(
     s3, bucket: str, site: str, digest: str, stated: Publication | None
 ) -> dict | None:
-    """The manifest of this site's dump with these archives, if it is in the lake (and,
-    when the user states a publication time, has that time: else the dump is ingested
-    again under it, and keeps its other id too)."""
+    """The manifest of this site's dump with these archives, if it is in the lake. With
+    a stated time, a copy that nothing but its rows or another stated time dated is not
+    it: the dump is ingested again under the stated time, and keeps its first id too."""
     for dump_id in dumps_of_site(s3, bucket, site):
         if not dump_id.endswith(f"-{digest}"):
             continue
         manifest = read_manifest(s3, bucket, site, dump_id)
-        published = manifest.get("published")
-        if stated is None or (published and datetime.fromisoformat(published) == stated.date):
+        if stated is None or not _undated(manifest) or _published(manifest) == stated.date:
             return manifest
     return None
+
+
+def _undated(manifest: dict) -> bool:
+    """Dated by its own rows, or by a stated time: by nothing outside the dump."""
+    return manifest.get("published_from", "").startswith(("newest ", STATED))
+
+
+def _published(manifest: dict) -> datetime | None:
+    published = manifest.get("published")
+    return datetime.fromisoformat(published) if published else None
 
 
 def _result_of(manifest: dict, bucket: str) -> IngestResult:
@@ -171,7 +181,7 @@ def ingest_dump(source: DumpSource, settings: LakeSettings, work_dir: Path) -> I
             f"{', '.join(a.path.name for a in archives)}: no {' or '.join(absent_required)}; "
             f"a dump needs {' and '.join(REQUIRED_FILES)}"
         )
-    known = stated or _known_publication(archives)
+    known = _known_publication(archives) or stated
     upload = _DumpUpload(
         s3,
         settings.bucket,

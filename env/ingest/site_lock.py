@@ -8,9 +8,11 @@ ran on this machine and its process is gone, or when its heartbeat is older than
 `stale_after`; a stale lock is taken over with the same compare-and-swap, and the
 takeover is logged.
 
-A run whose heartbeat finds the lock taken over (it was paused too long, or judged dead)
-stops: the heartbeat interrupts the main thread as Ctrl-C would, which ends the run
-between two commits, and the `with` block then raises `LockLost` naming the new holder.
+A run whose lock was taken over (it was paused too long, or judged dead) stops: the
+heartbeat interrupts the main thread as Ctrl-C would, which ends the run between two
+commits, and `confirm_held` renews the lock before each step, so a heartbeat not yet
+due (a laptop that slept) stops it too. The `with` block then raises `LockLost` naming
+the new holder.
 """
 
 import json
@@ -110,7 +112,8 @@ class SiteLock:
         self._stop = threading.Event()
         self._stopping = threading.Lock()  # no interrupt once the block has ended
         self._heartbeat: threading.Thread | None = None
-        self.lost_to: str | None = None  # who took the lock over, once it is lost
+        self.lost = False  # another run took the lock over while this one held it
+        self._saved_sigint = None
 
     # --- S3 ------------------------------------------------------------------------
     def _body(self) -> bytes:
@@ -168,8 +171,21 @@ class SiteLock:
             time.sleep(self.poll_seconds)
         if self.detached:
             return
+        self._interruptible()
         self._heartbeat = threading.Thread(target=self._beat, daemon=True, name="site-lock")
         self._heartbeat.start()
+
+    def _interruptible(self) -> None:
+        """A process started with SIGINT ignored (`cmd &` in a script) would not stop."""
+        in_main = threading.current_thread() is threading.main_thread()
+        if in_main and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            self._saved_sigint = signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def confirm_held(self) -> None:
+        """Renew the lock now, before a write; LockLost if another run has taken it."""
+        if self.lost or not self._put(IfMatch=self._etag):
+            self.lost = True
+            raise self.lost_error()
 
     def _beat(self) -> None:
         interval = max(1.0, self.stale_after.total_seconds() / 5)
@@ -179,23 +195,23 @@ class SiteLock:
             except (BotoCoreError, ClientError):
                 continue  # The server is away; the run itself will say so.
             if not still_ours:
-                self._lose()
+                self.lost = True
+                with self._stopping:
+                    if not self._stop.is_set():
+                        self.on_lost()
                 return
 
-    def _lose(self) -> None:
+    def _new_holder(self) -> str:
         try:
             current = self.current()
-            self.lost_to = current[0].describe() if current else "nobody (its lock was deleted)"
-        except (BotoCoreError, ClientError):
-            self.lost_to = "another run"
-        with self._stopping:
-            if not self._stop.is_set():
-                self.on_lost()
+        except Exception:  # Unreachable, or not a lock we can read: say so, go on.
+            return "another run"
+        return current[0].describe() if current else "nobody (its lock was deleted)"
 
     def lost_error(self) -> LockLost:
         return LockLost(
-            f"lost the lock of {self.site} to {self.lost_to}; this run stopped before its "
-            "next write: the steps it committed stay, and the run holding the site now "
+            f"lost the lock of {self.site} to {self._new_holder()}; this run stopped before "
+            "its next write: the steps it committed stay, and the run holding the site now "
             "decides what follows"
         )
 
@@ -204,6 +220,9 @@ class SiteLock:
             self._stop.set()
         if self._heartbeat:
             self._heartbeat.join()
+        if self._saved_sigint is not None:
+            signal.signal(signal.SIGINT, self._saved_sigint)
+            self._saved_sigint = None
         if self._etag is None:
             return
         try:
@@ -230,13 +249,14 @@ class SiteLock:
         self.acquire()
         return self
 
-    def __exit__(self, *_) -> None:
+    def __exit__(self, exc_type, *_) -> None:
         try:
             self.release()
         except KeyboardInterrupt:
-            if self.lost_to is None:
+            if not self.lost:
                 raise  # A real Ctrl-C.
-        if self.lost_to is not None:
+        # Only a run that was stopped says so: one whose last write came first succeeded.
+        if self.lost and exc_type is not None and exc_type is not LockLost:
             raise self.lost_error() from None
 
 

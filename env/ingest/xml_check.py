@@ -68,9 +68,9 @@ SNIFF_BYTES = 256
 OUTPUT_BUFFER = 1 << 20
 # A comment over several lines is held until it ends; past this it is kept as lines.
 MAX_COMMENT_BYTES = 1 << 20
-# After its space: a literal start lets the search skip ahead.
-# Every time stamp a row has: CreationDate, LastAccessDate, a badge's Date, and so on.
-_ROW_TIME = re.compile(rb'Date="(\d{4}-\d\d-\d\dT[0-9:.]+)"')
+# Every time stamp a row has: CreationDate, LastAccessDate, a badge's Date, and so on
+# (the literal start lets the search skip ahead).
+ROW_TIME = re.compile(rb'Date="(\d{4}-\d\d-\d\dT[0-9:.]+)"')
 # For whole blocks of row lines at once: each line preceded by its "\n". Literal starts
 # let the regular expressions skip ahead instead of trying every byte.
 ROW_LINE_START = b"\n  <row "
@@ -197,7 +197,7 @@ class XmlStreamCheck:
         else:
             self.duplicates.certain = False
         if self.dated:
-            self.newest_time = max([self.newest_time, *_ROW_TIME.findall(body)])
+            self.newest_time = max([self.newest_time, *ROW_TIME.findall(body)])
         self.rows += lines
         self.line_number += lines
         self._emit(block)
@@ -287,7 +287,7 @@ class XmlStreamCheck:
             if kind == ROW:
                 self.duplicates.add(stripped)
                 if self.dated:
-                    self.newest_time = max([self.newest_time, *_ROW_TIME.findall(stripped)])
+                    self.newest_time = max([self.newest_time, *ROW_TIME.findall(stripped)])
 
     def _emit(self, raw: bytes) -> None:
         self.buffer += raw

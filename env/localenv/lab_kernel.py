@@ -11,6 +11,8 @@ import tempfile
 import traceback
 from pathlib import Path
 
+from localenv.error_lines import message_line
+
 MAX_ROWS = 1000
 # Set in the kernel's environment by a lab that serves the lake read-only.
 READ_ONLY_VARIABLE = "LAKE_LAB_READ_ONLY"
@@ -32,7 +34,7 @@ def one_line(error: BaseException, read_only: bool) -> str:
             "The lab's lake is read-only, so exploring never changes a table; to write, "
             "stop the lab (`make lab-stop`) and start it with `make lab WRITE=1`"
         )
-    first = text.splitlines()[0] if text else type(error).__name__
+    first = message_line(text) or type(error).__name__
     if "TABLE_OR_VIEW_NOT_FOUND" in first:
         first += f" The lake's tables: {', '.join(TABLES)}."
     return f"Spark: {first}"

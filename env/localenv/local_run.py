@@ -64,8 +64,11 @@ def _pause_if_asked(step: str) -> None:
         time.sleep(0.1)
 
 
-def run_notebooks(parameters: dict[str, str], run_dir: Path, timings: dict[str, float]) -> None:
-    """Every notebook of the graph, one at a time, in one kernel."""
+def run_notebooks(
+    parameters: dict[str, str], run_dir: Path, timings: dict[str, float], before_step=lambda: None
+) -> None:
+    """Every notebook of the graph, one at a time, in one kernel; `before_step` is called
+    before each (it confirms that the run still holds its site)."""
     # Imported here: papermill and nbformat take seconds to import, and a run with
     # nothing to do never needs them.
     from localenv.shared_kernel import NotebookFailed, SharedKernel
@@ -78,6 +81,7 @@ def run_notebooks(parameters: dict[str, str], run_dir: Path, timings: dict[str, 
         current = task
         number = tasks.index(task) + 1
         _pause_if_asked(task.notebook)
+        before_step()
         output = run_dir / f"{task.notebook}.ipynb"
         _log(f"[{number}/{len(tasks)}] {task.notebook} ...")
         started = time.monotonic()
@@ -133,8 +137,8 @@ def local_run(dump: str | None, site: str | None, settings: LakeSettings, wait: 
         sample_dir=SAMPLE_DIR,
     )
     try:
-        with site_lock(settings, source.site, run_id, wait=wait, log=_log):
-            return _locked_run(source, settings, run_id, run_dir, timings)
+        with site_lock(settings, source.site, run_id, wait=wait, log=_log) as lock:
+            return _locked_run(source, settings, run_id, run_dir, timings, lock.confirm_held)
     except StepFailed as failed:
         if local_server(settings).answers():
             raise
@@ -157,7 +161,7 @@ def local_run(dump: str | None, site: str | None, settings: LakeSettings, wait: 
             run_dir.rmdir()
 
 
-def _locked_run(source, settings, run_id: str, run_dir: Path, timings: dict) -> dict:
+def _locked_run(source, settings, run_id: str, run_dir: Path, timings: dict, before_step) -> dict:
     started = time.monotonic()
     ingested = ingest_dump(source, settings, WORK_DIR)
     timings["ingest"] = round(time.monotonic() - started, 1)
@@ -176,7 +180,7 @@ def _locked_run(source, settings, run_id: str, run_dir: Path, timings: dict) -> 
         parameters = dict(
             zip(RUN_PARAMETERS, (ingested.site, ingested.dump_id, run_id), strict=True)
         )
-        run_notebooks(parameters, run_dir, timings)
+        run_notebooks(parameters, run_dir, timings, before_step)
     else:
         _log(f"every step of {ingested.site} has run on this dump with this code: nothing to do")
 

@@ -56,18 +56,45 @@ def _rewrite(source: Path, out: Path, name: str, edit) -> None:
     (out / name).write_bytes((b"\xef\xbb\xbf" if bom else b"") + "".join(kept).encode())
 
 
-def _users(xml_dir: Path) -> list[dict]:
-    return [dict(r.attrib) for _, r in etree.iterparse(str(xml_dir / "Users.xml"), tag="row")]
+def _rows(xml_dir: Path, name: str) -> list[dict]:
+    if not (xml_dir / name).exists():
+        return []
+    return [dict(r.attrib) for _, r in etree.iterparse(str(xml_dir / name), tag="row")]
+
+
+def _active_users(xml_dir: Path) -> set[int]:
+    """Users some row of another table names: leaving them out would break a reference."""
+    named = {
+        "Posts.xml": ("OwnerUserId", "LastEditorUserId"),
+        "Comments.xml": ("UserId",),
+        "Badges.xml": ("UserId",),
+        "PostHistory.xml": ("UserId",),
+        "Votes.xml": ("UserId",),
+    }
+    return {
+        int(row[attribute])
+        for name, attributes in named.items()
+        for row in _rows(xml_dir, name)
+        for attribute in attributes
+        if row.get(attribute)
+    }  # fmt: skip
 
 
 def quiet_quarters_before(later_dir: Path, cut: datetime, work: Path) -> list[Quarter]:
     """The three quiet quarters before the dump in `later_dir`, oldest first; the users
     brought back last joined before `cut`."""
-    users = [u for u in _users(later_dir) if int(u["Id"]) > 0]
-    joined_before = [
-        u for u in users if datetime.fromisoformat(u["CreationDate"]).replace(tzinfo=UTC) <= cut
+    users = [u for u in _rows(later_dir, "Users.xml") if int(u["Id"]) > 0]
+    active = _active_users(later_dir)
+    without_about_me = [
+        u
+        for u in users
+        if datetime.fromisoformat(u["CreationDate"]).replace(tzinfo=UTC) <= cut
+        and "AboutMe" not in u
     ]
-    returning = {int(u["Id"]) for u in [u for u in joined_before if "AboutMe" not in u][-2:]}
+    # Idle users first, as on a real site; the generated sample's users all post, and
+    # then the quarters between name users they lack (bronze has no foreign keys).
+    without_about_me.sort(key=lambda u: int(u["Id"]) not in active)
+    returning = {int(u["Id"]) for u in without_about_me[:2]}
     assert len(returning) == 2, "the dump has no two users without AboutMe before the cut"
     no_new_users = work / "no_new_users"
     _rewrite(later_dir, no_new_users, "Users.xml", _without(returning))
@@ -77,13 +104,20 @@ def quiet_quarters_before(later_dir: Path, cut: datetime, work: Path) -> list[Qu
     no_new_votes = work / "no_new_votes"
     _rewrite(no_new_users, no_new_votes, "Votes.xml", _without(newest_votes))
 
-    accessed = [u for u in users if "LastAccessDate" in u and int(u["Id"]) not in returning]
+    month = timedelta(days=30)
+    accessed = [
+        u
+        for u in users
+        if int(u["Id"]) not in returning
+        and datetime.fromisoformat(u.get("LastAccessDate", u["CreationDate"]))
+        >= datetime.fromisoformat(u["CreationDate"]) + month
+    ]
     earlier_access = {int(u["Id"]) for u in accessed[:4]}
 
     def access_a_month_earlier(line: str) -> str:
         if _row_id(line) not in earlier_access:
             return line
-        then = datetime.fromisoformat(_ACCESS.search(line)[1]) - timedelta(days=30)
+        then = datetime.fromisoformat(_ACCESS.search(line)[1]) - month
         return _ACCESS.sub(f' LastAccessDate="{then:%Y-%m-%dT%H:%M:%S.000}"', line)
 
     older_access = work / "older_access"

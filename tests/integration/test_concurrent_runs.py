@@ -183,6 +183,7 @@ def test_a_run_whose_site_is_taken_over_stops_before_its_next_write(own_lake, tm
         before = versions(own_lake)
         s3 = s3_client(own_lake.settings)
         new_holder = take_over(s3, own_lake.settings.bucket, site, "usurper")
+        flag.unlink()  # free to go on: only the lost lock may stop it
 
         assert run.wait(timeout=60) == 1, run.stderr[-3000:]
         assert run.stderr.strip().splitlines()[-1] == (

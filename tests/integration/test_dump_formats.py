@@ -30,7 +30,7 @@ SITE = "formats.example.com"
 @pytest.fixture(scope="module")
 def loaded(lake, settings, s3, tmp_path_factory):
     """One dump with every change at once (each a run of its own would cost a pipeline
-    run, mostly fixed cost): 2024-04's UTF-16 and deleted posts, 2025-06's header
+    run, mostly fixed cost): 2024-04's UTF-16 and deleted posts, the header
     comment, rows out of order, fabricated posts and questions without Tags, and a
     column no schema knows yet."""
     site = SITE

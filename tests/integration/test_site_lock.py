@@ -23,7 +23,9 @@ from site_locks import take_over
 
 
 def lock(settings, site: str, run_id: str, messages: list | None = None, **options) -> SiteLock:
+    """A lock whose loss, if a test causes one, never interrupts the test process."""
     log = messages.append if messages is not None else (lambda _: None)
+    options.setdefault("on_lost", lambda: None)
     return SiteLock(s3_client(settings), settings.bucket, site, run_id, log=log, **options)
 
 
@@ -153,11 +155,23 @@ def test_a_run_whose_lock_is_taken_over_is_interrupted_and_leaves_the_new_lock(s
     with pytest.raises(LockLost) as raised, held:
         new_holder = take_over(s3, settings.bucket, site, "usurper")
         noticed = interrupted.wait(timeout=10)
+        raise KeyboardInterrupt  # what the interrupt does to the run
     assert noticed, "the heartbeat did not interrupt the run"
     assert str(raised.value) == (
         f"lost the lock of {site} to {new_holder}; this run stopped before its next write: the "
         "steps it committed stay, and the run holding the site now decides what follows"
     )
+    assert lock_holder(s3, settings.bucket, site).run_id == "usurper"
+
+
+def test_a_run_confirms_its_lock_before_a_write_even_between_heartbeats(settings, s3):
+    """A heartbeat not yet due (a laptop that slept) does not let a taken-over run write."""
+    site = "asleep.example.com"
+    held = lock(settings, site, "sleeper", stale_after=timedelta(hours=1))
+    with pytest.raises(LockLost, match=f"lost the lock of {site} to run usurper"), held:
+        held.confirm_held()  # still ours: renews it
+        take_over(s3, settings.bucket, site, "usurper")
+        held.confirm_held()
     assert lock_holder(s3, settings.bucket, site).run_id == "usurper"
 
 

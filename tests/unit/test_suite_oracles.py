@@ -14,11 +14,22 @@ pytestmark = pytest.mark.unit
 
 def _collect(shared: str, ci: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "LAKE_TEST_SHARED_DUMPS": shared, "CI": ci}
+    command = [
+        "pytest",
+        "--collect-only",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/unit/test_java.py",
+    ]
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-         "tests/unit/test_java.py"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [sys.executable, "-m", *command],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_under_ci_a_missing_shared_folder_fails_in_one_line(tmp_path):

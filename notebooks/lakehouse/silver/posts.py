@@ -25,7 +25,7 @@ def html_to_text(markup: Column) -> Column:
 
 
 def parse_tags(tags: Column) -> Column:
-    """Both dump formats to an array: `<a><b>` (until 2025) and `|a|b|` (late 2025 on)."""
+    """Both dump formats to an array: `<a><b>` (until 2023) and `|a|b|` (2024 on)."""
     piped = F.filter(F.split(tags, r"\|"), lambda tag: tag != F.lit(""))
     angled = F.regexp_extract_all(tags, F.lit(r"<([^<>]+)>"), 1)
     return F.when(tags.isNull(), F.array().cast("array<string>")).otherwise(
