@@ -77,7 +77,7 @@ def _active_users(xml_dir: Path) -> set[int]:
         for row in _rows(xml_dir, name)
         for attribute in attributes
         if row.get(attribute)
-    }  # fmt: skip
+    }
 
 
 def quiet_quarters_before(later_dir: Path, cut: datetime, work: Path) -> list[Quarter]:
