@@ -174,7 +174,7 @@ def _site_count(lake, name: str, site: str) -> int:
 @pytest.fixture(scope="module")
 def refreshed_french(spark, settings, s3_server, flow_dump, tmp_path_factory):
     """The French meta dump cut at a date, then the dump itself, loaded in-process into a
-    lake of their own, before Airflow starts (its processes would slow these loads)."""
+    lake of their own."""
     _, site, archive = flow_dump
     if archive is None:
         absent(NO_SHARED_DUMPS)
@@ -189,8 +189,8 @@ def refreshed_french(spark, settings, s3_server, flow_dump, tmp_path_factory):
 
 
 def test_the_real_dump_cut_at_a_date_then_itself_hold_its_numbers(refreshed_french, flow_dump):
-    """First in the module, so that its loads run before Airflow starts; the comparison
-    with the flow's load is below."""
+    """The refreshed lake holds the dump's own numbers; its comparison with the flow's
+    load of the dump alone is below, once the flow has run."""
     lake, (earlier_id, later_id), later_dir, rows_in = refreshed_french
     assert earlier_id < later_id
     check_oracles(lake, flow_dump[1], later_dir, rows_in)
