@@ -5,6 +5,7 @@ real process that has exited; the two-runs case is in test_concurrent_runs.py.
 """
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -175,7 +176,7 @@ def test_a_run_confirms_its_lock_before_a_write_even_between_heartbeats(settings
     assert lock_holder(s3, settings.bucket, site).run_id == "usurper"
 
 
-def test_an_airflow_run_holds_its_sites_across_tasks_and_a_terminal_run_waits(settings, s3):
+def test_an_airflow_run_holds_its_sites_across_tasks_and_a_terminal_run_waits(settings, s3, caplog):
     """The medallion DAG's claim and release tasks, as plain functions in two calls."""
     sys.path.insert(0, str(DAGS_FOLDER))
     from orchestration.site_locks import claim_sites, release_sites
@@ -196,3 +197,11 @@ def test_an_airflow_run_holds_its_sites_across_tasks_and_a_terminal_run_waits(se
     with lock(settings, "dag-a.example.com", "terminal", wait=False):
         release_sites(settings, runs[:1])  # no longer the holder: leaves it alone
         assert lock_holder(s3, settings.bucket, "dag-a.example.com").run_id == "terminal"
+    lost = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    holder = (
+        rf"run terminal, started .* UTC on {re.escape(socket.gethostname())} \(pid {os.getpid()}\)"
+    )
+    assert len(lost) == 1, lost
+    assert re.fullmatch(
+        rf"dag-a\.example\.com was not held by run manual__1 any more: {holder} holds it", lost[0]
+    ), lost[0]
