@@ -74,12 +74,9 @@ def _fetched_digest(archives: list[FetchedArchive]) -> str:
     )
 
 
-def _publication(archives: list[FetchedArchive], facts: list[XmlFileFacts]) -> Publication:
-    """From the item or the listing; failing both, the newest date of any row in the dump
+def _dated_by_rows(facts: list[XmlFileFacts]) -> Publication:
+    """For a dump no item, listing or setting dates: the newest date of any of its rows
     (a copied file's mtime says nothing about the dump)."""
-    known = _known_publication(archives)
-    if known:
-        return known
     dated = [fact for fact in facts if fact.newest_time is not None]
     if not dated:
         raise MissingRequiredFile(
@@ -196,7 +193,7 @@ def ingest_dump(source: DumpSource, settings: LakeSettings, work_dir: Path) -> I
             stream_members(
                 archive.path, members[archive.path], upload.open_file, settings.archive_decoder
             )
-        publication = known or _publication(archives, upload.facts)
+        publication = known or _dated_by_rows(upload.facts)
         dump_id = f"{publication.date:%Y-%m-%d}-{digest}"
         upload.publish(raw_prefix(site, dump_id))
     except BaseException:
