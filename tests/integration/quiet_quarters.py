@@ -11,18 +11,14 @@ The two users were in the dump cut at a date that comes first, so the last step 
 brings back rows that a dump had deleted. Every file not edited is copied byte for byte.
 """
 
-import re
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from lxml import etree
-
+from ingest.dump_revision import dump_rows
+from ingest.sample_dump import format_date, row_line
 from lakehouse.schemas import DUMP_TABLES
-
-_ID = re.compile(r' Id="(-?\d+)"')
-_ACCESS = re.compile(r' LastAccessDate="([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -33,33 +29,33 @@ class Quarter:
     next_changes: dict[str, dict[str, int]]
 
 
-def _row_id(line: str) -> int | None:
-    found = _ID.search(line) if line.lstrip().startswith("<row") else None
-    return int(found[1]) if found else None
-
-
 def _without(ids: set[int]):
     """An edit that drops the rows with these Ids."""
-    return lambda line: None if _row_id(line) in ids else line
+    return lambda row: None if int(row["Id"]) in ids else row
 
 
 def _rewrite(source: Path, out: Path, name: str, edit) -> None:
-    """Copy `source` to `out`, passing `name`'s row lines through `edit` (None drops one)."""
+    """Copy `source` to `out`, passing `name`'s rows through `edit` (None drops one); a
+    row it hands back unchanged keeps its line byte for byte."""
     out.mkdir(parents=True)
     for file_name in DUMP_TABLES:
         if (source / file_name).exists() and file_name != name:
             shutil.copyfile(source / file_name, out / file_name)
-    raw = (source / name).read_bytes()
-    bom = raw.startswith(b"\xef\xbb\xbf")
-    lines = raw.decode("utf-8-sig").splitlines(keepends=True)
-    kept = [edited for line in lines if (edited := edit(line)) is not None]
-    (out / name).write_bytes((b"\xef\xbb\xbf" if bom else b"") + "".join(kept).encode())
+    bom = (source / name).read_bytes().startswith(b"\xef\xbb\xbf")
+    with (out / name).open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as f:
+        for line, row in dump_rows(source / name):
+            edited = edit(row) if row else row
+            if edited is row:
+                f.write(line)
+            elif edited is not None:
+                indent = line[: len(line) - len(line.lstrip())]
+                f.write(row_line(edited, indent, line[len(line.rstrip("\r\n")) :]))
 
 
 def _rows(xml_dir: Path, name: str) -> list[dict]:
     if not (xml_dir / name).exists():
         return []
-    return [dict(r.attrib) for _, r in etree.iterparse(str(xml_dir / name), tag="row")]
+    return [row for _, row in dump_rows(xml_dir / name) if row]
 
 
 def _active_users(xml_dir: Path) -> set[int]:
@@ -99,8 +95,7 @@ def quiet_quarters_before(later_dir: Path, cut: datetime, work: Path) -> list[Qu
     no_new_users = work / "no_new_users"
     _rewrite(later_dir, no_new_users, "Users.xml", _without(returning))
 
-    vote_ids = [_row_id(line) for line in (later_dir / "Votes.xml").read_text().splitlines()]
-    newest_votes = set(sorted(i for i in vote_ids if i is not None)[-3:])
+    newest_votes = set(sorted(int(v["Id"]) for v in _rows(later_dir, "Votes.xml"))[-3:])
     no_new_votes = work / "no_new_votes"
     _rewrite(no_new_users, no_new_votes, "Votes.xml", _without(newest_votes))
 
@@ -114,11 +109,11 @@ def quiet_quarters_before(later_dir: Path, cut: datetime, work: Path) -> list[Qu
     ]
     earlier_access = {int(u["Id"]) for u in accessed[:4]}
 
-    def access_a_month_earlier(line: str) -> str:
-        if _row_id(line) not in earlier_access:
-            return line
-        then = datetime.fromisoformat(_ACCESS.search(line)[1]) - month
-        return _ACCESS.sub(f' LastAccessDate="{then:%Y-%m-%dT%H:%M:%S.000}"', line)
+    def access_a_month_earlier(row: dict) -> dict:
+        if int(row["Id"]) not in earlier_access:
+            return row
+        then = datetime.fromisoformat(row["LastAccessDate"]) - month
+        return {**row, "LastAccessDate": format_date(then)}
 
     older_access = work / "older_access"
     _rewrite(no_new_votes, older_access, "Users.xml", access_a_month_earlier)
