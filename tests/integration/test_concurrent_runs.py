@@ -7,9 +7,11 @@ every post.
 """
 
 import os
+import pty
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -30,9 +32,12 @@ from site_locks import take_over
 
 
 class Run:
-    """One `lake run --dump` in its own process group, as a terminal starts it."""
+    """One `lake run --dump` in its own process group, as a terminal starts it; with
+    `terminal`, its output goes to a pseudo-terminal, as a user in a terminal sees it."""
 
-    def __init__(self, archive: Path, settings, work: Path, name: str, pause: str = ""):
+    def __init__(
+        self, archive: Path, settings, work: Path, name: str, pause: str = "", terminal=False
+    ):
         self.stderr_path = work / f"{name}.stderr"
         env = {
             **os.environ,
@@ -42,21 +47,49 @@ class Run:
         }
         if pause:
             env[PAUSE_HOOK] = pause
+        command = [sys.executable, "-m", "localenv.cli", "run", "--dump", str(archive)]
+        if terminal:
+            self._start_in_terminal(command, env)
+            return
         with self.stderr_path.open("w") as stderr:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "localenv.cli", "run", "--dump", str(archive)],
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-                env=env,
-                start_new_session=True,
+                command, stdout=subprocess.DEVNULL, stderr=stderr, env=env, start_new_session=True
             )
+
+    def _start_in_terminal(self, command: list[str], env: dict) -> None:
+        """stdout and stderr on one pty; what it shows is copied to `stderr_path`."""
+        self.stderr_path.touch()
+        controller, terminal = pty.openpty()
+        self.process = subprocess.Popen(
+            command, stdout=terminal, stderr=terminal, env=env, start_new_session=True
+        )
+        os.close(terminal)
+
+        def copy() -> None:
+            with self.stderr_path.open("wb") as shown:
+                while True:
+                    try:
+                        data = os.read(controller, 4096)
+                    except OSError:  # EIO: the run has closed the terminal
+                        break
+                    if not data:
+                        break
+                    shown.write(data)
+                    shown.flush()
+            os.close(controller)
+
+        self._copier = threading.Thread(target=copy, daemon=True)
+        self._copier.start()
 
     @property
     def stderr(self) -> str:
         return self.stderr_path.read_text()
 
     def wait(self, timeout: float = 900) -> int:
-        return self.process.wait(timeout=timeout)
+        code = self.process.wait(timeout=timeout)
+        if getattr(self, "_copier", None):
+            self._copier.join(timeout=10)
+        return code
 
 
 def wait_for(condition, timeout: float, what: str, runs: list[Run] = ()) -> None:
@@ -176,7 +209,9 @@ def test_a_run_whose_site_is_taken_over_stops_before_its_next_write(own_lake, tm
     flag = tmp_path / "hold"
     flag.touch()
     with environment_set({"LAKE_LOCK_STALE_SECONDS": "5"}):  # a heartbeat each second
-        run = Run(archive, own_lake.settings, tmp_path, "a", pause=f"bronze_users:{flag}")
+        run = Run(
+            archive, own_lake.settings, tmp_path, "a", pause=f"bronze_users:{flag}", terminal=True
+        )
     try:
         wait_for(Path(f"{flag}.reached").exists, 600, "the run to finish bronze_posts", [run])
         helpers = psutil.Process(run.process.pid).children(recursive=True)
