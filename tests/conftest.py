@@ -1,7 +1,9 @@
 """Shared fixtures. Tests never touch the user's lake: each session runs its own S3Proxy
 and its own Spark Connect server on free ports, over a temporary directory, and stops
 them by process id at the end. Every Spark in the session, in this process or in a
-kernel, an Airflow task or a run it starts, is a client of that one server."""
+kernel, an Airflow task or a run it starts, is a client of that one server. Its Python
+workers run .venv-databricks, the libraries of Databricks Runtime 18 LTS, as the code in
+Spark's workers does in production."""
 
 import os
 import tempfile
@@ -12,6 +14,7 @@ import pytest
 
 from lakehouse.settings import LakeSettings, environment_set
 from localenv.local_cluster import REMOTE_VARIABLE
+from localenv.paths import DATABRICKS_PYTHON
 from localenv.ports import free_port
 from localenv.s3_server import server_for
 
@@ -52,6 +55,11 @@ def pytest_configure(config):
         raise pytest.UsageError(
             f"{NO_SHARED_DUMPS}; CI=true runs every real-dump test, so put the shared folder "
             "beside the checkout (or unset CI to skip them)"
+        )
+    if not DATABRICKS_PYTHON.exists():
+        raise pytest.UsageError(
+            f"{DATABRICKS_PYTHON} is missing: the tests run Spark's Python workers and the "
+            "Databricks side under it; `make test` builds it (or `make databricks-env`)"
         )
     if "AIRFLOW_HOME" not in os.environ:
         os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
@@ -187,7 +195,9 @@ def local_cluster(settings, lake_dir, tmp_path_factory):
     s3_server = server_for(settings, lake_dir, tmp_path_factory.mktemp("s3-state"))
     # Long-lived and doing all the work: C2's JIT, not the quick-start flags; but the
     # suite is CPU-bound, and these cut the server's CPU by about a fifth (BENCHMARKS.md).
-    serving = settings.model_copy(update={"spark_java_options": SESSION_SERVER_JVM})
+    serving = settings.model_copy(
+        update={"spark_java_options": SESSION_SERVER_JVM, "job_python": str(DATABRICKS_PYTHON)}
+    )
     port = urlparse(settings.spark_remote).port
     spark_server = SparkConnectServer(serving, tmp_path_factory.mktemp("spark"), port=port)
     exported = {

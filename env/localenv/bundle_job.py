@@ -20,10 +20,6 @@ HEADER = (
     "# Do not edit: tests/unit/test_databricks_bundle.py fails when this file drifts.\n"
 )
 
-# Python packages the notebooks import that a Databricks runtime does not ship; the
-# versions are the ones in requirements.lock, so Databricks runs what the tests ran.
-NOTEBOOK_LIBRARIES = ("databricks-labs-dqx", "lxml", "pydantic", "pydantic-settings")
-
 # Where a target without its own root_path deploys (the Databricks CLI's default).
 DEFAULT_ROOT_PATH = (
     "/Workspace/Users/${workspace.current_user.userName}/.bundle/${bundle.name}/${bundle.target}"
@@ -39,29 +35,31 @@ PARAMETER_DEFAULTS = {
 }
 
 
-def locked_versions(lock_file: Path) -> dict[str, str]:
+def pinned_versions(requirements_file: Path) -> dict[str, str]:
+    """`name==version` lines of a requirements file or lock, by lower-case name."""
     versions = {}
-    for line in lock_file.read_text().splitlines():
+    for line in requirements_file.read_text().splitlines():
         name, separator, version = line.partition("==")
         if separator and not line.startswith("#"):
             versions[name.strip().lower()] = version.strip()
     return versions
 
 
-def notebook_libraries(lock_file: Path) -> list[dict]:
-    versions = locked_versions(lock_file)
-    missing = [name for name in NOTEBOOK_LIBRARIES if name not in versions]
-    if missing:
-        raise LookupError(f"{lock_file}: no pinned version of {', '.join(missing)}")
-    return [{"pypi": {"package": f"{name}=={versions[name]}"}} for name in NOTEBOOK_LIBRARIES]
+def job_libraries(job_libraries_file: Path) -> list[dict]:
+    """The libraries each task installs on top of the runtime's: the tests' Databricks
+    side runs exactly these (requirements.databricks.lock)."""
+    return [
+        {"pypi": {"package": f"{name}=={version}"}}
+        for name, version in pinned_versions(job_libraries_file).items()
+    ]
 
 
 def _depends_on(notebooks: tuple[str, ...]) -> dict:
     return {"depends_on": [{"task_key": name} for name in notebooks]} if notebooks else {}
 
 
-def medallion_job(lock_file: Path) -> dict:
-    libraries = notebook_libraries(lock_file)
+def medallion_job(job_libraries_file: Path) -> dict:
+    libraries = job_libraries(job_libraries_file)
     tasks = [
         {
             "task_key": task.notebook,
@@ -125,10 +123,13 @@ def all_sites_job() -> dict:
     }
 
 
-def jobs_resource(lock_file: Path) -> dict:
+def jobs_resource(job_libraries_file: Path) -> dict:
     return {
         "resources": {
-            "jobs": {MEDALLION_JOB: medallion_job(lock_file), ALL_SITES_JOB: all_sites_job()}
+            "jobs": {
+                MEDALLION_JOB: medallion_job(job_libraries_file),
+                ALL_SITES_JOB: all_sites_job(),
+            }
         }
     }
 
@@ -140,8 +141,10 @@ class _PlainDumper(yaml.SafeDumper):
         return True
 
 
-def render(lock_file: Path) -> str:
-    body = yaml.dump(jobs_resource(lock_file), Dumper=_PlainDumper, sort_keys=False, width=100)
+def render(job_libraries_file: Path) -> str:
+    body = yaml.dump(
+        jobs_resource(job_libraries_file), Dumper=_PlainDumper, sort_keys=False, width=100
+    )
     return HEADER + body
 
 

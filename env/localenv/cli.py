@@ -173,9 +173,9 @@ def cmd_report(args) -> None:
 
 def cmd_bundle(args) -> None:
     from localenv.bundle_job import render
-    from localenv.paths import BUNDLE_JOBS_FILE, LOCK_FILE
+    from localenv.paths import BUNDLE_JOBS_FILE, JOB_LIBRARIES_FILE
 
-    BUNDLE_JOBS_FILE.write_text(render(LOCK_FILE))
+    BUNDLE_JOBS_FILE.write_text(render(JOB_LIBRARIES_FILE))
     print(f"wrote {BUNDLE_JOBS_FILE} from the pipeline graph")
 
 

@@ -19,8 +19,7 @@ from pathlib import Path
 from lakehouse.graph import run_graph
 from lakehouse.settings import LakeSettings, environment_set
 from lakehouse.table_names import LAYERS, table_path
-from localenv.error_lines import one_line
-from localenv.shared_kernel import NotebookFailed
+from localenv.error_lines import NotebookFailed, one_line
 
 IMITATION_CATALOG = "spark_catalog"
 

@@ -43,3 +43,17 @@ def error_line(name: str, message: str) -> str:
 def one_line(error: BaseException) -> str:
     """The line of an exception that says what went wrong, or its repr."""
     return message_line(str(error)) or repr(error)
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook's cell raised `ename` with `evalue`, under any runner."""
+
+    def __init__(self, ename: str, evalue: str):
+        super().__init__(f"{ename}: {evalue}")
+        self.ename, self.evalue = ename, evalue
+
+    @property
+    def first_line(self) -> str:
+        """The error and its cause in one line: for a Python worker's exception, the last
+        line of the worker's traceback, not the PythonException's blank first line."""
+        return error_line(self.ename, self.evalue or "")

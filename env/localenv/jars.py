@@ -49,7 +49,7 @@ def jar_path(artifact: str, cache: Path = JAR_CACHE) -> Path:
     raise KeyError(f"{artifact} is not in {JAR_MANIFEST}")
 
 
-SPARK_ARTIFACTS = ("delta-spark_2.13", "delta-storage", "hadoop-aws", "bundle")
+SPARK_ARTIFACTS = ("delta-spark_4.1_2.13", "delta-storage", "hadoop-aws", "bundle")
 S3PROXY_ARTIFACT = "s3proxy"
 
 

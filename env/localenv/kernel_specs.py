@@ -22,14 +22,18 @@ QUIET_START = "--IPKernelApp.log_level=ERROR"
 
 
 def install_kernel(
-    jupyter_path: Path, name: str, display_name: str, extra_args: tuple[str, ...] = ()
+    jupyter_path: Path,
+    name: str,
+    display_name: str,
+    extra_args: tuple[str, ...] = (),
+    python: str = sys.executable,
 ) -> Path:
-    """Write the kernel spec `name` under `jupyter_path`; its folder."""
+    """Write the kernel spec `name` under `jupyter_path`, run by `python`; its folder."""
     spec_dir = jupyter_path / "kernels" / name
     spec_dir.mkdir(parents=True, exist_ok=True)
     spec = {
         "argv": [
-            sys.executable,
+            python,
             "-m",
             KERNEL_MODULE,
             "-f",
@@ -49,17 +53,20 @@ def install_kernel(
 
 
 @cache
-def _pipeline_jupyter_path() -> Path:
+def _pipeline_jupyter_path(python: str) -> Path:
     """One folder per interpreter (so per checkout), reused by every run: Airflow starts a
     process per task, and a folder each would pile up."""
-    interpreter = hashlib.sha256(sys.executable.encode()).hexdigest()[:12]
+    interpreter = hashlib.sha256(python.encode()).hexdigest()[:12]
     jupyter_path = Path(tempfile.gettempdir()) / f"stackexchange-kernels-{interpreter}"
-    install_kernel(jupyter_path, PIPELINE_KERNEL, "StackExchange pipeline")
+    install_kernel(jupyter_path, PIPELINE_KERNEL, "StackExchange pipeline", python=python)
     return jupyter_path
 
 
 def with_pipeline_kernel() -> dict[str, str]:
     """JUPYTER_PATH with the pipeline kernel's spec first, for the process that starts it
-    (`environment_set`)."""
-    found = [str(_pipeline_jupyter_path()), os.environ.get("JUPYTER_PATH", "")]
+    (`environment_set`): the kernel runs the `job_python` setting's interpreter."""
+    from lakehouse.settings import LakeSettings
+
+    python = LakeSettings().job_python or sys.executable
+    found = [str(_pipeline_jupyter_path(python)), os.environ.get("JUPYTER_PATH", "")]
     return {"JUPYTER_PATH": os.pathsep.join(part for part in found if part)}

@@ -71,7 +71,8 @@ def run_notebooks(
     before each (it confirms that the run still holds its site)."""
     # Imported here: papermill and nbformat take seconds to import, and a run with
     # nothing to do never needs them.
-    from localenv.shared_kernel import NotebookFailed, SharedKernel
+    from localenv.error_lines import NotebookFailed
+    from localenv.shared_kernel import SharedKernel
 
     tasks = in_dependency_order()
     current = tasks[0]

@@ -16,22 +16,8 @@ from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 from lakehouse.settings import environment_set
-from localenv.error_lines import error_line
+from localenv.error_lines import NotebookFailed
 from localenv.kernel_specs import PIPELINE_KERNEL, with_pipeline_kernel
-
-
-class NotebookFailed(RuntimeError):
-    """A notebook's cell raised `ename` with `evalue`, under any runner."""
-
-    def __init__(self, ename: str, evalue: str):
-        super().__init__(f"{ename}: {evalue}")
-        self.ename, self.evalue = ename, evalue
-
-    @property
-    def first_line(self) -> str:
-        """The error and its cause in one line: for a Python worker's exception, the last
-        line of the worker's traceback, not the PythonException's blank first line."""
-        return error_line(self.ename, self.evalue or "")
 
 
 class _Client(NotebookClient):

@@ -83,6 +83,8 @@ class SparkConnectServer:
                 session.sql("SELECT 1").collect()
             finally:  # Kept sessions must not keep a channel open: a start polls often.
                 session.stop()
+        except ImportError:  # this environment cannot be a client: waiting won't help
+            raise
         except Exception:  # noqa: BLE001 - anything but an answer means "no"
             return False
         return True
@@ -104,8 +106,8 @@ class SparkConnectServer:
         env = {
             **os.environ,
             "SPARK_HOME": str(SPARK_HOME),
-            # Python UDF workers (mapInArrow) run this interpreter, which has pyarrow.
-            "PYSPARK_PYTHON": sys.executable,
+            # Python UDF workers (mapInArrow, the text UDFs) run the job's interpreter.
+            "PYSPARK_PYTHON": self.settings.job_python or sys.executable,
             "SPARK_LOCAL_IP": "127.0.0.1",
         }
         process = self.process.spawn(self.command(), env=env)
@@ -117,7 +119,12 @@ class SparkConnectServer:
                 raise RuntimeError(
                     f"Spark Connect exited with code {process.returncode}; see {self.log_file}"
                 )
-            if self.answers():
+            try:
+                answered = self.answers()
+            except ImportError:  # no client here: nothing will ever reach the server
+                self.stop()
+                raise
+            if answered:
                 return f"Spark Connect started (pid {process.pid}) on {self.url}"
             time.sleep(0.5)
         self.stop()

@@ -94,6 +94,10 @@ class LakeSettings(BaseSettings):
     spark_remote: str = ""
     # Extra JVM flags for the local Spark driver; the tests use quick-start flags.
     spark_java_options: str = ""
+    # The Python a job's code runs under here: the pipeline kernels and the local Spark
+    # server's Python workers. Empty: this environment's own. The tests' Databricks side
+    # gives .venv-databricks, the runtime's libraries (README: Production's libraries).
+    job_python: str = ""
 
     @field_validator("spark_remote")
     @classmethod

@@ -9,9 +9,6 @@ every write here is idempotent.
 import random
 import time
 from collections.abc import Callable
-from typing import TypeVar
-
-T = TypeVar("T")
 
 # Delta's concurrency exceptions, by the name they carry through py4j or Spark Connect.
 _CONFLICT_MARKERS = (
@@ -35,7 +32,7 @@ def is_write_conflict(error: Exception) -> bool:
     return any(marker in text for marker in _CONFLICT_MARKERS)
 
 
-def retry_on_conflict(write: Callable[[], T], what: str, attempts: int = 6) -> T:
+def retry_on_conflict[T](write: Callable[[], T], what: str, attempts: int = 6) -> T:
     """Run `write`, again after a backoff while it loses to a concurrent writer."""
     for attempt in range(1, attempts + 1):
         try:

@@ -83,9 +83,10 @@ def run_notebooks_checking_writes(lake, lake_dir: Path, site: str, dump_id: str,
     """The pipeline as `make local-run` runs it: every notebook in graph order, with the
     run's parameters, in one kernel. Each must commit, and only to the tables the graph
     says it writes (lakehouse/graph.py), the one list Airflow's Assets come from."""
+    from localenv.error_lines import NotebookFailed
     from localenv.local_run import new_run_id
     from localenv.paths import NOTEBOOKS_DIR
-    from localenv.shared_kernel import NotebookFailed, SharedKernel
+    from localenv.shared_kernel import SharedKernel
 
     parameters = dict(zip(RUN_PARAMETERS, (site, dump_id, new_run_id()), strict=True))
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -3,11 +3,14 @@ only through its URL, started and stopped by process id."""
 
 import http.server
 import os
+import sys
 import threading
 
 import pytest
 
 from lakehouse.settings import LakeSettings
+from localenv.bundle_job import pinned_versions
+from localenv.paths import DATABRICKS_PYTHON, DATABRICKS_RUNTIME_FILE
 from localenv.ports import free_port
 from localenv.spark_connect_server import SparkConnectServer
 
@@ -164,3 +167,54 @@ def test_a_killed_clients_query_is_stopped_on_the_server(spark_server, tmp_path)
     while not cancelled() and time.monotonic() < deadline:
         time.sleep(0.5)
     assert cancelled(), "the server did not cancel the killed client's job"
+
+
+def worker_libraries(session) -> dict[str, str]:
+    """The interpreter and the library versions a Python worker of the session's server
+    runs (a nested function: cloudpickle sends it by value, not by this module's name)."""
+
+    def versions(batches):
+        import sys
+
+        import numpy
+        import pandas
+        import pyarrow
+
+        found = {
+            "python": sys.executable,
+            "pandas": pandas.__version__,
+            "pyarrow": pyarrow.__version__,
+            "numpy": numpy.__version__,
+        }
+        for _ in batches:
+            yield pandas.DataFrame({"name": list(found), "version": list(found.values())})
+
+    rows = session.range(1).mapInPandas(versions, "name string, version string").collect()
+    return {row["name"]: row["version"] for row in rows}
+
+
+def test_the_laptops_server_runs_workers_in_the_laptops_python(server):
+    import numpy
+    import pandas
+    import pyarrow
+
+    from localenv.spark_session import connect_session
+
+    client = connect_session(server[0].url, new=True)
+    try:
+        found = worker_libraries(client)
+    finally:
+        client.stop()
+    expected = [sys.executable, pandas.__version__, pyarrow.__version__, numpy.__version__]
+    assert list(found.values()) == expected
+
+
+def test_the_tests_server_runs_workers_with_the_databricks_runtimes_libraries(spark):
+    """The code in Spark's workers (the bronze parse, the text UDFs) runs here under the
+    libraries production's runtime ships, whatever the laptop's environment holds."""
+    runtime = pinned_versions(DATABRICKS_RUNTIME_FILE)
+    found = worker_libraries(spark)
+    assert found == {
+        "python": str(DATABRICKS_PYTHON),
+        **{name: runtime[name] for name in ("pandas", "pyarrow", "numpy")},
+    }

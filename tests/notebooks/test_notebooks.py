@@ -7,7 +7,6 @@ The explore tour then runs on those tables in the lab's kernel."""
 import json
 import os
 import subprocess
-import sys
 from collections import Counter
 
 import pytest
@@ -18,7 +17,7 @@ from lakehouse.graph import PIPELINE, TABLES
 from lakehouse.lake import Lake
 from lakehouse.settings import environment_set
 from localenv.lab import KERNEL_NAME, install_kernel
-from localenv.paths import NOTEBOOKS_DIR
+from localenv.paths import DATABRICKS_PYTHON, NOTEBOOKS_DIR
 from localenv.shared_kernel import SharedKernel
 
 DASHBOARD = NOTEBOOKS_DIR.parent / "dashboards" / "stackexchange_overview.lvdash.json"
@@ -67,11 +66,12 @@ def site_rows_as_json(lake: Lake, name: str, site: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def imitation_job(piped_site, lake, settings) -> tuple[Lake, dict[str, dict]]:
-    """The imitation's lake, and each notebook's exit value (parsed)."""
+    """The imitation's lake, and each notebook's exit value (parsed). The job runs in the
+    Python of a Databricks job: the runtime's libraries and the task's, nothing else."""
     imitation = Lake(lake.spark, settings.model_copy(update={"bucket": "imitation-lake"}))
     result = subprocess.run(
         [
-            sys.executable,
+            str(DATABRICKS_PYTHON),
             "-m",
             "localenv.cli",
             "databricks-imitation",

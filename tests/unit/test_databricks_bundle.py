@@ -20,8 +20,14 @@ from lakehouse.graph import PIPELINE, RUN_PARAMETERS, TABLES
 from lakehouse.lake import Lake
 from lakehouse.runtime import SETTING_WIDGETS
 from lakehouse.settings import LakeSettings
-from localenv.bundle_job import MEDALLION_JOB, NOTEBOOK_LIBRARIES, locked_versions, render
-from localenv.paths import BUNDLE_JOBS_FILE, LOCK_FILE, REPO_ROOT
+from localenv.bundle_job import MEDALLION_JOB, pinned_versions, render
+from localenv.paths import (
+    BUNDLE_JOBS_FILE,
+    DATABRICKS_LOCK_FILE,
+    DATABRICKS_RUNTIME_FILE,
+    JOB_LIBRARIES_FILE,
+    REPO_ROOT,
+)
 
 BUNDLE = yaml.safe_load((REPO_ROOT / "databricks.yml").read_text())
 RESOURCE_FILES = sorted((REPO_ROOT / "resources").glob("*.yml"))
@@ -30,8 +36,9 @@ JOBS = {name: job for r in RESOURCES for name, job in r.get("jobs", {}).items()}
 DASHBOARDS = {name: d for r in RESOURCES for name, d in r.get("dashboards", {}).items()}
 DASHBOARD_FILE = REPO_ROOT / "dashboards" / "stackexchange_overview.lvdash.json"
 VARIABLE = re.compile(r"\$\{var\.([a-z_]+)\}")
-# What the Databricks runtime (17.3 LTS, the bundle's spark_version) ships already.
-RUNTIME_PROVIDES = {"ipython", "matplotlib", "numpy", "pandas", "pyarrow", "pyspark"}
+# What the Databricks runtime ships: its Python libraries, and its Spark.
+RUNTIME_PROVIDES = {*pinned_versions(DATABRICKS_RUNTIME_FILE), "pyspark"}
+JOB_LIBRARIES = pinned_versions(JOB_LIBRARIES_FILE)
 
 
 def with_variables(value, variables: dict[str, str]):
@@ -41,7 +48,7 @@ def with_variables(value, variables: dict[str, str]):
 
 
 def test_the_committed_jobs_are_rendered_from_the_graph():
-    assert BUNDLE_JOBS_FILE.read_text() == render(LOCK_FILE), "run `make bundle` and commit"
+    assert BUNDLE_JOBS_FILE.read_text() == render(JOB_LIBRARIES_FILE), "run `make bundle`, commit"
 
 
 def test_the_medallion_job_has_the_graphs_tasks_and_dependencies():
@@ -59,11 +66,12 @@ def test_job_parameters_are_the_widgets_the_notebooks_read():
     assert names == [*RUN_PARAMETERS, *SETTING_WIDGETS]
 
 
-def test_the_notebook_libraries_are_the_locked_versions():
-    versions = locked_versions(LOCK_FILE)
+def test_every_task_installs_the_job_libraries_the_tests_ran():
+    locked = pinned_versions(DATABRICKS_LOCK_FILE)
+    assert {name: locked.get(name) for name in JOB_LIBRARIES} == JOB_LIBRARIES, "run `make lock`"
     for task in JOBS[MEDALLION_JOB]["tasks"]:
         packages = [library["pypi"]["package"] for library in task["libraries"]]
-        assert packages == [f"{name}=={versions[name]}" for name in NOTEBOOK_LIBRARIES]
+        assert packages == [f"{name}=={version}" for name, version in JOB_LIBRARIES.items()]
 
 
 def imported_distributions(package_dir) -> set[str]:
@@ -97,7 +105,7 @@ def canonicalize(name: str) -> str:
 
 def test_the_job_installs_what_the_package_imports_beyond_the_runtime():
     imported = imported_distributions(REPO_ROOT / "notebooks" / "lakehouse")
-    assert imported - RUNTIME_PROVIDES == {canonicalize(name) for name in NOTEBOOK_LIBRARIES}
+    assert imported - RUNTIME_PROVIDES == {canonicalize(name) for name in JOB_LIBRARIES}
 
 
 def test_every_variable_used_is_declared_and_every_declared_one_used():

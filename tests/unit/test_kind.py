@@ -7,6 +7,7 @@ import re
 import shutil
 import string
 import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -125,7 +126,8 @@ def test_every_file_the_dockerfile_copies_exists_and_it_installs_the_lock():
     locked = re.search(
         r"^apache-airflow==(\S+)$", (REPO_ROOT / "requirements.lock").read_text(), re.M
     )
-    assert f"FROM apache/airflow:{locked.group(1)}-python3.11" in dockerfile
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert f"FROM apache/airflow:{locked.group(1)}-python{python}" in dockerfile
     assert VALUES["airflowVersion"] == locked.group(1)
 
 

@@ -1,0 +1,94 @@
+"""The tests' Databricks side runs under what a Databricks job has: .venv-databricks holds
+the libraries Databricks Runtime 18 LTS ships (env/databricks_runtime.txt), moved only
+where a job library or the local Spark Connect client needs another version, plus the
+job's own libraries; and the package imports under it."""
+
+import json
+import re
+import subprocess
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+from localenv.bundle_job import pinned_versions
+from localenv.paths import DATABRICKS_PYTHON, DATABRICKS_RUNTIME_FILE, NOTEBOOKS_DIR
+
+RUNTIME = pinned_versions(DATABRICKS_RUNTIME_FILE)
+# What the code in Spark's Python workers calls: these must be the runtime's, exactly.
+WORKER_LIBRARIES = ("pandas", "pyarrow", "numpy")
+
+_DISTRIBUTIONS = """
+import json
+from importlib.metadata import distributions
+print(json.dumps([
+    {"name": d.metadata["Name"], "version": d.version, "requires": d.requires or [],
+     "extras": d.metadata.get_all("Provides-Extra") or []}
+    for d in distributions()
+]))
+"""
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@pytest.fixture(scope="module")
+def databricks_distributions() -> list[dict]:
+    found = subprocess.run(
+        [str(DATABRICKS_PYTHON), "-c", _DISTRIBUTIONS], capture_output=True, text=True, check=True
+    )
+    return json.loads(found.stdout)
+
+
+def _excludes(distribution: dict, requirement: str, name: str, version: str) -> bool:
+    """True when `requirement` of `distribution` is on `name` and refuses `version`."""
+    parsed = Requirement(requirement)
+    if canonical(parsed.name) != name:
+        return False
+    if parsed.marker and not any(
+        parsed.marker.evaluate({"extra": extra}) for extra in ["", *distribution["extras"]]
+    ):
+        return False
+    return not parsed.specifier.contains(Version(version), prereleases=True)
+
+
+def test_the_environment_holds_the_runtimes_libraries_or_says_who_moved_one(
+    databricks_distributions,
+):
+    installed = {canonical(d["name"]): d["version"] for d in databricks_distributions}
+    for name in WORKER_LIBRARIES:
+        assert installed.get(name) == RUNTIME[name], name
+    for name, version in RUNTIME.items():
+        if installed.get(name) == version:
+            continue
+        movers = [
+            d["name"]
+            for d in databricks_distributions
+            for requirement in d["requires"]
+            if _excludes(d, requirement, name, version)
+        ]
+        assert movers, f"{name} is {installed.get(name)}, not the runtime's {version}"
+
+
+def test_every_package_module_imports_under_the_databricks_runtime():
+    modules = sorted(
+        ".".join(path.relative_to(NOTEBOOKS_DIR).with_suffix("").parts).removesuffix(".__init__")
+        for path in (NOTEBOOKS_DIR / "lakehouse").rglob("*.py")
+    )
+    imported = subprocess.run(
+        [
+            str(DATABRICKS_PYTHON),
+            "-c",
+            "import importlib, sys\n"
+            "for name in sys.argv[1:]:\n"
+            "    importlib.import_module(name)\n"
+            "print(len(sys.argv) - 1)",
+            *modules,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=NOTEBOOKS_DIR,
+    )
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    assert int(imported.stdout) == len(modules) > 20
