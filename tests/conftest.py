@@ -91,45 +91,54 @@ def _longest_first(item) -> int:
     return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
 
 
-# The modules that read the `piped_site` fixture's tables. Under `--dist loadfile` one
-# worker takes them together, so that its pipeline run (minutes) happens once.
+# The modules that read a session fixture's load, by fixture. Under `--dist loadfile` one
+# worker takes each group together, so that its pipeline run (minutes) happens once.
 PIPED_MODULES = (
     "tests/notebooks/test_notebooks.py",
     "tests/integration/test_pipeline.py",
     "tests/integration/test_lab.py",
     "tests/integration/test_report.py",
 )
+REAL_DUMP_MODULES = (
+    "tests/integration/test_real_dumps.py",
+    "tests/integration/test_standalone_cluster.py",
+)
+MODULE_GROUPS = {"piped_site": PIPED_MODULES, "real_dump": REAL_DUMP_MODULES}
 
 
 def pytest_xdist_make_scheduler(config, log):
-    """`--dist loadfile`, with the modules of PIPED_MODULES handed out as one file.
+    """`--dist loadfile`, with each group of MODULE_GROUPS handed out as one file.
     (xdist's `loadgroup` would do it by marks, but with pytest 9.2 it silently groups
     nothing: pytest-dev/pytest-xdist#1386.)"""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
 
-    class PipedModulesTogether(LoadFileScheduling):
+    class GroupsTogether(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = super()._split_scope(nodeid)
-            return PIPED_MODULES[0] if module in PIPED_MODULES else module
+            group = next((g for g in MODULE_GROUPS.values() if module in g), (module,))
+            return group[0]
 
-    return PipedModulesTogether(config, log)
+    return GroupsTogether(config, log)
 
 
-def _check_piped_modules(items) -> None:
-    """A module that reads `piped_site` but is not in PIPED_MODULES would run the
-    pipeline again on whichever worker takes it."""
-    readers = {item.nodeid.split("::")[0] for item in items if "piped_site" in item.fixturenames}
-    unlisted = readers - set(PIPED_MODULES)
-    if unlisted:
-        raise pytest.UsageError(f"add {sorted(unlisted)} to PIPED_MODULES in tests/conftest.py")
+def _check_module_groups(items) -> None:
+    """A module that reads a group's fixture but is not in the group would run that
+    fixture's load again on whichever worker takes it."""
+    for fixture, group in MODULE_GROUPS.items():
+        readers = {item.nodeid.split("::")[0] for item in items if fixture in item.fixturenames}
+        unlisted = readers - set(group)
+        if unlisted:
+            raise pytest.UsageError(
+                f"add {sorted(unlisted)} to MODULE_GROUPS[{fixture!r}] in tests/conftest.py"
+            )
 
 
 def pytest_collection_modifyitems(items):
     """Mark each test by its folder, so `-m unit|integration|notebooks` picks a tier, and
     put the longest modules first (a stable sort: each module's own order stays)."""
-    _check_piped_modules(items)
+    _check_module_groups(items)
     for item in items:
         tier = Path(item.fspath).parent.name
         if tier in ("unit", "integration", "notebooks"):
@@ -260,6 +269,15 @@ def piped_site(lake, settings, s3, lake_dir, tmp_path_factory):
     ingested = ingest_sample(settings, work, PIPED_SITE)
     run_notebooks_checking_writes(lake, lake_dir, PIPED_SITE, ingested.dump_id, work / "run")
     return ingested
+
+
+@pytest.fixture(scope="session")
+def real_dump(shared_dumps, lake, settings, tmp_path_factory):
+    """A real dump loaded alone, the oracle of the modules of REAL_DUMP_MODULES (one
+    worker takes them together)."""
+    from real_dump_helpers import load_real_dump
+
+    return load_real_dump(shared_dumps, lake, settings, tmp_path_factory.mktemp("real-dump"))
 
 
 @pytest.fixture(scope="module")

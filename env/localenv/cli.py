@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from localenv.error_lines import one_line
+from localenv.error_lines import USER_ERRORS, RunInterrupted, one_line
 
 
 def _settings(**stated):
@@ -356,8 +356,6 @@ def main(argv: list[str] | None = None) -> None:
     releases.set_defaults(handler=cmd_releases)
 
     args = parser.parse_args(argv)
-    from localenv.local_run import RunInterrupted
-
     try:
         args.handler(args)
         # delta-rs 1.6.6 (the run summary) sometimes aborts in interpreter teardown,
@@ -379,8 +377,6 @@ def main(argv: list[str] | None = None) -> None:
 
 def _user_errors() -> tuple[type[Exception], ...]:
     from pyspark.errors import PySparkException
-
-    from localenv.local_run import USER_ERRORS
 
     return (PySparkException, *USER_ERRORS)
 

@@ -34,9 +34,20 @@ def message_line(message: str) -> str:
     return f"{said[0]}: {causes[-1]}" if causes else said[0]
 
 
+# A Python worker that cannot import the package runs on a node that lacks it: only the
+# driver's side was given it.
+_PACKAGE_MISSING_ON_WORKER = "No module named 'lakehouse'"
+_PACKAGE_FIX = (
+    "the Spark workers cannot import the package: put notebooks/lakehouse in every "
+    "worker's Python environment (README: A Spark cluster of your own)"
+)
+
+
 def error_line(name: str, message: str) -> str:
     """`<name>: <the line that says what went wrong>`, or `<name> (no message)`."""
     line = message_line(message)
+    if name == "PythonException" and _PACKAGE_MISSING_ON_WORKER in line:
+        line = f"{line}; {_PACKAGE_FIX}"
     return f"{name}: {line}" if line else f"{name} (no message)"
 
 
@@ -57,3 +68,11 @@ class NotebookFailed(RuntimeError):
         """The error and its cause in one line: for a Python worker's exception, the last
         line of the worker's traceback, not the PythonException's blank first line."""
         return error_line(self.ename, self.evalue or "")
+
+
+class RunInterrupted(RuntimeError):
+    """Ctrl-C: the run stopped between two commits; running it again resumes it."""
+
+
+# Errors whose message already says what to fix; anything else gets a trace file too.
+USER_ERRORS = (ValueError, LookupError, OSError, RuntimeError)

@@ -15,7 +15,7 @@ from ingest.site_lock import site_lock
 from ingest.sources import source_for
 from lakehouse.graph import RUN_PARAMETERS, NotebookTask, in_dependency_order, run_graph
 from lakehouse.settings import LakeSettings, environment_set
-from localenv.error_lines import one_line
+from localenv.error_lines import USER_ERRORS, RunInterrupted, one_line
 from localenv.lake_summary import refresh_changes, summarize_site
 from localenv.local_cluster import REMOTE_VARIABLE, with_spark
 from localenv.paths import NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
@@ -34,13 +34,6 @@ class StepFailed(RuntimeError):
 class RunFailed(RuntimeError):
     """Anything else that stopped a run: one line, and the whole trace in a log file."""
 
-
-class RunInterrupted(RuntimeError):
-    """Ctrl-C: the run stopped between two commits; running it again resumes it."""
-
-
-# Errors whose message already says what to fix; anything else gets a trace file too.
-USER_ERRORS = (ValueError, LookupError, OSError, RuntimeError)
 
 # Tests hold a run before a step: "<step>:<flag file>" waits while the flag file exists,
 # after touching "<flag file>.reached". Unset, it costs one environment lookup per step.

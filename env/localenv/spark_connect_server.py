@@ -9,7 +9,7 @@ import os
 import socket
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyspark
@@ -30,6 +30,10 @@ class SparkConnectServer:
     state_dir: Path
     port: int = 15002
     host: str = "127.0.0.1"
+    # A cluster's master URL (spark://host:port) and its executors' settings; empty: the
+    # server runs local[N], its executors in its own JVM.
+    master: str = ""
+    executor_conf: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -50,6 +54,8 @@ class SparkConnectServer:
     def command(self) -> list[str]:
         conf = {
             **session_conf(self.settings),
+            **({"spark.master": self.master} if self.master else {}),
+            **self.executor_conf,
             "spark.connect.grpc.binding.address": self.host,
             "spark.connect.grpc.binding.port": str(self.port),
         }

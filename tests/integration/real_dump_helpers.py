@@ -11,6 +11,7 @@ bucket.
 """
 
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import py7zr
@@ -19,7 +20,9 @@ from pipeline_helpers import run_pipeline
 from pyspark.sql import functions as F
 
 from archives import files_xml
+from conftest import absent
 from ingest.ingest_dump import ingest_dump
+from ingest.sources import LocalArchive
 from lakehouse.graph import TABLES
 from lakehouse.lake import Lake
 from lakehouse.schemas import DUMP_TABLES
@@ -194,3 +197,29 @@ def check_lineage(lake, site: str, second_id: str, earlier_dir: Path, later_dir:
     assert edited
     assert all(r["last_seen_dump_id"] != second_id for i, r in lineage.items() if i in deleted)
     return {"added": len(added), "changed": len(edited), "deleted": len(deleted)}
+
+
+@dataclass(frozen=True)
+class RealDump:
+    site: str
+    archive: Path
+    dump_id: str
+    xml_dir: Path  # the archive's files, extracted with py7zr
+    rows: dict[str, list[dict]]  # per file, each row's attributes, as lxml reads them
+
+
+def load_real_dump(shared_dumps: Path, lake, settings, work: Path) -> RealDump:
+    """The Bicycles meta dump (2023-09, CRLF line ends) loaded alone into `lake`."""
+    from pipeline_helpers import run_pipeline
+
+    from ingest.ingest_dump import ingest_dump
+
+    site = "bicycles.meta.stackexchange.com"
+    archive = shared_dumps / f"{site}.7z"
+    if not archive.exists():
+        absent(f"{archive} is absent on this machine")
+    ingested = ingest_dump(LocalArchive(archive), settings, work)
+    assert ingested.dump_id.startswith("2023-09-")  # from the _files.xml mtime
+    run_pipeline(lake, site, ingested.dump_id)
+    rows = extracted_rows(archive, work / "xml")
+    return RealDump(site, archive, ingested.dump_id, work / "xml", rows)

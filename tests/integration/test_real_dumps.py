@@ -9,9 +9,6 @@ test_airflow_scheduler.py, which checks it against the same numbers. A pipeline 
 costs minutes on two cores, so the refresh's oracle is this module's load, not one of
 its own. real_dump_helpers says how the earlier dump is made and the lakes compared."""
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
 from pipeline_helpers import run_pipeline, versions
 from pyspark.sql import functions as F
@@ -25,42 +22,16 @@ from real_dump_helpers import (
     check_rows_stored_or_rejected,
     check_tags_count,
     differences,
-    extracted_rows,
     load_earlier_then_later,
     pack_listed,
 )
 
-from conftest import absent
 from ingest.dump_cut import CutSpec, cut_leaving, write_earlier_dump
-from ingest.ingest_dump import ingest_dump
 from ingest.sources import LocalArchive
 from lakehouse.bronze.dump_history import OlderDump
 from localenv.lake_summary import refresh_changes
 
 pytestmark = pytest.mark.realdump
-
-
-@dataclass(frozen=True)
-class RealDump:
-    site: str
-    archive: Path
-    dump_id: str
-    xml_dir: Path  # the archive's files, extracted with py7zr
-    rows: dict[str, list[dict]]  # per file, each row's attributes, as lxml reads them
-
-
-@pytest.fixture(scope="module")
-def real_dump(shared_dumps, lake, settings, tmp_path_factory) -> RealDump:
-    site = "bicycles.meta.stackexchange.com"
-    archive = shared_dumps / f"{site}.7z"
-    if not archive.exists():
-        absent(f"{archive} is absent on this machine")
-    work = tmp_path_factory.mktemp(site)
-    ingested = ingest_dump(LocalArchive(archive), settings, work)
-    assert ingested.dump_id.startswith("2023-09-")  # from the _files.xml mtime
-    run_pipeline(lake, site, ingested.dump_id)
-    rows = extracted_rows(archive, work / "xml")
-    return RealDump(site, archive, ingested.dump_id, work / "xml", rows)
 
 
 def test_row_counts_match_the_published_ones(real_dump):

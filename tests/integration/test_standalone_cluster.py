@@ -1,0 +1,131 @@
+"""A Spark cluster of your own: a standalone master and two workers, each its own JVM,
+work folder and Python environment, behind a Spark Connect server whose master is that
+cluster. `make local-run` runs on it through LAKE_SPARK_REMOTE alone, and every table it
+writes of a real dump equals the local run's (test_real_dumps.py's load), row by row;
+also after a worker was killed in the middle of the run."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from real_dump_helpers import differences, lake_in_bucket
+
+from localenv.lake_summary import summarize_site
+from localenv.local_cluster import REMOTE_VARIABLE
+from localenv.report import build_report
+from localenv.spark_session import connect_session
+from localenv.standalone_cluster import StandaloneCluster, build_worker_python, install_package
+
+pytestmark = pytest.mark.realdump
+CLUSTER_BUCKET = "cluster-lake"
+
+
+@pytest.fixture(scope="module")
+def worker_pythons(tmp_path_factory) -> tuple:
+    """Each worker's own Python environment, first without the package."""
+    root = tmp_path_factory.mktemp("worker-pythons")
+    return tuple(build_worker_python(root / f"worker-{n}", with_package=False) for n in (1, 2))
+
+
+@pytest.fixture(scope="module")
+def cluster(settings, s3_server, worker_pythons, tmp_path_factory):
+    cluster = StandaloneCluster(settings, tmp_path_factory.mktemp("cluster"), worker_pythons)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+    assert cluster.master.running_pid() is None
+    assert all(worker.process.running_pid() is None for worker in cluster.workers)
+
+
+def lake_run(cluster, *arguments: str, stderr=subprocess.PIPE) -> subprocess.Popen:
+    """`make local-run` as a user with a cluster runs it: LAKE_SPARK_REMOTE names it."""
+    environment = {**os.environ, REMOTE_VARIABLE: cluster.url, "LAKE_BUCKET": CLUSTER_BUCKET}
+    command = [sys.executable, "-m", "localenv.cli", "run", "--no-wait", *arguments]
+    return subprocess.Popen(
+        command, stderr=stderr, stdout=subprocess.PIPE, text=True, env=environment
+    )
+
+
+def test_the_executors_are_other_processes_each_in_its_workers_folder_and_python(cluster):
+    def where(batches):
+        import os
+        import sys
+
+        import pandas
+
+        for batch in batches:
+            yield pandas.DataFrame(
+                {"cwd": [os.getcwd()] * len(batch), "python": [sys.prefix] * len(batch)}
+            )
+
+    session = connect_session(cluster.url, new=True)
+    try:
+        rows = session.range(0, 16, 1, 16).mapInPandas(where, "cwd string, python string").collect()
+    finally:
+        session.stop()
+    assert len(cluster.alive_workers()) == 2
+    for row in rows:
+        worker = next(w for w in cluster.workers if row["cwd"].startswith(str(w.work_dir)))
+        assert row["python"] == str(worker.python_env)
+    assert {row["python"] for row in rows} == {str(w.python_env) for w in cluster.workers}
+
+
+def test_a_cluster_without_the_package_fails_the_first_step_in_one_line(cluster, shared_dumps):
+    run = lake_run(cluster, "--dump", str(shared_dumps / "bicycles.meta.stackexchange.com.7z"))
+    _, said = run.communicate(timeout=600)
+    assert run.returncode == 1
+    last = said.strip().splitlines()[-1]
+    assert "No module named 'lakehouse'" in last, said[-2000:]
+    assert "every worker" in last and "README" in last
+
+
+@pytest.fixture(scope="module")
+def cluster_with_package(cluster, worker_pythons):
+    for python_env in worker_pythons:
+        install_package(python_env)
+    return cluster
+
+
+def _kill_a_worker_once_it_runs_an_executor(cluster) -> None:
+    victim = cluster.workers[1]
+    deadline = time.monotonic() + 300
+    while not any(victim.work_dir.glob("app-*/*/stderr")):
+        assert time.monotonic() < deadline, "no executor ever started on the second worker"
+        time.sleep(0.2)
+    time.sleep(2)  # into the step's tasks
+    os.killpg(victim.process.running_pid(), signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def cluster_load(cluster_with_package, real_dump, s3, shared_dumps):
+    """The real dump through the cluster, a worker killed during the run and started
+    again, then the same command again: the lake it leaves."""
+    cluster = cluster_with_package
+    archive = str(shared_dumps / "bicycles.meta.stackexchange.com.7z")
+    first = lake_run(cluster, "--dump", archive)
+    _kill_a_worker_once_it_runs_an_executor(cluster)
+    _, said = first.communicate(timeout=900)
+    cluster.start_worker(cluster.workers[1])
+    again = lake_run(cluster, "--dump", archive)
+    _, said_again = again.communicate(timeout=900)
+    assert again.returncode == 0, f"{said[-1500:]}\n---\n{said_again[-1500:]}"
+    session = connect_session(cluster.url, new=True)
+    yield lake_in_bucket(session, cluster.settings, CLUSTER_BUCKET)
+    session.stop()
+
+
+def test_every_table_equals_the_local_runs_row_by_row(cluster_load, real_dump, lake):
+    assert differences(cluster_load, lake, real_dump.site) == {}
+
+
+def test_the_summary_and_the_report_read_what_the_cluster_wrote(cluster_load, real_dump, lake):
+    on_cluster = summarize_site(cluster_load.settings, real_dump.site)
+    local = summarize_site(lake.settings, real_dump.site)
+    assert on_cluster["rows"] == local["rows"] and on_cluster["top_tags"] == local["top_tags"]
+    report = build_report(cluster_load.settings, real_dump.site, "cluster", on_cluster)
+    assert real_dump.site in report and local["top_tags"][0]["tag"] in report
