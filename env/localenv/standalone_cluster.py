@@ -30,18 +30,36 @@ MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
 # The Python the executors start, looked up on each worker's own PATH.
 WORKER_PYTHON = "python"
+# What a node's Spark install puts on its executors' PYTHONPATH itself.
+SPARK_SHIPS = ("pyspark==", "py4j==")
 
 
 def build_worker_python(target: Path, with_package: bool = True) -> Path:
     """A Python environment for one worker: the Databricks side's locked libraries, and
-    (unless told otherwise) a copy of the package, as a node would have them installed."""
-    base = getattr(sys, "_base_executable", sys.executable)
-    subprocess.run([base, "-m", "venv", "--clear", str(target)], check=True)
+    (unless told otherwise) a copy of the package, as a node would have them installed.
+    PySpark's own Python comes with the node's Spark (SPARK_HOME), as on any cluster."""
     uv = Path(sys.executable).parent / "uv"
-    python = target / "bin" / "python"
+    base = getattr(sys, "_base_executable", sys.executable)
+    subprocess.run([str(uv), "venv", "--quiet", "--python", base, str(target)], check=True)
+    libraries = target / "libraries.txt"
+    libraries.write_text(
+        "".join(
+            line + "\n"
+            for line in DATABRICKS_LOCK_FILE.read_text().splitlines()
+            if not line.startswith(SPARK_SHIPS)
+        )
+    )
     subprocess.run(
-        [str(uv), "pip", "install", "--quiet", "--python", str(python)]
-        + ["--requirement", str(DATABRICKS_LOCK_FILE)],
+        [
+            str(uv),
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--python",
+            str(target / "bin" / "python"),
+        ]
+        + ["--requirement", str(libraries)],
         check=True,
     )
     if with_package:
