@@ -29,7 +29,22 @@ def connect_session(remote: str, new: bool = False):
     session = builder.create() if new else builder.getOrCreate()
     if not any(session is kept for kept in _OPENED_SESSIONS):
         _OPENED_SESSIONS.append(session)
+        require_same_spark_line(session, remote)
     return session
+
+
+def require_same_spark_line(session, remote: str) -> None:
+    """A client of another Spark line than its server's fails late and obscurely (plans
+    and functions differ between feature releases): refuse it at once, in one line."""
+    import pyspark
+
+    server, client = session.version, pyspark.__version__
+    if server.split(".")[:2] != client.split(".")[:2]:
+        raise RuntimeError(
+            f"the Spark Connect server at {remote} runs Spark {server}, and this runner's "
+            f"PySpark is {client}: run a Spark {'.'.join(client.split('.')[:2])} server "
+            "there (`make spark-start` starts one here), or unset LAKE_SPARK_REMOTE"
+        )
 
 
 def s3a_conf(settings: LakeSettings) -> dict[str, str]:

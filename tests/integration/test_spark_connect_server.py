@@ -218,3 +218,18 @@ def test_the_tests_server_runs_workers_with_the_databricks_runtimes_libraries(sp
         "python": str(DATABRICKS_PYTHON),
         **{name: runtime[name] for name in ("pandas", "pyarrow", "numpy")},
     }
+
+
+def test_a_server_of_another_spark_line_is_refused_in_one_line(spark_server, monkeypatch):
+    """The server reports Spark 4.0.5, as a 4.0 server would, to this 4.1 client."""
+    import pyspark
+    from pyspark.sql.connect.session import SparkSession
+
+    from localenv.spark_session import connect_session
+
+    monkeypatch.setattr(SparkSession, "version", property(lambda session: "4.0.5"))
+    with pytest.raises(RuntimeError) as refused:
+        connect_session(spark_server.url, new=True)
+    said = str(refused.value)
+    assert "\n" not in said
+    assert f"runs Spark 4.0.5, and this runner's PySpark is {pyspark.__version__}" in said
