@@ -6,7 +6,8 @@ SHELL := /bin/bash
 
 # Python 3.12, the Python of Databricks Runtime 18 LTS: found by env/find_python.sh
 # unless PYTHON=/path/to/python3.12 is given.
-ifeq ($(origin PYTHON),undefined)
+# A PYTHON from the environment is taken only when it is a 3.12 (the finder tries it first).
+ifneq ($(origin PYTHON),command line)
 PYTHON := $(shell bash env/find_python.sh)
 endif
 PYTHON_HINT := install it (pyenv install 3.12, apt-get install python3.12, brew install python@3.12, \
@@ -71,10 +72,10 @@ python: ## Check for Python 3.12
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 12) else "error: $(PYTHON) is Python %d.%d; 3.12 is needed: $(PYTHON_HINT)" % sys.version_info[:2])'
 
 .PHONY: java
-java: ## Check for Java 17 or 21
+java: python ## Check for Java 17 or 21
 	@PYTHONPATH=env $(PYTHON) -m localenv.java
 
-$(VENV_STAMP): requirements.lock pyproject.toml
+$(VENV_STAMP): requirements.lock pyproject.toml | python
 	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/pip install --quiet $$(grep '^uv==' requirements.lock)
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python --requirement requirements.lock
@@ -84,7 +85,7 @@ $(VENV_STAMP): requirements.lock pyproject.toml
 .PHONY: databricks-env
 databricks-env: python $(DATABRICKS_STAMP) ## Build .venv-databricks, a Databricks job's libraries, for the tests (once)
 
-$(DATABRICKS_STAMP): requirements.databricks.lock pyproject.toml $(VENV_STAMP)
+$(DATABRICKS_STAMP): requirements.databricks.lock pyproject.toml | python $(VENV_STAMP)
 	$(PYTHON) -m venv --clear $(DATABRICKS_VENV)
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(DATABRICKS_VENV)/bin/python \
 		--requirement requirements.databricks.lock
@@ -152,8 +153,8 @@ kind-ui: ## Port-forward the Kind Airflow UI to http://localhost:8080
 .PHONY: bundle databricks-imitation
 bundle: setup ## Render resources/stackexchange.jobs.yml (the Databricks job) from the pipeline graph
 	$(BIN)/lake bundle
-databricks-imitation: setup ## Run every notebook as a Databricks job would, here (SITE=<name>)
-	$(BIN)/lake databricks-imitation $(if $(SITE),--site "$(SITE)")
+databricks-imitation: setup databricks-env ## Run every notebook as a Databricks job would, in a job's Python, here (SITE=<name>)
+	$(DATABRICKS_VENV)/bin/lake databricks-imitation $(if $(SITE),--site "$(SITE)")
 
 .PHONY: airflow airflow-stop
 airflow: setup ## Start a local Airflow 3 on http://localhost:8080 with the DAGs from dags/
@@ -176,11 +177,11 @@ vacuum: setup ## Remove data files no commit references (left by a killed run), 
 ## --- Development ------------------------------------------------------------
 
 .PHONY: test-unit test-integration test-notebooks
-test-unit: setup ## Unit tests only
+test-unit: setup databricks-env ## Unit tests only
 	$(BIN)/pytest -m unit
-test-integration: setup ## Integration tests (emulator, real dumps)
+test-integration: setup databricks-env ## Integration tests (emulator, real dumps)
 	$(BIN)/pytest -m integration
-test-notebooks: setup ## The notebooks as a Databricks job and the lab's kernel run them
+test-notebooks: setup databricks-env ## The notebooks as a Databricks job and the lab's kernel run them
 	$(BIN)/pytest -m notebooks
 
 .PHONY: lint format hooks
@@ -199,4 +200,4 @@ benchmark: setup ## Time each stage and XML -> bronze (see BENCHMARKS.md)
 .PHONY: clean
 clean: ## Remove the environment, jars, runs and samples (keeps the lake)
 	-$(MAKE) s3-stop
-	rm -rf $(VENV) .cache runs data .local
+	rm -rf $(VENV) $(DATABRICKS_VENV) .cache runs data .local

@@ -4,6 +4,7 @@
 fails when the committed file differs, so the job and the local graph cannot drift.
 """
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,12 +37,12 @@ PARAMETER_DEFAULTS = {
 
 
 def pinned_versions(requirements_file: Path) -> dict[str, str]:
-    """`name==version` lines of a requirements file or lock, by lower-case name."""
+    """`name==version` lines of a requirements file or lock, by normalized name (PEP 503)."""
     versions = {}
     for line in requirements_file.read_text().splitlines():
         name, separator, version = line.partition("==")
         if separator and not line.startswith("#"):
-            versions[name.strip().lower()] = version.strip()
+            versions[re.sub(r"[-_.]+", "-", name.strip()).lower()] = version.strip()
     return versions
 
 

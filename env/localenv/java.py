@@ -36,7 +36,7 @@ def require_supported_java() -> int:
     major = java_major_version()
     if major not in SUPPORTED_MAJORS:
         raise JavaNotFound(
-            f"Java {major} found, but Spark 4.0 here needs Java 17 or 21. {HOW_TO_FIX}"
+            f"Java {major} found, but Spark 4.1 here needs Java 17 or 21. {HOW_TO_FIX}"
         )
     return major
 

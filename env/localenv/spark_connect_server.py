@@ -18,7 +18,7 @@ from lakehouse.settings import LakeSettings
 from localenv.jars import spark_jars
 from localenv.java import require_supported_java
 from localenv.processes import ManagedProcess
-from localenv.spark_session import session_conf
+from localenv.spark_session import SparkLineMismatch, session_conf
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 SPARK_HOME = Path(pyspark.__file__).parent
@@ -89,7 +89,7 @@ class SparkConnectServer:
                 session.sql("SELECT 1").collect()
             finally:  # Kept sessions must not keep a channel open: a start polls often.
                 session.stop()
-        except ImportError:  # this environment cannot be a client: waiting won't help
+        except (ImportError, SparkLineMismatch):  # waiting for the server won't help
             raise
         except Exception:  # noqa: BLE001 - anything but an answer means "no"
             return False
@@ -113,11 +113,11 @@ class SparkConnectServer:
             **os.environ,
             "SPARK_HOME": str(SPARK_HOME),
             # Python UDF workers (mapInArrow, the text UDFs) run the job's interpreter.
-            "PYSPARK_PYTHON": self.settings.job_python or sys.executable,
+            "PYSPARK_PYTHON": self._worker_python,
             "SPARK_LOCAL_IP": "127.0.0.1",
         }
         process = self.process.spawn(self.command(), env=env)
-        self._serves_file.write_text(self.settings.s3_endpoint)
+        self._serves_file.write_text(self._serves)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -127,7 +127,7 @@ class SparkConnectServer:
                 )
             try:
                 answered = self.answers()
-            except ImportError:  # no client here: nothing will ever reach the server
+            except (ImportError, SparkLineMismatch):  # nothing will ever reach it
                 self.stop()
                 raise
             if answered:
@@ -136,15 +136,28 @@ class SparkConnectServer:
         self.stop()
         raise TimeoutError(f"Spark Connect did not answer on {self.url} within {timeout}s")
 
+    @property
+    def _worker_python(self) -> str:
+        return self.settings.job_python or sys.executable
+
+    @property
+    def _serves(self) -> str:
+        return f"{self.settings.s3_endpoint}\n{self._worker_python}"
+
     def _check_it_serves_this_lake(self) -> None:
-        """Its S3 endpoint is fixed when it starts; a runner set to another would read and
-        write the wrong lake."""
+        """Its S3 endpoint and its workers' Python are fixed when it starts; a runner set
+        to others would read and write the wrong lake, or test other libraries."""
         serves = self._serves_file.read_text() if self._serves_file.exists() else "unknown"
-        if serves != self.settings.s3_endpoint:
+        endpoint, _, python = serves.partition("\n")
+        if serves != self._serves:
+            wanted = self.settings.s3_endpoint
+            said = (
+                f"reads the S3 server at {endpoint}, not LAKE_S3_ENDPOINT={wanted}"
+                if endpoint != wanted
+                else f"runs its Python workers in {python or 'unknown'}, not {self._worker_python}"
+            )
             raise RuntimeError(
-                f"Spark Connect on {self.url} reads the S3 server at {serves}, not "
-                f"LAKE_S3_ENDPOINT={self.settings.s3_endpoint}: stop it with `make spark-stop` "
-                "and run again"
+                f"Spark Connect on {self.url} {said}: stop it with `make spark-stop` and run again"
             )
 
     def stop(self) -> str:

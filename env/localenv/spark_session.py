@@ -28,9 +28,17 @@ def connect_session(remote: str, new: bool = False):
     builder = SparkSession.builder.remote(remote)
     session = builder.create() if new else builder.getOrCreate()
     if not any(session is kept for kept in _OPENED_SESSIONS):
+        try:
+            require_same_spark_line(session, remote)
+        except SparkLineMismatch:
+            session.stop()
+            raise
         _OPENED_SESSIONS.append(session)
-        require_same_spark_line(session, remote)
     return session
+
+
+class SparkLineMismatch(RuntimeError):
+    """The server runs another Spark feature line than this client's PySpark."""
 
 
 def require_same_spark_line(session, remote: str) -> None:
@@ -39,11 +47,12 @@ def require_same_spark_line(session, remote: str) -> None:
     import pyspark
 
     server, client = session.version, pyspark.__version__
+    line = ".".join(client.split(".")[:2])
     if server.split(".")[:2] != client.split(".")[:2]:
-        raise RuntimeError(
+        raise SparkLineMismatch(
             f"the Spark Connect server at {remote} runs Spark {server}, and this runner's "
-            f"PySpark is {client}: run a Spark {'.'.join(client.split('.')[:2])} server "
-            "there (`make spark-start` starts one here), or unset LAKE_SPARK_REMOTE"
+            f"PySpark is {client}: run a Spark {line} server there (here: `make spark-stop "
+            "spark-start`), or unset LAKE_SPARK_REMOTE"
         )
 
 

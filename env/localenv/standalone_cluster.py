@@ -130,6 +130,8 @@ class StandaloneCluster:
                 "spark.executor.cores": str(self.cores_per_worker),
                 "spark.executor.memory": self.memory_per_worker,
                 "spark.cores.max": str(self.cores_per_worker * len(self.python_envs)),
+                # No job before every worker's executor is there (standalone's default: 0).
+                "spark.scheduler.minRegisteredResourcesRatio": "1.0",
             },
         )
 
@@ -147,6 +149,13 @@ class StandaloneCluster:
         return env
 
     def start(self, timeout: float = 120) -> str:
+        try:
+            return self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout: float) -> str:
         self.master.spawn(
             self._spark_class(
                 MASTER_CLASS,
@@ -189,7 +198,6 @@ class StandaloneCluster:
         deadline = time.monotonic() + timeout
         while len(self.alive_workers()) < len(self.python_envs):
             if time.monotonic() > deadline:
-                self.stop()
                 raise TimeoutError(
                     f"the standalone master {self.master_url} has "
                     f"{len(self.alive_workers())} of {len(self.python_envs)} workers after "

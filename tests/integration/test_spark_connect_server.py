@@ -85,6 +85,17 @@ def test_a_server_is_not_reused_for_another_s3_endpoint(server, settings):
         elsewhere.start()
 
 
+def test_a_server_is_not_reused_for_other_workers_python(server, settings):
+    server, _ = server
+    other = SparkConnectServer(
+        settings.model_copy(update={"job_python": "/opt/other/python"}),
+        server.state_dir,
+        port=server.port,
+    )
+    with pytest.raises(RuntimeError, match=r"runs its Python workers in .+, not /opt/other/python"):
+        other.start()
+
+
 def test_lake_sql_reads_each_lakes_own_table_on_one_server(lake, settings, s3):
     """Two lakes (buckets) through one Spark Connect server: each query reads its own
     lake's table, whichever lake named it first."""
@@ -233,3 +244,6 @@ def test_a_server_of_another_spark_line_is_refused_in_one_line(spark_server, mon
     said = str(refused.value)
     assert "\n" not in said
     assert f"runs Spark 4.0.5, and this runner's PySpark is {pyspark.__version__}" in said
+    # Another release of the same line is served: 4.1.0 to a 4.1.x client.
+    monkeypatch.setattr(SparkSession, "version", property(lambda session: "4.1.0"))
+    connect_session(spark_server.url, new=True).stop()

@@ -12,7 +12,12 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from localenv.bundle_job import pinned_versions
-from localenv.paths import DATABRICKS_PYTHON, DATABRICKS_RUNTIME_FILE, NOTEBOOKS_DIR
+from localenv.paths import (
+    DATABRICKS_PYTHON,
+    DATABRICKS_RUNTIME_FILE,
+    JOB_LIBRARIES_FILE,
+    NOTEBOOKS_DIR,
+)
 
 RUNTIME = pinned_versions(DATABRICKS_RUNTIME_FILE)
 # What the code in Spark's Python workers calls: these must be the runtime's, exactly.
@@ -22,8 +27,7 @@ _DISTRIBUTIONS = """
 import json
 from importlib.metadata import distributions
 print(json.dumps([
-    {"name": d.metadata["Name"], "version": d.version, "requires": d.requires or [],
-     "extras": d.metadata.get_all("Provides-Extra") or []}
+    {"name": d.metadata["Name"], "version": d.version, "requires": d.requires or []}
     for d in distributions()
 ]))
 """
@@ -41,16 +45,25 @@ def databricks_distributions() -> list[dict]:
     return json.loads(found.stdout)
 
 
-def _excludes(distribution: dict, requirement: str, name: str, version: str) -> bool:
-    """True when `requirement` of `distribution` is on `name` and refuses `version`."""
-    parsed = Requirement(requirement)
-    if canonical(parsed.name) != name:
-        return False
-    if parsed.marker and not any(
-        parsed.marker.evaluate({"extra": extra}) for extra in ["", *distribution["extras"]]
-    ):
-        return False
-    return not parsed.specifier.contains(Version(version), prereleases=True)
+def requirements_in_play(distributions: list[dict]) -> list[tuple[str, Requirement]]:
+    """(who requires, what) for every requirement reached from the job's libraries and the
+    local Spark Connect client, with the extras each was asked for."""
+    by_name = {canonical(d["name"]): d for d in distributions}
+    to_visit = [(name, "") for name in pinned_versions(JOB_LIBRARIES_FILE)]
+    to_visit.append(("pyspark", "connect"))
+    seen, found = set(), []
+    while to_visit:
+        name, extra = to_visit.pop()
+        if (name, extra) in seen or name not in by_name:
+            continue
+        seen.add((name, extra))
+        for requirement in map(Requirement, by_name[name]["requires"]):
+            if requirement.marker and not requirement.marker.evaluate({"extra": extra}):
+                continue
+            found.append((name, requirement))
+            required = canonical(requirement.name)
+            to_visit += [(required, e) for e in ("", *requirement.extras)]
+    return found
 
 
 def test_the_environment_holds_the_runtimes_libraries_or_says_who_moved_one(
@@ -59,14 +72,15 @@ def test_the_environment_holds_the_runtimes_libraries_or_says_who_moved_one(
     installed = {canonical(d["name"]): d["version"] for d in databricks_distributions}
     for name in WORKER_LIBRARIES:
         assert installed.get(name) == RUNTIME[name], name
+    in_play = requirements_in_play(databricks_distributions)
     for name, version in RUNTIME.items():
         if installed.get(name) == version:
             continue
         movers = [
-            d["name"]
-            for d in databricks_distributions
-            for requirement in d["requires"]
-            if _excludes(d, requirement, name, version)
+            who
+            for who, requirement in in_play
+            if canonical(requirement.name) == name
+            and not requirement.specifier.contains(Version(version), prereleases=True)
         ]
         assert movers, f"{name} is {installed.get(name)}, not the runtime's {version}"
 
