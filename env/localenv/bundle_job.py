@@ -36,13 +36,18 @@ PARAMETER_DEFAULTS = {
 }
 
 
+def normalized_name(name: str) -> str:
+    """A distribution's name as PEP 503 compares them: `jupyter_client` is `jupyter-client`."""
+    return re.sub(r"[-_.]+", "-", name.strip()).lower()
+
+
 def pinned_versions(requirements_file: Path) -> dict[str, str]:
-    """`name==version` lines of a requirements file or lock, by normalized name (PEP 503)."""
+    """`name==version` lines of a requirements file or lock, by normalized name."""
     versions = {}
     for line in requirements_file.read_text().splitlines():
         name, separator, version = line.partition("==")
         if separator and not line.startswith("#"):
-            versions[re.sub(r"[-_.]+", "-", name.strip()).lower()] = version.strip()
+            versions[normalized_name(name)] = version.strip()
     return versions
 
 

@@ -7,16 +7,13 @@ every post.
 """
 
 import os
-import pty
 import signal
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import psutil
 import pytest
+from lake_runs import Run
 from lxml import etree
 from pipeline_helpers import versions
 from pyspark.sql import functions as F
@@ -27,69 +24,7 @@ from ingest.site_lock import lock_holder
 from lakehouse.lake import Lake
 from lakehouse.settings import environment_set
 from localenv.kernel_specs import KERNEL_MODULE
-from localenv.local_run import PAUSE_HOOK
 from site_locks import take_over
-
-
-class Run:
-    """One `lake run --dump` in its own process group, as a terminal starts it; with
-    `terminal`, its output goes to a pseudo-terminal, as a user in a terminal sees it."""
-
-    def __init__(
-        self, archive: Path, settings, work: Path, name: str, pause: str = "", terminal=False
-    ):
-        self.stderr_path = work / f"{name}.stderr"
-        env = {
-            **os.environ,
-            "LAKE_BUCKET": settings.bucket,
-            "LAKE_RUNS_DIR": str(work / "runs"),
-            "LAKE_WORK_DIR": str(work / f"{name}-work"),
-        }
-        if pause:
-            env[PAUSE_HOOK] = pause
-        command = [sys.executable, "-m", "localenv.cli", "run", "--dump", str(archive)]
-        if terminal:
-            self._start_in_terminal(command, env)
-            return
-        with self.stderr_path.open("w") as stderr:
-            self.process = subprocess.Popen(
-                command, stdout=subprocess.DEVNULL, stderr=stderr, env=env, start_new_session=True
-            )
-
-    def _start_in_terminal(self, command: list[str], env: dict) -> None:
-        """stdout and stderr on one pty; what it shows is copied to `stderr_path`."""
-        self.stderr_path.touch()
-        controller, terminal = pty.openpty()
-        self.process = subprocess.Popen(
-            command, stdout=terminal, stderr=terminal, env=env, start_new_session=True
-        )
-        os.close(terminal)
-
-        def copy() -> None:
-            with self.stderr_path.open("wb") as shown:
-                while True:
-                    try:
-                        data = os.read(controller, 4096)
-                    except OSError:  # EIO: the run has closed the terminal
-                        break
-                    if not data:
-                        break
-                    shown.write(data)
-                    shown.flush()
-            os.close(controller)
-
-        self._copier = threading.Thread(target=copy, daemon=True)
-        self._copier.start()
-
-    @property
-    def stderr(self) -> str:
-        return self.stderr_path.read_text()
-
-    def wait(self, timeout: float = 900) -> int:
-        code = self.process.wait(timeout=timeout)
-        if getattr(self, "_copier", None):
-            self._copier.join(timeout=10)
-        return code
 
 
 def wait_for(condition, timeout: float, what: str, runs: list[Run] = ()) -> None:

@@ -74,26 +74,28 @@ def test_open_lake_runs_on_the_server_named_by_lake_spark_remote(spark_server, s
     assert lake.sql("SELECT count(*) AS n FROM bronze.remote_check").first()["n"] == 3
 
 
-def test_a_server_is_not_reused_for_another_s3_endpoint(server, settings):
+@pytest.mark.parametrize(
+    ("other", "refusal"),
+    [
+        (
+            {"s3_endpoint": "http://127.0.0.1:1"},
+            r"reads the S3 server at http://127\.0\.0\.1:\d+, not ",
+        ),
+        (
+            {"job_python": "/opt/other/python"},
+            r"runs its Python workers in .+, not /opt/other/python",
+        ),
+    ],
+)
+def test_a_server_is_not_reused_for_another_lake_or_workers_python(
+    server, settings, other, refusal
+):
     server, _ = server
     elsewhere = SparkConnectServer(
-        settings.model_copy(update={"s3_endpoint": "http://127.0.0.1:1"}),
-        server.state_dir,
-        port=server.port,
+        settings.model_copy(update=other), server.state_dir, port=server.port
     )
-    with pytest.raises(RuntimeError, match=r"reads the S3 server at http://127\.0\.0\.1:\d+, not "):
+    with pytest.raises(RuntimeError, match=refusal):
         elsewhere.start()
-
-
-def test_a_server_is_not_reused_for_other_workers_python(server, settings):
-    server, _ = server
-    other = SparkConnectServer(
-        settings.model_copy(update={"job_python": "/opt/other/python"}),
-        server.state_dir,
-        port=server.port,
-    )
-    with pytest.raises(RuntimeError, match=r"runs its Python workers in .+, not /opt/other/python"):
-        other.start()
 
 
 def test_lake_sql_reads_each_lakes_own_table_on_one_server(lake, settings, s3):

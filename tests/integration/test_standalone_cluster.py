@@ -6,17 +6,17 @@ also after a worker was killed in the middle of the run."""
 
 import os
 import signal
-import subprocess
 import sys
 import time
 
 import pytest
+from lake_runs import Run
 from real_dump_helpers import differences, lake_in_bucket
 
 from lakehouse.lake import Lake
+from lakehouse.settings import environment_set
 from localenv.lake_summary import summarize_site
 from localenv.local_cluster import REMOTE_VARIABLE
-from localenv.local_run import PAUSE_HOOK
 from localenv.report import build_report
 from localenv.spark_session import connect_session
 from localenv.standalone_cluster import StandaloneCluster, build_worker_python, install_package
@@ -44,21 +44,17 @@ def cluster(settings, s3_server, worker_pythons, tmp_path_factory):
     assert all(worker.process.running_pid() is None for worker in cluster.workers)
 
 
-def lake_run(cluster, *arguments: str, pause_before: str = "") -> subprocess.Popen:
+def cluster_run(cluster, shared_dumps, work, name: str, **options) -> Run:
     """`make local-run` as a user with a cluster runs it: LAKE_SPARK_REMOTE names it."""
-    environment = {**os.environ, REMOTE_VARIABLE: cluster.url, "LAKE_BUCKET": CLUSTER_BUCKET}
-    if pause_before:
-        environment[PAUSE_HOOK] = pause_before
-    command = [sys.executable, "-m", "localenv.cli", "run", "--no-wait", *arguments]
-    return subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment
-    )
+    archive = shared_dumps / "bicycles.meta.stackexchange.com.7z"
+    settings = cluster.settings.model_copy(update={"bucket": CLUSTER_BUCKET})
+    with environment_set({REMOTE_VARIABLE: cluster.url}):
+        return Run(archive, settings, work, name, **options)
 
 
 def test_the_executors_are_other_processes_each_in_its_workers_folder_and_python(cluster):
     def where(batches):
         import os
-        import sys
 
         import pandas
 
@@ -79,12 +75,13 @@ def test_the_executors_are_other_processes_each_in_its_workers_folder_and_python
     assert {row["python"] for row in rows} == {str(w.python_env) for w in cluster.workers}
 
 
-def test_a_cluster_without_the_package_fails_the_first_step_in_one_line(cluster, shared_dumps):
-    run = lake_run(cluster, "--dump", str(shared_dumps / "bicycles.meta.stackexchange.com.7z"))
-    _, said = run.communicate(timeout=600)
-    assert run.returncode == 1
-    last = said.strip().splitlines()[-1]
-    assert "No module named 'lakehouse'" in last, said[-2000:]
+def test_a_cluster_without_the_package_fails_the_first_step_in_one_line(
+    cluster, shared_dumps, tmp_path
+):
+    run = cluster_run(cluster, shared_dumps, tmp_path, "no-package", terminal=True)
+    assert run.wait() == 1
+    last = run.stderr.strip().splitlines()[-1]
+    assert "No module named 'lakehouse'" in last, run.stderr[-2000:]
     assert "every worker" in last and "README" in last
 
 
@@ -110,26 +107,24 @@ def cluster_load(cluster_with_package, real_dump, s3, shared_dumps, tmp_path_fac
     lake it leaves."""
     cluster = cluster_with_package
     victim = cluster.workers[1]
-    archive = str(shared_dumps / "bicycles.meta.stackexchange.com.7z")
-    hold = tmp_path_factory.mktemp("hold") / "before-bronze"
+    work = tmp_path_factory.mktemp("cluster-runs")
+    hold = work / "before-bronze"
     hold.touch()
-    first = lake_run(cluster, "--dump", archive, pause_before=f"bronze_posts:{hold}")
+    first = cluster_run(cluster, shared_dumps, work, "first", pause=f"bronze_posts:{hold}")
     deadline = time.monotonic() + 300
     while not hold.with_suffix(".reached").exists():
-        assert first.poll() is None and time.monotonic() < deadline, "never held at bronze_posts"
+        assert first.process.poll() is None and time.monotonic() < deadline, first.stderr
         time.sleep(0.2)
     tasks_before = _task_lines(victim)
     hold.unlink()
     while _task_lines(victim) == tasks_before:
-        assert first.poll() is None and time.monotonic() < deadline, "no task reached it"
+        assert first.process.poll() is None and time.monotonic() < deadline, "no task reached it"
         time.sleep(0.05)
     os.killpg(victim.process.running_pid(), signal.SIGKILL)
-    _, said = first.communicate(timeout=900)
-    assert first.returncode == 0, said[-2000:]  # Spark ran the lost tasks elsewhere
+    assert first.wait() == 0, first.stderr[-2000:]  # Spark ran the lost tasks elsewhere
     cluster.start_worker(victim)
-    again = lake_run(cluster, "--dump", archive)
-    _, said_again = again.communicate(timeout=900)
-    assert again.returncode == 0, said_again[-2000:]
+    again = cluster_run(cluster, shared_dumps, work, "again")
+    assert again.wait() == 0, again.stderr[-2000:]
     session = connect_session(cluster.url, new=True)
     yield lake_in_bucket(session, cluster.settings, CLUSTER_BUCKET)
     session.stop()

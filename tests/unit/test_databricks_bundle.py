@@ -20,7 +20,7 @@ from lakehouse.graph import PIPELINE, RUN_PARAMETERS, TABLES
 from lakehouse.lake import Lake
 from lakehouse.runtime import SETTING_WIDGETS
 from lakehouse.settings import LakeSettings
-from localenv.bundle_job import MEDALLION_JOB, pinned_versions, render
+from localenv.bundle_job import MEDALLION_JOB, normalized_name, pinned_versions, render
 from localenv.paths import (
     BUNDLE_JOBS_FILE,
     DATABRICKS_LOCK_FILE,
@@ -95,17 +95,13 @@ def imported_distributions(package_dir) -> set[str]:
         for name in by_top_name[top]:
             files = distribution(name).files or []
             if any(Path(distribution(name).locate_file(f)).resolve() == origin for f in files):
-                found.add(canonicalize(name))
+                found.add(normalized_name(name))
     return found
-
-
-def canonicalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def test_the_job_installs_what_the_package_imports_beyond_the_runtime():
     imported = imported_distributions(REPO_ROOT / "notebooks" / "lakehouse")
-    assert imported - RUNTIME_PROVIDES == {canonicalize(name) for name in JOB_LIBRARIES}
+    assert imported - RUNTIME_PROVIDES == {normalized_name(name) for name in JOB_LIBRARIES}
 
 
 def test_every_variable_used_is_declared_and_every_declared_one_used():

@@ -4,14 +4,13 @@ where a job library or the local Spark Connect client needs another version, plu
 job's own libraries; and the package imports under it."""
 
 import json
-import re
 import subprocess
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from localenv.bundle_job import pinned_versions
+from localenv.bundle_job import normalized_name, pinned_versions
 from localenv.paths import (
     DATABRICKS_PYTHON,
     DATABRICKS_RUNTIME_FILE,
@@ -33,10 +32,6 @@ print(json.dumps([
 """
 
 
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 @pytest.fixture(scope="module")
 def databricks_distributions() -> list[dict]:
     found = subprocess.run(
@@ -48,7 +43,7 @@ def databricks_distributions() -> list[dict]:
 def requirements_in_play(distributions: list[dict]) -> list[tuple[str, Requirement]]:
     """(who requires, what) for every requirement reached from the job's libraries and the
     local Spark Connect client, with the extras each was asked for."""
-    by_name = {canonical(d["name"]): d for d in distributions}
+    by_name = {normalized_name(d["name"]): d for d in distributions}
     to_visit = [(name, "") for name in pinned_versions(JOB_LIBRARIES_FILE)]
     to_visit.append(("pyspark", "connect"))
     seen, found = set(), []
@@ -61,7 +56,7 @@ def requirements_in_play(distributions: list[dict]) -> list[tuple[str, Requireme
             if requirement.marker and not requirement.marker.evaluate({"extra": extra}):
                 continue
             found.append((name, requirement))
-            required = canonical(requirement.name)
+            required = normalized_name(requirement.name)
             to_visit += [(required, e) for e in ("", *requirement.extras)]
     return found
 
@@ -69,7 +64,7 @@ def requirements_in_play(distributions: list[dict]) -> list[tuple[str, Requireme
 def test_the_environment_holds_the_runtimes_libraries_or_says_who_moved_one(
     databricks_distributions,
 ):
-    installed = {canonical(d["name"]): d["version"] for d in databricks_distributions}
+    installed = {normalized_name(d["name"]): d["version"] for d in databricks_distributions}
     for name in WORKER_LIBRARIES:
         assert installed.get(name) == RUNTIME[name], name
     in_play = requirements_in_play(databricks_distributions)
@@ -79,7 +74,7 @@ def test_the_environment_holds_the_runtimes_libraries_or_says_who_moved_one(
         movers = [
             who
             for who, requirement in in_play
-            if canonical(requirement.name) == name
+            if normalized_name(requirement.name) == name
             and not requirement.specifier.contains(Version(version), prereleases=True)
         ]
         assert movers, f"{name} is {installed.get(name)}, not the runtime's {version}"

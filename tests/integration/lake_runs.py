@@ -1,0 +1,71 @@
+"""`lake run` as a user starts it, in a process of its own, for the tests that watch it."""
+
+import os
+import pty
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from localenv.local_run import PAUSE_HOOK
+
+
+class Run:
+    """One `lake run --dump` in its own process group, as a terminal starts it; with
+    `terminal`, its output goes to a pseudo-terminal, as a user in a terminal sees it."""
+
+    def __init__(
+        self, archive: Path, settings, work: Path, name: str, pause: str = "", terminal=False
+    ):
+        self.stderr_path = work / f"{name}.stderr"
+        env = {
+            **os.environ,
+            "LAKE_BUCKET": settings.bucket,
+            "LAKE_RUNS_DIR": str(work / "runs"),
+            "LAKE_WORK_DIR": str(work / f"{name}-work"),
+        }
+        if pause:
+            env[PAUSE_HOOK] = pause
+        command = [sys.executable, "-m", "localenv.cli", "run", "--dump", str(archive)]
+        if terminal:
+            self._start_in_terminal(command, env)
+            return
+        with self.stderr_path.open("w") as stderr:
+            self.process = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=stderr, env=env, start_new_session=True
+            )
+
+    def _start_in_terminal(self, command: list[str], env: dict) -> None:
+        """stdout and stderr on one pty; what it shows is copied to `stderr_path`."""
+        self.stderr_path.touch()
+        controller, terminal = pty.openpty()
+        self.process = subprocess.Popen(
+            command, stdout=terminal, stderr=terminal, env=env, start_new_session=True
+        )
+        os.close(terminal)
+
+        def copy() -> None:
+            with self.stderr_path.open("wb") as shown:
+                while True:
+                    try:
+                        data = os.read(controller, 4096)
+                    except OSError:  # EIO: the run has closed the terminal
+                        break
+                    if not data:
+                        break
+                    shown.write(data)
+                    shown.flush()
+            os.close(controller)
+
+        self._copier = threading.Thread(target=copy, daemon=True)
+        self._copier.start()
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()
+
+    def wait(self, timeout: float = 900) -> int:
+        code = self.process.wait(timeout=timeout)
+        if getattr(self, "_copier", None):
+            self._copier.join(timeout=10)
+        return code
