@@ -20,6 +20,7 @@ LAB_STATE_DIR = STATE_DIR / "lab"
 LOCK_FILE = REPO_ROOT / "requirements.lock"
 # The Databricks side: the runtime's libraries, the job's on top, their lock, their venv.
 DATABRICKS_RUNTIME_FILE = REPO_ROOT / "env" / "databricks_runtime.txt"
+SERVERLESS_ENVIRONMENT_FILE = REPO_ROOT / "env" / "serverless_environment.txt"
 JOB_LIBRARIES_FILE = REPO_ROOT / "requirements.databricks.in"
 DATABRICKS_LOCK_FILE = REPO_ROOT / "requirements.databricks.lock"
 DATABRICKS_PYTHON = REPO_ROOT / ".venv-databricks" / "bin" / "python"

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from lakehouse.settings import LakeSettings
-from localenv.bundle_job import pinned_versions
+from localenv.databricks_compute import pinned_versions
 from localenv.paths import DATABRICKS_PYTHON, DATABRICKS_RUNTIME_FILE
 from localenv.ports import free_port
 from localenv.spark_connect_server import SparkConnectServer

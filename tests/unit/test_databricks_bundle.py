@@ -5,6 +5,7 @@ import ast
 import importlib.util
 import json
 import re
+import shlex
 import subprocess
 import sys
 from importlib.metadata import distribution, packages_distributions
@@ -20,7 +21,13 @@ from lakehouse.graph import PIPELINE, RUN_PARAMETERS, TABLES
 from lakehouse.lake import Lake
 from lakehouse.runtime import SETTING_WIDGETS
 from lakehouse.settings import LakeSettings
-from localenv.bundle_job import MEDALLION_JOB, normalized_name, pinned_versions, render
+from localenv.bundle_job import CLUSTER_JOB, COMPUTE_JOBS, MEDALLION_JOB, render
+from localenv.databricks_compute import (
+    ENVIRONMENT_KEY,
+    SERVERLESS_ENVIRONMENT_VERSION,
+    normalized_name,
+    pinned_versions,
+)
 from localenv.paths import (
     BUNDLE_JOBS_FILE,
     DATABRICKS_LOCK_FILE,
@@ -51,8 +58,9 @@ def test_the_committed_jobs_are_rendered_from_the_graph():
     assert BUNDLE_JOBS_FILE.read_text() == render(JOB_LIBRARIES_FILE), "run `make bundle`, commit"
 
 
-def test_the_medallion_job_has_the_graphs_tasks_and_dependencies():
-    tasks = {task["task_key"]: task for task in JOBS[MEDALLION_JOB]["tasks"]}
+@pytest.mark.parametrize("job", COMPUTE_JOBS.values())
+def test_the_medallion_job_has_the_graphs_tasks_and_dependencies(job):
+    tasks = {task["task_key"]: task for task in JOBS[job]["tasks"]}
     assert set(tasks) == {node.notebook for node in PIPELINE}
     for node in PIPELINE:
         depends_on = {d["task_key"] for d in tasks[node.notebook].get("depends_on", [])}
@@ -61,17 +69,34 @@ def test_the_medallion_job_has_the_graphs_tasks_and_dependencies():
         assert notebook.resolve().is_file()
 
 
-def test_job_parameters_are_the_widgets_the_notebooks_read():
-    names = [p["name"] for p in JOBS[MEDALLION_JOB]["parameters"]]
+@pytest.mark.parametrize("job", COMPUTE_JOBS.values())
+def test_job_parameters_are_the_widgets_the_notebooks_read(job):
+    names = [p["name"] for p in JOBS[job]["parameters"]]
     assert names == [*RUN_PARAMETERS, *SETTING_WIDGETS]
 
 
 def test_every_task_installs_the_job_libraries_the_tests_ran():
     locked = pinned_versions(DATABRICKS_LOCK_FILE)
     assert {name: locked.get(name) for name in JOB_LIBRARIES} == JOB_LIBRARIES, "run `make lock`"
+    pinned = [f"{name}=={version}" for name, version in JOB_LIBRARIES.items()]
+    for task in JOBS[CLUSTER_JOB]["tasks"]:
+        assert task["job_cluster_key"] == JOBS[CLUSTER_JOB]["job_clusters"][0]["job_cluster_key"]
+        assert [library["pypi"]["package"] for library in task["libraries"]] == pinned
+    # Serverless: no task libraries, the job's environment, at the version the tests stand for.
+    [environment] = JOBS[MEDALLION_JOB]["environments"]
+    assert environment["spec"] == {
+        "environment_version": SERVERLESS_ENVIRONMENT_VERSION,
+        "dependencies": pinned,
+    }
     for task in JOBS[MEDALLION_JOB]["tasks"]:
-        packages = [library["pypi"]["package"] for library in task["libraries"]]
-        assert packages == [f"{name}=={version}" for name, version in JOB_LIBRARIES.items()]
+        assert "libraries" not in task and "job_cluster_key" not in task
+        assert task["environment_key"] == environment["environment_key"] == ENVIRONMENT_KEY
+
+
+def test_the_job_cluster_has_an_explicit_size():
+    [cluster] = JOBS[CLUSTER_JOB]["job_clusters"]
+    assert cluster["new_cluster"]["num_workers"] == "${var.cluster_workers}"
+    assert int(BUNDLE["variables"]["cluster_workers"]["default"]) >= 1
 
 
 def imported_distributions(package_dir) -> set[str]:
@@ -118,12 +143,13 @@ def test_resources_parse_into_the_bundle_types():
     assert dashboard.display_name == "StackExchange Overview"
 
 
-def test_the_deployed_job_parses_into_the_jobs_api_settings():
+@pytest.mark.parametrize("job", COMPUTE_JOBS.values())
+def test_the_deployed_job_parses_into_the_jobs_api_settings(job):
     variables = {name: f"<{name}>" for name in BUNDLE["variables"]}
-    job = with_variables(JOBS[MEDALLION_JOB], variables)
-    settings = JobSettings.from_dict(job)
-    assert [task.task_key for task in settings.tasks] == [t["task_key"] for t in job["tasks"]]
-    assert settings.job_clusters[0].new_cluster.policy_id == "<cluster_policy_id>"
+    spec = with_variables(JOBS[job], variables)
+    settings = JobSettings.from_dict(spec)
+    assert [task.task_key for task in settings.tasks] == [t["task_key"] for t in spec["tasks"]]
+    assert settings.queue.enabled
     assert JobSettings.from_dict(settings.as_dict()).as_dict() == settings.as_dict()
 
 
@@ -199,3 +225,67 @@ def test_dashboard_widgets_use_their_datasets_columns():
                 for field in query["query"]["fields"]:
                     used |= set(re.findall(r"`([a-z_]+)`", field["expression"]))
                 assert used <= columns[query["query"]["datasetName"]], item["widget"]["name"]
+
+
+def readme_deploy_commands() -> list[str]:
+    """The shell lines of the README's "Deploy and run" block, comments dropped."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme[readme.index("**Deploy and run**") :]
+    block = section[section.index("```bash") + len("```bash") : section.index("```\n")]
+    lines = [line.split("#")[0].strip() for line in block.splitlines()]
+    return [line for line in lines if line]
+
+
+def values_of_command(command: str, exported: dict[str, str]) -> tuple[list[str], str, dict]:
+    """(verb and arguments, target, the variables it resolves) of a `databricks bundle` line,
+    by the precedence of "Substitutions and variables in Databricks Asset Bundles"
+    (https://docs.databricks.com/dev-tools/bundles/variables.html): --var, then
+    BUNDLE_VAR_ variables, then the target's `variables`, then the default."""
+    words = shlex.split(command)
+    assert words[:2] == ["databricks", "bundle"], command
+    arguments, given = [], {}
+    target = next(name for name, t in BUNDLE["targets"].items() if t.get("default"))
+    options = iter(words[2:])
+    for word in options:
+        if word == "-t":
+            target = next(options)
+        elif word == "--params":
+            next(options)
+        elif word.startswith("--var="):
+            name, _, value = word.removeprefix("--var=").partition("=")
+            given[name] = value
+        elif not word.startswith("-"):
+            arguments.append(word)
+    values = {
+        name: str(spec["default"])
+        for name, spec in BUNDLE["variables"].items()
+        if "default" in spec
+    }
+    values |= BUNDLE["targets"][target].get("variables", {}) | exported | given
+    return arguments, target, values
+
+
+def test_the_readme_deploy_commands_give_every_variable_a_value():
+    exported, targets, runs = {}, set(), []
+    for command in readme_deploy_commands():
+        if command.startswith("export "):
+            name, _, value = command.removeprefix("export ").partition("=")
+            if name.startswith("BUNDLE_VAR_"):
+                exported[name.removeprefix("BUNDLE_VAR_")] = value
+            continue
+        (verb, *job), target, values = values_of_command(command, exported)
+        assert verb in ("validate", "deploy", "run"), command
+        missing = sorted(set(BUNDLE["variables"]) - {n for n, v in values.items() if v})
+        assert not missing, f"`{command}` leaves {missing} without a value"
+        targets.add(target)
+        if verb == "run":
+            runs += job
+    assert targets == set(BUNDLE["targets"])
+    assert runs and set(runs) <= set(JOBS), runs
+
+
+def test_prod_is_writable_by_its_deployer_only():
+    prod = BUNDLE["targets"]["prod"]
+    assert "/Workspace/Shared" not in prod["workspace"]["root_path"]
+    assert "${workspace.current_user.userName}" in prod["workspace"]["root_path"]
+    assert all(grant["level"] == "CAN_VIEW" for grant in prod["permissions"])

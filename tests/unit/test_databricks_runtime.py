@@ -10,12 +10,17 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from localenv.bundle_job import normalized_name, pinned_versions
+from localenv.databricks_compute import (
+    SERVERLESS_ENVIRONMENT_VERSION,
+    normalized_name,
+    pinned_versions,
+)
 from localenv.paths import (
     DATABRICKS_PYTHON,
     DATABRICKS_RUNTIME_FILE,
     JOB_LIBRARIES_FILE,
     NOTEBOOKS_DIR,
+    SERVERLESS_ENVIRONMENT_FILE,
 )
 
 RUNTIME = pinned_versions(DATABRICKS_RUNTIME_FILE)
@@ -78,6 +83,26 @@ def test_the_environment_holds_the_runtimes_libraries_or_says_who_moved_one(
             and not requirement.specifier.contains(Version(version), prereleases=True)
         ]
         assert movers, f"{name} is {installed.get(name)}, not the runtime's {version}"
+
+
+def serverless_constraints() -> dict[str, Requirement]:
+    lines = SERVERLESS_ENVIRONMENT_FILE.read_text().splitlines()
+    requirements = [Requirement(line) for line in lines if line and not line.startswith("#")]
+    return {normalized_name(requirement.name): requirement for requirement in requirements}
+
+
+def test_the_serverless_environment_allows_every_library_the_runtime_pins():
+    """One tier stands for both computes: serverless environment 5 allows each version
+    the tests run under, save the one library its list does not name."""
+    assert f"version {SERVERLESS_ENVIRONMENT_VERSION} " in SERVERLESS_ENVIRONMENT_FILE.read_text()
+    constraints = serverless_constraints()
+    assert set(RUNTIME) - set(constraints) == {"platformdirs"}
+    refused = {
+        name: str(constraints[name].specifier)
+        for name, version in RUNTIME.items()
+        if name in constraints and not constraints[name].specifier.contains(version)
+    }
+    assert refused == {}
 
 
 def test_every_package_module_imports_under_the_databricks_runtime():
