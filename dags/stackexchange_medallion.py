@@ -21,12 +21,14 @@ from orchestration.connections import DATABRICKS_CONN_ID
 from orchestration.databricks_operators import (
     LakeDatabricksNotebookOperator,
     LakeDatabricksRunNowOperator,
+    workflow_compute,
 )
 from orchestration.notebook_operator import LakeNotebookOperator
 
 SETTINGS = OrchestrationSettings()
 NOTEBOOK_TIMEOUT = timedelta(minutes=SETTINGS.notebook_timeout_minutes)
 ROOTS = [task.notebook for task in PIPELINE if not task.depends_on]
+WORKFLOW_COMPUTE, NOTEBOOK_COMPUTE = workflow_compute(SETTINGS)
 
 
 def _wire(operators: dict) -> None:
@@ -107,8 +109,9 @@ def stackexchange_medallion():
         release_sites(lake_settings(AWS_CONN_ID), runs)
 
     @task.branch
-    def choose_target(params=None) -> list[str]:
+    def choose_target(runs: list[dict], params=None) -> list[str]:
         from airflow.sdk import Variable
+        from airflow.sdk.exceptions import AirflowFailException
 
         from orchestration.connections import (
             AWS_CONN_ID,
@@ -124,7 +127,11 @@ def stackexchange_medallion():
         check_databricks_defined(DATABRICKS_CONN_ID)
         if params["databricks_job_name"]:
             return ["databricks_job.run_now"]
-        SETTINGS.require_databricks_locations()
+        try:  # A setting to change: no retry would help.
+            SETTINGS.require_databricks_locations()
+            SETTINGS.require_concurrent_sites(len(runs))
+        except ValueError as error:
+            raise AirflowFailException(str(error)) from None
         return ["databricks.workflow.launch"]
 
     @task_group(group_id="local")
@@ -146,8 +153,12 @@ def stackexchange_medallion():
 
     @task_group(group_id="databricks")
     def databricks(run):
+        # One job, run once per site of the Airflow run, all at once.
         with DatabricksWorkflowTaskGroup(
-            group_id="workflow", databricks_conn_id=DATABRICKS_CONN_ID
+            group_id="workflow",
+            databricks_conn_id=DATABRICKS_CONN_ID,
+            max_concurrent_runs=SETTINGS.databricks_concurrent_sites,
+            **WORKFLOW_COMPUTE,
         ) as workflow:
             _wire(
                 {
@@ -162,6 +173,7 @@ def stackexchange_medallion():
                             "raw_root": SETTINGS.databricks_raw_root,
                         },
                         execution_timeout=NOTEBOOK_TIMEOUT,
+                        **NOTEBOOK_COMPUTE,
                         **SETTINGS.databricks_polling(),
                     )
                     for node in in_dependency_order()
@@ -177,7 +189,8 @@ def stackexchange_medallion():
             task_id="run_now",
             databricks_conn_id=DATABRICKS_CONN_ID,
             job_name="{{ params.databricks_job_name }}",
-            notebook_params=run,
+            # The deployed job defines job parameters, which refuse the legacy slots.
+            job_parameters=run,
             execution_timeout=NOTEBOOK_TIMEOUT,
             **SETTINGS.databricks_polling(),
         )
@@ -188,7 +201,7 @@ def stackexchange_medallion():
     released = release(site_runs).as_teardown(setups=claimed)
     (
         claimed
-        >> choose_target()
+        >> choose_target(site_runs)
         >> [
             local.expand(run=site_runs),
             databricks.expand(run=site_runs),

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from lakehouse.graph import PIPELINE
 from lakehouse.settings import TARGETS, LakeSettings, default_target
 from localenv.bundle_job import bundle_target
+from localenv.databricks_compute import Compute
 from localenv.paths import BUNDLE_FILE, NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
 
 # The Airflow Variable that, when set, is the target of every run whose param is empty
@@ -67,6 +68,15 @@ class OrchestrationSettings(BaseSettings):
     # What the notebooks get as the `catalog` and `raw_root` widgets on Databricks.
     databricks_catalog: str = ""
     databricks_raw_root: str = ""
+    # Where the workflow built here runs its notebooks: serverless (the bundle's default
+    # job's compute), or a job cluster of the bundle's runtime and size under this policy.
+    databricks_compute: Compute = "serverless"
+    databricks_cluster_policy_id: str = ""
+    databricks_spark_version: str = ""
+    databricks_cluster_workers: int | None = Field(default=None, ge=1)
+    # Each site of a run is a run of the workflow's one job, which allows this many at
+    # once; a run with more sites is refused before any starts.
+    databricks_concurrent_sites: int = Field(default=4, ge=1)
     # A job already deployed under this name is run instead of building the workflow.
     databricks_job_name: str = ""
     # How often a task asks Databricks how its run is going; unset, the providers'
@@ -92,26 +102,46 @@ class OrchestrationSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _bundle_target_fills_the_rest(self) -> Self:
-        """Notebook folder and catalog as `databricks bundle deploy -t <target>` sets them,
-        unless set here. Without databricks.yml (an image that lacks it) both stay empty,
-        and a run on Databricks names the settings it needs."""
+        """Notebook folder, catalog, runtime and cluster size as `databricks bundle deploy -t
+        <target>` sets them, unless set here. Without databricks.yml (an image that lacks
+        it) they stay empty, and a run on Databricks names the settings it needs."""
         if BUNDLE_FILE.is_file():
             target = bundle_target(self.databricks_target, BUNDLE_FILE)
             self.databricks_notebook_dir = self.databricks_notebook_dir or target.notebook_dir
             self.databricks_catalog = self.databricks_catalog or target.catalog
+            variables = target.variables
+            self.databricks_spark_version = self.databricks_spark_version or variables.get(
+                "spark_version", ""
+            )
+            if self.databricks_cluster_workers is None and "cluster_workers" in variables:
+                self.databricks_cluster_workers = int(variables["cluster_workers"])
         return self
 
     def require_databricks_locations(self) -> None:
-        """The workflow built here passes catalog and raw location to every notebook."""
+        """The workflow built here passes catalog and raw location to every notebook, and
+        on a cluster creates one."""
+        needed = ["catalog", "raw_root", "notebook_dir"]
+        if self.databricks_compute == "cluster":
+            needed += ["cluster_policy_id", "spark_version", "cluster_workers"]
         missing = [
             f"LAKE_AIRFLOW_DATABRICKS_{name.upper()}"
-            for name in ("catalog", "raw_root", "notebook_dir")
+            for name in needed
             if not getattr(self, f"databricks_{name}")
         ]
         if missing:
             raise ValueError(
                 f"target databricks needs {' and '.join(missing)} (or the param "
                 "databricks_job_name, to run the deployed job with its own defaults)"
+            )
+
+    def require_concurrent_sites(self, sites: int) -> None:
+        """The workflow's runs of one Airflow run all start at once: none may be skipped."""
+        if sites > self.databricks_concurrent_sites:
+            raise ValueError(
+                f"{sites} sites in one run, but the Databricks workflow runs at most "
+                f"{self.databricks_concurrent_sites} at once: raise "
+                "LAKE_AIRFLOW_DATABRICKS_CONCURRENT_SITES, or run the deployed job by name "
+                "(param databricks_job_name), which queues its runs"
             )
 
     def task_defaults(self) -> dict:

@@ -8,6 +8,7 @@ those tables, as the local notebook operator does from the lake.
 
 import json
 
+from airflow.exceptions import AirflowException
 from airflow.providers.databricks.hooks.databricks import DatabricksHook
 from airflow.providers.databricks.operators.databricks import (
     DatabricksNotebookOperator,
@@ -15,10 +16,53 @@ from airflow.providers.databricks.operators.databricks import (
 )
 
 from lakehouse.graph import PIPELINE
+from localenv.databricks_compute import (
+    ENVIRONMENT_KEY,
+    JOB_CLUSTER_KEY,
+    job_cluster,
+    job_packages,
+    serverless_environment,
+    task_libraries,
+)
+from localenv.paths import JOB_LIBRARIES_FILE
+from orchestration.config import OrchestrationSettings
 from orchestration.table_events import emit_table_events, tables_alias
 
 WRITES = {task.notebook: task.writes for task in PIPELINE}
 DEPLOYED_JOB_ALIAS = "databricks_job"
+
+
+def workflow_compute(settings: OrchestrationSettings) -> tuple[dict, dict]:
+    """(The workflow group's arguments, each notebook task's) to run the notebooks with the
+    job's libraries on the chosen compute, as the bundle's jobs do."""
+    packages = job_packages(JOB_LIBRARIES_FILE)
+    if settings.databricks_compute == "serverless":
+        environments = {"environments": [serverless_environment(packages)]}
+        return {"extra_job_params": environments}, {"environment_key": ENVIRONMENT_KEY}
+    cluster = job_cluster(
+        settings.databricks_spark_version,
+        settings.databricks_cluster_policy_id,
+        settings.databricks_cluster_workers,
+    )
+    group = {"job_clusters": [cluster], "notebook_packages": task_libraries(packages)}
+    return group, {"job_cluster_key": JOB_CLUSTER_KEY}
+
+
+def first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def task_run_error(hook: DatabricksHook, task_run_id: int) -> str:
+    """The error a failed task run's notebook raised, as `runs/get-output` gives it."""
+    output = hook.get_run_output(task_run_id)
+    return first_line(output.get("error") or "") or first_line(output.get("error_trace") or "")
+
+
+def failed_task_errors(hook: DatabricksHook, run_id: int) -> list[str]:
+    """`<task>: <its notebook's error>` for each task of the job run that failed."""
+    run = hook.get_run(run_id)
+    failed = [t for t in run.get("tasks", []) if t["state"].get("result_state") == "FAILED"]
+    return [f"{t['task_key']}: {task_run_error(hook, t['run_id'])}" for t in failed]
 
 
 def notebook_result(hook: DatabricksHook, task_run_id: int, log) -> dict:
@@ -54,9 +98,12 @@ def emit_notebook_events(alias, hook: DatabricksHook, task_key: str, task_run_id
 
 class LakeDatabricksNotebookOperator(DatabricksNotebookOperator):
     """A pipeline notebook in the Databricks workflow; its outlet resolves to the tables
-    the notebook changed."""
+    the notebook changed, and its failure is the notebook's error, in one line.
 
-    def __init__(self, *, notebook: str, **kwargs) -> None:
+    `environment_key` runs it on serverless with the job's environment of that key,
+    which the provider's operator has no argument for."""
+
+    def __init__(self, *, notebook: str, environment_key: str = "", **kwargs) -> None:
         super().__init__(
             task_id=notebook,
             databricks_task_key=notebook,
@@ -64,15 +111,40 @@ class LakeDatabricksNotebookOperator(DatabricksNotebookOperator):
             **kwargs,
         )
         self.notebook = notebook
+        self.environment_key = environment_key
+
+    def _convert_to_databricks_workflow_task(self, *args, **kwargs) -> dict:
+        task = super()._convert_to_databricks_workflow_task(*args, **kwargs)
+        if self.environment_key:  # Serverless: the environment holds the libraries.
+            task.pop("libraries", None)
+            task["environment_key"] = self.environment_key
+        return task
 
     def execute(self, context) -> None:
-        super().execute(context)  # Deferred (deferrable=True): execute_complete follows.
-        self._emit(context, self._get_current_databricks_task()["run_id"])
+        task_run_id = None
+        try:
+            super().execute(context)  # Deferred (deferrable=True): execute_complete follows.
+            task_run_id = self._get_current_databricks_task()["run_id"]
+        except AirflowException as error:
+            raise self._failure(error, task_run_id) from None
+        self._emit(context, task_run_id)
 
     def execute_complete(self, context, event: dict) -> None:
-        super().execute_complete(context, event)
         # The trigger watched this task's own run (its latest attempt).
+        try:
+            super().execute_complete(context, event)
+        except AirflowException as error:
+            raise self._failure(error, event.get("run_id")) from None
         self._emit(context, event["run_id"])
+
+    def _failure(self, error: AirflowException, task_run_id: int | None) -> AirflowException:
+        """The notebook's own error where its run failed with one, else the provider's."""
+        if task_run_id is None:
+            task_run_id = (self._get_current_databricks_task() or {}).get("run_id")
+        notebook_error = task_run_error(self._hook, task_run_id) if task_run_id else ""
+        if not notebook_error:
+            return error
+        return AirflowException(f"{self.notebook} failed on Databricks: {notebook_error}")
 
     def _emit(self, context, task_run_id: int) -> None:
         alias = context["outlet_events"][tables_alias(self.notebook)]
@@ -87,14 +159,26 @@ class LakeDatabricksRunNowOperator(DatabricksRunNowOperator):
         super().__init__(outlets=[tables_alias(DEPLOYED_JOB_ALIAS)], **kwargs)
 
     def execute(self, context):
-        run_id = super().execute(context)  # Deferred (deferrable=True): execute_complete follows.
+        try:
+            run_id = super().execute(context)  # Deferred: execute_complete follows.
+        except AirflowException as error:
+            raise self._failure(error, self.run_id) from None
         self._emit(context, self.run_id)
         return run_id
 
     def execute_complete(self, context, event: dict | None = None) -> None:
-        super().execute_complete(context, event)  # A repair defers again, and returns here.
+        try:
+            super().execute_complete(context, event)  # A repair defers again, returns here.
+        except AirflowException as error:
+            raise self._failure(error, (event or {}).get("run_id")) from None
         if event:
             self._emit(context, event["run_id"])
+
+    def _failure(self, error: AirflowException, run_id: int | None) -> AirflowException:
+        errors = failed_task_errors(self._hook, run_id) if run_id else []
+        if not errors:
+            return error
+        return AirflowException(f"Databricks job run {run_id} failed: {'; '.join(errors)}")
 
     def _emit(self, context, job_run_id: int) -> None:
         alias = context["outlet_events"][tables_alias(DEPLOYED_JOB_ALIAS)]

@@ -74,7 +74,7 @@ def medallion_job(job_libraries_file: Path, compute: Compute) -> dict:
         description = "on a job cluster"
     return {
         "name": COMPUTE_JOBS[compute],
-        "description": f"Bronze, silver and gold tables of one StackExchange site dump, {description}.",
+        "description": f"Bronze, silver and gold tables of one site's dump, {description}.",
         "max_concurrent_runs": 1,
         "queue": QUEUE,
         "parameters": [
@@ -132,13 +132,17 @@ def render(job_libraries_file: Path) -> str:
 
 @dataclass(frozen=True)
 class BundleTarget:
-    """What `databricks bundle deploy -t <name>` deploys to: the catalog its jobs write
-    and the workspace folder its notebooks land in. Empty where the value depends on
-    the deploying user (dev's), which only the workspace knows."""
+    """What `databricks bundle deploy -t <name>` deploys to: the workspace folder its
+    notebooks land in and the values of its variables. Left out: what depends on the
+    deploying user (dev's catalog, prod's folder), which only the workspace knows."""
 
     name: str
-    catalog: str
     notebook_dir: str
+    variables: dict[str, str]
+
+    @property
+    def catalog(self) -> str:
+        return self.variables.get("catalog", "")
 
 
 def bundle_target(name: str, bundle_file: Path) -> BundleTarget:
@@ -152,12 +156,13 @@ def bundle_target(name: str, bundle_file: Path) -> BundleTarget:
     known = {"${bundle.name}": bundle["bundle"]["name"], "${bundle.target}": name}
     for placeholder, value in known.items():
         root = root.replace(placeholder, value)
-    catalog = (target.get("variables") or {}).get("catalog", "")
+    values = {n: v["default"] for n, v in bundle["variables"].items() if "default" in v}
+    values |= target.get("variables") or {}
     # The notebooks sit in the bundle's files, as resources/stackexchange.jobs.yml refers
     # to them (../notebooks/<name>.ipynb from resources/).
     notebook_dir = f"{root}/files/notebooks"
     return BundleTarget(
         name,
-        catalog="" if "${" in catalog else catalog,
         notebook_dir="" if "${" in notebook_dir else notebook_dir,
+        variables={n: str(v) for n, v in values.items() if "${" not in str(v)},
     )

@@ -5,6 +5,9 @@ Every request body is checked against databricks-sdk's own types: the keys must 
 parameters of the SDK's method, and nested settings must survive the SDK's
 `from_dict`/`as_dict` round trip without losing a field. A bad body gets HTTP 400, so
 the Airflow task that sent it fails.
+
+Beyond the types, the rules below are Databricks' documented behaviour, each with the
+page it comes from; none is here because the project's code happens to need it.
 """
 
 import inspect
@@ -18,9 +21,28 @@ from urllib.parse import parse_qs, urlparse
 
 from databricks.sdk.service import jobs
 
+JOBS_CREATE_DOC = "https://docs.databricks.com/api/workspace/jobs/create"
+# The legacy run-now slots that job parameters supersede.
+LEGACY_PARAMETERS = (
+    "notebook_params",
+    "python_params",
+    "python_named_params",
+    "jar_params",
+    "spark_submit_params",
+    "sql_params",
+    "dbt_commands",
+)
+CLUSTER_KEYS = ("existing_cluster_id", "new_cluster", "job_cluster_key")
+
 
 class BadRequest(ValueError):
     pass
+
+
+class NotFound(LookupError):
+    def __init__(self, error_code: str, message: str):
+        super().__init__(message)
+        self.error_code = error_code
 
 
 def _method_parameters(method) -> set[str]:
@@ -63,15 +85,75 @@ def check_string_map(body: dict, key: str) -> None:
         raise BadRequest(f"{key} must map strings to strings, got {values!r}")
 
 
+def check_compute(settings: dict, serverless: bool) -> None:
+    """Each task runs somewhere the workspace has, with its libraries installable there.
+
+    - `job_cluster_key` and `environment_key` name an entry of the job's `job_clusters`
+      and `environments` ("Create a new job", JOBS_CREATE_DOC: "The key that references an
+      environment spec in a job"; "reusing the cluster specified in
+      job.settings.job_clusters").
+    - A task with no cluster runs on serverless, where the workspace has it; elsewhere it
+      is refused (the Terraform provider's job resource docs: "If no job_cluster_key,
+      existing_cluster_id, or new_cluster were specified in task definition, then task
+      will executed using serverless compute"; the API's refusal, quoted in
+      databricks/terraform-provider-databricks#3414: "One of job_cluster_key, new_cluster,
+      or existing_cluster_id must be specified.").
+    - A serverless task takes no `libraries`: "Task libraries are not supported for
+      notebook tasks. Use notebook-scoped libraries instead" (Serverless compute
+      limitations, https://learn.microsoft.com/azure/databricks/compute/serverless/limitations),
+      and a job's libraries go in its `environments` (JOBS_CREATE_DOC).
+    """
+    clusters = {c["job_cluster_key"] for c in settings.get("job_clusters") or []}
+    environments = {e["environment_key"] for e in settings.get("environments") or []}
+    for task in settings.get("tasks", []):
+        key = task.get("task_key")
+        if task.get("job_cluster_key") and task["job_cluster_key"] not in clusters:
+            raise BadRequest(f"task {key}: no job cluster {task['job_cluster_key']!r}")
+        if task.get("environment_key") and task["environment_key"] not in environments:
+            raise BadRequest(f"task {key}: no environment {task['environment_key']!r}")
+        if any(task.get(k) for k in CLUSTER_KEYS):
+            continue
+        if not serverless:
+            raise BadRequest(
+                "One of job_cluster_key, new_cluster, or existing_cluster_id must be specified."
+            )
+        if task.get("libraries"):
+            raise BadRequest(
+                f"task {key}: Libraries field is not supported for serverless task, "
+                "please specify libraries in environment."
+            )
+
+
+def installed_packages(settings: dict, task: dict) -> set[str]:
+    """The distributions a task's run installs beyond the runtime: its libraries on a
+    cluster, its environment's dependencies on serverless (a notebook here has no
+    environment of its own)."""
+    if any(task.get(k) for k in CLUSTER_KEYS):
+        specs = [lib["pypi"]["package"] for lib in task.get("libraries") or [] if "pypi" in lib]
+    else:
+        by_key = {e["environment_key"]: e for e in settings.get("environments") or []}
+        environment = by_key.get(task.get("environment_key"), {})
+        specs = (environment.get("spec") or {}).get("dependencies") or []
+    return {spec.split("==")[0].split(">=")[0].strip().lower() for spec in specs}
+
+
 @dataclass
 class FakeDatabricks:
-    """Every run (a job run or one of its task runs) is RUNNING for `run_seconds` after
-    it starts, then TERMINATED with SUCCESS, unless it was cancelled. A task run's output
-    holds the value its notebook passed to `dbutils.notebook.exit`: `exit_values`, by
-    task key, or none."""
+    """A workspace whose notebooks (`notebooks`, by workspace path) run in `run_seconds`,
+    each once the tasks it depends on have succeeded.
+
+    A task run fails when its notebook is missing, when its compute lacks one of
+    `imports` (the distributions the notebooks import beyond the runtime, by the module
+    the notebook would name), or when `failures` holds an error for its task key; the
+    tasks after it are then UPSTREAM_FAILED and the job run FAILED. A successful task
+    run's output holds `exit_values`, by task key, as `dbutils.notebook.exit` gave it."""
 
     run_seconds: float = 2.0
+    serverless: bool = True
+    notebooks: set[str] = field(default_factory=set)
+    imports: dict[str, str] = field(default_factory=dict)
     exit_values: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
     jobs: dict[int, dict] = field(default_factory=dict)
     runs: dict[int, dict] = field(default_factory=dict)
     requests: list[tuple[str, str, dict]] = field(default_factory=list)
@@ -84,12 +166,14 @@ class FakeDatabricks:
             route = f"{method} {path.removeprefix('/api/')}"
             handler = _ROUTES.get(route)
             if handler is None:
-                raise LookupError(route)
+                raise NotFound("ENDPOINT_NOT_FOUND", route)
             return handler(self, query, body)
 
-    def deploy_job(self, name: str, tasks: list[dict]) -> int:
+    def deploy_job(self, settings: dict) -> int:
+        """A job as `databricks bundle deploy` leaves it (settings as the API takes them)."""
+        check_compute(settings, self.serverless)
         job_id = next(self._ids)
-        self.jobs[job_id] = {"name": name, "tasks": tasks}
+        self.jobs[job_id] = settings
         return job_id
 
     # --- jobs ---------------------------------------------------------------
@@ -104,94 +188,240 @@ class FakeDatabricks:
 
     def create_job(self, query, body):
         check_body(body, jobs.JobsAPI.create, jobs.JobSettings)
-        return {"job_id": self.deploy_job(body["name"], body["tasks"])}
+        return {"job_id": self.deploy_job(body)}
 
     def reset_job(self, query, body):
         check_body(body, jobs.JobsAPI.reset, jobs.JobSettings, "new_settings")
         if body["job_id"] not in self.jobs:
-            raise BadRequest(f"no job {body['job_id']}")
+            raise BadRequest(f"Job {body['job_id']} does not exist.")
+        check_compute(body["new_settings"], self.serverless)
         self.jobs[body["job_id"]] = body["new_settings"]
         return {}
 
     def run_now(self, query, body):
+        """Job parameters "supersede notebook_params, python_params, … and they cannot be
+        used in combination" (the provider's DatabricksRunNowOperator, after
+        https://docs.databricks.com/en/workflows/jobs/settings.html#add-parameters-for-all-job-tasks);
+        a job that defines them is refused the legacy slots. A run beyond
+        `max_concurrent_runs` is QUEUED where the job's `queue` is enabled, else SKIPPED
+        (JOBS_CREATE_DOC, `max_concurrent_runs` and `queue`)."""
         check_body(body, jobs.JobsAPI.run_now)
-        check_string_map(body, "notebook_params")
+        for key in ("notebook_params", "job_parameters"):
+            check_string_map(body, key)
         job = self.jobs.get(body["job_id"])
         if job is None:
-            raise BadRequest(f"no job {body['job_id']}")
-        return {"run_id": self._start_run(job["tasks"], body, job_id=body["job_id"])}
+            raise BadRequest(f"Job {body['job_id']} does not exist.")
+        legacy = [key for key in LEGACY_PARAMETERS if body.get(key)]
+        if job.get("parameters") and legacy:
+            raise BadRequest(
+                f"{', '.join(legacy)} cannot be used with job parameters: the job defines "
+                "parameters, pass job_parameters"
+            )
+        defaults = {p["name"]: p["default"] for p in job.get("parameters") or []}
+        parameters = {**defaults, **(body.get("job_parameters") or {})}
+        widgets = parameters if job.get("parameters") else body.get("notebook_params") or {}
+        return {"run_id": self._start_run(job, widgets, job_id=body["job_id"])}
 
     def submit_run(self, query, body):
         check_body(body, jobs.JobsAPI.submit)
         for task in body.get("tasks", []):
-            check_body({"tasks": [task]}, jobs.JobsAPI.submit)
             lost = lost_fields(task, jobs.SubmitTask.from_dict(task).as_dict())
             if lost:
                 raise BadRequest(f"submit: fields not in SubmitTask: {lost}")
-        return {"run_id": self._start_run(body.get("tasks", []), body)}
+        check_compute(body, self.serverless)
+        return {"run_id": self._start_run(body, body.get("notebook_params") or {})}
 
-    def _start_run(self, tasks: list[dict], request: dict, job_id: int | None = None) -> int:
+    def _active_runs(self, job_id: int) -> int:
+        now = time.monotonic()
+        return sum(
+            1
+            for run in self.runs.values()
+            if run["job_id"] == job_id and run["tasks"] and not self._over(run, now)
+        )
+
+    def _start_run(self, settings: dict, widgets: dict, job_id: int | None = None) -> int:
         run_id = next(self._ids)
-        started = {"started": time.monotonic(), "started_at": time.time()}
-        task_runs = [
-            {
+        now = time.monotonic()
+        run = {"job_id": job_id, "tasks": [], "widgets": widgets, "cancelled": False}
+        limit = settings.get("max_concurrent_runs", 1)
+        if job_id is not None and self._active_runs(job_id) >= limit:
+            if not (settings.get("queue") or {}).get("enabled"):
+                self.runs[run_id] = {**run, "skipped": True, "started": now, "started_at": 0}
+                return run_id
+            # Queued: it starts once the runs before it are over.
+            now = max(self._end(r) for r in self.runs.values() if r["job_id"] == job_id)
+        run.update(started=now, started_at=time.time() + (now - time.monotonic()))
+        outcomes = self._task_outcomes(settings, widgets)
+        for task in settings.get("tasks", []):
+            task_run_id = next(self._ids)
+            outcome = outcomes[task["task_key"]]
+            task_run = {
                 "task_key": task["task_key"],
-                "run_id": next(self._ids),
-                "start_time": int(started["started_at"] * 1000),  # The API's epoch ms.
+                "run_id": task_run_id,
+                "start_time": int((run["started_at"] + outcome["offset"]) * 1000),
                 "attempt_number": 0,
             }
-            for task in tasks
-        ]
-        self.runs[run_id] = {"job_id": job_id, "tasks": task_runs, **started}
-        for task_run in task_runs:
-            self.runs[task_run["run_id"]] = {
+            run["tasks"].append(task_run)
+            self.runs[task_run_id] = {
                 "job_id": job_id,
                 "tasks": [],
-                "task_key": task_run["task_key"],
-                **started,
+                "task_key": task["task_key"],
+                "parent": run_id,
+                **outcome,
             }
+        self.runs[run_id] = run
         return run_id
+
+    def _task_outcomes(self, settings: dict, widgets: dict) -> dict[str, dict]:
+        """Each task's start (seconds after the run's), duration and error, in graph order."""
+        tasks = {task["task_key"]: task for task in settings.get("tasks", [])}
+        outcomes: dict[str, dict] = {}
+        while len(outcomes) < len(tasks):
+            for key, task in tasks.items():
+                upstream = [d["task_key"] for d in task.get("depends_on") or []]
+                if key in outcomes or any(u not in outcomes for u in upstream):
+                    continue
+                failed_upstream = [u for u in upstream if outcomes[u]["result"] != "SUCCESS"]
+                offset = max((outcomes[u]["end"] for u in upstream), default=0.0)
+                if failed_upstream:
+                    outcomes[key] = {"offset": offset, "end": offset, "result": "UPSTREAM_FAILED"}
+                    continue
+                error = self._task_error(settings, task)
+                outcomes[key] = {
+                    "offset": offset,
+                    "end": offset + self.run_seconds,
+                    "result": "FAILED" if error else "SUCCESS",
+                    "error": error,
+                    "widgets": {
+                        **(task.get("notebook_task") or {}).get("base_parameters", {}),
+                        **widgets,
+                    },
+                }
+        return outcomes
+
+    def _task_error(self, settings: dict, task: dict) -> str | None:
+        path = (task.get("notebook_task") or {}).get("notebook_path")
+        if path is not None and path not in self.notebooks:
+            return (
+                f'Unable to access the notebook "{path}". Either it does not exist, or the '
+                "identity used to run this job lacks the required permissions."
+            )
+        missing = set(self.imports) - installed_packages(settings, task)
+        if missing:
+            return f"ModuleNotFoundError: No module named '{self.imports[min(missing)]}'"
+        return self.failures.get(task["task_key"])
+
+    def _end(self, run: dict) -> float:
+        if "parent" in run:
+            return self.runs[run["parent"]]["started"] + run["end"]
+        return max((self._end(self.runs[t["run_id"]]) for t in run["tasks"]), default=0.0)
+
+    def _over(self, run: dict, now: float) -> bool:
+        root = self.runs[run["parent"]] if "parent" in run else run
+        return root.get("skipped") or root["cancelled"] or now >= self._end(run)
+
+    def _state(self, run: dict) -> dict:
+        root = self.runs[run["parent"]] if "parent" in run else run
+        now = time.monotonic()
+        if root.get("skipped"):
+            return {
+                "life_cycle_state": "SKIPPED",
+                "result_state": "MAXIMUM_CONCURRENT_RUNS_REACHED",
+                "state_message": "The run was skipped because the maximum concurrent runs "
+                "were reached.",
+            }
+        if root["cancelled"]:
+            return {
+                "life_cycle_state": "TERMINATED",
+                "result_state": "CANCELED",
+                "state_message": "Run cancelled.",
+            }
+        if now < root["started"]:
+            return {
+                "life_cycle_state": "QUEUED",
+                "state_message": "Queued: the job's maximum concurrent runs are running.",
+            }
+        if not self._over(run, now):
+            return {"life_cycle_state": "RUNNING", "state_message": ""}
+        if "parent" in run:
+            result = run["result"]
+        else:
+            results = {self.runs[t["run_id"]]["result"] for t in run["tasks"]}
+            result = "SUCCESS" if results <= {"SUCCESS"} else "FAILED"
+        message = {
+            "SUCCESS": "",
+            "FAILED": "Workload failed, see run output for details",
+            "UPSTREAM_FAILED": "Upstream task failed",
+        }
+        return {
+            "life_cycle_state": "TERMINATED",
+            "result_state": result,
+            "state_message": message[result],
+        }
 
     def get_run(self, query, body):
         run_id = int(query["run_id"][0])
+        if run_id not in self.runs:
+            raise BadRequest(f"Run {run_id} does not exist.")
         run = self.runs[run_id]
-        done = time.monotonic() - run["started"] >= self.run_seconds
-        state = (
-            {"life_cycle_state": "TERMINATED", "result_state": "SUCCESS", "state_message": ""}
-            if done
-            else {"life_cycle_state": "RUNNING", "state_message": ""}
-        )
-        if run.get("cancelled"):
-            state = {"life_cycle_state": "TERMINATED", "result_state": "CANCELED"}
+        root = self.runs[run["parent"]] if "parent" in run else run
         return {
             "run_id": run_id,
             "job_id": run["job_id"],
-            "start_time": int(run["started_at"] * 1000),
-            "state": state,
-            "tasks": [{**t, "state": state} for t in run["tasks"]],
+            "start_time": int(root["started_at"] * 1000),
+            "state": self._state(run),
+            "tasks": [{**t, "state": self._state(self.runs[t["run_id"]])} for t in run["tasks"]],
             "run_page_url": f"http://fake-databricks/#job/{run['job_id']}/run/{run_id}",
         }
 
     def get_run_output(self, query, body):
+        """One task run's output: "Retrieving the output of runs with multiple tasks is not
+        supported" (INVALID_PARAMETER_VALUE, as quoted in PrefectHQ/prefect#13127;
+        `runs/get-output`, https://docs.databricks.com/api/workspace/jobs/getrunoutput)."""
         run = self.runs[int(query["run_id"][0])]
-        if run["tasks"]:  # As Databricks: a job run with several tasks has no one output.
-            raise BadRequest("runs/get-output needs a task run's id")
-        value = self.exit_values.get(run.get("task_key", ""))
-        output = {} if value is None else {"result": value, "truncated": False}
-        return {"notebook_output": output, "metadata": self.get_run(query, body)}
+        if "parent" not in run:
+            raise BadRequest(
+                "Retrieving the output of runs with multiple tasks is not supported. "
+                "Please retrieve the output of each individual task run instead."
+            )
+        output = {"metadata": self.get_run(query, body)}
+        state = output["metadata"]["state"]
+        if state.get("result_state") == "FAILED":
+            return {**output, "error": run["error"], "error_trace": f"Traceback …\n{run['error']}"}
+        value = self.exit_values.get(run["task_key"])
+        result = (
+            {}
+            if value is None or state.get("result_state") != "SUCCESS"
+            else {"result": value, "truncated": False}
+        )
+        return {**output, "notebook_output": result}
 
     def cancel_run(self, query, body):
+        """Cancels a job run or a task run (`runs/cancel`); it ends TERMINATED, CANCELED."""
         check_body(body, jobs.JobsAPI.cancel_run)
-        self.runs[body["run_id"]]["cancelled"] = True
+        run = self.runs[body["run_id"]]
+        (self.runs[run["parent"]] if "parent" in run else run)["cancelled"] = True
         return {}
 
     def workspace_status(self, query, body):
-        return {"path": query.get("path", [""])[0], "object_type": "NOTEBOOK", "language": "PYTHON"}
+        """ "If path does not exist, this call returns an error RESOURCE_DOES_NOT_EXIST"
+        (Workspace API, https://docs.databricks.com/api/workspace/workspace/getstatus)."""
+        path = query.get("path", [""])[0]
+        if path not in self.notebooks:
+            raise NotFound("RESOURCE_DOES_NOT_EXIST", f"Path ({path}) doesn't exist.")
+        return {"path": path, "object_type": "NOTEBOOK", "language": "PYTHON"}
 
     # --- what the tests look at ---------------------------------------------
     def bodies(self, route: str) -> list[dict]:
         method, _, path = route.partition(" ")
         return [b for m, p, b in self.requests if m == method and p.endswith(path)]
+
+    def task_widgets(self, run_id: int) -> dict[str, dict]:
+        """The widget values each task of the job run saw, by task key."""
+        return {
+            t["task_key"]: self.runs[t["run_id"]].get("widgets", {})
+            for t in self.runs[run_id]["tasks"]
+        }
 
 
 _ROUTES = {
@@ -221,8 +451,8 @@ def serve(fake: FakeDatabricks, token: str) -> ThreadingHTTPServer:
                 self._send(200, fake.handle(method, url.path, parse_qs(url.query), body))
             except BadRequest as error:
                 self._send(400, {"error_code": "INVALID_PARAMETER_VALUE", "message": str(error)})
-            except LookupError as error:
-                self._send(404, {"error_code": "ENDPOINT_NOT_FOUND", "message": str(error)})
+            except NotFound as error:
+                self._send(404, {"error_code": error.error_code, "message": str(error)})
 
         def _send(self, status: int, payload: dict) -> None:
             data = json.dumps(payload).encode()

@@ -175,9 +175,38 @@ def test_the_databricks_job_spec_is_the_graph_and_fits_the_sdk_types(medallion):
     for node in PIPELINE:
         task = tasks[node.notebook]
         assert {d["task_key"] for d in task["depends_on"]} == set(node.depends_on)
-        assert task["notebook_task"]["notebook_path"].endswith(f"/notebooks/{node.notebook}")
+        assert task["notebook_task"]["notebook_path"].endswith(f"/{node.notebook}")
         # The job's own defaults are plain values, never an unrendered template.
         assert "{{" not in json.dumps(task["notebook_task"]["base_parameters"])
+        # Serverless by default: the job's environment, no task libraries.
+        assert task["environment_key"] == spec["environments"][0]["environment_key"]
+        assert "libraries" not in task and "job_cluster_key" not in task
+    assert spec["max_concurrent_runs"] > 1
+
+
+def test_the_workflow_on_a_cluster_is_the_bundles_cluster_job():
+    from localenv.bundle_job import CLUSTER_JOB, bundle_target, jobs_resource
+    from localenv.paths import BUNDLE_FILE, JOB_LIBRARIES_FILE
+    from orchestration.config import OrchestrationSettings
+    from orchestration.databricks_operators import workflow_compute
+
+    settings = OrchestrationSettings(databricks_compute="cluster", databricks_cluster_policy_id="p")
+    group, task = workflow_compute(settings)
+    bundle_job = jobs_resource(JOB_LIBRARIES_FILE)["resources"]["jobs"][CLUSTER_JOB]
+    [bundle_cluster] = bundle_job["job_clusters"]
+    assert group["job_clusters"] == [
+        {
+            **bundle_cluster,
+            "new_cluster": {
+                **bundle_cluster["new_cluster"],
+                "spark_version": bundle_target("prod", BUNDLE_FILE).variables["spark_version"],
+                "policy_id": "p",
+                "num_workers": 2,
+            },
+        }
+    ]
+    assert group["notebook_packages"] == bundle_job["tasks"][0]["libraries"]
+    assert task == {"job_cluster_key": bundle_job["tasks"][0]["job_cluster_key"]}
 
 
 def test_ruff_airflow_rules_are_clean():

@@ -75,8 +75,20 @@ def test_an_empty_dump_list_is_named(monkeypatch):
 def test_the_databricks_workflow_needs_the_raw_root_named():
     with pytest.raises(ValueError, match="needs LAKE_AIRFLOW_DATABRICKS_RAW_ROOT "):
         OrchestrationSettings().require_databricks_locations()
-    ready = OrchestrationSettings(databricks_catalog="main", databricks_raw_root="s3://l/raw")
+    ready = OrchestrationSettings(
+        databricks_catalog="main", databricks_raw_root="s3://l/raw", databricks_notebook_dir="/n"
+    )
     ready.require_databricks_locations()
+    on_cluster = ready.model_copy(update={"databricks_compute": "cluster"})
+    with pytest.raises(ValueError, match="needs LAKE_AIRFLOW_DATABRICKS_CLUSTER_POLICY_ID "):
+        on_cluster.require_databricks_locations()
+
+
+def test_more_sites_than_the_workflow_runs_at_once_are_refused_with_the_setting():
+    settings = OrchestrationSettings(databricks_concurrent_sites=2)
+    settings.require_concurrent_sites(2)
+    with pytest.raises(ValueError, match="3 sites .* LAKE_AIRFLOW_DATABRICKS_CONCURRENT_SITES"):
+        settings.require_concurrent_sites(3)
 
 
 def test_a_missing_connection_is_named(monkeypatch):
@@ -159,18 +171,17 @@ def test_notebooks_on_one_spark_server_run_the_bronze_three_side_by_side(monkeyp
 
 
 def test_the_databricks_workflow_uses_what_the_prod_deploy_sets():
-    """Airflow's notebook folder and catalog are the bundle's prod target's, derived from
-    databricks.yml, not a second copy; dev's depend on the user, so a run must name them."""
+    """Airflow's catalog and runtime are the bundle's prod target's, derived from
+    databricks.yml, not a second copy; the notebook folder depends on the deploying
+    identity (dev's catalog on the user), so a run must name them."""
     bundle = yaml.safe_load((REPO_ROOT / "databricks.yml").read_text())
     prod = bundle["targets"]["prod"]
-    root = prod["workspace"]["root_path"].replace("${bundle.name}", bundle["bundle"]["name"])
     settings = OrchestrationSettings(databricks_raw_root="s3://l/raw")
-    assert (
-        settings.databricks_notebook_dir
-        == f"{root.replace('${bundle.target}', 'prod')}/files/notebooks"
-    )
     assert settings.databricks_catalog == prod["variables"]["catalog"]
-    settings.require_databricks_locations()
+    assert settings.databricks_spark_version == bundle["variables"]["spark_version"]["default"]
+    assert settings.databricks_notebook_dir == ""
+    with pytest.raises(ValueError, match="needs LAKE_AIRFLOW_DATABRICKS_NOTEBOOK_DIR "):
+        settings.require_databricks_locations()
     dev = OrchestrationSettings(databricks_target="dev", databricks_raw_root="s3://l/raw")
     assert (dev.databricks_catalog, dev.databricks_notebook_dir) == ("", "")
     with pytest.raises(ValueError, match="LAKE_AIRFLOW_DATABRICKS_CATALOG and .*_NOTEBOOK_DIR"):
