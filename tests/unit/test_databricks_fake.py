@@ -1,0 +1,181 @@
+"""The fake Jobs API holds the project to Databricks' documented rules (cited in
+tests/fakes/databricks_api.py): each test sends what the project sent before it met the
+rule, and the fake refuses it or fails its run, as Databricks would."""
+
+import json
+import time
+
+import pytest
+
+from fakes.databricks_api import BadRequest, FakeDatabricks, NotFound
+from localenv.bundle_job import COMPUTE_JOBS, jobs_resource
+from localenv.databricks_compute import pinned_versions
+from localenv.paths import JOB_LIBRARIES_FILE
+
+NOTEBOOK = "/Workspace/Users/ci@example.com/.bundle/files/notebooks"
+IMPORTS = {name: name.replace("-", "_") for name in pinned_versions(JOB_LIBRARIES_FILE)}
+VARIABLES = {
+    "${var.site}": "bicycles.stackexchange.com",
+    "${var.catalog}": "stackexchange",
+    "${var.raw_root}": "s3://landing/raw",
+    "${var.spark_version}": "18.x-scala2.13",
+    "${var.cluster_policy_id}": "policy",
+    "${var.cluster_workers}": "2",
+}
+
+
+def deployed(job: dict) -> dict:
+    """The bundle's job as the CLI deploys it: variables resolved, notebook paths in the
+    workspace."""
+    text = json.dumps(job)
+    for placeholder, value in VARIABLES.items():
+        text = text.replace(placeholder, value)
+    settings = json.loads(text)
+    for task in settings["tasks"]:
+        name = task["notebook_task"]["notebook_path"].split("/")[-1].removesuffix(".ipynb")
+        task["notebook_task"]["notebook_path"] = f"{NOTEBOOK}/{name}"
+    for cluster in settings.get("job_clusters", []):
+        cluster["new_cluster"]["num_workers"] = int(cluster["new_cluster"]["num_workers"])
+    return settings
+
+
+BUNDLE_JOBS = {
+    compute: deployed(jobs_resource(JOB_LIBRARIES_FILE)["resources"]["jobs"][name])
+    for compute, name in COMPUTE_JOBS.items()
+}
+
+
+def workspace(**kwargs) -> FakeDatabricks:
+    notebooks = {t["notebook_task"]["notebook_path"] for t in BUNDLE_JOBS["cluster"]["tasks"]}
+    return FakeDatabricks(run_seconds=0.05, notebooks=notebooks, imports=IMPORTS, **kwargs)
+
+
+def call(fake: FakeDatabricks, route: str, body: dict | None = None, **query) -> dict:
+    method, path = route.split(" ")
+    return fake.handle(method, f"/api/{path}", {k: [str(v)] for k, v in query.items()}, body or {})
+
+
+def wait(fake: FakeDatabricks, run_id: int) -> dict:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        run = call(fake, "GET 2.2/jobs/runs/get", run_id=run_id)
+        if run["state"]["life_cycle_state"] in ("TERMINATED", "SKIPPED"):
+            return run
+        time.sleep(0.02)
+    raise TimeoutError(run_id)
+
+
+def old_workflow_task(**compute) -> dict:
+    """A task as provider 7.23 built it from the workflow group before this project gave
+    it compute: no cluster, `libraries: []`."""
+    path = f"{NOTEBOOK}/bronze_posts"
+    return {"task_key": "bronze_posts", "notebook_task": {"notebook_path": path}, **compute}
+
+
+@pytest.mark.parametrize("compute", COMPUTE_JOBS)
+def test_the_bundles_jobs_are_accepted_and_run(compute):
+    fake = workspace(serverless=compute == "serverless")
+    job_id = call(fake, "POST 2.2/jobs/create", BUNDLE_JOBS[compute])["job_id"]
+    run_id = call(fake, "POST 2.2/jobs/run-now", {"job_id": job_id})["run_id"]
+    assert wait(fake, run_id)["state"]["result_state"] == "SUCCESS"
+
+
+def test_a_task_without_compute_is_refused_where_there_is_no_serverless():
+    job = {"name": "old", "tasks": [old_workflow_task(libraries=[])]}
+    with pytest.raises(BadRequest, match="One of job_cluster_key, new_cluster"):
+        call(workspace(serverless=False), "POST 2.2/jobs/create", job)
+    with pytest.raises(BadRequest, match="One of job_cluster_key, new_cluster"):
+        workspace(serverless=False).deploy_job(BUNDLE_JOBS["serverless"])
+
+
+def test_serverless_takes_no_task_libraries():
+    libraries = [{"pypi": {"package": "lxml==6.1.3"}}]
+    with pytest.raises(BadRequest, match="Libraries field is not supported for serverless"):
+        call(
+            workspace(),
+            "POST 2.2/jobs/create",
+            {"name": "x", "tasks": [old_workflow_task(libraries=libraries)]},
+        )
+
+
+def test_serverless_without_the_jobs_environment_fails_on_the_first_import():
+    fake = workspace()
+    job_id = call(fake, "POST 2.2/jobs/create", {"name": "old", "tasks": [old_workflow_task()]})[
+        "job_id"
+    ]
+    run = wait(fake, call(fake, "POST 2.2/jobs/run-now", {"job_id": job_id})["run_id"])
+    assert run["state"]["result_state"] == "FAILED"
+    output = call(fake, "GET 2.2/jobs/runs/get-output", run_id=run["tasks"][0]["run_id"])
+    assert output["error"].startswith("ModuleNotFoundError: No module named")
+
+
+def test_a_job_with_parameters_refuses_legacy_notebook_params():
+    fake = workspace()
+    job_id = fake.deploy_job(BUNDLE_JOBS["serverless"])
+    old = {"job_id": job_id, "notebook_params": {"site": "french.meta.stackexchange.com"}}
+    with pytest.raises(BadRequest, match="notebook_params cannot be used with job parameters"):
+        call(fake, "POST 2.2/jobs/run-now", old)
+    new = {"job_id": job_id, "job_parameters": {"site": "french.meta.stackexchange.com"}}
+    run_id = call(fake, "POST 2.2/jobs/run-now", new)["run_id"]
+    widgets = fake.task_widgets(run_id)["silver_posts"]
+    assert (widgets["site"], widgets["catalog"]) == (
+        "french.meta.stackexchange.com",
+        "stackexchange",
+    )
+
+
+@pytest.mark.parametrize(("queue", "second"), [(True, "QUEUED"), (False, "SKIPPED")])
+def test_a_run_beyond_max_concurrent_runs_queues_or_is_skipped(queue, second):
+    fake = workspace()
+    fake.run_seconds = 0.5
+    job_id = fake.deploy_job({**BUNDLE_JOBS["serverless"], "queue": {"enabled": queue}})
+    first, later = (call(fake, "POST 2.2/jobs/run-now", {"job_id": job_id}) for _ in range(2))
+    state = call(fake, "GET 2.2/jobs/runs/get", run_id=later["run_id"])["state"]
+    assert state["life_cycle_state"] == second
+    assert wait(fake, first["run_id"])["state"]["result_state"] == "SUCCESS"
+    final = wait(fake, later["run_id"])["state"]
+    assert final.get("result_state") == ("SUCCESS" if queue else "MAXIMUM_CONCURRENT_RUNS_REACHED")
+
+
+def test_a_failed_notebook_fails_its_run_and_stops_what_follows():
+    fake = workspace(failures={"silver_posts": "ValueError: Posts.xml row 12: no Id"})
+    job_id = fake.deploy_job(BUNDLE_JOBS["serverless"])
+    run = wait(fake, call(fake, "POST 2.2/jobs/run-now", {"job_id": job_id})["run_id"])
+    results = {t["task_key"]: t["state"]["result_state"] for t in run["tasks"]}
+    assert run["state"]["result_state"] == "FAILED"
+    assert results["silver_posts"] == "FAILED"
+    assert results["gold_most_popular_tags"] == results["gold_posts_users"] == "UPSTREAM_FAILED"
+    assert results["silver_users"] == "SUCCESS"
+    task_run = next(t["run_id"] for t in run["tasks"] if t["task_key"] == "silver_posts")
+    output = call(fake, "GET 2.2/jobs/runs/get-output", run_id=task_run)
+    assert output["error"] == "ValueError: Posts.xml row 12: no Id"
+
+
+def test_a_cancelled_run_ends_canceled():
+    fake = workspace()
+    fake.run_seconds = 5
+    job_id = fake.deploy_job(BUNDLE_JOBS["serverless"])
+    run_id = call(fake, "POST 2.2/jobs/run-now", {"job_id": job_id})["run_id"]
+    call(fake, "POST 2.2/jobs/runs/cancel", {"run_id": run_id})
+    assert wait(fake, run_id)["state"]["result_state"] == "CANCELED"
+
+
+def test_a_missing_notebook_is_a_404_and_fails_its_task():
+    fake = workspace()
+    with pytest.raises(NotFound) as missing:
+        call(fake, "GET 2.0/workspace/get-status", path=f"{NOTEBOOK}/nowhere")
+    assert missing.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    fake.notebooks.discard(f"{NOTEBOOK}/bronze_users")
+    job_id = fake.deploy_job(BUNDLE_JOBS["serverless"])
+    run = wait(fake, call(fake, "POST 2.2/jobs/run-now", {"job_id": job_id})["run_id"])
+    failed = [t["task_key"] for t in run["tasks"] if t["state"]["result_state"] == "FAILED"]
+    assert failed == ["bronze_users"]
+
+
+def test_the_output_of_a_multi_task_run_is_refused():
+    fake = workspace()
+    run_id = call(
+        fake, "POST 2.2/jobs/run-now", {"job_id": fake.deploy_job(BUNDLE_JOBS["serverless"])}
+    )["run_id"]
+    with pytest.raises(BadRequest, match="runs with multiple tasks is not supported"):
+        call(fake, "GET 2.2/jobs/runs/get-output", run_id=run_id)
