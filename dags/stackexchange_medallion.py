@@ -54,7 +54,10 @@ def _wire(operators: dict) -> None:
         ),
         # Optional params are nullable, so that the trigger form does not require them.
         "site": Param(
-            None, type=["null", "string"], description="empty: the sites in the Asset events"
+            None,
+            type=["null", "string"],
+            description="one site, or several separated by commas; empty: the sites in the "
+            "Asset events",
         ),
         "dump_id": Param(
             None, type=["null", "string"], description="empty: the site's latest dump"

@@ -8,7 +8,7 @@ those tables, as the local notebook operator does from the lake.
 
 import json
 
-from airflow.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException
 from airflow.providers.databricks.hooks.databricks import DatabricksHook
 from airflow.providers.databricks.operators.databricks import (
     DatabricksNotebookOperator,

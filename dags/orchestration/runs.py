@@ -22,10 +22,17 @@ def site_runs(
     posts_events: Iterable[dict] = (),
     users_events: Iterable[dict] = (),
 ) -> list[dict[str, str]]:
-    """One entry per site: the `site` param when given, otherwise every site whose Posts and
-    Users of the same dump arrived in the triggering events, at its latest such dump."""
-    if site:
-        return [{"site": site, "dump_id": dump_id, "run_id": run_id}]
+    """One entry per site: the sites of the `site` param (comma-separated) when given,
+    otherwise every site whose Posts and Users of the same dump arrived in the triggering
+    events, at its latest such dump."""
+    named = sorted({name.strip() for name in site.split(",") if name.strip()})
+    if dump_id and len(named) > 1:
+        raise NothingToRun(
+            f"dump_id {dump_id!r} names one site's dump, but `site` names {len(named)}: "
+            "leave dump_id empty (each site's latest dump) or name one site"
+        )
+    if named:
+        return [{"site": name, "dump_id": dump_id, "run_id": run_id} for name in named]
     posts = {(event["site"], event["dump_id"]) for event in posts_events if event.get("site")}
     users = {(event["site"], event["dump_id"]) for event in users_events if event.get("site")}
     latest: dict[str, str] = {}

@@ -204,7 +204,9 @@ class FakeDatabricks:
         https://docs.databricks.com/en/workflows/jobs/settings.html#add-parameters-for-all-job-tasks);
         a job that defines them is refused the legacy slots. A run beyond
         `max_concurrent_runs` is QUEUED where the job's `queue` is enabled, else SKIPPED
-        (JOBS_CREATE_DOC, `max_concurrent_runs` and `queue`)."""
+        (JOBS_CREATE_DOC, `max_concurrent_runs` and `queue`); "for jobs created with the
+        Jobs API 2.2, queueing is enabled by default"
+        (https://docs.databricks.com/jobs/jobs-api-updates.html)."""
         check_body(body, jobs.JobsAPI.run_now)
         for key in ("notebook_params", "job_parameters"):
             check_string_map(body, key)
@@ -245,7 +247,7 @@ class FakeDatabricks:
         run = {"job_id": job_id, "tasks": [], "widgets": widgets, "cancelled": False}
         limit = settings.get("max_concurrent_runs", 1)
         if job_id is not None and self._active_runs(job_id) >= limit:
-            if not (settings.get("queue") or {}).get("enabled"):
+            if not (settings.get("queue") or {"enabled": True})["enabled"]:
                 self.runs[run_id] = {**run, "skipped": True, "started": now, "started_at": 0}
                 return run_id
             # Queued: it starts once the runs before it are over.

@@ -30,6 +30,7 @@ from airflow_api import AirflowApi, ApiError
 from archive_mirror import serve_archive_mirror
 from conftest import NO_SHARED_DUMPS, absent
 from fakes.databricks_api import FakeDatabricks, serve
+from fakes.deployed_bundle import JOB_IMPORTS, NOTEBOOK_DIR, bundle_jobs, notebook_paths
 from ingest.dump_cut import CutSpec, cut_leaving, write_earlier_dump
 from ingest.sources import LocalArchive
 from lakehouse.graph import PIPELINE, TABLES
@@ -43,12 +44,14 @@ MEDALLION = "stackexchange_medallion"
 SAMPLE_SITE = "sample.stackexchange.com"
 REAL_SITE = "french.meta.stackexchange.com"
 FAKE_TOKEN = "fake-databricks-token"
-DEPLOYED_JOB = "stackexchange-medallion-deployed"
+DEPLOYED_JOB = "[prod] stackexchange_medallion"
 
 
 @pytest.fixture(scope="module")
 def databricks():
-    fake = FakeDatabricks()
+    """A workspace with serverless compute, where `databricks bundle deploy -t prod` put
+    the notebooks, and where they fail to import what their compute does not install."""
+    fake = FakeDatabricks(notebooks=notebook_paths(), imports=JOB_IMPORTS)
     server = serve(fake, FAKE_TOKEN)
     yield fake, server.server_address[1]
     server.shutdown()
@@ -132,6 +135,7 @@ def airflow(tmp_path_factory, airflow_settings, s3, databricks, archive_mirror, 
             "LAKE_AIRFLOW_RETRIES": "0",
             "LAKE_AIRFLOW_DATABRICKS_CATALOG": "stackexchange",
             "LAKE_AIRFLOW_DATABRICKS_RAW_ROOT": "s3://landing/raw",
+            "LAKE_AIRFLOW_DATABRICKS_NOTEBOOK_DIR": NOTEBOOK_DIR,
             # The fake's runs last 2 s: waiting the providers' 5 or 30 s between polls
             # would be most of these tests' time.
             "LAKE_AIRFLOW_DATABRICKS_POLL_SECONDS": "1",
@@ -298,8 +302,11 @@ def test_target_databricks_submits_the_graph_with_the_run_values(
     job = fake.bodies("POST jobs/create")[-1]
     tasks = {task["task_key"]: task for task in job["tasks"]}
     assert set(tasks) == {node.notebook for node in PIPELINE}
+    # Serverless, with the bundle's serverless job's environment.
+    assert job["environments"] == bundle_jobs()["serverless"]["environments"]
     for node in PIPELINE:
         assert {d["task_key"] for d in tasks[node.notebook]["depends_on"]} == set(node.depends_on)
+        assert tasks[node.notebook]["environment_key"] == job["environments"][0]["environment_key"]
         parameters = tasks[node.notebook]["notebook_task"]["base_parameters"]
         assert (parameters["catalog"], parameters["raw_root"]) == (
             "stackexchange",
@@ -312,9 +319,11 @@ def test_target_databricks_submits_the_graph_with_the_run_values(
 
 
 def test_target_databricks_can_run_a_deployed_job_by_name(airflow, databricks, airflow_settings):
+    """The bundle's job as deployed, with its job parameters: the site asked for reaches
+    every notebook, not the job's default."""
     fake, _ = databricks
     fake.exit_values, expected_events = notebook_exit_values(SAMPLE_SITE)
-    job_id = fake.deploy_job(DEPLOYED_JOB, [{"task_key": node.notebook} for node in PIPELINE])
+    job_id = fake.deploy_job({**bundle_jobs()["serverless"], "name": DEPLOYED_JOB})
     run_id = airflow.trigger(
         MEDALLION,
         {"target": "databricks", "site": SAMPLE_SITE, "databricks_job_name": DEPLOYED_JOB},
@@ -324,7 +333,43 @@ def test_target_databricks_can_run_a_deployed_job_by_name(airflow, databricks, a
     assert table_event_extras(airflow, run_id, airflow_settings.bucket) == expected_events
     run_now = fake.bodies("POST jobs/run-now")[-1]
     assert run_now["job_id"] == job_id
-    assert run_now["notebook_params"]["site"] == SAMPLE_SITE
+    job_run = max(r for r, body in fake.runs.items() if body["job_id"] == job_id and body["tasks"])
+    assert {w["site"] for w in fake.task_widgets(job_run).values()} == {SAMPLE_SITE}
+
+
+def test_a_failed_notebook_fails_its_task_with_the_notebooks_error(airflow, databricks):
+    fake, _ = databricks
+    fake.exit_values, _ = notebook_exit_values(SAMPLE_SITE)
+    fake.failures = {"silver_posts": "ValueError: Posts.xml row 12: Id is missing"}
+    try:
+        run_id = airflow.trigger(MEDALLION, {"target": "databricks", "site": SAMPLE_SITE})
+        run = airflow.wait_for_run(MEDALLION, run_id, timeout=300)
+    finally:
+        fake.failures = {}
+    assert run["state"] == "failed"
+    states = {ti["task_id"]: ti for ti in airflow.task_instances(MEDALLION, run_id)}
+    failed = states["databricks.workflow.silver_posts"]
+    assert failed["state"] == "failed"
+    assert states["databricks.workflow.silver_users"]["state"] == "success"
+    log = airflow.task_log(MEDALLION, run_id, failed)
+    raised = [d["exc_value"] for entry in log for d in entry.get("error_detail", [])]
+    assert raised == [
+        "silver_posts failed on Databricks: ValueError: Posts.xml row 12: Id is missing"
+    ]
+
+
+def test_two_sites_in_one_run_run_side_by_side_on_databricks(airflow, databricks):
+    """Each site is a run of the workflow's one job, all started at once: none skipped."""
+    fake, _ = databricks
+    fake.exit_values, _ = notebook_exit_values(SAMPLE_SITE)
+    sites = f"{SAMPLE_SITE},{REAL_SITE}"
+    run_id = airflow.trigger(MEDALLION, {"target": "databricks", "site": sites})
+    run = airflow.wait_for_run(MEDALLION, run_id, timeout=300)
+    assert run["state"] == "success", airflow.failure_report(MEDALLION, run_id)
+    runs_now = fake.bodies("POST jobs/run-now")[-2:]
+    assert sorted(body["notebook_params"]["site"] for body in runs_now) == sorted(sites.split(","))
+    job_runs = [body for body in fake.runs.values() if body["tasks"]][-2:]
+    assert not any(body.get("skipped") for body in job_runs)
 
 
 def test_two_quick_triggers_never_overlap(airflow):

@@ -2,52 +2,22 @@
 tests/fakes/databricks_api.py): each test sends what the project sent before it met the
 rule, and the fake refuses it or fails its run, as Databricks would."""
 
-import json
 import time
 
 import pytest
 
 from fakes.databricks_api import BadRequest, FakeDatabricks, NotFound
-from localenv.bundle_job import COMPUTE_JOBS, jobs_resource
-from localenv.databricks_compute import pinned_versions
-from localenv.paths import JOB_LIBRARIES_FILE
+from fakes.deployed_bundle import JOB_IMPORTS, NOTEBOOK_DIR, bundle_jobs, notebook_paths
+from localenv.bundle_job import COMPUTE_JOBS
 
-NOTEBOOK = "/Workspace/Users/ci@example.com/.bundle/files/notebooks"
-IMPORTS = {name: name.replace("-", "_") for name in pinned_versions(JOB_LIBRARIES_FILE)}
-VARIABLES = {
-    "${var.site}": "bicycles.stackexchange.com",
-    "${var.catalog}": "stackexchange",
-    "${var.raw_root}": "s3://landing/raw",
-    "${var.spark_version}": "18.x-scala2.13",
-    "${var.cluster_policy_id}": "policy",
-    "${var.cluster_workers}": "2",
-}
-
-
-def deployed(job: dict) -> dict:
-    """The bundle's job as the CLI deploys it: variables resolved, notebook paths in the
-    workspace."""
-    text = json.dumps(job)
-    for placeholder, value in VARIABLES.items():
-        text = text.replace(placeholder, value)
-    settings = json.loads(text)
-    for task in settings["tasks"]:
-        name = task["notebook_task"]["notebook_path"].split("/")[-1].removesuffix(".ipynb")
-        task["notebook_task"]["notebook_path"] = f"{NOTEBOOK}/{name}"
-    for cluster in settings.get("job_clusters", []):
-        cluster["new_cluster"]["num_workers"] = int(cluster["new_cluster"]["num_workers"])
-    return settings
-
-
-BUNDLE_JOBS = {
-    compute: deployed(jobs_resource(JOB_LIBRARIES_FILE)["resources"]["jobs"][name])
-    for compute, name in COMPUTE_JOBS.items()
-}
+NOTEBOOK = NOTEBOOK_DIR
+BUNDLE_JOBS = bundle_jobs()
 
 
 def workspace(**kwargs) -> FakeDatabricks:
-    notebooks = {t["notebook_task"]["notebook_path"] for t in BUNDLE_JOBS["cluster"]["tasks"]}
-    return FakeDatabricks(run_seconds=0.05, notebooks=notebooks, imports=IMPORTS, **kwargs)
+    return FakeDatabricks(
+        run_seconds=0.05, notebooks=notebook_paths(), imports=JOB_IMPORTS, **kwargs
+    )
 
 
 def call(fake: FakeDatabricks, route: str, body: dict | None = None, **query) -> dict:

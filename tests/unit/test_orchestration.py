@@ -30,6 +30,13 @@ def test_a_site_param_wins_over_events():
     assert runs == [{"site": "a.com", "dump_id": "", "run_id": "r"}]
 
 
+def test_the_site_param_may_name_several_sites_each_at_its_latest_dump():
+    runs = site_runs(run_id="r", site=" b.com, a.com,b.com ")
+    assert [(run["site"], run["dump_id"]) for run in runs] == [("a.com", ""), ("b.com", "")]
+    with pytest.raises(NothingToRun, match="dump_id '2024-01-01-x' names one site's dump"):
+        site_runs(run_id="r", site="a.com,b.com", dump_id="2024-01-01-x")
+
+
 def test_each_site_runs_once_at_its_latest_complete_dump():
     posts = [
         _event("a.com", "2024-01-01-aa"),
