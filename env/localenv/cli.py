@@ -145,11 +145,12 @@ def cmd_databricks_imitation(args) -> None:
         "raw_root": args.raw_root or settings.raw_location,
     }
     print(f"job parameters: {job_values}", file=sys.stderr)
-    exit_values = run_job(
+    runs = run_job(
         NOTEBOOKS_DIR, settings, job_values, on_notebook=lambda name: print(name, flush=True)
     )
-    for notebook, value in exit_values.items():
-        print(f"{notebook} exit value: {value}")
+    for notebook, run in runs.items():
+        print(f"{notebook} ran from {run.started:.1f} s to {run.ended:.1f} s", file=sys.stderr)
+        print(f"{notebook} exit value: {run.exit_value}")
     print(
         f"done: tables in {IMITATION_CATALOG}.bronze|silver|gold, stored in s3a://{settings.bucket}"
     )

@@ -1,23 +1,30 @@
 """Run the medallion notebooks the way a Databricks job runs them, on this machine.
 
 What is imitated, and how:
-- One Spark session stays up for the whole job, as a cluster does. Each notebook runs
-  in a fresh IPython namespace holding `spark` and `dbutils`, as the runtime provides.
+- The tasks run as the job's graph allows: the three bronze notebooks side by side, each
+  in a process and an IPython namespace of its own holding `spark` and `dbutils`, as
+  the runtime gives a notebook task its own REPL.
 - Parameters arrive only as widgets; nothing is injected into the parameters cell.
 - LAKE_TARGET is databricks, so tables resolve to three-part catalog names. The catalog
   is Spark's session catalog, `spark_catalog` (local Delta has no other), whose schemas
   are located in the lake bucket; tables already there are registered at start, the way
   Unity Catalog remembers them between jobs.
-- The session is a Spark Connect client of the local cluster, as a serverless notebook
-  is of its cluster. That server's catalog outlives the job and is shared by its
-  clients: it keeps the schemas for the next job, and serves one bucket only.
+- Each notebook's session is a Spark Connect client of the local cluster, as a
+  serverless notebook is of its cluster. That server's catalog outlives the job and is
+  shared by its clients: it keeps the schemas for the next job, and serves one bucket
+  only.
 """
 
 import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from lakehouse.graph import run_graph
-from lakehouse.settings import LakeSettings, environment_set
+from lakehouse.graph import PIPELINE, in_dependency_order, run_graph
+from lakehouse.settings import LakeSettings
 from lakehouse.table_names import LAYERS, table_path
 from localenv.error_lines import NotebookFailed, one_line
 
@@ -140,22 +147,78 @@ def run_notebook(path: Path, spark, job_values: dict[str, str]) -> str | None:
     return None
 
 
+# How a notebook's process reports its end to the job: its exit value, or its error.
+_EXIT_MARKER = "imitation exit value: "
+_FAILED_MARKER = "imitation notebook failed: "
+
+
+def run_notebook_process(path: Path, spark_remote: str, job_values: dict[str, str]) -> str | None:
+    """`run_notebook` in a process of its own, a client of the server at `spark_remote`."""
+    done = subprocess.run(
+        [sys.executable, "-m", "localenv.databricks_imitation", str(path), spark_remote],
+        input=json.dumps(job_values),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LAKE_TARGET": "databricks"},
+    )
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith(_EXIT_MARKER):
+            return json.loads(line.removeprefix(_EXIT_MARKER))
+        if line.startswith(_FAILED_MARKER):
+            ename, _, evalue = line.removeprefix(_FAILED_MARKER).partition(": ")
+            raise NotebookFailed(ename, evalue)
+    raise NotebookFailed(
+        "ImitationFailed", f"{path.name} ended with code {done.returncode}: {done.stderr[-2000:]}"
+    )
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    """A notebook task's exit value, as `runs/get-output` would give it, and when it ran
+    (seconds after the job started)."""
+
+    exit_value: str | None
+    started: float
+    ended: float
+
+
 def run_job(
     notebooks_dir: Path, settings: LakeSettings, job_values: dict[str, str], on_notebook=print
-) -> dict[str, str | None]:
-    """Every notebook of the graph, in order, with the job's parameter values; each
-    notebook's exit value, as `runs/get-output` would give it."""
-    spark = catalog_session(settings)
-    exit_values: dict[str, str | None] = {}
+) -> dict[str, TaskRun]:
+    """Every notebook of the graph with the job's parameter values, side by side where the
+    graph allows, by notebook in graph order."""
+    from localenv.local_cluster import with_spark
+
+    catalog_session(settings).stop()
+    spark_remote = with_spark(settings).spark_remote
+    job_start = time.monotonic()
+    runs: dict[str, TaskRun] = {}
+
+    def run_task(task) -> None:
+        on_notebook(task.notebook)
+        path = notebooks_dir / f"{task.notebook}.ipynb"
+        started = time.monotonic() - job_start
+        value = run_notebook_process(path, spark_remote, job_values)
+        runs[task.notebook] = TaskRun(value, started, time.monotonic() - job_start)
+
+    run_graph(run_task, parallel=len([t for t in PIPELINE if not t.depends_on]))
+    return {task.notebook: runs[task.notebook] for task in in_dependency_order()}
+
+
+def _notebook_process(path: Path, spark_remote: str) -> None:
+    """The process of one notebook task: job values on stdin, its end on stdout."""
+    from localenv.spark_session import connect_session
+
+    job_values = json.loads(sys.stdin.read())
+    spark = connect_session(spark_remote, new=True)
     try:
-        with environment_set({"LAKE_TARGET": "databricks"}):
-
-            def run_task(task) -> None:
-                on_notebook(task.notebook)
-                path = notebooks_dir / f"{task.notebook}.ipynb"
-                exit_values[task.notebook] = run_notebook(path, spark, job_values)
-
-            run_graph(run_task)
+        value = run_notebook(path, spark, job_values)
+        print(_EXIT_MARKER + json.dumps(value), flush=True)
+    except NotebookFailed as failure:
+        print(f"{_FAILED_MARKER}{failure.ename}: {failure.evalue}", flush=True)
     finally:
         spark.stop()
-    return exit_values
+
+
+if __name__ == "__main__":
+    _notebook_process(Path(sys.argv[1]), sys.argv[2])

@@ -20,9 +20,14 @@ _CONFLICT_MARKERS = (
     "MetadataChangedException",
     "ProtocolChangedException",
     "DELTA_CONCURRENT",
-    # Two writers creating the same new table: the later one finds it there.
+    # Two writers creating the same new table: the later one finds it there, by its path,
+    # its files not yet committed, or, in a catalog, by its name (Unity Catalog's error
+    # class is Spark's: https://docs.databricks.com/error-messages/index.html).
     "DELTA_PATH_EXISTS",
     "PATH_ALREADY_EXISTS",
+    "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION",
+    "TABLE_OR_VIEW_ALREADY_EXISTS",
+    "DELTA_TABLE_ALREADY_EXISTS",
 )
 
 

@@ -6,6 +6,7 @@ The explore tour then runs on those tables in the lab's kernel."""
 
 import json
 import os
+import re
 import subprocess
 from collections import Counter
 
@@ -67,7 +68,9 @@ def site_rows_as_json(lake: Lake, name: str, site: str) -> list[str]:
 @pytest.fixture(scope="module")
 def imitation_job(piped_site, lake, settings) -> tuple[Lake, dict[str, dict]]:
     """The imitation's lake, and each notebook's exit value (parsed). The job runs in the
-    Python of a Databricks job: the runtime's libraries and the task's, nothing else."""
+    Python of a Databricks job: the runtime's libraries and the task's, nothing else. Its
+    catalog starts empty, so the three bronze notebooks, side by side, race to create
+    the tables they share, as a first run on Databricks does."""
     imitation = Lake(lake.spark, settings.model_copy(update={"bucket": "imitation-lake"}))
     result = subprocess.run(
         [
@@ -91,6 +94,12 @@ def imitation_job(piped_site, lake, settings) -> tuple[Lake, dict[str, dict]]:
         notebook, marker, value = line.partition(" exit value: ")
         if marker:
             exit_values[notebook] = json.loads(value)
+    spans = re.findall(r"^(bronze_\w+) ran from ([\d.]+) s to ([\d.]+) s$", result.stderr, re.M)
+    bronze = {name: (float(start), float(end)) for name, start, end in spans}
+    roots = {task.notebook for task in PIPELINE if not task.depends_on}
+    assert set(bronze) >= roots
+    # Side by side, as the job's graph allows: each started before any other ended.
+    assert max(bronze[n][0] for n in roots) < min(bronze[n][1] for n in roots), bronze
     return imitation, exit_values
 
 
