@@ -10,7 +10,7 @@ from functools import cached_property
 
 from lakehouse.raw_layout import dump_folder
 from lakehouse.settings import LakeSettings
-from lakehouse.table_names import table_names
+from lakehouse.table_names import check_raw_volume, table_names
 from lakehouse.write_conflicts import retry_on_conflict
 
 
@@ -42,8 +42,11 @@ class Lake:
         return f"{self.settings.raw_location}/{dump_folder(site, dump_id)}/{file_name}"
 
     def check_ready(self) -> None:
-        """Fail before any work when the catalog or one of its schemas is missing."""
+        """Fail before any work when the catalog, one of its schemas or the raw root's
+        Volume is missing."""
         self.names.check_ready(self.spark)
+        if self.settings.raw_root.startswith("/Volumes/"):
+            check_raw_volume(self.spark, self.settings.raw_root)
 
     def exists(self, name: str) -> bool:
         """Whether the table exists (and is Delta)."""

@@ -136,6 +136,19 @@ class CatalogTables:
         return spark.sql(query)
 
 
+def check_raw_volume(spark, raw_root: str) -> None:
+    """Fail before any work when `raw_root`, a Volume path, lies in a Volume that does not
+    exist (SHOW VOLUMES: https://docs.databricks.com/sql/language-manual/sql-ref-syntax-aux-show-volumes.html)."""
+    catalog, schema, volume = raw_root.split("/")[2:5]
+    found = spark.sql(f"SHOW VOLUMES IN `{catalog}`.`{schema}` LIKE '{volume}'").take(1)
+    if not found:
+        raise LakeNotReady(
+            f"raw_root {raw_root!r} (setting LAKE_RAW_ROOT, job parameter `raw_root`) lies in "
+            f"the Volume {catalog}.{schema}.{volume}, which does not exist or is not visible "
+            f"to this user; create it with CREATE VOLUME {catalog}.{schema}.{volume}"
+        )
+
+
 def table_names(settings) -> DeltaPaths | CatalogTables:
     """The naming the settings choose: a catalog when one is set, else the bucket's paths."""
     return CatalogTables(settings.catalog) if settings.catalog else DeltaPaths(settings.bucket)

@@ -99,6 +99,27 @@ def test_a_missing_catalog_or_schema_fails_before_any_work(spark, monkeypatch):
         spark.sql(f"DROP SCHEMA spark_catalog.{present}")
 
 
+class VolumeListing:
+    """A session that answers SHOW VOLUMES with `volumes`, and records what it ran."""
+
+    def __init__(self, volumes: list[str]):
+        self.volumes, self.queries = volumes, []
+
+    def sql(self, query: str):
+        self.queries.append(query)
+        found = [v for v in self.volumes if f"LIKE '{v}'" in query]
+        return type("Result", (), {"take": lambda self, n: found[:n]})()
+
+
+def test_a_missing_raw_volume_is_named_with_its_fix():
+    raw_root = "/Volumes/main/landing/dumps/raw"
+    with pytest.raises(LakeNotReady, match=r"Volume main.landing.dumps, .*CREATE VOLUME main"):
+        table_names.check_raw_volume(VolumeListing(["other"]), raw_root)
+    present = VolumeListing(["dumps"])
+    table_names.check_raw_volume(present, raw_root)
+    assert present.queries == ["SHOW VOLUMES IN `main`.`landing` LIKE 'dumps'"]
+
+
 def test_databricks_without_the_runtime_session_refuses_to_build_one(monkeypatch):
     monkeypatch.setattr(runtime, "notebook_globals", lambda: {})
     monkeypatch.setattr("pyspark.sql.SparkSession.getActiveSession", staticmethod(lambda: None))
