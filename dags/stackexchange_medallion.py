@@ -131,7 +131,7 @@ def stackexchange_medallion():
         if params["databricks_job_name"]:
             return ["databricks_job.run_now"]
         try:  # A setting to change: no retry would help.
-            SETTINGS.require_databricks_locations()
+            SETTINGS.require_databricks_settings()
             SETTINGS.require_concurrent_sites(len(runs))
         except ValueError as error:
             raise AirflowFailException(str(error)) from None
@@ -182,9 +182,13 @@ def stackexchange_medallion():
                     for node in in_dependency_order()
                 }
             )
+        launch = workflow.get_child_by_label("launch")
         # Task-level notebook_params are copied into the job spec unrendered; the launch
         # task's own are templated and go to run-now, which hands them to every notebook.
-        workflow.get_child_by_label("launch").notebook_params = run
+        launch.notebook_params = run
+        # Each site's launch finds the job by name, else creates it: one at a time, so
+        # that a first run does not create it twice. The runs themselves overlap.
+        launch.max_active_tis_per_dagrun = 1
 
     @task_group(group_id="databricks_job")
     def databricks_job(run):

@@ -61,8 +61,8 @@ class OrchestrationSettings(BaseSettings):
     runs_dir: Path = RUNS_DIR
     work_dir: Path = WORK_DIR
     sample_dir: Path = SAMPLE_DIR
-    # The bundle target (databricks.yml) whose notebooks and catalog the Databricks
-    # workflow built here uses; the two settings below override what that target says.
+    # The bundle target (databricks.yml) whose catalog, runtime and cluster size the
+    # Databricks workflow built here uses; the settings below override what it says.
     databricks_target: str = "prod"
     databricks_notebook_dir: str = ""
     # What the notebooks get as the `catalog` and `raw_root` widgets on Databricks.
@@ -117,7 +117,7 @@ class OrchestrationSettings(BaseSettings):
                 self.databricks_cluster_workers = int(variables["cluster_workers"])
         return self
 
-    def require_databricks_locations(self) -> None:
+    def require_databricks_settings(self) -> None:
         """The workflow built here passes catalog and raw location to every notebook, and
         on a cluster creates one."""
         needed = ["catalog", "raw_root", "notebook_dir"]
@@ -135,7 +135,8 @@ class OrchestrationSettings(BaseSettings):
             )
 
     def require_concurrent_sites(self, sites: int) -> None:
-        """The workflow's runs of one Airflow run all start at once: none may be skipped."""
+        """The workflow's runs of one Airflow run all start at once, and the provider fails
+        a launch whose run Databricks queues (or skips) beyond the job's limit."""
         if sites > self.databricks_concurrent_sites:
             raise ValueError(
                 f"{sites} sites in one run, but the Databricks workflow runs at most "

@@ -8,12 +8,12 @@ those tables, as the local notebook operator does from the lake.
 
 import json
 
-from airflow.sdk.exceptions import AirflowException
 from airflow.providers.databricks.hooks.databricks import DatabricksHook
 from airflow.providers.databricks.operators.databricks import (
     DatabricksNotebookOperator,
     DatabricksRunNowOperator,
 )
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from lakehouse.graph import PIPELINE
 from localenv.databricks_compute import (
@@ -24,6 +24,7 @@ from localenv.databricks_compute import (
     serverless_environment,
     task_libraries,
 )
+from localenv.error_lines import message_line
 from localenv.paths import JOB_LIBRARIES_FILE
 from orchestration.config import OrchestrationSettings
 from orchestration.table_events import emit_table_events, tables_alias
@@ -48,21 +49,38 @@ def workflow_compute(settings: OrchestrationSettings) -> tuple[dict, dict]:
     return group, {"job_cluster_key": JOB_CLUSTER_KEY}
 
 
-def first_line(text: str) -> str:
-    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+class NotebookRunFailed(AirflowFailException):
+    """A notebook on Databricks raised an error: the run is over, a retry would watch it
+    fail again."""
 
 
 def task_run_error(hook: DatabricksHook, task_run_id: int) -> str:
-    """The error a failed task run's notebook raised, as `runs/get-output` gives it."""
+    """The line of the error a failed task run's notebook raised that says what went
+    wrong, as `runs/get-output` gives it."""
     output = hook.get_run_output(task_run_id)
-    return first_line(output.get("error") or "") or first_line(output.get("error_trace") or "")
+    return message_line(output.get("error") or "") or message_line(output.get("error_trace") or "")
 
 
 def failed_task_errors(hook: DatabricksHook, run_id: int) -> list[str]:
-    """`<task>: <its notebook's error>` for each task of the job run that failed."""
-    run = hook.get_run(run_id)
-    failed = [t for t in run.get("tasks", []) if t["state"].get("result_state") == "FAILED"]
+    """`<task>: <its notebook's error>` for each task of the job run whose latest attempt
+    failed."""
+    latest = {}
+    for task in sorted(hook.get_run(run_id).get("tasks", []), key=lambda t: t["start_time"]):
+        latest[task["task_key"]] = task
+    failed = [t for t in latest.values() if t["state"].get("result_state") == "FAILED"]
     return [f"{t['task_key']}: {task_run_error(hook, t['run_id'])}" for t in failed]
+
+
+def with_notebook_errors(error: AirflowException, errors) -> AirflowException:
+    """The provider's own `error`, or, where it only says that a run failed, the
+    notebooks' errors in one line. Looking them up must not hide the provider's error."""
+    if type(error) is not AirflowException:  # Skips, deferrals and ours pass as they are.
+        return error
+    try:
+        found = errors()
+    except Exception:  # noqa: BLE001 (an API outage: the provider's error says enough)
+        return error
+    return NotebookRunFailed(found) if found else error
 
 
 def notebook_result(hook: DatabricksHook, task_run_id: int, log) -> dict:
@@ -121,30 +139,29 @@ class LakeDatabricksNotebookOperator(DatabricksNotebookOperator):
         return task
 
     def execute(self, context) -> None:
-        task_run_id = None
         try:
             super().execute(context)  # Deferred (deferrable=True): execute_complete follows.
-            task_run_id = self._get_current_databricks_task()["run_id"]
         except AirflowException as error:
-            raise self._failure(error, task_run_id) from None
-        self._emit(context, task_run_id)
+            raise self._failure(error, self._task_run_id) from None
+        self._emit(context, self._task_run_id())
+
+    def _task_run_id(self) -> int:
+        return self._get_current_databricks_task()["run_id"]
 
     def execute_complete(self, context, event: dict) -> None:
         # The trigger watched this task's own run (its latest attempt).
         try:
             super().execute_complete(context, event)
         except AirflowException as error:
-            raise self._failure(error, event.get("run_id")) from None
+            raise self._failure(error, lambda: event["run_id"]) from None
         self._emit(context, event["run_id"])
 
-    def _failure(self, error: AirflowException, task_run_id: int | None) -> AirflowException:
-        """The notebook's own error where its run failed with one, else the provider's."""
-        if task_run_id is None:
-            task_run_id = (self._get_current_databricks_task() or {}).get("run_id")
-        notebook_error = task_run_error(self._hook, task_run_id) if task_run_id else ""
-        if not notebook_error:
-            return error
-        return AirflowException(f"{self.notebook} failed on Databricks: {notebook_error}")
+    def _failure(self, error: AirflowException, task_run_id) -> AirflowException:
+        def errors() -> str:
+            notebook_error = task_run_error(self._hook, task_run_id())
+            return notebook_error and f"{self.notebook} failed on Databricks: {notebook_error}"
+
+        return with_notebook_errors(error, errors)
 
     def _emit(self, context, task_run_id: int) -> None:
         alias = context["outlet_events"][tables_alias(self.notebook)]
@@ -162,7 +179,7 @@ class LakeDatabricksRunNowOperator(DatabricksRunNowOperator):
         try:
             run_id = super().execute(context)  # Deferred: execute_complete follows.
         except AirflowException as error:
-            raise self._failure(error, self.run_id) from None
+            raise self._failure(error, lambda: self.run_id) from None
         self._emit(context, self.run_id)
         return run_id
 
@@ -170,15 +187,16 @@ class LakeDatabricksRunNowOperator(DatabricksRunNowOperator):
         try:
             super().execute_complete(context, event)  # A repair defers again, returns here.
         except AirflowException as error:
-            raise self._failure(error, (event or {}).get("run_id")) from None
+            raise self._failure(error, lambda: event["run_id"]) from None
         if event:
             self._emit(context, event["run_id"])
 
-    def _failure(self, error: AirflowException, run_id: int | None) -> AirflowException:
-        errors = failed_task_errors(self._hook, run_id) if run_id else []
-        if not errors:
-            return error
-        return AirflowException(f"Databricks job run {run_id} failed: {'; '.join(errors)}")
+    def _failure(self, error: AirflowException, run_id) -> AirflowException:
+        def errors() -> str:
+            failed = failed_task_errors(self._hook, run_id())
+            return failed and f"Databricks job run {run_id()} failed: {'; '.join(failed)}"
+
+        return with_notebook_errors(error, errors)
 
     def _emit(self, context, job_run_id: int) -> None:
         alias = context["outlet_events"][tables_alias(DEPLOYED_JOB_ALIAS)]

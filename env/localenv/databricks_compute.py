@@ -17,7 +17,6 @@ import re
 from pathlib import Path
 from typing import Literal
 
-COMPUTES = ("serverless", "cluster")
 type Compute = Literal["serverless", "cluster"]
 
 ENVIRONMENT_KEY = "lakehouse"

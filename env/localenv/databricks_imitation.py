@@ -26,7 +26,7 @@ from pathlib import Path
 from lakehouse.graph import PIPELINE, in_dependency_order, run_graph
 from lakehouse.settings import LakeSettings
 from lakehouse.table_names import LAYERS, table_path
-from localenv.error_lines import NotebookFailed, one_line
+from localenv.error_lines import NotebookFailed, message_line, one_line
 
 IMITATION_CATALOG = "spark_catalog"
 
@@ -147,29 +147,38 @@ def run_notebook(path: Path, spark, job_values: dict[str, str]) -> str | None:
     return None
 
 
+# The most tasks the job's graph runs at once: its roots, the bronze notebooks.
+SIDE_BY_SIDE = len([task for task in PIPELINE if not task.depends_on])
 # How a notebook's process reports its end to the job: its exit value, or its error.
 _EXIT_MARKER = "imitation exit value: "
 _FAILED_MARKER = "imitation notebook failed: "
 
 
 def run_notebook_process(path: Path, spark_remote: str, job_values: dict[str, str]) -> str | None:
-    """`run_notebook` in a process of its own, a client of the server at `spark_remote`."""
-    done = subprocess.run(
+    """`run_notebook` in a process of its own, a client of the server at `spark_remote`;
+    the process is stopped if this one is interrupted while it runs."""
+    process = subprocess.Popen(
         [sys.executable, "-m", "localenv.databricks_imitation", str(path), spark_remote],
-        input=json.dumps(job_values),
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "LAKE_TARGET": "databricks"},
     )
-    for line in reversed(done.stdout.splitlines()):
+    try:
+        stdout, stderr = process.communicate(json.dumps(job_values))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    for line in reversed(stdout.splitlines()):
         if line.startswith(_EXIT_MARKER):
             return json.loads(line.removeprefix(_EXIT_MARKER))
         if line.startswith(_FAILED_MARKER):
             ename, _, evalue = line.removeprefix(_FAILED_MARKER).partition(": ")
             raise NotebookFailed(ename, evalue)
-    raise NotebookFailed(
-        "ImitationFailed", f"{path.name} ended with code {done.returncode}: {done.stderr[-2000:]}"
-    )
+    said = message_line(stderr) or f"code {process.returncode}"
+    raise NotebookFailed("ImitationFailed", f"{path.name} ended without a result: {said}")
 
 
 @dataclass(frozen=True)
@@ -189,8 +198,8 @@ def run_job(
     graph allows, by notebook in graph order."""
     from localenv.local_cluster import with_spark
 
+    settings = with_spark(settings)
     catalog_session(settings).stop()
-    spark_remote = with_spark(settings).spark_remote
     job_start = time.monotonic()
     runs: dict[str, TaskRun] = {}
 
@@ -198,10 +207,10 @@ def run_job(
         on_notebook(task.notebook)
         path = notebooks_dir / f"{task.notebook}.ipynb"
         started = time.monotonic() - job_start
-        value = run_notebook_process(path, spark_remote, job_values)
+        value = run_notebook_process(path, settings.spark_remote, job_values)
         runs[task.notebook] = TaskRun(value, started, time.monotonic() - job_start)
 
-    run_graph(run_task, parallel=len([t for t in PIPELINE if not t.depends_on]))
+    run_graph(run_task, parallel=SIDE_BY_SIDE)
     return {task.notebook: runs[task.notebook] for task in in_dependency_order()}
 
 

@@ -140,8 +140,9 @@ def check_raw_volume(spark, raw_root: str) -> None:
     """Fail before any work when `raw_root`, a Volume path, lies in a Volume that does not
     exist (SHOW VOLUMES: https://docs.databricks.com/sql/language-manual/sql-ref-syntax-aux-show-volumes.html)."""
     catalog, schema, volume = raw_root.split("/")[2:5]
-    found = spark.sql(f"SHOW VOLUMES IN `{catalog}`.`{schema}` LIKE '{volume}'").take(1)
-    if not found:
+    listed = spark.sql(f"SHOW VOLUMES IN `{catalog}`.`{schema}` LIKE '{volume}'").collect()
+    # LIKE is a pattern, and matches case-insensitively: the name itself must be listed.
+    if volume not in {row["volume_name"] for row in listed}:
         raise LakeNotReady(
             f"raw_root {raw_root!r} (setting LAKE_RAW_ROOT, job parameter `raw_root`) lies in "
             f"the Volume {catalog}.{schema}.{volume}, which does not exist or is not visible "

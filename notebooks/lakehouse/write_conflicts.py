@@ -32,7 +32,8 @@ _CONFLICT_MARKERS = (
 
 
 def is_write_conflict(error: Exception) -> bool:
-    """Whether `error` is Delta's report of a concurrent writer's commit."""
+    """Whether `error` is Delta's report of a concurrent writer's commit, or of a table
+    that another writer created first."""
     text = f"{type(error).__name__}: {str(error)[:4000]}"
     return any(marker in text for marker in _CONFLICT_MARKERS)
 
@@ -46,6 +47,6 @@ def retry_on_conflict[T](write: Callable[[], T], what: str, attempts: int = 6) -
             if attempt == attempts or not is_write_conflict(error):
                 raise
             delay = min(2**attempt, 30) * random.uniform(0.5, 1.0)
-            print(f"{what}: a concurrent writer committed first; retry {attempt} in {delay:.1f}s")
+            print(f"{what}: another writer got there first; retry {attempt} in {delay:.1f}s")
             time.sleep(delay)
     raise AssertionError("unreachable")

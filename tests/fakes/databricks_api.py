@@ -20,6 +20,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 from databricks.sdk.service import jobs
+from packaging.requirements import Requirement
+
+from localenv.databricks_compute import normalized_name
 
 JOBS_CREATE_DOC = "https://docs.databricks.com/api/workspace/jobs/create"
 # The legacy run-now slots that job parameters supersede.
@@ -85,8 +88,9 @@ def check_string_map(body: dict, key: str) -> None:
         raise BadRequest(f"{key} must map strings to strings, got {values!r}")
 
 
-def check_compute(settings: dict, serverless: bool) -> None:
-    """Each task runs somewhere the workspace has, with its libraries installable there.
+def check_tasks(settings: dict, serverless: bool) -> None:
+    """Each task depends on tasks of the job, and runs somewhere the workspace has, with
+    its libraries installable there.
 
     - `job_cluster_key` and `environment_key` name an entry of the job's `job_clusters`
       and `environments` ("Create a new job", JOBS_CREATE_DOC: "The key that references an
@@ -98,15 +102,24 @@ def check_compute(settings: dict, serverless: bool) -> None:
       will executed using serverless compute"; the API's refusal, quoted in
       databricks/terraform-provider-databricks#3414: "One of job_cluster_key, new_cluster,
       or existing_cluster_id must be specified.").
-    - A serverless task takes no `libraries`: "Task libraries are not supported for
-      notebook tasks. Use notebook-scoped libraries instead" (Serverless compute
+    - A serverless notebook task takes no `libraries`: "Task libraries are not supported
+      for notebook tasks. Use notebook-scoped libraries instead" (Serverless compute
       limitations, https://learn.microsoft.com/azure/databricks/compute/serverless/limitations),
-      and a job's libraries go in its `environments` (JOBS_CREATE_DOC).
+      and a job's libraries go in its `environments` (JOBS_CREATE_DOC). The refusal's
+      wording is ours.
+    - A task that runs other tasks or jobs (`for_each_task`, `run_job_task`) needs no
+      compute of its own.
     """
     clusters = {c["job_cluster_key"] for c in settings.get("job_clusters") or []}
     environments = {e["environment_key"] for e in settings.get("environments") or []}
+    keys = {task.get("task_key") for task in settings.get("tasks", [])}
     for task in settings.get("tasks", []):
         key = task.get("task_key")
+        unknown = {d["task_key"] for d in task.get("depends_on") or []} - keys
+        if unknown:
+            raise BadRequest(f"task {key} depends on tasks the job lacks: {sorted(unknown)}")
+        if task.get("for_each_task") or task.get("run_job_task"):
+            continue
         if task.get("job_cluster_key") and task["job_cluster_key"] not in clusters:
             raise BadRequest(f"task {key}: no job cluster {task['job_cluster_key']!r}")
         if task.get("environment_key") and task["environment_key"] not in environments:
@@ -117,7 +130,7 @@ def check_compute(settings: dict, serverless: bool) -> None:
             raise BadRequest(
                 "One of job_cluster_key, new_cluster, or existing_cluster_id must be specified."
             )
-        if task.get("libraries"):
+        if task.get("libraries") and task.get("notebook_task"):
             raise BadRequest(
                 f"task {key}: Libraries field is not supported for serverless task, "
                 "please specify libraries in environment."
@@ -134,7 +147,7 @@ def installed_packages(settings: dict, task: dict) -> set[str]:
         by_key = {e["environment_key"]: e for e in settings.get("environments") or []}
         environment = by_key.get(task.get("environment_key"), {})
         specs = (environment.get("spec") or {}).get("dependencies") or []
-    return {spec.split("==")[0].split(">=")[0].strip().lower() for spec in specs}
+    return {normalized_name(Requirement(spec).name) for spec in specs}
 
 
 @dataclass
@@ -171,7 +184,7 @@ class FakeDatabricks:
 
     def deploy_job(self, settings: dict) -> int:
         """A job as `databricks bundle deploy` leaves it (settings as the API takes them)."""
-        check_compute(settings, self.serverless)
+        check_tasks(settings, self.serverless)
         job_id = next(self._ids)
         self.jobs[job_id] = settings
         return job_id
@@ -194,7 +207,7 @@ class FakeDatabricks:
         check_body(body, jobs.JobsAPI.reset, jobs.JobSettings, "new_settings")
         if body["job_id"] not in self.jobs:
             raise BadRequest(f"Job {body['job_id']} does not exist.")
-        check_compute(body["new_settings"], self.serverless)
+        check_tasks(body["new_settings"], self.serverless)
         self.jobs[body["job_id"]] = body["new_settings"]
         return {}
 
@@ -230,13 +243,14 @@ class FakeDatabricks:
             lost = lost_fields(task, jobs.SubmitTask.from_dict(task).as_dict())
             if lost:
                 raise BadRequest(f"submit: fields not in SubmitTask: {lost}")
-        check_compute(body, self.serverless)
+        check_tasks(body, self.serverless)
         return {"run_id": self._start_run(body, body.get("notebook_params") or {})}
 
-    def _active_runs(self, job_id: int) -> int:
+    def _active_ends(self, job_id: int) -> list[float]:
+        """When the job's runs that are not over end, soonest first."""
         now = time.monotonic()
-        return sum(
-            1
+        return sorted(
+            self._end(run)
             for run in self.runs.values()
             if run["job_id"] == job_id and run["tasks"] and not self._over(run, now)
         )
@@ -246,12 +260,13 @@ class FakeDatabricks:
         now = time.monotonic()
         run = {"job_id": job_id, "tasks": [], "widgets": widgets, "cancelled": False}
         limit = settings.get("max_concurrent_runs", 1)
-        if job_id is not None and self._active_runs(job_id) >= limit:
+        ends = self._active_ends(job_id) if job_id is not None else []
+        if len(ends) >= limit:
             if not (settings.get("queue") or {"enabled": True})["enabled"]:
                 self.runs[run_id] = {**run, "skipped": True, "started": now, "started_at": 0}
                 return run_id
-            # Queued: it starts once the runs before it are over.
-            now = max(self._end(r) for r in self.runs.values() if r["job_id"] == job_id)
+            # Queued: it starts when a run ends and leaves it a place.
+            now = ends[len(ends) - limit]
         run.update(started=now, started_at=time.time() + (now - time.monotonic()))
         outcomes = self._task_outcomes(settings, widgets)
         for task in settings.get("tasks", []):
@@ -320,7 +335,11 @@ class FakeDatabricks:
 
     def _over(self, run: dict, now: float) -> bool:
         root = self.runs[run["parent"]] if "parent" in run else run
-        return root.get("skipped") or root["cancelled"] or now >= self._end(run)
+        return root.get("skipped") or self._cancelled(run) or now >= self._end(run)
+
+    def _cancelled(self, run: dict) -> bool:
+        root = self.runs[run["parent"]] if "parent" in run else run
+        return root["cancelled"] or run.get("cancelled", False)
 
     def _state(self, run: dict) -> dict:
         root = self.runs[run["parent"]] if "parent" in run else run
@@ -332,7 +351,7 @@ class FakeDatabricks:
                 "state_message": "The run was skipped because the maximum concurrent runs "
                 "were reached.",
             }
-        if root["cancelled"]:
+        if self._cancelled(run):
             return {
                 "life_cycle_state": "TERMINATED",
                 "result_state": "CANCELED",
@@ -348,7 +367,9 @@ class FakeDatabricks:
         if "parent" in run:
             result = run["result"]
         else:
-            results = {self.runs[t["run_id"]]["result"] for t in run["tasks"]}
+            results = {
+                self._state(self.runs[t["run_id"]]).get("result_state") for t in run["tasks"]
+            }
             result = "SUCCESS" if results <= {"SUCCESS"} else "FAILED"
         message = {
             "SUCCESS": "",
@@ -399,10 +420,11 @@ class FakeDatabricks:
         return {**output, "notebook_output": result}
 
     def cancel_run(self, query, body):
-        """Cancels a job run or a task run (`runs/cancel`); it ends TERMINATED, CANCELED."""
+        """ "Cancels a job run or a task run" (`runs/cancel`,
+        https://docs.databricks.com/api/workspace/jobs/cancelrun): it ends TERMINATED,
+        CANCELED; the other tasks of a cancelled task's job run go on."""
         check_body(body, jobs.JobsAPI.cancel_run)
-        run = self.runs[body["run_id"]]
-        (self.runs[run["parent"]] if "parent" in run else run)["cancelled"] = True
+        self.runs[body["run_id"]]["cancelled"] = True
         return {}
 
     def workspace_status(self, query, body):
@@ -417,6 +439,11 @@ class FakeDatabricks:
     def bodies(self, route: str) -> list[dict]:
         method, _, path = route.partition(" ")
         return [b for m, p, b in self.requests if m == method and p.endswith(path)]
+
+    def span(self, run_id: int) -> tuple[float, float]:
+        """When the run started and ends (time.monotonic)."""
+        run = self.runs[run_id]
+        return run["started"], self._end(run)
 
     def task_widgets(self, run_id: int) -> dict[str, dict]:
         """The widget values each task of the job run saw, by task key."""

@@ -18,7 +18,8 @@ VARIABLES = {
     "cluster_policy_id": "policy",
     "cluster_workers": "2",
 }
-# What the notebooks import beyond the runtime: the job's libraries, by module name.
+# What the notebooks import beyond the runtime: the job's libraries (distribution names),
+# each with the module named in the fake's ModuleNotFoundError.
 JOB_IMPORTS = {name: name.replace("-", "_") for name in pinned_versions(JOB_LIBRARIES_FILE)}
 
 

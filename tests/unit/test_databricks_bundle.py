@@ -288,4 +288,5 @@ def test_prod_is_writable_by_its_deployer_only():
     prod = BUNDLE["targets"]["prod"]
     assert "/Workspace/Shared" not in prod["workspace"]["root_path"]
     assert "${workspace.current_user.userName}" in prod["workspace"]["root_path"]
+    assert {"level": "CAN_VIEW", "group_name": "users"} in prod["permissions"]
     assert all(grant["level"] == "CAN_VIEW" for grant in prod["permissions"])

@@ -121,13 +121,36 @@ def test_a_failed_notebook_fails_its_run_and_stops_what_follows():
     assert output["error"] == "ValueError: Posts.xml row 12: no Id"
 
 
-def test_a_cancelled_run_ends_canceled():
+def test_a_cancelled_run_ends_canceled_and_a_cancelled_task_alone():
     fake = workspace()
-    fake.run_seconds = 5
+    fake.run_seconds = 0.5
     job_id = fake.deploy_job(BUNDLE_JOBS["serverless"])
     run_id = call(fake, "POST 2.2/jobs/run-now", {"job_id": job_id})["run_id"]
     call(fake, "POST 2.2/jobs/runs/cancel", {"run_id": run_id})
     assert wait(fake, run_id)["state"]["result_state"] == "CANCELED"
+    run = call(
+        fake,
+        "GET 2.2/jobs/runs/get",
+        run_id=call(fake, "POST 2.2/jobs/run-now", {"job_id": job_id})["run_id"],
+    )
+    bronze_users = next(t["run_id"] for t in run["tasks"] if t["task_key"] == "bronze_users")
+    call(fake, "POST 2.2/jobs/runs/cancel", {"run_id": bronze_users})
+    results = {
+        t["task_key"]: t["state"]["result_state"] for t in wait(fake, run["run_id"])["tasks"]
+    }
+    assert results["bronze_users"] == "CANCELED"
+    assert results["bronze_posts"] == results["bronze_tables"] == "SUCCESS"
+
+
+def test_a_task_that_depends_on_no_task_of_the_job_is_refused():
+    job = {
+        **BUNDLE_JOBS["serverless"],
+        "tasks": [
+            {**BUNDLE_JOBS["serverless"]["tasks"][0], "depends_on": [{"task_key": "nowhere"}]}
+        ],
+    }
+    with pytest.raises(BadRequest, match=r"depends on tasks the job lacks: \['nowhere'\]"):
+        call(workspace(), "POST 2.2/jobs/create", job)
 
 
 def test_a_missing_notebook_is_a_404_and_fails_its_task():

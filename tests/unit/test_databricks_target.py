@@ -107,14 +107,14 @@ class VolumeListing:
 
     def sql(self, query: str):
         self.queries.append(query)
-        found = [v for v in self.volumes if f"LIKE '{v}'" in query]
-        return type("Result", (), {"take": lambda self, n: found[:n]})()
+        rows = [{"database": "landing", "volume_name": v} for v in self.volumes]
+        return type("Result", (), {"collect": lambda self: rows})()
 
 
 def test_a_missing_raw_volume_is_named_with_its_fix():
     raw_root = "/Volumes/main/landing/dumps/raw"
     with pytest.raises(LakeNotReady, match=r"Volume main.landing.dumps, .*CREATE VOLUME main"):
-        table_names.check_raw_volume(VolumeListing(["other"]), raw_root)
+        table_names.check_raw_volume(VolumeListing(["Dumps"]), raw_root)
     present = VolumeListing(["dumps"])
     table_names.check_raw_volume(present, raw_root)
     assert present.queries == ["SHOW VOLUMES IN `main`.`landing` LIKE 'dumps'"]

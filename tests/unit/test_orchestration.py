@@ -81,14 +81,14 @@ def test_an_empty_dump_list_is_named(monkeypatch):
 
 def test_the_databricks_workflow_needs_the_raw_root_named():
     with pytest.raises(ValueError, match="needs LAKE_AIRFLOW_DATABRICKS_RAW_ROOT "):
-        OrchestrationSettings().require_databricks_locations()
+        OrchestrationSettings().require_databricks_settings()
     ready = OrchestrationSettings(
         databricks_catalog="main", databricks_raw_root="s3://l/raw", databricks_notebook_dir="/n"
     )
-    ready.require_databricks_locations()
+    ready.require_databricks_settings()
     on_cluster = ready.model_copy(update={"databricks_compute": "cluster"})
     with pytest.raises(ValueError, match="needs LAKE_AIRFLOW_DATABRICKS_CLUSTER_POLICY_ID "):
-        on_cluster.require_databricks_locations()
+        on_cluster.require_databricks_settings()
 
 
 def test_more_sites_than_the_workflow_runs_at_once_are_refused_with_the_setting():
@@ -188,11 +188,11 @@ def test_the_databricks_workflow_uses_what_the_prod_deploy_sets():
     assert settings.databricks_spark_version == bundle["variables"]["spark_version"]["default"]
     assert settings.databricks_notebook_dir == ""
     with pytest.raises(ValueError, match="needs LAKE_AIRFLOW_DATABRICKS_NOTEBOOK_DIR "):
-        settings.require_databricks_locations()
+        settings.require_databricks_settings()
     dev = OrchestrationSettings(databricks_target="dev", databricks_raw_root="s3://l/raw")
     assert (dev.databricks_catalog, dev.databricks_notebook_dir) == ("", "")
     with pytest.raises(ValueError, match="LAKE_AIRFLOW_DATABRICKS_CATALOG and .*_NOTEBOOK_DIR"):
-        dev.require_databricks_locations()
+        dev.require_databricks_settings()
     with pytest.raises(ValueError, match="no target 'staging'"):
         OrchestrationSettings(databricks_target="staging")
 

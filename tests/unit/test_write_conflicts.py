@@ -19,6 +19,21 @@ def test_delta_concurrency_errors_are_conflicts_and_others_are_not():
     assert not is_write_conflict(ValueError("[DELTA_MERGE_MULTIPLE_SOURCE_ROWS_MATCHED]"))
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        # The imitation's first run, three bronze notebooks creating one table at once.
+        "[DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION] Cannot create table "
+        "('`bronze`.`rejected_rows`'). The associated location is not empty",
+        # Unity Catalog's, Spark's error class for a name already taken.
+        "[TABLE_OR_VIEW_ALREADY_EXISTS] Cannot create table or view `main`.`bronze`.`step_runs` "
+        "because it already exists.",
+    ],
+)
+def test_a_table_another_writer_created_first_is_a_conflict(message):
+    assert is_write_conflict(Exception(message))
+
+
 def test_a_conflict_is_retried_until_the_write_succeeds(monkeypatch):
     monkeypatch.setattr(write_conflicts.time, "sleep", lambda seconds: None)
     outcomes = [CONFLICT, CONFLICT, "written"]
