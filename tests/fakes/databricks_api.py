@@ -157,7 +157,8 @@ class FakeDatabricks:
 
     A task run fails when its notebook is missing, when its compute lacks one of
     `imports` (the distributions the notebooks import beyond the runtime, by the module
-    the notebook would name), or when `failures` holds an error for its task key; the
+    the notebook would name), or when `failures` holds an error for its task key (in the
+    runs of `failing_site` only, when one is named: by the task's `site` widget); the
     tasks after it are then UPSTREAM_FAILED and the job run FAILED. A successful task
     run's output holds `exit_values`, by task key, as `dbutils.notebook.exit` gave it."""
 
@@ -167,6 +168,7 @@ class FakeDatabricks:
     imports: dict[str, str] = field(default_factory=dict)
     exit_values: dict[str, str] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    failing_site: str | None = None
     jobs: dict[int, dict] = field(default_factory=dict)
     runs: dict[int, dict] = field(default_factory=dict)
     requests: list[tuple[str, str, dict]] = field(default_factory=list)
@@ -303,20 +305,21 @@ class FakeDatabricks:
                 if failed_upstream:
                     outcomes[key] = {"offset": offset, "end": offset, "result": "UPSTREAM_FAILED"}
                     continue
-                error = self._task_error(settings, task)
+                task_widgets = {
+                    **(task.get("notebook_task") or {}).get("base_parameters", {}),
+                    **widgets,
+                }
+                error = self._task_error(settings, task, task_widgets.get("site"))
                 outcomes[key] = {
                     "offset": offset,
                     "end": offset + self.run_seconds,
                     "result": "FAILED" if error else "SUCCESS",
                     "error": error,
-                    "widgets": {
-                        **(task.get("notebook_task") or {}).get("base_parameters", {}),
-                        **widgets,
-                    },
+                    "widgets": task_widgets,
                 }
         return outcomes
 
-    def _task_error(self, settings: dict, task: dict) -> str | None:
+    def _task_error(self, settings: dict, task: dict, site: str | None) -> str | None:
         path = (task.get("notebook_task") or {}).get("notebook_path")
         if path is not None and path not in self.notebooks:
             return (
@@ -326,7 +329,9 @@ class FakeDatabricks:
         missing = set(self.imports) - installed_packages(settings, task)
         if missing:
             return f"ModuleNotFoundError: No module named '{self.imports[min(missing)]}'"
-        return self.failures.get(task["task_key"])
+        if self.failing_site in (None, site):
+            return self.failures.get(task["task_key"])
+        return None
 
     def _end(self, run: dict) -> float:
         if "parent" in run:

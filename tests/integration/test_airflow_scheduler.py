@@ -51,7 +51,7 @@ DEPLOYED_JOB = "[prod] stackexchange_medallion"
 def databricks():
     """A workspace with serverless compute, where `databricks bundle deploy -t prod` put
     the notebooks, and where they fail to import what their compute does not install."""
-    fake = FakeDatabricks(notebooks=notebook_paths(), imports=JOB_IMPORTS)
+    fake = FakeDatabricks(run_seconds=1, notebooks=notebook_paths(), imports=JOB_IMPORTS)
     server = serve(fake, FAKE_TOKEN)
     yield fake, server.server_address[1]
     server.shutdown()
@@ -337,44 +337,45 @@ def test_target_databricks_can_run_a_deployed_job_by_name(airflow, databricks, a
     assert {w["site"] for w in fake.task_widgets(job_run).values()} == {SAMPLE_SITE}
 
 
-def test_a_failed_notebook_fails_its_task_with_the_notebooks_error(airflow, databricks):
+def test_two_sites_run_side_by_side_and_one_failing_notebook_fails_alone(airflow, databricks):
+    """Each site of one run is a run of the workflow's one job, both running at once
+    (neither queued, which fails the provider's launch, nor skipped). A notebook that
+    fails for one site fails that site's task with the notebook's error, in one line;
+    the other site's go on."""
     fake, _ = databricks
     fake.exit_values, _ = notebook_exit_values(SAMPLE_SITE)
     fake.failures = {"silver_posts": "ValueError: Posts.xml row 12: Id is missing"}
+    fake.failing_site = REAL_SITE
+    fake.run_seconds = 3  # Each run outlasts the gap between the sites' launches.
     try:
-        run_id = airflow.trigger(MEDALLION, {"target": "databricks", "site": SAMPLE_SITE})
+        sites = [REAL_SITE, SAMPLE_SITE]  # in the order the run maps them
+        run_id = airflow.trigger(MEDALLION, {"target": "databricks", "site": ",".join(sites)})
         run = airflow.wait_for_run(MEDALLION, run_id, timeout=300)
     finally:
-        fake.failures = {}
+        fake.failures, fake.failing_site, fake.run_seconds = {}, None, 1
     assert run["state"] == "failed"
-    states = {ti["task_id"]: ti for ti in airflow.task_instances(MEDALLION, run_id)}
-    failed = states["databricks.workflow.silver_posts"]
+    runs_now = fake.bodies("POST jobs/run-now")[-2:]
+    assert sorted(body["notebook_params"]["site"] for body in runs_now) == sites
+    (first_start, first_end), (second_start, second_end) = (
+        fake.span(job_run) for job_run in [r for r, body in fake.runs.items() if body["tasks"]][-2:]
+    )
+    assert second_start < first_end and first_start < second_end
+    assert len([job for job in fake.jobs.values() if job["name"].endswith(".workflow")]) == 1
+
+    states = {
+        (ti["task_id"], sites[ti["map_index"]]): ti
+        for ti in airflow.task_instances(MEDALLION, run_id)
+        if ti["task_id"].startswith("databricks.workflow.")
+    }
+    failed = states["databricks.workflow.silver_posts", REAL_SITE]
     assert failed["state"] == "failed"
-    assert states["databricks.workflow.silver_users"]["state"] == "success"
+    assert states["databricks.workflow.silver_users", REAL_SITE]["state"] == "success"
+    assert {ti["state"] for (_, site), ti in states.items() if site == SAMPLE_SITE} == {"success"}
     log = airflow.task_log(MEDALLION, run_id, failed)
     raised = [d["exc_value"] for entry in log for d in entry.get("error_detail", [])]
     assert raised == [
         "silver_posts failed on Databricks: ValueError: Posts.xml row 12: Id is missing"
     ]
-
-
-def test_two_sites_in_one_run_run_side_by_side_on_databricks(airflow, databricks):
-    """Each site is a run of the workflow's one job, both running at once: neither queued
-    (which fails the provider's launch) nor skipped."""
-    fake, _ = databricks
-    fake.exit_values, _ = notebook_exit_values(SAMPLE_SITE)
-    sites = f"{SAMPLE_SITE},{REAL_SITE}"
-    run_id = airflow.trigger(MEDALLION, {"target": "databricks", "site": sites})
-    run = airflow.wait_for_run(MEDALLION, run_id, timeout=300)
-    assert run["state"] == "success", airflow.failure_report(MEDALLION, run_id)
-    runs_now = fake.bodies("POST jobs/run-now")[-2:]
-    assert sorted(body["notebook_params"]["site"] for body in runs_now) == sorted(sites.split(","))
-    (first_start, first_end), (second_start, second_end) = (
-        fake.span(job_run) for job_run in [r for r, body in fake.runs.items() if body["tasks"]][-2:]
-    )
-    assert second_start < first_end and first_start < second_end
-    workflow_jobs = [job for job in fake.jobs.values() if job["name"].endswith(".workflow")]
-    assert len(workflow_jobs) == 1
 
 
 def test_two_quick_triggers_never_overlap(airflow):
