@@ -14,12 +14,12 @@ from localenv.error_lines import USER_ERRORS, RunInterrupted, one_line
 
 
 def _settings(**stated):
-    from lakehouse.settings import LakeSettings
+    from lakehouse.settings import LakeSettings, setting_error_line
 
     try:
         return LakeSettings(**{name: value for name, value in stated.items() if value})
     except ValidationError as error:
-        raise SystemExit(f"error: bad setting: {error.errors()[0]['msg']}") from None
+        raise SystemExit(f"error: bad setting {setting_error_line(error)}") from None
 
 
 def cmd_s3(args) -> None:

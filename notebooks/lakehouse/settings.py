@@ -25,6 +25,19 @@ _CATALOG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RAW_LOCATION = re.compile(r"^(s3a?://[^/]+|/Volumes/[^/]+/[^/]+/[^/]+)(/.*)?$")
 
 
+def setting_error_line(error) -> str:
+    """A pydantic ValidationError of LakeSettings in one line that names the variable,
+    the value it had and what it must be. Our own validators name the variable already."""
+    first = error.errors()[0]
+    if first["type"] == "value_error":
+        return str(first["ctx"]["error"])
+    variable = "LAKE_" + "_".join(str(part) for part in first["loc"]).upper()
+    return (
+        f"{variable}={first.get('input')!r}: {first['msg']}; set it to a valid value or "
+        "unset it (README: Settings)"
+    )
+
+
 @contextlib.contextmanager
 def environment_set(variables: dict[str, str]) -> Iterator[None]:
     """`variables` in this process's environment while the block runs (child processes

@@ -49,9 +49,22 @@ def test_missing_archive_is_named(s3):
     )
 
 
-def test_bad_setting_is_named(s3):
-    result = lake_command("s3", "status", LAKE_BUCKET="Not_A_Bucket")
-    assert result.returncode == 1 and "LAKE_BUCKET='Not_A_Bucket'" in result.stderr
+@pytest.mark.parametrize(
+    ("variable", "value", "line"),
+    [
+        ("LAKE_BUCKET", "Not_A_Bucket", "error: bad setting LAKE_BUCKET='Not_A_Bucket' is not"),
+        (
+            "LAKE_MAX_DELETED_SHARE",
+            "abc",
+            "error: bad setting LAKE_MAX_DELETED_SHARE='abc': Input should be a valid number",
+        ),
+    ],
+)
+def test_bad_setting_is_named_with_its_value(s3, variable, value, line):
+    result = lake_command("s3", "status", **{variable: value})
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(line), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_failed_notebook_names_the_step_and_the_saved_copy(s3, tmp_path):
