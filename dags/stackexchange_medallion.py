@@ -42,6 +42,10 @@ def _wire(operators: dict) -> None:
     schedule=RAW_ASSETS["Posts.xml"] & RAW_ASSETS["Users.xml"],
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
+    # Only Asset events start it, so it may wait unpaused from the start: a first
+    # produce_data_assets run then reaches gold with no second click, and its events are
+    # never dropped by a paused consumer.
+    is_paused_upon_creation=False,
     max_active_runs=1,
     max_active_tasks=SETTINGS.parallel_notebooks,
     default_args=SETTINGS.task_defaults(),

@@ -148,8 +148,10 @@ def airflow(tmp_path_factory, airflow_settings, s3, databricks, archive_mirror, 
         local.start(settings)
         api = AirflowApi(local.url, USERNAME, local.password())
         api.wait_for_dags([PRODUCER, MEDALLION])
-        for dag_id in (PRODUCER, MEDALLION):
-            api.unpause(dag_id)
+        # As the README says: the medallion waits unpaused; the user unpauses the producer.
+        assert api.get(f"/dags/{MEDALLION}")["is_paused"] is False
+        assert api.get(f"/dags/{PRODUCER}")["is_paused"] is True
+        api.unpause(PRODUCER)
         yield api
     finally:
         local.stop()

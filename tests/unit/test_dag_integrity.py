@@ -232,3 +232,11 @@ def test_the_medallion_triggers_with_its_defaults_and_every_param_optional(medal
 def test_every_dag_says_what_it_does(dagbag):
     for dag_id in (PRODUCER, MEDALLION):
         assert len(dagbag.dags[dag_id].description or "") > 20, dag_id
+
+
+def test_only_asset_events_start_the_medallion_so_it_waits_unpaused(dagbag):
+    """A first produce_data_assets run reaches gold with one click (README, "Start the
+    local Airflow"); the producer, which has a schedule, waits to be unpaused."""
+    assert dagbag.dags[MEDALLION].is_paused_upon_creation is False
+    assert dagbag.dags[PRODUCER].is_paused_upon_creation is not False
+    assert dagbag.dags[MEDALLION].timetable.asset_condition is not None
