@@ -91,7 +91,10 @@ def run_notebooks(
     remote = os.environ.get(REMOTE_VARIABLE, "")
     named = {REMOTE_VARIABLE: remote_of_session(remote, str(uuid.uuid4()))} if remote else {}
     try:
-        with environment_set(named), SharedKernel(NOTEBOOKS_DIR) as kernel:
+        with (
+            environment_set(named),
+            SharedKernel(NOTEBOOKS_DIR, log=run_dir / "kernel.log") as kernel,
+        ):
             run_graph(run_task)
     except KeyboardInterrupt:
         if named:

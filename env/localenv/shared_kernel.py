@@ -33,9 +33,20 @@ class _Client(NotebookClient):
 
 
 class SharedKernel:
-    def __init__(self, cwd: Path, kernel_name: str = PIPELINE_KERNEL):
-        self.cwd, self.kernel_name = cwd, kernel_name
+    """With `log`, the kernel's own output (ipykernel's log, its JVM's) goes to that file,
+    not to the terminal: on Ctrl-C the kernel logs errors of its sockets closing under it,
+    and the user's one line must stay the last word."""
+
+    def __init__(self, cwd: Path, kernel_name: str = PIPELINE_KERNEL, log: Path | None = None):
+        self.cwd, self.kernel_name, self.log = cwd, kernel_name, log
         self.kernel_manager = None
+
+    def _kernel_output(self, stack: contextlib.ExitStack) -> dict:
+        """Where a kernel started now writes: the log, or this process's own streams."""
+        if self.log is None or self.kernel_manager is not None:
+            return {}
+        output = stack.enter_context(self.log.open("ab"))
+        return {"stdout": output, "stderr": output}
 
     def run(self, source: Path, output: Path, parameters: dict[str, str]) -> None:
         # papermill's loader, not nbformat's: it gives every cell the `tags` it expects.
@@ -52,8 +63,8 @@ class SharedKernel:
             resources={"metadata": {"path": str(self.cwd)}},
         )
         try:
-            with environment_set(with_pipeline_kernel()):
-                client.execute(cleanup_kc=False)
+            with environment_set(with_pipeline_kernel()), contextlib.ExitStack() as stack:
+                client.execute(cleanup_kc=False, **self._kernel_output(stack))
             self.kernel_manager = client.km
         except CellExecutionError as error:
             self.kernel_manager = client.km
@@ -62,7 +73,8 @@ class SharedKernel:
             self.kernel_manager = None
             if client.interrupted:
                 raise KeyboardInterrupt from None
-            raise NotebookFailed("DeadKernelError", str(error)) from None
+            where = f" (its log: {self.log})" if self.log else ""
+            raise NotebookFailed("DeadKernelError", f"{error}{where}") from None
         finally:
             if client.kc is not None:
                 client.kc.stop_channels()

@@ -153,7 +153,8 @@ def test_ctrl_c_in_the_middle_of_a_cell_is_an_interruption_not_a_dead_kernel(tmp
     script = (
         "import sys\nfrom pathlib import Path\nfrom localenv.shared_kernel import SharedKernel\n"
         "try:\n"
-        "    with SharedKernel(Path(sys.argv[1]).parent) as kernel:\n"
+        "    log = Path(sys.argv[2]).with_name('kernel.log')\n"
+        "    with SharedKernel(Path(sys.argv[1]).parent, log=log) as kernel:\n"
         "        kernel.run(Path(sys.argv[1]), Path(sys.argv[2]), {'flag': sys.argv[3]})\n"
         "except KeyboardInterrupt:\n"
         "    sys.exit(130)\n"
@@ -170,3 +171,7 @@ def test_ctrl_c_in_the_middle_of_a_cell_is_an_interruption_not_a_dead_kernel(tmp
     assert flag.exists(), run.stderr.read() if run.poll() is not None else "the cell never ran"
     os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
     assert run.wait(timeout=60) == 130, run.stderr.read()[-2000:]
+    # The kernel's own logging (its sockets closing under it) stays in its log.
+    said = run.stderr.read()
+    assert "[IPKernelApp]" not in said and "Traceback" not in said, said
+    assert (tmp_path / "kernel.log").is_file()
