@@ -10,7 +10,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from localenv.error_lines import USER_ERRORS, RunInterrupted, one_line
+from localenv.error_lines import (
+    USER_ERRORS,
+    RunInterrupted,
+    one_line,
+    quiet_query_logs,
+    with_lake_tables,
+)
 
 
 def _settings(**stated):
@@ -357,6 +363,7 @@ def main(argv: list[str] | None = None) -> None:
     releases.set_defaults(handler=cmd_releases)
 
     args = parser.parse_args(argv)
+    quiet_query_logs()
     try:
         args.handler(args)
         # delta-rs 1.6.6 (the run summary) sometimes aborts in interpreter teardown,
@@ -372,7 +379,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(130) from None
     except Exception as error:  # One clear line for the user; the notebook has the rest.
         if isinstance(error, _user_errors()):
-            raise SystemExit(f"error: {one_line(error)}") from None
+            raise SystemExit(f"error: {with_lake_tables(one_line(error))}") from None
         raise
 
 

@@ -51,6 +51,23 @@ def error_line(name: str, message: str) -> str:
     return f"{name}: {line}" if line else f"{name} (no message)"
 
 
+def quiet_query_logs() -> None:
+    """PySpark logs every failed query as JSON too (9 KB with the JVM's trace); the one
+    line printed for the error says it once."""
+    import logging
+
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+
+
+def with_lake_tables(line: str) -> str:
+    """`line`, and for a table that is not there, the tables the lake has."""
+    if "TABLE_OR_VIEW_NOT_FOUND" not in line:
+        return line
+    from lakehouse.graph import TABLES
+
+    return f"{line} The lake's tables: {', '.join(TABLES)}."
+
+
 def one_line(error: BaseException) -> str:
     """The line of an exception that says what went wrong, or its repr."""
     return message_line(str(error)) or repr(error)

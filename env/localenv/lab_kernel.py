@@ -4,14 +4,13 @@
 A Spark error in a cell shows as one line that says what to do; its whole trace goes to
 a log file the line names, not on the screen."""
 
-import logging
 import os
 import sys
 import tempfile
 import traceback
 from pathlib import Path
 
-from localenv.error_lines import message_line
+from localenv.error_lines import message_line, quiet_query_logs, with_lake_tables
 
 MAX_ROWS = 1000
 # Set in the kernel's environment by a lab that serves the lake read-only.
@@ -26,7 +25,6 @@ def errors_log() -> Path:
 
 def one_line(error: BaseException, read_only: bool) -> str:
     """What the user reads instead of the trace."""
-    from lakehouse.graph import TABLES
 
     text = str(error).strip()
     if read_only and any(sign in text for sign in WRITE_REFUSED):
@@ -34,10 +32,7 @@ def one_line(error: BaseException, read_only: bool) -> str:
             "The lab's lake is read-only, so exploring never changes a table; to write, "
             "stop the lab (`make lab-stop`) and start it with `make lab WRITE=1`"
         )
-    first = message_line(text) or type(error).__name__
-    if "TABLE_OR_VIEW_NOT_FOUND" in first:
-        first += f" The lake's tables: {', '.join(TABLES)}."
-    return f"Spark: {first}"
+    return f"Spark: {with_lake_tables(message_line(text) or type(error).__name__)}"
 
 
 def _log(error: BaseException) -> Path:
@@ -53,8 +48,7 @@ def load_ipython_extension(ipython) -> None:
 
     from lakehouse.runtime import open_lake
 
-    # PySpark logs every failed query as JSON too; the message is printed once, below.
-    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+    quiet_query_logs()
     read_only = os.environ.get(READ_ONLY_VARIABLE) == "1"
     lake = open_lake()
     ipython.push({"spark": lake.spark, "lake": lake})

@@ -35,10 +35,20 @@ def test_sql_reads_logical_table_names_and_prints_csv(lake, settings, s3, tmp_pa
     assert result.stdout.splitlines() == ["posts", str(ingested.rows["Posts.xml"])]
 
 
-def test_sql_error_is_one_line_from_spark(s3):
-    result = lake_command("sql", "SELECT nope FROM gold.most_popular_tags")
-    assert result.returncode != 0
-    assert "nope" in result.stderr and "Traceback" not in result.stderr
+def test_sql_errors_are_one_line_and_a_missing_table_lists_the_lakes(lake, settings, s3, tmp_path):
+    ingest_sample(settings, tmp_path, SITE, questions=15)
+    steps.bronze_posts(steps.run_context(lake, SITE))  # a lake with a table, and its bucket
+    for query, error in [
+        ("SELECT nope FROM bronze.posts", "error: [UNRESOLVED_COLUMN"),
+        ("SELECT * FROM gold.nope", "error: [TABLE_OR_VIEW_NOT_FOUND]"),
+    ]:
+        result = lake_command("sql", query)
+        assert result.returncode == 1
+        # Above the error, only the servers' one-line status; no JSON log, no trace.
+        *status, last = result.stderr.strip().splitlines()
+        assert last.startswith(error), result.stderr
+        assert all(" on http" in line or " on sc://" in line for line in status), status
+    assert "`gold`.`nope`" in last and "The lake's tables: bronze.posts, " in last
 
 
 def test_missing_archive_is_named(s3):
