@@ -64,11 +64,14 @@ def task_run_error(hook: DatabricksHook, task_run_id: int) -> str:
 def failed_task_errors(hook: DatabricksHook, run_id: int) -> list[str]:
     """`<task>: <its notebook's error>` for each task of the job run whose latest attempt
     failed."""
-    latest = {}
-    for task in sorted(hook.get_run(run_id).get("tasks", []), key=lambda t: t["start_time"]):
-        latest[task["task_key"]] = task
+    latest = latest_attempts(hook.get_run(run_id).get("tasks", []))
     failed = [t for t in latest.values() if t["state"].get("result_state") == "FAILED"]
     return [f"{t['task_key']}: {task_run_error(hook, t['run_id'])}" for t in failed]
+
+
+def latest_attempts(task_runs: list[dict]) -> dict[str, dict]:
+    """Per task key of a job run's task runs, its latest attempt."""
+    return {t["task_key"]: t for t in sorted(task_runs, key=lambda t: t["start_time"])}
 
 
 def with_notebook_errors(error: AirflowException, errors) -> AirflowException:
@@ -103,8 +106,8 @@ def notebook_result(hook: DatabricksHook, task_run_id: int, log) -> dict:
 
 def latest_task_runs(hook: DatabricksHook, run_id: int) -> dict[str, int]:
     """Per task key of the job run, the run id of its latest attempt."""
-    task_runs = sorted(hook.get_run_tasks(run_id), key=lambda task: task["start_time"])
-    return {task["task_key"]: task["run_id"] for task in task_runs}
+    latest = latest_attempts(hook.get_run_tasks(run_id))
+    return {task_key: task["run_id"] for task_key, task in latest.items()}
 
 
 def emit_notebook_events(alias, hook: DatabricksHook, task_key: str, task_run_id: int, log):
