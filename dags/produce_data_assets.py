@@ -2,25 +2,27 @@
 
 Each ingested dump updates the raw Assets (`s3://<bucket>/raw/Posts.xml`, ...) with
 extras naming its site, dump_id and the file's sha1. A dump already in the lake is
-skipped: no Asset event, so nothing runs downstream.
+skipped (no Asset event, so nothing runs downstream) unless, on target local, the site's
+tables do not hold it yet.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, Variable, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from orchestration.assets import RAW_ASSETS
-from orchestration.config import OrchestrationSettings
+from orchestration.config import TARGET_VARIABLE, OrchestrationSettings, chosen_target
 from orchestration.connections import AWS_CONN_ID, check_lake_reachable, lake_settings
+from orchestration.raw_events import held_elsewhere_reason
 
 SETTINGS = OrchestrationSettings()
 
 
 @dag(
     dag_id="produce_data_assets",
-    schedule=SETTINGS.produce_schedule,
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    # No start_date: the timetable alone says when the first scheduled run comes.
+    schedule=SETTINGS.produce_timetable(),
     catchup=False,
     max_active_runs=1,
     default_args=SETTINGS.task_defaults(),
@@ -47,11 +49,13 @@ def produce_data_assets():
 
     @task(
         outlets=list(RAW_ASSETS.values()),
+        map_index_template="{{ task.op_kwargs['dump'] }}",
         execution_timeout=timedelta(minutes=SETTINGS.ingest_timeout_minutes),
     )
     def ingest(dump: str, outlet_events=None) -> None:
         from ingest.ingest_dump import ingest_dump
         from ingest.sources import source_for_entry
+        from localenv.lake_summary import held_dump
 
         settings = lake_settings(AWS_CONN_ID)
         source = source_for_entry(
@@ -62,9 +66,18 @@ def produce_data_assets():
         )
         result = ingest_dump(source, settings, SETTINGS.work_dir)
         if result.already_ingested:
-            raise AirflowSkipException(
-                f"{result.site} dump {result.dump_id} is already in the lake at "
-                f"{result.raw_uri}; no Asset event, nothing downstream runs"
+            target = chosen_target(None, Variable.get(TARGET_VARIABLE, default=None))
+            held = held_dump(settings, result.site) if target == "local" else None
+            reason = held_elsewhere_reason(
+                result.site, result.dump_id, result.raw_uri, target, held
+            )
+            if reason:
+                # Printed, so it is the task log's first line, not in a collapsed group.
+                print(reason)
+                raise AirflowSkipException(reason)
+            print(
+                f"{result.site} dump {result.dump_id} is already in the lake, but its tables "
+                f"hold {held or 'none of its dumps'}: its Asset events start the medallion"
             )
         for file_name, asset in RAW_ASSETS.items():
             outlet_events[asset].extra = {

@@ -29,6 +29,8 @@ SETTINGS = OrchestrationSettings()
 NOTEBOOK_TIMEOUT = timedelta(minutes=SETTINGS.notebook_timeout_minutes)
 ROOTS = [task.notebook for task in PIPELINE if not task.depends_on]
 WORKFLOW_COMPUTE, NOTEBOOK_COMPUTE = workflow_compute(SETTINGS)
+# Each task of a site's group is labelled by its site in the UI, not by 0, 1, 2.
+SITE_GROUP = {"map_index_template": "{{ ti.xcom_pull('runs')[ti.map_index].site }}"}
 
 
 def _wire(operators: dict) -> None:
@@ -141,7 +143,7 @@ def stackexchange_medallion():
             raise AirflowFailException(str(error)) from None
         return ["databricks.workflow.launch"]
 
-    @task_group(group_id="local")
+    @task_group(group_id="local", default_args=SITE_GROUP)
     def local(run):
         _wire(
             {
@@ -158,7 +160,7 @@ def stackexchange_medallion():
             }
         )
 
-    @task_group(group_id="databricks")
+    @task_group(group_id="databricks", default_args=SITE_GROUP)
     def databricks(run):
         # One job, run once per site of the Airflow run, all at once.
         with DatabricksWorkflowTaskGroup(
@@ -194,7 +196,7 @@ def stackexchange_medallion():
         # that a first run does not create it twice. The runs themselves overlap.
         launch.max_active_tis_per_dagrun = 1
 
-    @task_group(group_id="databricks_job")
+    @task_group(group_id="databricks_job", default_args=SITE_GROUP)
     def databricks_job(run):
         LakeDatabricksRunNowOperator(
             task_id="run_now",

@@ -104,3 +104,17 @@ class AirflowApi:
             for ti in self.task_instances(dag_id, run_id)
             if ti["state"] not in ("success", "skipped")
         )
+
+
+def unfolded_lines(log: list[dict]) -> list[str]:
+    """A task log's lines that the UI shows unfolded: those outside its `::group::`s."""
+    depth, lines = 0, []
+    for entry in log:
+        event = entry.get("event", "")
+        if event.startswith("::group::"):
+            depth += 1
+        elif event.startswith("::endgroup::"):
+            depth -= 1
+        elif depth == 0:
+            lines.append(event)
+    return lines

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Self
 
+from airflow.timetables.trigger import CronTriggerTimetable
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -145,6 +146,17 @@ class OrchestrationSettings(BaseSettings):
                 "(param databricks_job_name), which queues its runs"
             )
 
+    def produce_timetable(self) -> CronTriggerTimetable | None:
+        """produce_data_assets' schedule, whose first run is the next tick after the DAG
+        appears: unpausing it (as the trigger form offers) runs only what was triggered.
+        Without a start_date, `run_immediately` decides; False would still run the tick
+        just past within a tenth of the period (`_calc_first_run` in trigger.py)."""
+        if self.produce_schedule is None:
+            return None
+        return CronTriggerTimetable(
+            self.produce_schedule, timezone="UTC", run_immediately=timedelta(0)
+        )
+
     def task_defaults(self) -> dict:
         """Both DAGs' `default_args`: retries with exponential backoff."""
         return {
@@ -156,7 +168,16 @@ class OrchestrationSettings(BaseSettings):
     @field_validator("produce_schedule")
     @classmethod
     def _none_means_unscheduled(cls, value: str | None) -> str | None:
-        return None if value is None or value.strip().lower() in ("", "none") else value
+        if value is None or value.strip().lower() in ("", "none"):
+            return None
+        try:
+            CronTriggerTimetable(value, timezone="UTC").validate()
+        except Exception as error:
+            raise ValueError(
+                f"{value!r} is not a cron expression or preset ({error}); "
+                "use e.g. `@daily`, `0 6 * * 1`, or `none`"
+            ) from None
+        return value
 
     @field_validator("dumps", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ every component is stopped by process id at the end, whatever the outcome.
 import json
 import warnings
 from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
 from pyspark.sql import functions as F
@@ -26,7 +27,7 @@ from real_dump_helpers import (
     pack_listed,
 )
 
-from airflow_api import AirflowApi, ApiError
+from airflow_api import AirflowApi, ApiError, unfolded_lines
 from archive_mirror import serve_archive_mirror
 from conftest import NO_SHARED_DUMPS, absent
 from fakes.databricks_api import FakeDatabricks, serve
@@ -131,7 +132,6 @@ def airflow(tmp_path_factory, airflow_settings, s3, databricks, archive_mirror, 
             ),
             "LAKE_ARCHIVE_BASE_URL": archive_mirror,
             "LAKE_ARCHIVE_ITEM": "stackexchange",
-            "LAKE_AIRFLOW_PRODUCE_SCHEDULE": "none",
             "LAKE_AIRFLOW_RETRIES": "0",
             "LAKE_AIRFLOW_DATABRICKS_CATALOG": "stackexchange",
             "LAKE_AIRFLOW_DATABRICKS_RAW_ROOT": "s3://landing/raw",
@@ -152,6 +152,7 @@ def airflow(tmp_path_factory, airflow_settings, s3, databricks, archive_mirror, 
         assert api.get(f"/dags/{MEDALLION}")["is_paused"] is False
         assert api.get(f"/dags/{PRODUCER}")["is_paused"] is True
         api.unpause(PRODUCER)
+        api.producer_unpaused_at = datetime.now(UTC)
         yield api
     finally:
         local.stop()
@@ -211,6 +212,8 @@ def test_a_dump_flows_from_the_producer_to_gold(
     _, ingests = _produce(airflow, [entry])
     assert [ti["state"] for ti in ingests] == ["success"]
 
+    assert [ti["rendered_map_index"] for ti in ingests] == [entry]
+
     run = _medallion_started_by_assets(airflow, known)
     assert _site_count(lake, "gold.most_popular_tags", site) > 0
     assert _site_count(lake, "gold.posts_users", site) > 0
@@ -226,6 +229,7 @@ def test_a_dump_flows_from_the_producer_to_gold(
     # A notebook task that succeeded logs no error line: no kernel or JVM start-up noise.
     for task in airflow.task_instances(MEDALLION, run["dag_run_id"]):
         if task["task_id"].startswith("local."):
+            assert task["rendered_map_index"] == site, task["task_id"]
             log = airflow.task_log(MEDALLION, run["dag_run_id"], task)
             errors = [entry["event"] for entry in log if entry.get("level") == "error"]
             assert errors == [], (task["task_id"], errors)
@@ -254,10 +258,19 @@ def test_the_same_dump_again_starts_no_medallion_run(airflow, flow_dump):
     known = {run["dag_run_id"] for run in airflow.runs(MEDALLION)}
     producer_run, ingests = _produce(airflow, [flow_dump[0]])
     assert [ti["state"] for ti in ingests] == ["skipped"]
+    # Why, on the log's first line that no collapsed group hides.
+    log = airflow.task_log(PRODUCER, producer_run["dag_run_id"], ingests[0])
+    first = unfolded_lines(log)[0]
+    assert first.startswith(f"{flow_dump[1]} dump "), first
+    assert "is already in the lake at s3://" in first and "no Asset event" in first
     # No Asset event, so the scheduler has nothing to start the medallion DAG on.
     assert airflow.asset_events(PRODUCER, producer_run["dag_run_id"]) == []
     with pytest.raises(TimeoutError):
         airflow.wait_for_new_run(MEDALLION, known, timeout=5)
+    # Unpaused with its daily schedule, it ran what was triggered, not the tick just past.
+    scheduled = [run for run in airflow.runs(PRODUCER) if run["run_type"] != "manual"]
+    unpaused = airflow.producer_unpaused_at
+    assert all(datetime.fromisoformat(run["run_after"]) > unpaused for run in scheduled), scheduled
 
 
 def test_a_refresh_to_the_real_dump_equals_its_load_through_airflow(

@@ -3,9 +3,10 @@
 import json
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from airflow.timetables.base import TimeRestriction
 
 from dag_loading import DAGS_FOLDER, load_dagbag
 from lakehouse.graph import PIPELINE, TABLES
@@ -127,6 +128,23 @@ def test_a_notebook_task_resolves_an_alias_to_the_tables_it_changed(medallion, g
             assert task.writes == node.writes
 
 
+def test_every_task_of_a_site_is_labelled_by_its_site(medallion):
+    """The UI shows a mapped task's rendered map_index_template instead of 0, 1, 2."""
+    runs = [{"site": "a.com"}, {"site": "b.org"}]
+
+    class SecondSite:
+        map_index = 1
+
+        def xcom_pull(self, task_ids):
+            return runs if task_ids == "runs" else None
+
+    mapped = [task for task in medallion.tasks if task.get_closest_mapped_task_group()]
+    assert len(mapped) > len(PIPELINE)
+    for task in mapped:
+        template = medallion.get_template_env().from_string(task.map_index_template)
+        assert template.render(ti=SecondSite()) == "b.org", task.task_id
+
+
 def test_a_deployed_job_resolves_an_alias_to_the_tables_its_notebooks_changed(medallion):
     from orchestration.databricks_operators import DEPLOYED_JOB_ALIAS
     from orchestration.table_events import tables_alias
@@ -240,3 +258,14 @@ def test_only_asset_events_start_the_medallion_so_it_waits_unpaused(dagbag):
     assert dagbag.dags[MEDALLION].is_paused_upon_creation is False
     assert dagbag.dags[PRODUCER].is_paused_upon_creation is not False
     assert dagbag.dags[MEDALLION].timetable.asset_condition is not None
+
+
+def test_unpausing_the_producer_runs_nothing_before_its_next_tick(dagbag):
+    """Its trigger form offers to unpause it; that must not start the tick just past."""
+    producer = dagbag.dags[PRODUCER]
+    now = datetime.now(UTC)
+    first = producer.timetable.next_dagrun_info(
+        last_automated_data_interval=None,
+        restriction=TimeRestriction(producer.start_date, None, producer.catchup),
+    )
+    assert now < first.run_after <= now + timedelta(days=1)

@@ -17,6 +17,7 @@ from localenv.paths import REPO_ROOT  # noqa: E402
 from orchestration.config import OrchestrationSettings, chosen_target  # noqa: E402
 from orchestration.connections import ConnectionProblem, lake_settings  # noqa: E402
 from orchestration.databricks_operators import latest_task_runs, notebook_result  # noqa: E402
+from orchestration.raw_events import held_elsewhere_reason  # noqa: E402
 from orchestration.runs import NothingToRun, notebook_run_id, site_runs  # noqa: E402
 from orchestration.table_events import result_line  # noqa: E402
 
@@ -363,3 +364,32 @@ def test_a_deferred_databricks_task_emits_its_events_when_it_resumes(monkeypatch
     context = {"outlet_events": OutletEvents()}
     operator.execute_complete(context, event)
     assert context["outlet_events"].added == {alias: [(TABLE_ASSETS["silver.posts"].uri, extra)]}
+
+
+def test_a_bad_produce_schedule_is_named_with_the_fix(monkeypatch):
+    monkeypatch.setenv("LAKE_AIRFLOW_PRODUCE_SCHEDULE", "every day")
+    with pytest.raises(
+        ValueError, match="(?s)produce_schedule.*'every day' is not a cron .*@daily"
+    ):
+        OrchestrationSettings()
+
+
+@pytest.mark.parametrize(
+    ("target", "held", "emits"),
+    [
+        ("local", None, True),  # ingested, but its medallion run never came
+        ("local", "2024-01-01-old", True),  # its tables hold an earlier dump
+        ("local", "2024-04-01-aa", False),  # they hold it
+        ("local", "2024-07-01-new", False),  # they hold a newer one: never go back
+        ("databricks", None, False),  # Airflow cannot read them: the reason says what to do
+    ],
+)
+def test_a_dump_already_in_the_lake_starts_the_medallion_only_if_its_tables_lack_it(
+    target, held, emits
+):
+    reason = held_elsewhere_reason("a.com", "2024-04-01-aa", "s3://l/raw/a.com", target, held)
+    assert (reason is None) is emits
+    if not emits:
+        assert reason.startswith("a.com dump 2024-04-01-aa is already in the lake at s3://l/")
+    if target == "databricks":
+        assert "trigger stackexchange_medallion with site=a.com" in reason
