@@ -177,7 +177,12 @@ def _locked_run(source, settings, run_id: str, run_dir: Path, timings: dict, bef
         parameters = dict(
             zip(RUN_PARAMETERS, (ingested.site, ingested.dump_id, run_id), strict=True)
         )
-        run_notebooks(parameters, run_dir, timings, before_step)
+        try:
+            run_notebooks(parameters, run_dir, timings, before_step)
+        except RunInterrupted as interrupted:  # The folder says what became of the run.
+            stopped = {"interrupted": str(interrupted), "seconds": timings}
+            _save_summary(run_dir, {**parameters, **stopped})
+            raise
     else:
         _log(f"every step of {ingested.site} has run on this dump with this code: nothing to do")
 
@@ -196,8 +201,12 @@ def _locked_run(source, settings, run_id: str, run_dir: Path, timings: dict, bef
     report = run_dir / "report.html"
     report.write_text(build_report(settings, ingested.site, run_id, summary))
     summary["report"] = str(report)
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    _save_summary(run_dir, summary)
     return summary
+
+
+def _save_summary(run_dir: Path, summary: dict) -> None:
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
 
 
 def format_summary(summary: dict) -> str:

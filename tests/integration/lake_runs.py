@@ -1,9 +1,11 @@
 """`lake run` as a user starts it, in a process of its own, for the tests that watch it."""
 
+import fcntl
 import os
 import pty
 import subprocess
 import sys
+import termios
 import threading
 from pathlib import Path
 
@@ -36,13 +38,23 @@ class Run:
             )
 
     def _start_in_terminal(self, command: list[str], env: dict) -> None:
-        """stdout and stderr on one pty; what it shows is copied to `stderr_path`."""
+        """The run's own terminal (a pty, its controlling terminal, as a shell gives it);
+        what it shows is copied to `stderr_path`."""
         self.stderr_path.touch()
         controller, terminal = pty.openpty()
         self.process = subprocess.Popen(
-            command, stdout=terminal, stderr=terminal, env=env, start_new_session=True
+            command,
+            stdin=terminal,
+            stdout=terminal,
+            stderr=terminal,
+            env=env,
+            start_new_session=True,
+            # After setsid: the pty becomes the session's terminal, so its Ctrl-C signals
+            # the run's whole foreground process group, kernel included.
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
         )
         os.close(terminal)
+        self._controller = controller
 
         def copy() -> None:
             with self.stderr_path.open("wb") as shown:
@@ -59,6 +71,10 @@ class Run:
 
         self._copier = threading.Thread(target=copy, daemon=True)
         self._copier.start()
+
+    def ctrl_c(self) -> None:
+        """Type Ctrl-C in the run's terminal."""
+        os.write(self._controller, b"\x03")
 
     @property
     def stderr(self) -> str:
