@@ -59,12 +59,26 @@ def quiet_query_logs() -> None:
     logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
 
 
-def with_lake_tables(line: str) -> str:
-    """`line`, and for a table that is not there, the tables the lake has."""
+_NOT_FOUND_NAME = re.compile(r"TABLE_OR_VIEW_NOT_FOUND\].*?((?:`[^`]+`\.?)+) cannot be found")
+
+
+def with_lake_tables(line: str, exists=lambda name: False) -> str:
+    """`line`, and for a table that is not there, what to do: a lake table that `exists`
+    was named to plain `spark.sql`, which knows no logical names; one not written yet
+    waits for a run; any other name gets the tables the lake has."""
     if "TABLE_OR_VIEW_NOT_FOUND" not in line:
         return line
     from lakehouse.graph import TABLES
 
+    found = _NOT_FOUND_NAME.search(line)
+    name = found.group(1).replace("`", "") if found else ""
+    if name in TABLES and exists(name):
+        return (
+            f"{line} {name} is a lake table, which spark.sql does not know by that name: "
+            "query it with lake.sql(...) or %%sql."
+        )
+    if name in TABLES:
+        return f"{line} {name} is not written yet: `make local-run` writes it."
     return f"{line} The lake's tables: {', '.join(TABLES)}."
 
 

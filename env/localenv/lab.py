@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lakehouse.settings import LakeSettings
 from localenv import kernel_specs
-from localenv.lab_kernel import READ_ONLY_VARIABLE
+from localenv.lab_kernel import READ_ONLY_VARIABLE, SANDBOX_VARIABLE
 from localenv.local_cluster import local_cluster
 from localenv.ports import free_port
 from localenv.processes import ManagedProcess
@@ -83,6 +83,11 @@ class LocalLab:
             return None
         return json.loads(self.info_file.read_text())
 
+    @property
+    def sandbox_dir(self) -> Path:
+        """Where schema `sandbox`, the user's own tables, keeps them."""
+        return self.state_dir / "sandbox"
+
     def read_only_server(self, port: int) -> S3Server:
         return S3Server(self.data_dir, self.state_dir / "s3-read-only", port=port, read_only=True)
 
@@ -116,6 +121,7 @@ class LocalLab:
             "JUPYTER_PATH": str(jupyter_path),
             "JUPYTER_RUNTIME_DIR": str(self.state_dir / "runtime"),
             READ_ONLY_VARIABLE: "0" if writable else "1",
+            SANDBOX_VARIABLE: str(self.sandbox_dir),
         }
         self.process.spawn(
             [

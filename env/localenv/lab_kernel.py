@@ -5,6 +5,7 @@ A Spark error in a cell shows as one line that says what to do; its whole trace 
 a log file the line names, not on the screen."""
 
 import os
+import re
 import sys
 import tempfile
 import traceback
@@ -15,24 +16,46 @@ from localenv.error_lines import message_line, quiet_query_logs, with_lake_table
 MAX_ROWS = 1000
 # Set in the kernel's environment by a lab that serves the lake read-only.
 READ_ONLY_VARIABLE = "LAKE_LAB_READ_ONLY"
+# The folder of the user's own tables, schema `sandbox`, set by the lab: on local disk,
+# so it stays writable beside a read-only lake.
+SANDBOX_VARIABLE = "LAKE_LAB_SANDBOX"
+SANDBOX = "sandbox"
 # How the read-only S3 endpoint (S3Proxy's read-only blob store) refuses a write.
 WRITE_REFUSED = ("Status Code: 501", "implies functionality that is not implemented")
+# A CREATE TABLE in a layer: the layers are Delta paths, not schemas of Spark's catalog.
+LAYER_AS_SCHEMA = re.compile(r"SCHEMA_NOT_FOUND.*`?spark_catalog`?\.`?(bronze|silver|gold)`?")
+YOUR_OWN_TABLES = f"your own tables go in schema {SANDBOX} (CREATE TABLE {SANDBOX}.my_tags AS ...)"
 
 
 def errors_log() -> Path:
     return Path(os.environ.get("JUPYTER_RUNTIME_DIR") or tempfile.gettempdir()) / "lake-errors.log"
 
 
-def one_line(error: BaseException, read_only: bool) -> str:
+def one_line(error: BaseException, read_only: bool, exists=lambda name: False) -> str:
     """What the user reads instead of the trace."""
 
     text = str(error).strip()
     if read_only and any(sign in text for sign in WRITE_REFUSED):
         return (
-            "The lab's lake is read-only, so exploring never changes a table; to write, "
-            "stop the lab (`make lab-stop`) and start it with `make lab WRITE=1`"
+            f"The lab's lake is read-only, so exploring never changes a table; "
+            f"{YOUR_OWN_TABLES}; to change the lake's, stop the lab (`make lab-stop`) and "
+            "start it with `make lab WRITE=1`"
         )
-    return f"Spark: {with_lake_tables(message_line(text) or type(error).__name__)}"
+    if layer := LAYER_AS_SCHEMA.search(text):
+        lake = "read-only here" if read_only else "written by the pipeline"
+        return f"{layer.group(1)} is a layer of the lake, {lake}; {YOUR_OWN_TABLES}"
+    return f"Spark: {with_lake_tables(message_line(text) or type(error).__name__, exists)}"
+
+
+def open_sandbox(spark, folder: Path) -> None:
+    """Schema `sandbox` in `folder`, with the tables earlier sessions created there."""
+    folder.mkdir(parents=True, exist_ok=True)
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {SANDBOX} LOCATION '{folder.as_uri()}'")
+    for table in sorted(folder.glob("*/_delta_log")):
+        spark.sql(
+            f"CREATE TABLE IF NOT EXISTS {SANDBOX}.`{table.parent.name}` USING delta "
+            f"LOCATION '{table.parent.as_uri()}'"
+        )
 
 
 def _log(error: BaseException) -> Path:
@@ -51,10 +74,12 @@ def load_ipython_extension(ipython) -> None:
     quiet_query_logs()
     read_only = os.environ.get(READ_ONLY_VARIABLE) == "1"
     lake = open_lake()
+    if sandbox := os.environ.get(SANDBOX_VARIABLE):
+        open_sandbox(lake.spark, Path(sandbox))
     ipython.push({"spark": lake.spark, "lake": lake})
 
     def explain(error: BaseException) -> str:
-        return f"{one_line(error, read_only)} (details: {_log(error)})"
+        return f"{one_line(error, read_only, lake.exists)} (details: {_log(error)})"
 
     def spark_error(shell, kind, error, trace, tb_offset=None):
         # IPython discards what a custom handler returns; showing it is the handler's job.
@@ -79,5 +104,5 @@ def load_ipython_extension(ipython) -> None:
     print(
         "StackExchange lake: `spark` and `lake` are ready; query with %%sql "
         f"(tables by logical name, e.g. gold.most_popular_tags), {access}, "
-        f"S3 at {lake.settings.s3_endpoint}"
+        f"S3 at {lake.settings.s3_endpoint}; {YOUR_OWN_TABLES}"
     )

@@ -86,6 +86,40 @@ def test_a_misspelt_table_lists_the_tables_without_the_plan(kernel):
     assert "UnresolvedRelation" in Path(details).read_text()  # The plan went to the log.
 
 
+def test_spark_sql_on_a_lake_name_says_to_use_lake_sql(kernel):
+    outcome = kernel.execute('spark.sql("SELECT * FROM gold.most_popular_tags").count()')
+    (line,) = outcome["traceback"].strip().splitlines()
+    assert "gold.most_popular_tags is a lake table" in line, line
+    assert "lake.sql(...) or %%sql" in line
+
+
+def test_a_create_in_a_layer_says_read_only_and_where_your_tables_go(kernel):
+    outcome = kernel.execute("%%sql\nCREATE TABLE gold.my_tags AS SELECT 1 AS n")
+    (line,) = outcome["stderr"].strip().splitlines()
+    assert line.startswith("gold is a layer of the lake, read-only here; "), line
+    assert "your own tables go in schema sandbox" in line
+
+
+def test_your_own_tables_go_in_the_sandbox_and_stay_there(lab, kernel, lake, settings, s3):
+    """Written beside the read-only lake, and found again by the next kernel."""
+    create = (
+        "%%sql\nCREATE TABLE sandbox.my_tags AS "
+        "SELECT site, count(*) AS tags FROM gold.most_popular_tags GROUP BY site"
+    )
+    assert kernel.execute(create)["status"] == "ok"
+    expected = lake.read("gold.most_popular_tags").select("site").distinct().count()
+    assert expected > 0
+    lake_before = s3.list_objects_v2(Bucket=settings.bucket)["KeyCount"]
+    next_kernel = JupyterKernel(f"http://127.0.0.1:{lab['port']}", lab["token"], KERNEL_NAME)
+    try:
+        found = next_kernel.execute("%%sql\nSELECT count(*) AS sites FROM sandbox.my_tags")
+    finally:
+        next_kernel.shutdown()
+    assert found["status"] == "ok", found
+    assert int(found["result"].split()[-1]) == expected
+    assert s3.list_objects_v2(Bucket=settings.bucket)["KeyCount"] == lake_before
+
+
 def test_the_kernel_cannot_write_to_the_lake(kernel, s3, settings):
     outcome = kernel.execute(
         f"spark.range(3).write.format('delta').save('s3a://{settings.bucket}/gold/scribble')"

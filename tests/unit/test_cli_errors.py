@@ -4,7 +4,7 @@ and the line that says what happened is the last one."""
 import pytest
 from deltalake import DeltaTable
 
-from localenv.error_lines import error_line, one_line
+from localenv.error_lines import error_line, one_line, with_lake_tables
 from localenv.ports import free_port
 
 pytestmark = pytest.mark.unit
@@ -66,3 +66,19 @@ def test_a_python_workers_exception_is_told_by_its_cause(spark):
 )
 def test_a_failure_line_is_never_empty(message, line):
     assert error_line("StepFailed", message) == line
+
+
+NOT_FOUND = "[TABLE_OR_VIEW_NOT_FOUND] The table or view `{}`.`{}` cannot be found. Verify."
+
+
+def test_a_table_not_found_says_what_to_do_about_it():
+    any_other = with_lake_tables(NOT_FOUND.format("gold", "nope"))
+    assert "cannot be found. Verify. The lake's tables: bronze.posts, " in any_other
+    lake_table = NOT_FOUND.format("gold", "posts_users")
+    named_to_spark = with_lake_tables(lake_table, exists=lambda name: name == "gold.posts_users")
+    assert named_to_spark.endswith(
+        "gold.posts_users is a lake table, which spark.sql does not know by that name: "
+        "query it with lake.sql(...) or %%sql."
+    )
+    not_written = with_lake_tables(lake_table)
+    assert not_written.endswith("gold.posts_users is not written yet: `make local-run` writes it.")
