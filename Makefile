@@ -22,6 +22,8 @@ JARS_DIR := .cache/jars
 JARS_STAMP := $(JARS_DIR)/.fetched
 DUMP ?=
 SITE ?=
+# The port of `make lab` or `make airflow`; empty, each its own default.
+PORT ?=
 # When a local archive nothing else dates was published (YYYY-MM-DD; README: Refresh).
 PUBLISHED ?=
 Q ?= SHOW TABLES IN gold
@@ -34,7 +36,10 @@ RUN_ARGS := $(if $(DUMP),--dump "$(DUMP)") $(if $(SITE),--site "$(SITE)") $(if $
 
 .PHONY: help
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[1m%-22s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@# Bold target names on a terminal only: a log gets no escape codes.
+	@if [ -t 1 ]; then bold=$$'\033[1m'; plain=$$'\033[0m'; fi; \
+	awk -v bold="$$bold" -v plain="$$plain" 'BEGIN {FS = ":.*## "} \
+	  /^[a-zA-Z0-9_-]+:.*## / {printf "  %s%-22s%s %s\n", bold, $$1, plain, $$2}' $(MAKEFILE_LIST)
 
 ## --- The two commands -------------------------------------------------------
 
@@ -76,6 +81,7 @@ java: python ## Check for Java 17 or 21
 	@PYTHONPATH=env $(PYTHON) -m localenv.java
 
 $(VENV_STAMP): requirements.lock pyproject.toml | python
+	@echo "setup: installing the $$(grep -c '==' requirements.lock) Python packages of requirements.lock into $(VENV) (once; about 2 minutes with an empty download cache)"
 	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/pip install --quiet $$(grep '^uv==' requirements.lock)
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python --requirement requirements.lock
@@ -86,6 +92,7 @@ $(VENV_STAMP): requirements.lock pyproject.toml | python
 databricks-env: python $(DATABRICKS_STAMP) ## Build .venv-databricks, a Databricks job's libraries, for the tests (once)
 
 $(DATABRICKS_STAMP): requirements.databricks.lock pyproject.toml | python $(VENV_STAMP)
+	@echo "setup: installing a Databricks job's $$(grep -c '==' requirements.databricks.lock) Python packages into $(DATABRICKS_VENV), for the tests (once; about a minute)"
 	$(PYTHON) -m venv --clear $(DATABRICKS_VENV)
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(DATABRICKS_VENV)/bin/python \
 		--requirement requirements.databricks.lock
@@ -95,8 +102,11 @@ $(DATABRICKS_STAMP): requirements.databricks.lock pyproject.toml | python $(VENV
 # The jars come from Maven Central once, by the manifest; Spark gets them by path.
 $(JARS_STAMP): env/jars.pom.xml
 	@command -v mvn >/dev/null || { echo "error: Maven (mvn) is needed once to fetch the jars: apt-get install maven, brew install maven, or conda env create -f environment.yml"; exit 1; }
-	mvn --quiet --batch-mode --file env/jars.pom.xml dependency:copy-dependencies \
-		-DexcludeTransitive=true -DoutputDirectory=$(CURDIR)/$(JARS_DIR)
+	@echo "setup: fetching the $$(grep -c '<dependency>' env/jars.pom.xml) jars of env/jars.pom.xml from Maven Central into $(JARS_DIR) (once; under a minute)"
+	@# Maven's console library writes color codes even in batch mode: strip them from logs.
+	set -o pipefail; mvn --quiet --batch-mode --file env/jars.pom.xml dependency:copy-dependencies \
+		-DexcludeTransitive=true -DoutputDirectory=$(abspath $(JARS_DIR)) 2>&1 \
+		| sed $$'s/\x1b\\[[0-9;]*m//g'
 	touch $@
 
 .PHONY: lock
@@ -118,7 +128,7 @@ lock: python ## Re-resolve requirements.in and requirements.databricks.in into t
 ## --- Working with the lake --------------------------------------------------
 
 .PHONY: s3-start s3-stop s3-status
-s3-start: setup ## Start the local S3 server (S3Proxy on 127.0.0.1:4566, data in ./lake)
+s3-start: setup ## Start the local S3 server (S3Proxy at LAKE_S3_ENDPOINT, data in ./lake); it prints where
 	$(BIN)/lake s3 start
 s3-stop: ## Stop the local S3 server
 	@if [ -x $(BIN)/lake ]; then $(BIN)/lake s3 stop; else echo "not set up"; fi
@@ -126,7 +136,7 @@ s3-status: setup ## Is the local S3 server up?
 	$(BIN)/lake s3 status
 
 .PHONY: spark-start spark-stop spark-status
-spark-start: setup ## Start the local Spark Connect server (127.0.0.1:15002, with Delta and the S3 server)
+spark-start: setup ## Start the local Spark Connect server (at LAKE_SPARK_REMOTE, with Delta and the S3 server)
 	$(BIN)/lake spark start
 spark-stop: ## Stop the local Spark Connect server
 	@if [ -x $(BIN)/lake ]; then $(BIN)/lake spark stop; else echo "not set up"; fi
@@ -137,8 +147,8 @@ spark-status: setup ## Is the local Spark Connect server up?
 stop: spark-stop s3-stop ## Stop the local cluster: the Spark Connect server, then the S3 server
 
 .PHONY: lab lab-stop
-lab: setup ## JupyterLab on http://localhost:8888 with the lake kernel (read-only lake; WRITE=1 to write)
-	$(BIN)/lake lab start $(if $(WRITE),--write)
+lab: setup ## JupyterLab with the lake kernel (read-only lake; WRITE=1 to write; PORT= to choose)
+	$(BIN)/lake lab start $(if $(WRITE),--write) $(if $(PORT),--port $(PORT))
 lab-stop: ## Stop JupyterLab and its read-only S3 endpoint (by process id)
 	@if [ -x $(BIN)/lake ]; then $(BIN)/lake lab stop; else echo "not set up"; fi
 
@@ -157,8 +167,8 @@ databricks-imitation: setup databricks-env ## Run every notebook as a Databricks
 	$(DATABRICKS_VENV)/bin/lake databricks-imitation $(if $(SITE),--site "$(SITE)")
 
 .PHONY: airflow airflow-stop
-airflow: setup ## Start a local Airflow 3 on http://localhost:8080 with the DAGs from dags/
-	$(BIN)/lake airflow start
+airflow: setup ## Start a local Airflow 3 with the DAGs from dags/ (PORT= to choose; it prints the URL)
+	$(BIN)/lake airflow start $(if $(PORT),--port $(PORT))
 airflow-stop: ## Stop the local Airflow (every component, by process id)
 	@if [ -x $(BIN)/lake ]; then $(BIN)/lake airflow stop; else echo "not set up"; fi
 
