@@ -56,6 +56,8 @@ def _wire(operators: dict) -> None:
             None,
             type=["null", "string"],
             enum=[None, *TARGETS],
+            # The form lists the enum: its empty choice is named, not shown as "null".
+            values_display={None: f"Variable {TARGET_VARIABLE}, else local"},
             description=f"local or databricks; empty: Variable {TARGET_VARIABLE}, else local",
         ),
         # Optional params are nullable, so that the trigger form does not require them.

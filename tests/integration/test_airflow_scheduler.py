@@ -9,6 +9,7 @@ every component is stopped by process id at the end, whatever the outcome.
 """
 
 import json
+import os
 import warnings
 from collections import Counter
 from datetime import UTC, datetime
@@ -28,8 +29,10 @@ from real_dump_helpers import (
 )
 
 from airflow_api import AirflowApi, ApiError, unfolded_lines
+from airflow_ui import AirflowUi
 from archive_mirror import serve_archive_mirror
-from conftest import NO_SHARED_DUMPS, absent
+from browser import Browser, chromium_binary
+from conftest import NO_SHARED_DUMPS, REPO_ROOT, absent
 from fakes.databricks_api import FakeDatabricks, serve
 from fakes.deployed_bundle import JOB_IMPORTS, NOTEBOOK_DIR, bundle_jobs, notebook_paths
 from ingest.dump_cut import CutSpec, cut_leaving, write_earlier_dump
@@ -46,6 +49,7 @@ SAMPLE_SITE = "sample.stackexchange.com"
 REAL_SITE = "french.meta.stackexchange.com"
 FAKE_TOKEN = "fake-databricks-token"
 DEPLOYED_JOB = "[prod] stackexchange_medallion"
+ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -148,18 +152,63 @@ def airflow(tmp_path_factory, airflow_settings, s3, databricks, archive_mirror, 
         local.start(settings)
         api = AirflowApi(local.url, USERNAME, local.password())
         api.wait_for_dags([PRODUCER, MEDALLION])
-        # As the README says: the medallion waits unpaused; the user unpauses the producer.
+        # As the README says: the medallion waits unpaused; the producer's trigger form
+        # unpauses it (test_a_dump_flows_from_the_producer_to_gold).
         assert api.get(f"/dags/{MEDALLION}")["is_paused"] is False
         assert api.get(f"/dags/{PRODUCER}")["is_paused"] is True
-        api.unpause(PRODUCER)
-        api.producer_unpaused_at = datetime.now(UTC)
+        api.password = local.password()
         yield api
     finally:
         local.stop()
 
 
-def _produce(api: AirflowApi, dumps: list[str]) -> tuple[dict, list[dict]]:
-    run_id = api.trigger(PRODUCER, {"dumps": dumps})
+@pytest.fixture(scope="module")
+def airflow_ui(airflow):
+    """Airflow's UI in headless Chromium, signed in; None where Chromium is missing (the
+    flow then triggers through the API, said in the report; never under CI=true)."""
+    if chromium_binary() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is missing: `make test-tools` installs it")
+        warnings.warn("no Chromium: the flow triggers through the API", stacklevel=1)
+        yield None
+        return
+    browser = Browser()
+    try:
+        ui = AirflowUi(browser, airflow.url)
+        ui.sign_in(USERNAME, airflow.password)
+        yield ui
+    finally:
+        browser.close()
+
+
+def _produce_from_the_form(api: AirflowApi, ui: AirflowUi | None, entry: str) -> str:
+    """What the README says to do: trigger the producer from its form, which unpauses
+    it. Returns the run's id."""
+    known = {run["dag_run_id"] for run in api.runs(PRODUCER)}
+    if ui is None:
+        api.unpause(PRODUCER)
+        return api.trigger(PRODUCER, {"dumps": [entry]})
+    ui.open_trigger_form(PRODUCER)
+    assert f"Unpause {PRODUCER} on trigger" in ui.form_text()
+    assert ui.unpause_on_trigger_is_checked()
+    ui.fill_param("dumps", entry)
+    ui.trigger(ARTIFACTS / "airflow-trigger-produce.png")
+    return api.wait_for_new_run(PRODUCER, known)
+
+
+def test_the_medallion_form_names_its_empty_target(airflow_ui):
+    if airflow_ui is None:
+        absent("Chromium is not installed here; `make test-tools` installs Debian's")
+    airflow_ui.open_trigger_form(MEDALLION)
+    airflow_ui.browser.screenshot(ARTIFACTS / "airflow-trigger-medallion.png")
+    shown = airflow_ui.form_text().splitlines()
+    target = shown[shown.index("target") + 1]
+    assert target == "Variable lakehouse_target, else local"
+    assert "null" not in shown
+
+
+def _produce(api: AirflowApi, dumps: list[str], run_id: str = "") -> tuple[dict, list[dict]]:
+    run_id = run_id or api.trigger(PRODUCER, {"dumps": dumps})
     run = api.wait_for_run(PRODUCER, run_id)
     assert run["state"] == "success", api.failure_report(PRODUCER, run_id)
     ingests = [ti for ti in api.task_instances(PRODUCER, run_id) if ti["task_id"] == "ingest"]
@@ -204,12 +253,14 @@ def test_the_real_dump_cut_at_a_date_then_itself_hold_its_numbers(refreshed_fren
 
 
 def test_a_dump_flows_from_the_producer_to_gold(
-    airflow, airflow_lake, runs_dir, flow_dump, tmp_path
+    airflow, airflow_ui, airflow_lake, runs_dir, flow_dump, tmp_path
 ):
     lake = airflow_lake
     entry, site, archive = flow_dump
     known = {run["dag_run_id"] for run in airflow.runs(MEDALLION)}
-    _, ingests = _produce(airflow, [entry])
+    airflow.producer_unpaused_at = datetime.now(UTC)
+    _, ingests = _produce(airflow, [entry], _produce_from_the_form(airflow, airflow_ui, entry))
+    assert airflow.get(f"/dags/{PRODUCER}")["is_paused"] is False
     assert [ti["state"] for ti in ingests] == ["success"]
 
     assert [ti["rendered_map_index"] for ti in ingests] == [entry]
