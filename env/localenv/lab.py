@@ -37,6 +37,8 @@ CLOSED_NETWORK_OPTIONS = [
     "--LabApp.news_url=",
     "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
 ]
+# The lab's own user settings: no pop-up asking to fetch Jupyter's news over the notebook.
+USER_SETTINGS = {"@jupyterlab/apputils-extension/notification": {"fetchNews": "false"}}
 
 
 def port_is_free(port: int) -> bool:
@@ -115,10 +117,16 @@ class LocalLab:
         token = secrets.token_hex(24)
         jupyter_path = self.state_dir / "jupyter"
         install_kernel(jupyter_path)
+        settings_dir = self.state_dir / "user-settings"
+        for plugin, values in USER_SETTINGS.items():
+            file = settings_dir / f"{plugin}.jupyterlab-settings"
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(json.dumps(values))
         environment = {
             **os.environ,
             **settings.environment(),
             "JUPYTER_PATH": str(jupyter_path),
+            "JUPYTERLAB_SETTINGS_DIR": str(settings_dir),
             "JUPYTER_RUNTIME_DIR": str(self.state_dir / "runtime"),
             READ_ONLY_VARIABLE: "0" if writable else "1",
             SANDBOX_VARIABLE: str(self.sandbox_dir),

@@ -65,6 +65,16 @@ def _log(error: BaseException) -> Path:
     return log
 
 
+def _report_the_notebooks_language(ipython) -> None:
+    """Python's version without its patch level, as explore.ipynb states it: JupyterLab
+    writes what the kernel reports into the notebook, so a patch level that differs from
+    the committed one would mark the tour changed the moment it opens."""
+    kernel = getattr(ipython, "kernel", None)
+    if kernel is not None:
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        kernel.language_info = {**kernel.language_info, "version": version}
+
+
 def load_ipython_extension(ipython) -> None:
     from py4j.protocol import Py4JJavaError
     from pyspark.errors import PySparkException
@@ -72,6 +82,7 @@ def load_ipython_extension(ipython) -> None:
     from lakehouse.runtime import open_lake
 
     quiet_query_logs()
+    _report_the_notebooks_language(ipython)
     read_only = os.environ.get(READ_ONLY_VARIABLE) == "1"
     lake = open_lake()
     if sandbox := os.environ.get(SANDBOX_VARIABLE):

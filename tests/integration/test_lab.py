@@ -166,6 +166,19 @@ def test_the_tour_opens_on_the_lake_kernel(lab):
             if shown == KERNEL_DISPLAY_NAME:
                 break
             time.sleep(0.5)
+        # Ready when the kernel has answered: what it reports may change the notebook.
+        for _ in range(60):
+            if browser.evaluate("!!document.querySelector('.jp-Notebook-ExecutionIndicator')"):
+                break
+            time.sleep(0.5)
+        time.sleep(2)
+        unsaved = browser.evaluate("document.querySelectorAll('.jp-mod-dirty').length")
+        pop_ups = browser.evaluate(
+            "[...document.querySelectorAll('.Toastify__toast')].map(e => e.innerText)"
+        )
+        browser.screenshot(ARTIFACTS / "explore.png")
     finally:
         browser.close()
     assert shown == KERNEL_DISPLAY_NAME
+    assert unsaved == 0, "the tour shows unsaved changes the moment it opens"
+    assert pop_ups == []
