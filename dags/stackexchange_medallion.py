@@ -13,7 +13,7 @@ from airflow.providers.databricks.operators.databricks_workflow import (
 )
 from airflow.sdk import Param, dag, task, task_group
 
-from lakehouse.graph import PIPELINE, RUN_PARAMETERS, in_dependency_order
+from lakehouse.graph import LAST_NOTEBOOKS, PIPELINE, RUN_PARAMETERS, in_dependency_order
 from lakehouse.settings import TARGETS
 from orchestration.assets import RAW_ASSETS
 from orchestration.config import TARGET_VARIABLE, OrchestrationSettings, chosen_target
@@ -28,6 +28,9 @@ from orchestration.notebook_operator import LakeNotebookOperator
 SETTINGS = OrchestrationSettings()
 NOTEBOOK_TIMEOUT = timedelta(minutes=SETTINGS.notebook_timeout_minutes)
 ROOTS = [task.notebook for task in PIPELINE if not task.depends_on]
+LEAVES = [
+    task.notebook for task in PIPELINE if not any(task.notebook in t.depends_on for t in PIPELINE)
+]
 WORKFLOW_COMPUTE, NOTEBOOK_COMPUTE = workflow_compute(SETTINGS)
 # Each task of a site's group is labelled by its site in the UI, not by 0, 1, 2.
 SITE_GROUP = {"map_index_template": "{{ ti.xcom_pull('runs')[ti.map_index].site }}"}
@@ -145,22 +148,32 @@ def stackexchange_medallion():
             raise AirflowFailException(str(error)) from None
         return ["databricks.workflow.launch"]
 
+    @task
+    def report(run: dict) -> None:
+        """The site's report.html beside its executed notebooks, as `make local-run`'s."""
+        from localenv.report import write_site_report
+        from orchestration.connections import AWS_CONN_ID, lake_settings
+
+        site, out = run["site"], SETTINGS.runs_dir / run["run_id"] / run["site"] / "report.html"
+        write_site_report(lake_settings(AWS_CONN_ID), site, run["run_id"], out)
+        print(f"{site}'s report: {out}")
+
     @task_group(group_id="local", default_args=SITE_GROUP)
     def local(run):
-        _wire(
-            {
-                node.notebook: LakeNotebookOperator(
-                    task_id=node.notebook,
-                    notebook=node.notebook,
-                    writes=node.writes,
-                    notebooks_dir=SETTINGS.notebooks_dir,
-                    runs_dir=SETTINGS.runs_dir,
-                    parameters=run,
-                    execution_timeout=NOTEBOOK_TIMEOUT,
-                )
-                for node in in_dependency_order()
-            }
-        )
+        notebooks = {
+            node.notebook: LakeNotebookOperator(
+                task_id=node.notebook,
+                notebook=node.notebook,
+                writes=node.writes,
+                notebooks_dir=SETTINGS.notebooks_dir,
+                runs_dir=SETTINGS.runs_dir,
+                parameters=run,
+                execution_timeout=NOTEBOOK_TIMEOUT,
+            )
+            for node in in_dependency_order()
+        }
+        _wire(notebooks)
+        [notebooks[name] for name in LAST_NOTEBOOKS] >> report(run)
 
     @task_group(group_id="databricks", default_args=SITE_GROUP)
     def databricks(run):

@@ -163,8 +163,7 @@ def cmd_databricks_imitation(args) -> None:
 
 
 def cmd_report(args) -> None:
-    from localenv.lake_summary import summarize_site
-    from localenv.report import build_report
+    from localenv.report import write_site_report
     from localenv.s3_server import local_server
 
     settings = _settings()
@@ -173,9 +172,7 @@ def cmd_report(args) -> None:
             f"error: the S3 server at {settings.s3_endpoint} does not answer (setting "
             "LAKE_S3_ENDPOINT): start it with `make s3-start`"
         )
-    summary = summarize_site(settings, args.site)
-    args.out.write_text(build_report(settings, args.site, args.run_id, summary))
-    print(args.out)
+    print(write_site_report(settings, args.site, args.run_id, args.out))
 
 
 def cmd_bundle(args) -> None:

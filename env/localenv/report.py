@@ -10,6 +10,7 @@ import html
 import io
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyarrow.compute as pc
 
@@ -25,6 +26,7 @@ from localenv.lake_summary import read_site_table
 
 TOP_USERS = 10
 HEADLINES = {
+    "all_questions": "questions",
     "users": "users with a profile",
     "tags": "tags in use",
     "questions": "questions asked by users with a profile",
@@ -33,10 +35,12 @@ HEADLINES = {
 }
 
 
-def headline_numbers(settings: LakeSettings, site: str, users) -> dict[str, int]:
-    """`users` is the site's gold.posts_users, read once by the caller."""
+def headline_numbers(settings: LakeSettings, site: str, users, posts) -> dict[str, int]:
+    """`users` is the site's gold.posts_users, `posts` its silver.posts (a pandas frame
+    of POST_TIMES), read once by the caller."""
     tags = read_site_table(settings, GOLD_MOST_POPULAR_TAGS, site, ["tag"])
     return {
+        "all_questions": int((posts.post_type == "question").sum()),
         "users": users.num_rows,
         "tags": tags.num_rows,
         **{
@@ -80,8 +84,8 @@ def build_report(settings: LakeSettings, site: str, run_id: str, summary: dict) 
 
     matplotlib.use("Agg")
     users_table = read_site_table(settings, GOLD_POSTS_USERS, site)
-    numbers = headline_numbers(settings, site, users_table)
     posts = read_site_table(settings, SILVER_POSTS, site, list(plots.POST_TIMES)).to_pandas()
+    numbers = headline_numbers(settings, site, users_table, posts)
     hours = plots.hours_to_first_answer(posts)
     monthly = read_site_table(
         settings, GOLD_MOST_POPULAR_TAGS_MONTHLY, site, ["tag", "month", "question_count"]
@@ -109,7 +113,8 @@ table {{ border-collapse: collapse; margin: 1em 0; }}
 td, th {{ border: 1px solid #ddd; padding: 0.3em 0.7em; text-align: left; }}
 td.number {{ text-align: right; font-variant-numeric: tabular-nums; }}
 .scroll {{ overflow-x: auto; }}
-svg {{ max-width: 100%; height: auto; }}
+figure {{ margin: 1em 0; }}
+figure svg {{ width: 100%; height: auto; }}
 </style></head><body>
 <h1>StackExchange Overview</h1>
 <p>Site <b>{html.escape(site)}</b>, dump {html.escape(summary.get("dump_id") or "latest")},
@@ -146,3 +151,11 @@ run {html.escape(run_id)}, written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>
     }
 </body></html>
 """
+
+
+def write_site_report(settings: LakeSettings, site: str, run_id: str, out: Path) -> Path:
+    """The report of the site as the lake holds it now, written to `out`."""
+    from localenv.lake_summary import summarize_site
+
+    out.write_text(build_report(settings, site, run_id, summarize_site(settings, site)))
+    return out

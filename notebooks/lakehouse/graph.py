@@ -72,6 +72,12 @@ PIPELINE: tuple[NotebookTask, ...] = (
 )
 
 TABLES: tuple[str, ...] = tuple(dict.fromkeys(t for task in PIPELINE for t in task.writes))
+# The notebooks nothing depends on: a run is over once they are.
+LAST_NOTEBOOKS: tuple[str, ...] = tuple(
+    task.notebook
+    for task in PIPELINE
+    if not any(task.notebook in other.depends_on for other in PIPELINE)
+)
 
 
 def in_dependency_order(tasks: tuple[NotebookTask, ...] = PIPELINE) -> list[NotebookTask]:

@@ -4,6 +4,11 @@ local report: each takes plain pandas data and returns a matplotlib figure."""
 from functools import cache
 
 TREND_TAGS = 5
+# The periods a trend is drawn in, finest first, as pandas frequencies.
+GRAINS = {"month": "MS", "quarter": "QS", "year": "YS"}
+# About as many questions as a tag needs in each period for its line to be a trend and
+# not noise between 0 and 2: the trend takes the finest grain where the top tags reach it.
+QUESTIONS_PER_PERIOD = 10
 # The columns of silver.posts that hours_to_first_answer reads.
 POST_TIMES = ("id", "post_type", "question_id", "creation_date")
 # After matplotlib's own DejaVu Sans, the fonts tried for a character it lacks, where
@@ -47,16 +52,30 @@ def font_families() -> tuple[str, ...]:
     return ("DejaVu Sans", *(family for family in FALLBACK_FONTS if family in installed))
 
 
-def _new_axes(title: str, xlabel: str, ylabel: str):
+def _new_figure(rows: int = 1, height: float = 3.5):
     import matplotlib.pyplot as plt
 
     # Set for the session, not the figure: tick labels take their font when drawn.
     plt.rcParams["font.family"] = font_families()
-    figure, axes = plt.subplots(figsize=(8, 3.5))
+    figure, panels = plt.subplots(
+        rows, 1, figsize=(8, height), sharex=True, squeeze=False, layout="constrained"
+    )
+    return figure, list(panels[:, 0])
+
+
+def _new_axes(title: str, xlabel: str, ylabel: str):
+    figure, (axes,) = _new_figure()
     axes.set_title(title)
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     return figure, axes
+
+
+def _whole_numbers(axis) -> None:
+    """Ticks at whole numbers only: the axis counts questions, answers or posts."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True, nbins="auto", min_n_ticks=2))
 
 
 def monthly_counts(monthly, tag: str):
@@ -72,20 +91,49 @@ def monthly_counts(monthly, tag: str):
     return counts.astype("float").where(counts.notna() | ~months.isin(month), 0.0)
 
 
-def tag_trend(monthly, tags: int = TREND_TAGS):
-    """Questions per month of the most asked tags; `monthly` has tag, month (the first
-    of each month), question_count. The legend sits beside the axes, never on a line."""
+def trend_grain(monthly, tags) -> str:
+    """The finest of GRAINS in which `tags` have QUESTIONS_PER_PERIOD questions each per
+    period on average, over the months `monthly` spans; else years."""
+    import pandas as pd
+
+    if monthly.empty:
+        return "year"
+    month = pd.to_datetime(monthly.month)
+    per_tag = monthly.question_count[monthly.tag.isin(tags)].sum() / max(len(tags), 1)
+    for grain, frequency in GRAINS.items():
+        periods = len(pd.date_range(month.min(), month.max(), freq=frequency)) or 1
+        if per_tag / periods >= QUESTIONS_PER_PERIOD:
+            return grain
+    return "year"
+
+
+def period_counts(monthly, tag: str, grain: str):
+    """monthly_counts summed by `grain`: a gap only where no month of the period has data."""
+    counts = monthly_counts(monthly, tag)
+    return counts if grain == "month" else counts.resample(GRAINS[grain]).sum(min_count=1)
+
+
+def tag_trend(monthly, tags: int = TREND_TAGS, grain: str | None = None):
+    """Questions of the most asked tags per month, quarter or year (`grain`, else the
+    finest their counts support), one small panel per tag on its own scale, so that a tag
+    asked ten times as often as the others does not flatten them. `monthly` has tag,
+    month (the first of each month) and question_count."""
     from matplotlib.dates import ConciseDateFormatter
 
-    top = monthly.groupby("tag")["question_count"].sum().nlargest(tags).index
-    figure, axes = _new_axes(
-        f"Questions per month, top {len(top)} tags", "month", "questions per month"
-    )
-    for tag in top:
-        series = monthly_counts(monthly, tag)
-        axes.plot(series.index, series.values, marker="o", markersize=3, label=tag)
-    axes.xaxis.set_major_formatter(ConciseDateFormatter(axes.xaxis.get_major_locator()))
-    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, fontsize="small")
+    top = list(monthly.groupby("tag")["question_count"].sum().nlargest(tags).index)
+    grain = grain or trend_grain(monthly, top)
+    figure, panels = _new_figure(rows=max(len(top), 1), height=0.9 + 1.1 * max(len(top), 1))
+    figure.suptitle(f"Questions per {grain}, top {len(top)} tags, each on its own scale")
+    figure.supylabel(f"questions per {grain}")
+    for axes, tag in zip(panels, top, strict=False):
+        series = period_counts(monthly, tag, grain)
+        axes.plot(series.index, series.values, marker="o", markersize=3)
+        axes.set_title(tag, loc="left", fontsize="small")
+        axes.set_ylim(bottom=0)
+        _whole_numbers(axes.yaxis)
+    bottom = panels[-1]
+    bottom.set_xlabel(grain)
+    bottom.xaxis.set_major_formatter(ConciseDateFormatter(bottom.xaxis.get_major_locator()))
     return figure
 
 
@@ -110,6 +158,7 @@ def answer_times(hours: list[float]):
     bins = np.geomspace(1 / 60, max([*at_least_a_minute, 1.0]) * 1.01, 30)
     axes.hist(at_least_a_minute, bins=bins)
     axes.set_xscale("log")
+    _whole_numbers(axes.yaxis)
     return figure
 
 
@@ -124,5 +173,6 @@ def user_activity(users, top: int = 15):
     figure, axes = _new_axes(f"The {len(active)} most active users", "posts", "user")
     axes.barh(active.display_name, active.questions, label="questions")
     axes.barh(active.display_name, active.answers, left=active.questions, label="answers")
+    _whole_numbers(axes.xaxis)
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, fontsize="small")
     return figure

@@ -42,6 +42,7 @@ from lakehouse.lake import Lake
 from lakehouse.table_names import table_path
 from localenv.airflow_local import USERNAME, LocalAirflow, aws_connection_json
 from localenv.ports import free_port
+from report_page import check_charts_read_at_a_glance
 
 PRODUCER = "produce_data_assets"
 MEDALLION = "stackexchange_medallion"
@@ -277,6 +278,10 @@ def test_a_dump_flows_from_the_producer_to_gold(
         assert _site_count(lake, "bronze.rejected_rows", site) == 0
     executed = sorted(p.stem for p in runs_dir.glob(f"*/{site}/*.ipynb"))
     assert executed == sorted(node.notebook for node in PIPELINE), run["dag_run_id"]
+    (report,) = runs_dir.glob(f"*/{site}/report.html")  # beside them, as local-run's
+    if airflow_ui is not None:
+        shot = ARTIFACTS / f"report-{site}.png"
+        check_charts_read_at_a_glance(airflow_ui.browser, report, shot)
     # A notebook task that succeeded logs no error line: no kernel or JVM start-up noise.
     for task in airflow.task_instances(MEDALLION, run["dag_run_id"]):
         if task["task_id"].startswith("local."):

@@ -11,6 +11,7 @@ from pyspark.sql import functions as F
 
 from browser import Browser, chromium_binary
 from conftest import REPO_ROOT, absent
+from report_page import check_charts_read_at_a_glance
 
 SITE = PIPED_SITE
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -42,13 +43,23 @@ def browser():
 
 def test_the_report_opens_offline_with_no_console_error(report, browser):
     browser.open(report.as_uri())
-    browser.screenshot(ARTIFACTS / "report.png")
     assert browser.console_errors() == []
     urls = browser.requested_urls()
     assert urls and all(url.startswith(("file:", "data:")) for url in urls), urls
 
 
-def test_the_headline_numbers_are_the_gold_tables_values(report, browser, lake):
+def raw_posts(lake, s3, settings):
+    """The site's Posts.xml rows as ingest stored them: the dump's own, not the lake's."""
+    from lxml import etree
+
+    from lakehouse.raw_layout import dump_folder
+
+    dump_id = lake.read("bronze.dump_loads").where(F.col("site") == SITE).first()["dump_id"]
+    key = f"raw/{dump_folder(SITE, dump_id)}/Posts.xml"
+    return list(etree.fromstring(s3.get_object(Bucket=settings.bucket, Key=key)["Body"].read()))
+
+
+def test_the_headline_numbers_are_the_gold_tables_values(report, browser, lake, s3, settings):
     browser.open(report.as_uri(), settle_seconds=0)
     shown = browser.evaluate(
         "Object.fromEntries([...document.querySelectorAll('[data-metric]')]"
@@ -57,11 +68,18 @@ def test_the_headline_numbers_are_the_gold_tables_values(report, browser, lake):
     users = lake.read("gold.posts_users").where(F.col("site") == SITE)
     totals = users.agg(*[F.sum(c).alias(c) for c in ("questions", "answers", "accepted_answers")])
     expected = {
+        "all_questions": sum(row.get("PostTypeId") == "1" for row in raw_posts(lake, s3, settings)),
         "users": users.count(),
         "tags": lake.read("gold.most_popular_tags").where(F.col("site") == SITE).count(),
         **totals.first().asDict(),
     }
     assert shown == expected
+
+
+def test_every_chart_is_page_wide_and_counts_in_whole_numbers(report, browser):
+    title = check_charts_read_at_a_glance(browser, report, ARTIFACTS / "report.png")
+    # The sample's 60 questions over a dozen years: a handful per tag and year.
+    assert title.startswith("Questions per year, top 5 tags"), title
 
 
 @pytest.mark.parametrize("width", [1280, 420])
@@ -116,17 +134,11 @@ def test_the_lab_and_the_report_wait_for_answers_as_the_dump_says(report, lake, 
     own, from Posts.xml as ingest stored it."""
     from datetime import datetime
 
-    from lxml import etree
-
     from lakehouse import explore, plots
-    from lakehouse.raw_layout import dump_folder
     from localenv.lake_summary import read_site_table
 
-    dump_id = lake.read("bronze.dump_loads").where(F.col("site") == SITE).first()["dump_id"]
-    key = f"raw/{dump_folder(SITE, dump_id)}/Posts.xml"
-    xml = s3.get_object(Bucket=settings.bucket, Key=key)["Body"].read()
     asked, answered = {}, {}
-    for row in etree.fromstring(xml):
+    for row in raw_posts(lake, s3, settings):
         created = datetime.fromisoformat(row.get("CreationDate"))
         if row.get("PostTypeId") == "1":
             asked[row.get("Id")] = created

@@ -34,18 +34,47 @@ def test_a_month_without_data_is_a_gap_and_one_without_the_tag_is_zero(monthly):
     assert [sql.iloc[1], sql.iloc[3]] == [2, 1]
 
 
+def _panel(figure, tag: str):
+    return next(axes for axes in figure.axes if axes.get_title(loc="left") == tag)
+
+
 def test_the_trend_line_breaks_at_the_gap(monthly):
-    figure = plots.tag_trend(monthly)
-    python = next(line for line in figure.axes[0].lines if line.get_label() == "python")
+    figure = plots.tag_trend(monthly, grain="month")
+    (python,) = _panel(figure, "python").lines
     assert [math.isnan(y) for y in python.get_ydata()] == [False, False, True, False]
 
 
-@pytest.mark.parametrize("chart", ["tag_trend", "user_activity"])
-def test_the_legend_sits_beside_the_axes(monthly, chart):
+def test_a_quarter_is_a_gap_only_when_none_of_its_months_has_data(monthly):
+    quarters = plots.period_counts(monthly, "sql", "quarter")
+    assert list(quarters.index.strftime("%Y-%m")) == ["2020-01", "2020-04"]
+    assert list(quarters) == [2, 1]
+
+
+def test_the_trend_takes_the_finest_grain_its_counts_support(monthly):
+    """About ten questions per tag and period: a sparse site is drawn by year."""
+    assert plots.trend_grain(monthly, ["python", "sql"]) == "year"
+    busy = monthly.assign(question_count=monthly.question_count * 40)
+    assert plots.trend_grain(busy, ["python", "sql"]) == "month"
+    assert plots.tag_trend(monthly).get_suptitle().startswith("Questions per year")
+
+
+def test_one_dominant_tag_flattens_no_other_and_counts_tick_at_whole_numbers(monthly):
+    dominant = pd.concat(
+        [monthly, pd.DataFrame({"tag": "c", "month": [date(2020, 2, 1)], "question_count": 400})]
+    )
+    figure = plots.tag_trend(dominant, grain="month")
+    sql = _panel(figure, "sql")
+    assert sql.get_ylim()[1] < 10  # its own scale, not the 400 of tag c
+    figure.canvas.draw()
+    ticks = [tick for tick in sql.get_yticks() if sql.get_ylim()[0] <= tick <= sql.get_ylim()[1]]
+    assert len(ticks) >= 2 and all(float(tick).is_integer() for tick in ticks), ticks
+
+
+def test_the_legend_sits_beside_the_axes():
     users = pd.DataFrame(
         {"user_id": [1, 2], "display_name": ["a", "b"], "questions": [3, 1], "answers": [2, 9]}
     )
-    figure = plots.tag_trend(monthly) if chart == "tag_trend" else plots.user_activity(users)
+    figure = plots.user_activity(users)
     figure.canvas.draw()
     renderer = figure.canvas.get_renderer()
     axes = figure.axes[0]
