@@ -41,9 +41,11 @@ def browser():
     chromium.close()
 
 
-def test_the_report_opens_offline_with_no_console_error(report, browser):
+def test_the_report_opens_offline_with_no_console_error(report, browser, lake):
     browser.open(report.as_uri())
     assert browser.console_errors() == []
+    held = lake.read("bronze.dump_loads").where(F.col("site") == SITE).first()["dump_id"]
+    assert f"Site {SITE}, dump {held}, run " in browser.evaluate("document.body.innerText")
     urls = browser.requested_urls()
     assert urls and all(url.startswith(("file:", "data:")) for url in urls), urls
 
