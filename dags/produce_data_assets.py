@@ -2,8 +2,8 @@
 
 Each ingested dump updates the raw Assets (`s3://<bucket>/raw/Posts.xml`, ...) with
 extras naming its site, dump_id and the file's sha1. A dump already in the lake is
-skipped (no Asset event, so nothing runs downstream) unless, on target local, the site's
-tables do not hold it yet.
+skipped (no Asset event, so nothing runs downstream) unless, on target local, a step of
+its site has not run on it yet.
 """
 
 from datetime import timedelta
@@ -14,7 +14,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 from orchestration.assets import RAW_ASSETS
 from orchestration.config import TARGET_VARIABLE, OrchestrationSettings, chosen_target
 from orchestration.connections import AWS_CONN_ID, check_lake_reachable, lake_settings
-from orchestration.raw_events import held_elsewhere_reason
+from orchestration.raw_events import skip_reason
 
 SETTINGS = OrchestrationSettings()
 
@@ -55,7 +55,6 @@ def produce_data_assets():
     def ingest(dump: str, outlet_events=None) -> None:
         from ingest.ingest_dump import ingest_dump
         from ingest.sources import source_for_entry
-        from localenv.lake_summary import held_dump
 
         settings = lake_settings(AWS_CONN_ID)
         source = source_for_entry(
@@ -67,18 +66,16 @@ def produce_data_assets():
         result = ingest_dump(source, settings, SETTINGS.work_dir)
         if result.already_ingested:
             target = chosen_target(None, Variable.get(TARGET_VARIABLE, default=None))
-            held = held_dump(settings, result.site) if target == "local" else None
-            reason = held_elsewhere_reason(
-                result.site, result.dump_id, result.raw_uri, target, held
-            )
-            if reason:
+            if reason := skip_reason(settings, result, target):
                 # Printed, so it is the task log's first line, not in a collapsed group.
                 print(reason)
                 raise AirflowSkipException(reason)
             print(
-                f"{result.site} dump {result.dump_id} is already in the lake, but its tables "
-                f"hold {held or 'none of its dumps'}: its Asset events start the medallion"
+                f"{result.site} dump {result.dump_id} is already in the lake, but not every "
+                "step has run on it: its Asset events start the medallion"
             )
+        else:
+            print(f"{result.site} dump {result.dump_id} ingested at {result.raw_uri}")
         for file_name, asset in RAW_ASSETS.items():
             outlet_events[asset].extra = {
                 "site": result.site,
@@ -87,7 +84,6 @@ def produce_data_assets():
                 "rows": result.rows.get(file_name),
                 "uri": f"{result.raw_uri}/{file_name}",
             }
-        print(f"{result.site} dump {result.dump_id} ingested at {result.raw_uri}")
         if result.missing:
             print(f"the dump has no {', '.join(result.missing)}; their Asset events say so")
 

@@ -28,9 +28,6 @@ from orchestration.notebook_operator import LakeNotebookOperator
 SETTINGS = OrchestrationSettings()
 NOTEBOOK_TIMEOUT = timedelta(minutes=SETTINGS.notebook_timeout_minutes)
 ROOTS = [task.notebook for task in PIPELINE if not task.depends_on]
-LEAVES = [
-    task.notebook for task in PIPELINE if not any(task.notebook in t.depends_on for t in PIPELINE)
-]
 WORKFLOW_COMPUTE, NOTEBOOK_COMPUTE = workflow_compute(SETTINGS)
 # Each task of a site's group is labelled by its site in the UI, not by 0, 1, 2.
 SITE_GROUP = {"map_index_template": "{{ ti.xcom_pull('runs')[ti.map_index].site }}"}

@@ -17,7 +17,7 @@ class ApiError(RuntimeError):
 
 class AirflowApi:
     def __init__(self, url: str, username: str, password: str):
-        self.url = url
+        self.url, self.username, self.password = url, username, password
         token = self._call("POST", "/auth/token", {"username": username, "password": password})
         self.token = token["access_token"]
 

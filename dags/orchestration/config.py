@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Self
 
-from airflow.timetables.trigger import CronTriggerTimetable
+from airflow.sdk import CronTriggerTimetable
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -22,6 +22,8 @@ from localenv.paths import BUNDLE_FILE, NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WOR
 # The Airflow Variable that, when set, is the target of every run whose param is empty
 # (from the environment: AIRFLOW_VAR_LAKEHOUSE_TARGET).
 TARGET_VARIABLE = "lakehouse_target"
+# Schedules Airflow takes as they are, not as a cron expression.
+NOT_CRON = ("@once", "@continuous")
 
 
 def chosen_target(param: str | None, variable: str | None) -> str:
@@ -146,13 +148,13 @@ class OrchestrationSettings(BaseSettings):
                 "(param databricks_job_name), which queues its runs"
             )
 
-    def produce_timetable(self) -> CronTriggerTimetable | None:
+    def produce_timetable(self) -> CronTriggerTimetable | str | None:
         """produce_data_assets' schedule, whose first run is the next tick after the DAG
         appears: unpausing it (as the trigger form offers) runs only what was triggered.
         Without a start_date, `run_immediately` decides; False would still run the tick
         just past within a tenth of the period (`_calc_first_run` in trigger.py)."""
-        if self.produce_schedule is None:
-            return None
+        if self.produce_schedule is None or self.produce_schedule in NOT_CRON:
+            return self.produce_schedule
         return CronTriggerTimetable(
             self.produce_schedule, timezone="UTC", run_immediately=timedelta(0)
         )
@@ -170,8 +172,12 @@ class OrchestrationSettings(BaseSettings):
     def _none_means_unscheduled(cls, value: str | None) -> str | None:
         if value is None or value.strip().lower() in ("", "none"):
             return None
+        if value in NOT_CRON:
+            return value
         try:
-            CronTriggerTimetable(value, timezone="UTC").validate()
+            from airflow.timetables.trigger import CronTriggerTimetable as Checked
+
+            Checked(value, timezone="UTC").validate()
         except Exception as error:
             raise ValueError(
                 f"{value!r} is not a cron expression or preset ({error}); "

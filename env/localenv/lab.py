@@ -154,6 +154,7 @@ class LocalLab:
             "s3_endpoint": settings.s3_endpoint,
             "spark_remote": settings.spark_remote,
             "writable": writable,
+            "sandbox_dir": str(self.sandbox_dir),
         }
         self.info_file.write_text(json.dumps(info))
         self.info_file.chmod(0o600)

@@ -22,7 +22,8 @@ SANDBOX_VARIABLE = "LAKE_LAB_SANDBOX"
 SANDBOX = "sandbox"
 # How the read-only S3 endpoint (S3Proxy's read-only blob store) refuses a write.
 WRITE_REFUSED = ("Status Code: 501", "implies functionality that is not implemented")
-# A CREATE TABLE in a layer: the layers are Delta paths, not schemas of Spark's catalog.
+# A layer named as a schema (CREATE TABLE gold.x, SHOW TABLES IN gold): the layers are
+# Delta paths, not schemas of Spark's catalog.
 LAYER_AS_SCHEMA = re.compile(r"SCHEMA_NOT_FOUND.*`?spark_catalog`?\.`?(bronze|silver|gold)`?")
 YOUR_OWN_TABLES = f"your own tables go in schema {SANDBOX} (CREATE TABLE {SANDBOX}.my_tags AS ...)"
 
@@ -43,7 +44,10 @@ def one_line(error: BaseException, read_only: bool, exists=lambda name: False) -
         )
     if layer := LAYER_AS_SCHEMA.search(text):
         lake = "read-only here" if read_only else "written by the pipeline"
-        return f"{layer.group(1)} is a layer of the lake, {lake}; {YOUR_OWN_TABLES}"
+        return (
+            f"{layer.group(1)} is a layer of the lake ({lake}), not a schema of Spark's "
+            f"catalog: name its tables in lake.sql(...) or %%sql; {YOUR_OWN_TABLES}"
+        )
     return f"Spark: {with_lake_tables(message_line(text) or type(error).__name__, exists)}"
 
 

@@ -108,12 +108,9 @@ def run_notebooks(
 
 def _stop_on_server(remote: str) -> None:
     try:
-        stopped = interrupt_session(remote)
+        interrupt_session(remote)  # Silent when it works: Ctrl-C is one line.
     except Exception as error:  # The server may be what went away; say so, go on.
         _log(f"could not stop the run's query on the Spark server: {error}".splitlines()[0])
-        return
-    if stopped:
-        _log(f"stopped {len(stopped)} query(ies) of this run on the Spark server")
 
 
 def local_run(dump: str | None, site: str | None, settings: LakeSettings, wait: bool = True):

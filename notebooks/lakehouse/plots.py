@@ -4,10 +4,11 @@ local report: each takes plain pandas data and returns a matplotlib figure."""
 from functools import cache
 
 TREND_TAGS = 5
-# The periods a trend is drawn in, finest first, as pandas frequencies.
+# The periods a trend is drawn in, finest first: pandas' frequencies of their first days.
 GRAINS = {"month": "MS", "quarter": "QS", "year": "YS"}
 # About as many questions as a tag needs in each period for its line to be a trend and
-# not noise between 0 and 2: the trend takes the finest grain where the top tags reach it.
+# not noise between 0 and 2: the trend takes the finest grain where the top tags reach it
+# on average.
 QUESTIONS_PER_PERIOD = 10
 # The columns of silver.posts that hours_to_first_answer reads.
 POST_TIMES = ("id", "post_type", "question_id", "creation_date")
@@ -101,7 +102,7 @@ def trend_grain(monthly, tags) -> str:
     month = pd.to_datetime(monthly.month)
     per_tag = monthly.question_count[monthly.tag.isin(tags)].sum() / max(len(tags), 1)
     for grain, frequency in GRAINS.items():
-        periods = len(pd.date_range(month.min(), month.max(), freq=frequency)) or 1
+        periods = len(pd.period_range(month.min(), month.max(), freq=frequency[0]))
         if per_tag / periods >= QUESTIONS_PER_PERIOD:
             return grain
     return "year"

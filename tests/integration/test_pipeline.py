@@ -40,6 +40,28 @@ def test_every_table_has_the_sites_rows(first_run, lake):
     )
 
 
+def test_airflow_restarts_the_medallion_on_a_dump_in_the_lake_only_while_a_step_lacks_it(
+    first_run, settings
+):
+    """What produce_data_assets decides for a dump it finds already ingested (target
+    local), read from this lake: the piped dump has run every step; a later dump of the
+    site has not; an earlier one never rolls the site back."""
+    from types import SimpleNamespace
+
+    from dag_loading import DAGS_FOLDER
+
+    sys.path.insert(0, str(DAGS_FOLDER))
+    from orchestration.raw_events import skip_reason
+
+    def reason(dump_id: str) -> str | None:
+        ingested = SimpleNamespace(site=SITE, dump_id=dump_id, raw_uri="s3://lake/raw/x")
+        return skip_reason(settings, ingested, "local")
+
+    assert "every step has run on it; no Asset event" in reason(first_run.dump_id)
+    assert reason("2999-01-01-later") is None
+    assert f"the newer dump {first_run.dump_id}" in reason("1999-01-01-earlier")
+
+
 def test_min_and_max_per_file_are_kept_only_where_files_differ(first_run, lake):
     """Statistics cost write time: bronze keeps them for the site, Id and the dates, and
     the lineage, created by an append, for its keys."""

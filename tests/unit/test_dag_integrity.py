@@ -262,9 +262,13 @@ def test_only_asset_events_start_the_medallion_so_it_waits_unpaused(dagbag):
 
 def test_unpausing_the_producer_runs_nothing_before_its_next_tick(dagbag):
     """Its trigger form offers to unpause it; that must not start the tick just past."""
+    from airflow.serialization.decoders import decode_timetable
+    from airflow.serialization.encoders import encode_timetable
+
     producer = dagbag.dags[PRODUCER]
+    scheduled = decode_timetable(encode_timetable(producer.timetable))  # as the scheduler has it
     now = datetime.now(UTC)
-    first = producer.timetable.next_dagrun_info(
+    first = scheduled.next_dagrun_info(
         last_automated_data_interval=None,
         restriction=TimeRestriction(producer.start_date, None, producer.catchup),
     )

@@ -17,7 +17,7 @@ from localenv.paths import REPO_ROOT  # noqa: E402
 from orchestration.config import OrchestrationSettings, chosen_target  # noqa: E402
 from orchestration.connections import ConnectionProblem, lake_settings  # noqa: E402
 from orchestration.databricks_operators import latest_task_runs, notebook_result  # noqa: E402
-from orchestration.raw_events import held_elsewhere_reason  # noqa: E402
+from orchestration.raw_events import already_ingested_reason  # noqa: E402
 from orchestration.runs import NothingToRun, notebook_run_id, site_runs  # noqa: E402
 from orchestration.table_events import result_line  # noqa: E402
 
@@ -375,19 +375,22 @@ def test_a_bad_produce_schedule_is_named_with_the_fix(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("target", "held", "emits"),
+    ("target", "steps_left", "held", "emits"),
     [
-        ("local", None, True),  # ingested, but its medallion run never came
-        ("local", "2024-01-01-old", True),  # its tables hold an earlier dump
-        ("local", "2024-04-01-aa", False),  # they hold it
-        ("local", "2024-07-01-new", False),  # they hold a newer one: never go back
-        ("databricks", None, False),  # Airflow cannot read them: the reason says what to do
+        ("local", ["bronze_posts"], None, True),  # ingested, its medallion run never came
+        ("local", ["silver_posts"], "2024-04-01-aa", True),  # that run failed part way
+        ("local", ["bronze_posts"], "2024-01-01-old", True),  # the tables hold an earlier one
+        ("local", [], "2024-04-01-aa", False),  # every step has run on it
+        ("local", ["bronze_posts"], "2024-07-01-new", False),  # a newer one: never go back
+        ("databricks", [], None, False),  # Airflow cannot read them: the reason says what to do
     ],
 )
-def test_a_dump_already_in_the_lake_starts_the_medallion_only_if_its_tables_lack_it(
-    target, held, emits
+def test_a_dump_already_in_the_lake_starts_the_medallion_only_while_a_step_lacks_it(
+    target, steps_left, held, emits
 ):
-    reason = held_elsewhere_reason("a.com", "2024-04-01-aa", "s3://l/raw/a.com", target, held)
+    reason = already_ingested_reason(
+        "a.com", "2024-04-01-aa", "s3://l/raw/a.com", target, steps_left, held
+    )
     assert (reason is None) is emits
     if not emits:
         assert reason.startswith("a.com dump 2024-04-01-aa is already in the lake at s3://l/")

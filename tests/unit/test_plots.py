@@ -118,3 +118,11 @@ def test_the_real_dumps_user_names_draw_with_no_missing_glyph(shared_dumps, tmp_
         figure = plots.user_activity(users, top=len(names))
         figure.canvas.draw()
     assert [str(w.message) for w in caught if "missing from font" in str(w.message)] == []
+
+
+def test_a_grain_counts_every_period_the_months_touch():
+    """February to April touches two quarters: 15 questions are 7.5 a quarter, too few."""
+    spread = pd.DataFrame(
+        {"tag": "a", "month": [date(2020, 2, 1), date(2020, 4, 1)], "question_count": [7, 8]}
+    )
+    assert plots.trend_grain(spread, ["a"]) == "year"
