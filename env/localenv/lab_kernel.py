@@ -52,8 +52,11 @@ def one_line(error: BaseException, read_only: bool, exists=lambda name: False) -
 
 
 def open_sandbox(spark, folder: Path) -> None:
-    """Schema `sandbox` in `folder`, with the tables earlier sessions created there."""
+    """Schema `sandbox` in `folder`, with the tables earlier sessions created there. A
+    table created without `USING` is Delta, as the lake's are, so the next session can
+    tell it is a table from its log."""
     folder.mkdir(parents=True, exist_ok=True)
+    spark.conf.set("spark.sql.sources.default", "delta")
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {SANDBOX} LOCATION '{folder.as_uri()}'")
     for table in sorted(folder.glob("*/_delta_log")):
         spark.sql(

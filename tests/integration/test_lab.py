@@ -112,8 +112,12 @@ def test_your_own_tables_go_in_the_sandbox_and_stay_there(lab, kernel, lake, spa
     assert kernel.execute(create)["status"] == "ok"
     expected = lake.read("gold.most_popular_tags").select("site").distinct().count()
     assert expected > 0
-    open_sandbox(spark, Path(lab["sandbox_dir"]))
-    assert spark.table("sandbox.my_tags").count() == expected
+    try:
+        open_sandbox(spark, Path(lab["sandbox_dir"]))
+        assert spark.table("sandbox.my_tags").count() == expected
+    finally:  # The session's Spark serves other tests after this one.
+        spark.sql("DROP SCHEMA IF EXISTS sandbox CASCADE")
+        spark.conf.unset("spark.sql.sources.default")
 
 
 def test_the_kernel_cannot_write_to_the_lake(kernel, s3, settings):
