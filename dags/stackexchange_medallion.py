@@ -150,10 +150,11 @@ def stackexchange_medallion():
         """The site's report.html beside its executed notebooks, as `make local-run`'s."""
         from localenv.report import write_site_report
         from orchestration.connections import AWS_CONN_ID, lake_settings
+        from orchestration.runs import site_run_dir
 
-        site, out = run["site"], SETTINGS.runs_dir / run["run_id"] / run["site"] / "report.html"
-        write_site_report(lake_settings(AWS_CONN_ID), site, run["run_id"], out)
-        print(f"{site}'s report: {out}")
+        out = site_run_dir(SETTINGS.runs_dir, run) / "report.html"
+        write_site_report(lake_settings(AWS_CONN_ID), run["site"], run["run_id"], out)
+        print(f"{run['site']}'s report: {out}")
 
     @task_group(group_id="local", default_args=SITE_GROUP)
     def local(run):

@@ -19,6 +19,8 @@ from localenv.ports import free_port
 from localenv.s3_server import server_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Screenshots the browser tests leave to look at (not committed).
+ARTIFACTS = REPO_ROOT / "test-artifacts"
 # The real dumps, read in place; a test of the suite itself points elsewhere.
 SHARED_DUMPS = Path(
     os.environ.get("LAKE_TEST_SHARED_DUMPS") or REPO_ROOT.parent / "shared" / "stackexchange"

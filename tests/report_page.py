@@ -1,9 +1,22 @@
 """What a person sees in a report.html, read in headless Chromium: shared by the report's
 tests on the sample and the real dumps."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from browser import Browser
+
+
+def write_report(site: str, out: Path, bucket: str | None = None) -> Path:
+    """`lake report --site <site> --out <out>`, as a user runs it. In a subprocess:
+    delta-rs, which reads the tables, may abort at interpreter exit."""
+    env = {**os.environ, **({"LAKE_BUCKET": bucket} if bucket else {})}
+    command = [sys.executable, "-m", "localenv.cli", "report", "--site", site, "--out", str(out)]
+    written = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert written.returncode == 0, written.stderr[-3000:]
+    return out
 
 
 def check_charts_read_at_a_glance(browser: Browser, page: Path, screenshot: Path) -> str:

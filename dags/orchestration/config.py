@@ -175,9 +175,7 @@ class OrchestrationSettings(BaseSettings):
         if value in NOT_CRON:
             return value
         try:
-            from airflow.timetables.trigger import CronTriggerTimetable as Checked
-
-            Checked(value, timezone="UTC").validate()
+            CronTriggerTimetable(value, timezone="UTC").validate()
         except Exception as error:
             raise ValueError(
                 f"{value!r} is not a cron expression or preset ({error}); "

@@ -7,6 +7,7 @@ from airflow.providers.papermill.operators.papermill import PapermillOperator
 from lakehouse.settings import environment_set
 from localenv.kernel_specs import PIPELINE_KERNEL, with_pipeline_kernel
 from orchestration.connections import AWS_CONN_ID, lake_settings
+from orchestration.runs import site_run_dir
 from orchestration.table_events import emit_table_events, local_table_extras, tables_alias
 
 
@@ -43,7 +44,7 @@ class LakeNotebookOperator(PapermillOperator):
         from localenv.lake_summary import table_versions
 
         run = self.parameters
-        output = Path(self.runs_dir) / run["run_id"] / run["site"] / f"{self.notebook}.ipynb"
+        output = site_run_dir(self.runs_dir, run) / f"{self.notebook}.ipynb"
         output.parent.mkdir(parents=True, exist_ok=True)
         self.output_nb = str(output)
         settings = lake_settings(AWS_CONN_ID)

@@ -3,10 +3,16 @@ Asset events that triggered it. Plain functions, so they are tested without Airf
 
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 
 class NothingToRun(ValueError):
     pass
+
+
+def site_run_dir(runs_dir: Path, run: dict) -> Path:
+    """Where a run of the local target keeps a site's executed notebooks and report."""
+    return Path(runs_dir) / run["run_id"] / run["site"]
 
 
 def notebook_run_id(dag_run_id: str) -> str:

@@ -58,7 +58,11 @@ def open_sandbox(spark, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     spark.conf.set("spark.sql.sources.default", "delta")
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {SANDBOX} LOCATION '{folder.as_uri()}'")
+    # The lab's Spark keeps its catalog between kernels: register only what it lacks.
+    known = {table.name for table in spark.catalog.listTables(SANDBOX)}
     for table in sorted(folder.glob("*/_delta_log")):
+        if table.parent.name in known:
+            continue
         spark.sql(
             f"CREATE TABLE IF NOT EXISTS {SANDBOX}.`{table.parent.name}` USING delta "
             f"LOCATION '{table.parent.as_uri()}'"

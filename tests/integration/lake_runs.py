@@ -1,6 +1,7 @@
 """`lake run` as a user starts it, in a process of its own, for the tests that watch it."""
 
 import fcntl
+import io
 import os
 import pty
 import subprocess
@@ -58,16 +59,7 @@ class Run:
 
         def copy() -> None:
             with self.stderr_path.open("wb") as shown:
-                while True:
-                    try:
-                        data = os.read(controller, 4096)
-                    except OSError:  # EIO: the run has closed the terminal
-                        break
-                    if not data:
-                        break
-                    shown.write(data)
-                    shown.flush()
-            os.close(controller)
+                _copy_until_closed(controller, shown)
 
         self._copier = threading.Thread(target=copy, daemon=True)
         self._copier.start()
@@ -85,3 +77,31 @@ class Run:
         if getattr(self, "_copier", None):
             self._copier.join(timeout=10)
         return code
+
+
+def in_terminal(command: list[str], env: dict, timeout: float = 600) -> tuple[int, str]:
+    """Run `command` to its end with a pty as stdin, stdout and stderr, as a shell runs
+    it; return its exit code and what the terminal showed (line ends as `\\n`)."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        command, stdin=terminal, stdout=terminal, stderr=terminal, env=env, start_new_session=True
+    )
+    os.close(terminal)
+    shown = io.BytesIO()
+    _copy_until_closed(controller, shown)
+    code = process.wait(timeout=timeout)
+    return code, shown.getvalue().decode(errors="replace").replace("\r\n", "\n")
+
+
+def _copy_until_closed(controller: int, sink) -> None:
+    """Copy what a pty shows to `sink` until the command closes it; then close it."""
+    while True:
+        try:
+            data = os.read(controller, 4096)
+        except OSError:  # EIO: the command has closed the terminal
+            break
+        if not data:
+            break
+        sink.write(data)
+        sink.flush()
+    os.close(controller)

@@ -31,7 +31,7 @@ from airflow_api import AirflowApi, ApiError, unfolded_lines
 from airflow_ui import AirflowUi
 from archive_mirror import serve_archive_mirror
 from browser import Browser, chromium_binary
-from conftest import IN_CI, NO_SHARED_DUMPS, REPO_ROOT, absent
+from conftest import ARTIFACTS, IN_CI, NO_SHARED_DUMPS, absent
 from fakes.databricks_api import FakeDatabricks, serve
 from fakes.deployed_bundle import JOB_IMPORTS, NOTEBOOK_DIR, bundle_jobs, notebook_paths
 from ingest.dump_cut import CutSpec, cut_leaving, write_earlier_dump
@@ -49,7 +49,6 @@ SAMPLE_SITE = "sample.stackexchange.com"
 REAL_SITE = "french.meta.stackexchange.com"
 FAKE_TOKEN = "fake-databricks-token"
 DEPLOYED_JOB = "[prod] stackexchange_medallion"
-ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
 @pytest.fixture(scope="module")

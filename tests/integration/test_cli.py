@@ -7,12 +7,21 @@ import subprocess
 import sys
 
 import pytest
+from lake_runs import in_terminal
 from pipeline_helpers import ingest_sample
 
 from lakehouse import steps
 from localenv.local_run import StepFailed, run_notebooks
 
 SITE = "cli.example.com"
+
+
+def lake_in_terminal(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """`lake` as a user meets its errors: in a terminal, stdout and stderr on one screen
+    (`stderr` holds what the screen showed)."""
+    command = [sys.executable, "-m", "localenv.cli", *args]
+    code, shown = in_terminal(command, {**os.environ, **env})
+    return subprocess.CompletedProcess(command, code, stdout="", stderr=shown)
 
 
 def lake_command(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -42,7 +51,7 @@ def test_sql_errors_are_one_line_and_a_missing_table_lists_the_lakes(lake, setti
         ("SELECT nope FROM bronze.posts", "error: [UNRESOLVED_COLUMN"),
         ("SELECT * FROM gold.nope", "error: [TABLE_OR_VIEW_NOT_FOUND]"),
     ]:
-        result = lake_command("sql", query)
+        result = lake_in_terminal("sql", query)
         assert result.returncode == 1
         # Above the error, only the servers' one-line status; no JSON log, no trace.
         *status, last = result.stderr.strip().splitlines()
@@ -52,7 +61,7 @@ def test_sql_errors_are_one_line_and_a_missing_table_lists_the_lakes(lake, setti
 
 
 def test_missing_archive_is_named(s3):
-    result = lake_command("run", "--dump", "/nonexistent/x.stackexchange.com.7z")
+    result = lake_in_terminal("run", "--dump", "/nonexistent/x.stackexchange.com.7z")
     assert result.returncode == 1
     assert result.stderr.strip().endswith(
         "error: /nonexistent/x.stackexchange.com.7z: no such dump archive"
@@ -71,7 +80,7 @@ def test_missing_archive_is_named(s3):
     ],
 )
 def test_bad_setting_is_named_with_its_value(s3, variable, value, line):
-    result = lake_command("s3", "status", **{variable: value})
+    result = lake_in_terminal("s3", "status", **{variable: value})
     assert result.returncode == 1
     assert result.stderr.strip().startswith(line), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -11,14 +11,13 @@ import pytest
 from pipeline_helpers import PIPED_SITE
 
 from browser import Browser, chromium_binary
-from conftest import REPO_ROOT, absent
+from conftest import ARTIFACTS, REPO_ROOT, absent
 from jupyter_api import JupyterKernel
 from localenv.lab import KERNEL_DISPLAY_NAME, KERNEL_NAME, LocalLab
 from localenv.ports import free_port
 
 SITE = PIPED_SITE
 COUNT_POSTS = f"SELECT count(*) AS posts FROM bronze.posts WHERE site = '{SITE}'"
-ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
 @pytest.fixture(scope="module")

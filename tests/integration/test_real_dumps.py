@@ -9,10 +9,6 @@ test_airflow_scheduler.py, which checks it against the same numbers. A pipeline 
 costs minutes on two cores, so the refresh's oracle is this module's load, not one of
 its own. real_dump_helpers says how the earlier dump is made and the lakes compared."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 from pipeline_helpers import run_pipeline, versions
 from pyspark.sql import functions as F
@@ -31,12 +27,12 @@ from real_dump_helpers import (
 )
 
 from browser import Browser, chromium_binary
-from conftest import REPO_ROOT, absent
+from conftest import ARTIFACTS, absent
 from ingest.dump_cut import CutSpec, cut_leaving, write_earlier_dump
 from ingest.sources import LocalArchive
 from lakehouse.bronze.dump_history import OlderDump
 from localenv.lake_summary import refresh_changes
-from report_page import check_charts_read_at_a_glance
+from report_page import check_charts_read_at_a_glance, write_report
 
 pytestmark = pytest.mark.realdump
 
@@ -97,18 +93,10 @@ def test_the_report_of_a_real_dump_reads_at_a_glance(real_dump, lake, tmp_path):
     left in test-artifacts/ to look at."""
     if chromium_binary() is None:
         absent("Chromium is not installed here; `make test-tools` installs Debian's")
-    page = tmp_path / "report.html"
-    written = subprocess.run(
-        [sys.executable, "-m", "localenv.cli", "report", "--site", real_dump.site, "--out", page],
-        env={**os.environ, "LAKE_BUCKET": lake.settings.bucket},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert written.returncode == 0, written.stderr[-3000:]
+    page = write_report(real_dump.site, tmp_path / "report.html", lake.settings.bucket)
     browser = Browser()
     try:
-        shot = REPO_ROOT / "test-artifacts" / f"report-{real_dump.site}.png"
+        shot = ARTIFACTS / f"report-{real_dump.site}.png"
         title = check_charts_read_at_a_glance(browser, page, shot)
     finally:
         browser.close()

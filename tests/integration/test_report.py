@@ -1,35 +1,20 @@
 """The local report as a person opens it: from disk, in headless Chromium, with no
 request leaving the machine, and with the gold tables' numbers."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 from pipeline_helpers import PIPED_SITE
 from pyspark.sql import functions as F
 
 from browser import Browser, chromium_binary
-from conftest import REPO_ROOT, absent
-from report_page import check_charts_read_at_a_glance
+from conftest import ARTIFACTS, absent
+from report_page import check_charts_read_at_a_glance, write_report
 
 SITE = PIPED_SITE
-ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
 def report(piped_site, tmp_path_factory):
-    page = tmp_path_factory.mktemp("report") / "report.html"
-    # In a subprocess: delta-rs, which reads the tables, may abort at interpreter exit.
-    result = subprocess.run(
-        [sys.executable, "-m", "localenv.cli", "report", "--site", SITE, "--out", str(page)],
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return page
+    return write_report(SITE, tmp_path_factory.mktemp("report") / "report.html")
 
 
 @pytest.fixture(scope="module")
