@@ -6,6 +6,7 @@ workers run .venv-databricks, the libraries of Databricks Runtime 18 LTS, as the
 Spark's workers does in production."""
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
@@ -49,6 +50,21 @@ def absent(what: str):
 NO_SHARED_DUMPS = f"the real StackExchange dumps are missing: {SHARED_DUMPS} holds no <site>.7z"
 
 
+# What a whole run writes to the temporary folder (its lakes, Spark's spill, Airflow's
+# homes), with room to spare: below it Spark and Delta fail part way, in many tests at once.
+SUITE_DISK_GIB = 8
+
+
+def require_free_disk(folder: Path) -> None:
+    free_gib = shutil.disk_usage(folder).free / 2**30
+    if free_gib < SUITE_DISK_GIB:
+        raise pytest.UsageError(
+            f"only {free_gib:.1f} GiB free on {folder}'s disk; the tests write about "
+            f"{SUITE_DISK_GIB} GiB there: free some space (old /tmp/pytest-of-*, "
+            "`uv cache prune`) or set TMPDIR to a roomier disk"
+        )
+
+
 def pytest_configure(config):
     """CI is given the real dumps: there, their absence stops the run at once, in one
     line, instead of skipping the tests whose oracles they are. And Airflow, when a test
@@ -58,6 +74,7 @@ def pytest_configure(config):
             f"{NO_SHARED_DUMPS}; CI=true runs every real-dump test, so put the shared folder "
             "beside the checkout (or unset CI to skip them)"
         )
+    require_free_disk(Path(tempfile.gettempdir()))
     if not DATABRICKS_PYTHON.exists():
         raise pytest.UsageError(
             f"{DATABRICKS_PYTHON} is missing: the tests run Spark's Python workers and the "
