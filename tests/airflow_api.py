@@ -71,6 +71,16 @@ class AirflowApi:
         )
         return self.get(path)["content"]
 
+    def unfolded_log(self, dag_id: str, run_id: str, task: dict, timeout: float = 30) -> list[str]:
+        """The task's log lines outside its `::group::`s, once it has some: a task's state
+        can reach the API before its last lines reach its log."""
+        deadline = time.monotonic() + timeout
+        while not (lines := unfolded_lines(self.task_log(dag_id, run_id, task))):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{task['task_id']}'s log has no unfolded line after {timeout}s")
+            time.sleep(1)
+        return lines
+
     def asset_events(self, dag_id: str, run_id: str) -> list[dict]:
         """The Asset events the run's tasks emitted."""
         query = f"source_dag_id={dag_id}&source_run_id={quote(run_id, safe='')}&limit=100"

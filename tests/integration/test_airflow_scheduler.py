@@ -27,7 +27,7 @@ from real_dump_helpers import (
     pack_listed,
 )
 
-from airflow_api import AirflowApi, ApiError, unfolded_lines
+from airflow_api import AirflowApi, ApiError
 from airflow_ui import AirflowUi
 from archive_mirror import serve_archive_mirror
 from browser import Browser, chromium_binary
@@ -315,8 +315,7 @@ def test_the_same_dump_again_starts_no_medallion_run(airflow, flow_dump):
     producer_run, ingests = _produce(airflow, [flow_dump[0]])
     assert [ti["state"] for ti in ingests] == ["skipped"]
     # Why, on the log's first line that no collapsed group hides.
-    log = airflow.task_log(PRODUCER, producer_run["dag_run_id"], ingests[0])
-    first = unfolded_lines(log)[0]
+    first = airflow.unfolded_log(PRODUCER, producer_run["dag_run_id"], ingests[0])[0]
     assert first.startswith(f"{flow_dump[1]} dump "), first
     assert "is already in the lake at s3://" in first and "no Asset event" in first
     # No Asset event, so the scheduler has nothing to start the medallion DAG on.
