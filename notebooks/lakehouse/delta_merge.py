@@ -1,6 +1,6 @@
-"""Idempotent writes with Delta MERGE: rows already stored as they are stay untouched,
-so re-running the same dump commits nothing and rewrites no data file, and a new dump
-of a site replaces that site's rows exactly (`sync`)."""
+"""Idempotent writes: rows already stored as they are stay untouched (Delta MERGE), so
+re-running the same dump commits nothing and rewrites no data file, and a new dump of a
+site replaces that site's rows exactly (`sync`)."""
 
 import uuid
 from dataclasses import dataclass
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
-from lakehouse.lake import Lake
+from lakehouse.lake import Lake, quote_sql
 from lakehouse.write_conflicts import retry_on_conflict
 
 ROW_HASH = "_row_hash"
@@ -88,6 +88,11 @@ def scope_filter(scope: dict[str, str]):
     return condition
 
 
+def scope_sql(scope: dict[str, str]) -> str:
+    """`scope` as a SQL condition, for Delta's replaceWhere."""
+    return " AND ".join(f"`{column}` = '{quote_sql(value)}'" for column, value in scope.items())
+
+
 class SourceMismatch(ValueError):
     """A sync whose source does not look like the data it should replace."""
 
@@ -111,6 +116,7 @@ def sync(
     properties: dict[str, str] | None = None,
     expected_rows: int | None = None,
     stored_rows: bool | None = None,
+    whole_scope: bool = False,
 ) -> Synced:
     """Make the rows of `name` in `scope` (one site, or one site's rows of one table)
     equal `source`: insert, update and delete as needed. Nothing outside `scope` changes.
@@ -132,17 +138,31 @@ def sync(
     Either way nothing is written, and the error says which table and site. The check
     and the decision to MERGE at all come from one comparison job, so a refresh reads
     `source` twice: once to compare, once in the MERGE.
+
+    With `whole_scope`, a scope with changes is rewritten whole (Delta's replaceWhere)
+    instead of merged: one write job where a MERGE runs several. It suits tables whose
+    rows are a function of their inputs (silver, gold), in which an unchanged row is
+    written again as it was; not those whose rows keep when they were loaded or checked.
     """
     return retry_on_conflict(
         lambda: _sync(
-            lake, source, name, keys, scope, not_null, properties, expected_rows, stored_rows
+            lake,
+            source,
+            name,
+            keys,
+            scope,
+            not_null,
+            properties,
+            expected_rows,
+            stored_rows,
+            whole_scope,
         ),
         f"sync {name}",
     )
 
 
 def _sync(
-    lake, source, name, keys, scope, not_null, properties, expected_rows, stored_rows
+    lake, source, name, keys, scope, not_null, properties, expected_rows, stored_rows, whole_scope
 ) -> Synced:
     if lake.exists(name):
         stored = lake.read(name).where(scope_filter(scope))
@@ -163,7 +183,9 @@ def _sync(
     both = _side_by_side(source, stored, keys)
     counts = _compare(both)
     _check_source(lake, name, scope, counts, expected_rows)
-    if counts.changed or counts.gone:
+    if whole_scope and (counts.changed or counts.gone):
+        lake.replace_where(source, name, scope_sql(scope))
+    elif counts.changed or counts.gone:
         # Rows gone from the source carry only their keys: MERGE deletes them by key.
         changes = both.where(_changed() | _gone()).withColumn(_DELETE, _gone())
         _merge(lake, changes.drop(_IN_SOURCE, _IN_STORED, _STORED_HASH), name, keys)

@@ -119,6 +119,12 @@ class Lake:
             writer = writer.options(**properties)
         retry_on_conflict(lambda: self._save(writer, name), f"append {name}")
 
+    def replace_where(self, df, name: str, condition: str) -> None:
+        """Replace the table's rows that meet `condition` (SQL) with `df`'s, in one commit;
+        Delta refuses a row of `df` that does not meet it."""
+        writer = df.write.format("delta").mode("overwrite").option("replaceWhere", condition)
+        self._save(writer, name)
+
     def vacuum(self, name: str) -> int:
         """Delete the data files no commit references (a killed write leaves some) once
         they are older than Delta's retention (7 days by default); return how many."""

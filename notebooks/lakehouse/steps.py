@@ -153,12 +153,15 @@ def bronze_posts_dataquality(ctx: RunContext) -> DataFrame:
 
 def _publish(ctx: RunContext, step: str, tables: Callable[[], dict[str, tuple[DataFrame, list]]]):
     """Make the site's rows of each table (name -> rows, keys) equal those rows, unless
-    the step has nothing new to compute; `tables` reads its inputs only when it has."""
+    the step has nothing new to compute; `tables` reads its inputs only when it has. The
+    rows are a function of the step's inputs, so a site whose rows changed is rewritten
+    whole, in one write (`sync`'s whole_scope)."""
     with ctx.step_run(step) as run:
         if run.has_work:
             run.before_writing()
             for name, (df, keys) in tables().items():
-                sync(ctx.lake, with_row_hash(df, df.columns), name, keys, {"site": ctx.site})
+                rows = with_row_hash(df, df.columns)
+                sync(ctx.lake, rows, name, keys, {"site": ctx.site}, whole_scope=True)
 
 
 def silver_posts(ctx: RunContext) -> DataFrame:

@@ -77,3 +77,27 @@ def test_a_table_created_with_not_null_columns_refuses_a_null_key(spark, setting
     with pytest.raises(Exception, match="NOT_NULL_CONSTRAINT_VIOLATED"):
         lake.append(null_id, name)
     assert lake.current_version(name) == version and lake.read(name).count() == 3
+
+
+def test_a_whole_scope_sync_rewrites_its_scope_in_one_write_and_no_other(lake):
+    other = "other.example.com"
+    others = rows(lake, range(0, 5)).withColumn("site", F.lit(other))
+    sync(lake, others, NAME, ["site", "id"], {"site": other})
+    files_of = F.input_file_name().alias("file")
+    others_files = {
+        r.file for r in lake.read(NAME).where(F.col("site") == other).select(files_of).collect()
+    }
+    try:
+        source = rows(lake, range(3, 12))  # 3 deleted, 2 added, 7 as they were
+        sync(lake, source, NAME, ["site", "id"], {"site": SITE}, whole_scope=True)
+        assert stored(lake) == set(range(3, 12))
+        (last,) = lake.history(NAME, limit=1).collect()
+        assert last.operation == "WRITE", last.operation
+        assert last.operationParameters["predicate"] == f"`site` = '{SITE}'"
+        still = lake.read(NAME).where(F.col("site") == other).select(files_of, "id").collect()
+        assert {r.file for r in still} == others_files and {r.id for r in still} == set(range(5))
+        version = lake.current_version(NAME)
+        sync(lake, source, NAME, ["site", "id"], {"site": SITE}, whole_scope=True)
+        assert lake.current_version(NAME) == version  # the same rows again: no commit
+    finally:
+        lake.spark.sql(f"DELETE FROM {lake.sql_name(NAME)} WHERE site = '{other}'")
