@@ -2,6 +2,10 @@
 Connect server of its own (free ports, a throwaway folder). Three rounds: a first site
 (cold), a second site (warm), and the first site's same dump again (nothing to do).
 
+With `--refresh` the rounds are a quarterly refresh beside its reload: a first site
+(cold), the site to refresh, its next quarter (rows added, edited and deleted), and that
+quarter loaded alone into a new site, which gives the same tables (the reload).
+
 A profile, not a benchmark: it has no baseline of its own; compare two commits, or two
 settings, by running it on each. Run: `.venv/bin/python benchmarks/step_jobs.py
 --questions 40`. `--whole --parallel 3` times each round as one `steps.run_all` with up
@@ -15,16 +19,23 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+sys.path[:0] = [str(TESTS / "integration"), str(TESTS)]
 
 import psutil  # noqa: E402
 from pipeline_helpers import ingest_sample  # noqa: E402
 from private_cluster import private_cluster  # noqa: E402
+from real_dump_helpers import EARLIER, pack_listed  # noqa: E402
 
+from ingest.dump_revision import RevisionSpec, write_dump_revision  # noqa: E402
+from ingest.ingest_dump import ingest_dump  # noqa: E402
 from ingest.raw_store import ensure_bucket, s3_client  # noqa: E402
+from ingest.sample_dump import SampleSpec, write_sample_dump  # noqa: E402
+from ingest.sources import LocalArchive  # noqa: E402
 from lakehouse import steps  # noqa: E402
 from lakehouse.graph import in_dependency_order  # noqa: E402
 from lakehouse.lake import Lake  # noqa: E402
@@ -43,6 +54,46 @@ class ServerWith(SparkConnectServer):
         return [*command, *(part for pair in self.extra_conf for part in ("--conf", pair)), last]
 
 
+QUARTER = 91 * 86_400
+
+
+def quarterly_rounds(settings, work: Path, questions: int) -> list[tuple[str, Callable]]:
+    """(site, ingest) per round of `--refresh`: each ingest returns the dump id to load."""
+    first, next_quarter = work / "q1", work / "q2"
+    write_sample_dump(SampleSpec(site="q.example.com", questions=questions), first)
+    write_dump_revision(first, next_quarter, RevisionSpec())
+
+    def packed(site: str, xml_dir: Path, published: int) -> Callable[[], str]:
+        def ingest() -> str:
+            archive = pack_listed(xml_dir, work / xml_dir.name / site / f"{site}.7z", published)
+            return ingest_dump(LocalArchive(archive), settings, work / "ingest").dump_id
+
+        return ingest
+
+    return [
+        ("a.example.com", packed("a.example.com", first, EARLIER)),
+        ("b.example.com", packed("b.example.com", first, EARLIER)),
+        ("b.example.com", packed("b.example.com", next_quarter, EARLIER + QUARTER)),
+        ("c.example.com", packed("c.example.com", next_quarter, EARLIER + QUARTER)),
+    ]
+
+
+def sample_rounds(settings, work: Path, questions: int) -> list[tuple[str, Callable]]:
+    """(site, ingest) per round: a first site, a second, the first's same dump again, a
+    third."""
+
+    def sample(site: str) -> Callable[[], str]:
+        return lambda: ingest_sample(settings, work / site, site, questions=questions).dump_id
+
+    a = sample("a.example.com")
+    return [
+        ("a.example.com", a),
+        ("b.example.com", sample("b.example.com")),
+        ("a.example.com", lambda: ""),
+        ("c.example.com", sample("c.example.com")),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=int, default=40)
@@ -51,6 +102,7 @@ def main() -> None:
     )
     parser.add_argument("--parallel", type=int, default=1, help="steps at once, with --whole")
     parser.add_argument("--rounds", type=int, default=3, help="4 adds a third site's first load")
+    parser.add_argument("--refresh", action="store_true", help="a refresh beside its reload")
     parser.add_argument("--java-options", default="", help="the server's JVM flags")
     parser.add_argument("--conf", action="append", default=[], help="KEY=VALUE for the server")
     args = parser.parse_args()
@@ -66,11 +118,10 @@ def main() -> None:
         def jobs() -> int:
             return len(re.findall(r"Job \d+ finished", server.log_file.read_text(errors="replace")))
 
-        sites = ["a.example.com", "b.example.com", "a.example.com", "c.example.com"]
-        for number, site in enumerate(sites[: args.rounds]):
-            if number != 2:  # Round 2 is the first site's same dump again.
-                ingest_sample(settings, work / site, site, questions=args.questions)
-            ctx = steps.run_context(lake, site)
+        rounds = quarterly_rounds if args.refresh else sample_rounds
+        chosen = rounds(settings, work, args.questions)[: 4 if args.refresh else args.rounds]
+        for number, (site, ingest) in enumerate(chosen):
+            ctx = steps.run_context(lake, site, ingest())
             started, cells = time.monotonic(), []
             if args.whole:
                 before = jobs()
