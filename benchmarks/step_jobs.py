@@ -57,7 +57,7 @@ class ServerWith(SparkConnectServer):
 QUARTER = 91 * 86_400
 
 
-def quarterly_rounds(settings, work: Path, questions: int) -> list[tuple[str, Callable]]:
+def quarterly_rounds(settings, work: Path, questions: int) -> list[tuple[str, Callable[[], str]]]:
     """(site, ingest) per round of `--refresh`: each ingest returns the dump id to load."""
     first, next_quarter = work / "q1", work / "q2"
     write_sample_dump(SampleSpec(site="q.example.com", questions=questions), first)
@@ -65,7 +65,8 @@ def quarterly_rounds(settings, work: Path, questions: int) -> list[tuple[str, Ca
 
     def packed(site: str, xml_dir: Path, published: int) -> Callable[[], str]:
         def ingest() -> str:
-            archive = pack_listed(xml_dir, work / xml_dir.name / site / f"{site}.7z", published)
+            folder = work / "archives" / xml_dir.name / site
+            archive = pack_listed(xml_dir, folder / f"{site}.7z", published)
             return ingest_dump(LocalArchive(archive), settings, work / "ingest").dump_id
 
         return ingest
@@ -78,16 +79,15 @@ def quarterly_rounds(settings, work: Path, questions: int) -> list[tuple[str, Ca
     ]
 
 
-def sample_rounds(settings, work: Path, questions: int) -> list[tuple[str, Callable]]:
+def sample_rounds(settings, work: Path, questions: int) -> list[tuple[str, Callable[[], str]]]:
     """(site, ingest) per round: a first site, a second, the first's same dump again, a
     third."""
 
     def sample(site: str) -> Callable[[], str]:
         return lambda: ingest_sample(settings, work / site, site, questions=questions).dump_id
 
-    a = sample("a.example.com")
     return [
-        ("a.example.com", a),
+        ("a.example.com", sample("a.example.com")),
         ("b.example.com", sample("b.example.com")),
         ("a.example.com", lambda: ""),
         ("c.example.com", sample("c.example.com")),
@@ -101,7 +101,12 @@ def main() -> None:
         "--whole", action="store_true", help="time each round as one steps.run_all call"
     )
     parser.add_argument("--parallel", type=int, default=1, help="steps at once, with --whole")
-    parser.add_argument("--rounds", type=int, default=3, help="4 adds a third site's first load")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="4 adds a third site's first load; --refresh runs its 4",
+    )
     parser.add_argument("--refresh", action="store_true", help="a refresh beside its reload")
     parser.add_argument("--java-options", default="", help="the server's JVM flags")
     parser.add_argument("--conf", action="append", default=[], help="KEY=VALUE for the server")

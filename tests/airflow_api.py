@@ -75,9 +75,11 @@ class AirflowApi:
         """The task's log lines outside its `::group::`s, once it has some: a task's state
         can reach the API before its last lines reach its log."""
         deadline = time.monotonic() + timeout
-        while not (lines := unfolded_lines(self.task_log(dag_id, run_id, task))):
+        while not (lines := unfolded_lines(log := self.task_log(dag_id, run_id, task))):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{task['task_id']}'s log has no unfolded line after {timeout}s")
+                raise TimeoutError(
+                    f"{task['task_id']}'s log has no unfolded line after {timeout}s: {log}"
+                )
             time.sleep(1)
         return lines
 

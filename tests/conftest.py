@@ -51,23 +51,26 @@ NO_SHARED_DUMPS = f"the real StackExchange dumps are missing: {SHARED_DUMPS} hol
 
 
 # What a whole run writes to the temporary folder (its lakes, Spark's spill, Airflow's
-# homes), with room to spare: below it Spark and Delta fail part way, in many tests at once.
+# homes; about 4 GiB), with room to spare: with less, Spark and Delta fail part way
+# through many tests at once, and CI has seen the run hang until its limit.
 SUITE_DISK_GIB = 8
 
 
 def require_free_disk(folder: Path) -> None:
+    """Stop before any test, in one line, when `folder`'s disk has too little room."""
     free_gib = shutil.disk_usage(folder).free / 2**30
     if free_gib < SUITE_DISK_GIB:
         raise pytest.UsageError(
-            f"only {free_gib:.1f} GiB free on {folder}'s disk; the tests write about "
+            f"only {free_gib:.1f} GiB free on {folder}'s disk; the tests need "
             f"{SUITE_DISK_GIB} GiB there: free some space (old /tmp/pytest-of-*, "
             "`uv cache prune`) or set TMPDIR to a roomier disk"
         )
 
 
 def pytest_configure(config):
-    """CI is given the real dumps: there, their absence stops the run at once, in one
-    line, instead of skipping the tests whose oracles they are. And Airflow, when a test
+    """A disk too full for the suite stops it at once, in one line. CI is given the real
+    dumps: there, their absence stops the run at once too, instead of skipping the tests
+    whose oracles they are. And Airflow, when a test
     imports it, keeps its files in a throwaway home."""
     if IN_CI and not shared_dumps_present():
         raise pytest.UsageError(

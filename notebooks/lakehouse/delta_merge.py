@@ -1,9 +1,11 @@
-"""Idempotent writes: rows already stored as they are stay untouched (Delta MERGE), so
-re-running the same dump commits nothing and rewrites no data file, and a new dump of a
-site replaces that site's rows exactly (`sync`)."""
+"""Idempotent writes: a source whose rows are already stored as they are commits nothing,
+and a new dump of a site replaces that site's rows exactly (`sync`), by a Delta MERGE
+that leaves unchanged rows untouched, or for derived tables by rewriting the site's rows
+whole."""
 
 import uuid
 from dataclasses import dataclass
+from functools import partial
 
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
@@ -136,33 +138,45 @@ def sync(
     source holds) a source of any other size stops the sync; without it, so does one
     that would delete more than the setting `max_deleted_share` of the stored rows.
     Either way nothing is written, and the error says which table and site. The check
-    and the decision to MERGE at all come from one comparison job, so a refresh reads
-    `source` twice: once to compare, once in the MERGE.
+    and the decision to write at all come from one comparison job, so a refresh reads
+    `source` twice: once to compare, once in the write.
 
     With `whole_scope`, a scope with changes is rewritten whole (Delta's replaceWhere)
     instead of merged: one write job where a MERGE runs several. It suits tables whose
     rows are a function of their inputs (silver, gold), in which an unchanged row is
     written again as it was; not those whose rows keep when they were loaded or checked.
+    Unlike a MERGE, it does not refuse a source with two rows for one stored key.
     """
     return retry_on_conflict(
-        lambda: _sync(
+        partial(
+            _sync,
             lake,
             source,
             name,
             keys,
             scope,
-            not_null,
-            properties,
-            expected_rows,
-            stored_rows,
-            whole_scope,
+            not_null=not_null,
+            properties=properties,
+            expected_rows=expected_rows,
+            stored_rows=stored_rows,
+            whole_scope=whole_scope,
         ),
         f"sync {name}",
     )
 
 
 def _sync(
-    lake, source, name, keys, scope, not_null, properties, expected_rows, stored_rows, whole_scope
+    lake,
+    source,
+    name,
+    keys,
+    scope,
+    *,
+    not_null,
+    properties,
+    expected_rows,
+    stored_rows,
+    whole_scope,
 ) -> Synced:
     if lake.exists(name):
         stored = lake.read(name).where(scope_filter(scope))

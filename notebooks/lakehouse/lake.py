@@ -121,7 +121,8 @@ class Lake:
 
     def replace_where(self, df, name: str, condition: str) -> None:
         """Replace the table's rows that meet `condition` (SQL) with `df`'s, in one commit;
-        Delta refuses a row of `df` that does not meet it."""
+        Delta refuses a row of `df` that does not meet it. Its callers retry a conflict
+        (lakehouse.write_conflicts), having compared `df` with the rows it replaces."""
         writer = df.write.format("delta").mode("overwrite").option("replaceWhere", condition)
         self._save(writer, name)
 

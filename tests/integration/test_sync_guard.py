@@ -88,8 +88,9 @@ def test_a_whole_scope_sync_rewrites_its_scope_in_one_write_and_no_other(lake):
         r.file for r in lake.read(NAME).where(F.col("site") == other).select(files_of).collect()
     }
     try:
-        source = rows(lake, range(3, 12))  # 3 deleted, 2 added, 7 as they were
+        source, before = rows(lake, range(3, 12)), lake.current_version(NAME)  # 3 go, 2 come
         sync(lake, source, NAME, ["site", "id"], {"site": SITE}, whole_scope=True)
+        assert lake.current_version(NAME) == before + 1
         assert stored(lake) == set(range(3, 12))
         (last,) = lake.history(NAME, limit=1).collect()
         assert last.operation == "WRITE", last.operation
