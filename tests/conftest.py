@@ -70,8 +70,8 @@ def require_free_disk(folder: Path) -> None:
 def pytest_configure(config):
     """A disk too full for the suite stops it at once, in one line. CI is given the real
     dumps: there, their absence stops the run at once too, instead of skipping the tests
-    whose oracles they are. And Airflow, when a test
-    imports it, keeps its files in a throwaway home."""
+    whose oracles they are. And Airflow, when a test imports it, keeps its files in a
+    throwaway home."""
     if IN_CI and not shared_dumps_present():
         raise pytest.UsageError(
             f"{NO_SHARED_DUMPS}; CI=true runs every real-dump test, so put the shared folder "
