@@ -20,6 +20,9 @@ DATABRICKS_VENV := .venv-databricks
 DATABRICKS_STAMP := $(DATABRICKS_VENV)/.installed-from-lock
 JARS_DIR := .cache/jars
 JARS_STAMP := $(JARS_DIR)/.fetched
+# Helm, for kind/: built once from the Go module proxy, at this version.
+HELM_VERSION := v3.21.4
+HELM := .cache/go/helm-$(HELM_VERSION)/helm
 DUMP ?=
 SITE ?=
 # The port of `make lab` or `make airflow`; empty, each its own default.
@@ -48,8 +51,8 @@ local-run: setup ## Run the whole pipeline offline (DUMP=<url or .7z> or SITE=<n
 	$(BIN)/lake run $(RUN_ARGS)
 
 .PHONY: test
-test: setup databricks-env test-tools lint ## Run every test tier (unit, integration, notebooks, real dumps)
-	$(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+test: setup databricks-env test-tools lint $(HELM) ## Run every test tier (unit, integration, notebooks, real dumps)
+	HELM=$(abspath $(HELM)) $(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 ## --- Setup ------------------------------------------------------------------
 
@@ -125,6 +128,14 @@ lock: python ## Re-resolve requirements.in and requirements.databricks.in into t
 	  .lock-venv/bin/pip freeze --exclude-editable; } > requirements.databricks.lock
 	rm -rf .lock-venv
 
+.PHONY: helm
+helm: $(HELM) ## Build Helm from the Go module proxy, for kind/ (once; minutes cold, seconds with Go's build cache)
+
+$(HELM):
+	@command -v go >/dev/null || { echo "error: Go is needed once to build Helm $(HELM_VERSION) from the Go module proxy: install Go (https://go.dev/doc/install, apt-get install golang, brew install go)"; exit 1; }
+	@echo "setup: building Helm $(HELM_VERSION) from the Go module proxy into $(dir $(HELM)) (once; a few minutes with an empty Go build cache)"
+	GOBIN=$(abspath $(dir $(HELM))) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
 ## --- Working with the lake --------------------------------------------------
 
 .PHONY: s3-start s3-stop s3-status
@@ -152,9 +163,11 @@ lab: setup ## JupyterLab with the lake kernel (read-only lake; WRITE=1 to write;
 lab-stop: ## Stop JupyterLab and its read-only S3 endpoint (by process id)
 	@if [ -x $(BIN)/lake ]; then $(BIN)/lake lab stop; else echo "not set up"; fi
 
-.PHONY: kind-up kind-down kind-ui
-kind-up: setup ## Airflow on a local Kind cluster (needs docker, kind, kubectl, helm; GIT_SYNC_* set)
-	bash kind/install_airflow.sh
+.PHONY: kind-up kind-down kind-ui kind-password
+kind-up: setup $(HELM) ## Airflow on a local Kind cluster (needs docker, kind, kubectl; README: Run on Kind)
+	HELM=$(abspath $(HELM)) bash kind/install_airflow.sh
+kind-password: ## The Kind Airflow UI's generated password for user admin
+	kubectl exec deploy/airflow-api-server -n airflow -c api-server -- cat /opt/airflow/simple_auth_manager_passwords.json.generated
 kind-down: ## Delete the Kind cluster (the lake in ./lake stays)
 	kind delete cluster --name stackexchange
 kind-ui: ## Port-forward the Kind Airflow UI to http://localhost:8080

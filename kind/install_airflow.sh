@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # `make kind-up`: the workbench on a local Kind cluster. Safe to run again: every step
 # creates what is missing and updates what exists; the lake (./lake on the host) is
-# never touched. Needs docker, kind, kubectl and helm, and in the environment:
-#   GIT_SYNC_REPO      HTTPS URL of this repository (git-sync pulls dags/ from it)
-#   GIT_SYNC_USERNAME  and GIT_SYNC_PASSWORD (a read-only token) for that repository
-# Optional: GIT_SYNC_BRANCH (main), DATABRICKS_HOST and DATABRICKS_TOKEN.
+# never touched. Needs docker, kind, kubectl and helm ($HELM, which make builds).
+# Optional, in the environment:
+#   GIT_SYNC_REPO      HTTPS URL of this repository: git-sync pulls dags/ from it instead
+#                      of the image's (values-git-sync.yaml), with GIT_SYNC_USERNAME and
+#                      GIT_SYNC_PASSWORD (a read-only token) and GIT_SYNC_BRANCH (main)
+#   DATABRICKS_HOST and DATABRICKS_TOKEN, for target databricks
+#
+# `install_airflow.sh template CHART.tgz` and `install_airflow.sh lint CHART.tgz` render
+# or lint that chart package with the very values and flags an install gives, plus
+# kind/s3.yaml, with no cluster: `make test` checks what they print.
 set -euo pipefail
 
 CLUSTER=stackexchange
 NAMESPACE=airflow
+RELEASE=airflow
 IMAGE=stackexchange-airflow:local
 CHART_VERSION=1.22.0
+HELM="${HELM:-helm}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
 
@@ -19,19 +27,62 @@ fail() {
   exit 1
 }
 
+# The Kubernetes version of the node image pinned in cluster.yaml.
+kubernetes_version() {
+  sed -n 's|.*image: kindest/node:v\([0-9.]*\)@sha256:.*|\1|p' "$HERE/cluster.yaml"
+}
+
+# What every helm command of this script gives the chart.
+chart_flags=(--namespace "$NAMESPACE" --values "$HERE/values-override.yaml")
+if [[ -n "${GIT_SYNC_REPO:-}" ]]; then
+  # ref and branch both: the chart sets git-sync's GITSYNC_REF (default v2-2-stable)
+  # from one and the deprecated GIT_SYNC_BRANCH from the other.
+  chart_flags+=(--values "$HERE/values-git-sync.yaml"
+    --set-string "dags.gitSync.repo=$GIT_SYNC_REPO"
+    --set-string "dags.gitSync.ref=${GIT_SYNC_BRANCH:-main}"
+    --set-string "dags.gitSync.branch=${GIT_SYNC_BRANCH:-main}")
+fi
+
+offline() {
+  local command=$1 chart=${2:-}
+  [[ -f "$chart" ]] || fail "install_airflow.sh $command needs the chart package: install_airflow.sh $command path/to/airflow-$CHART_VERSION.tgz"
+  local version
+  version=$("$HELM" show chart "$chart" | sed -n 's/^version: //p')
+  [[ "$version" == "$CHART_VERSION" ]] || fail "$chart is chart $version; the install uses $CHART_VERSION: render that one, or change CHART_VERSION in kind/install_airflow.sh"
+  case "$command" in
+    template)
+      cat "$HERE/s3.yaml"
+      echo "---"
+      "$HELM" template "$RELEASE" "$chart" "${chart_flags[@]}" --kube-version "$(kubernetes_version)"
+      ;;
+    lint) "$HELM" lint "$chart" "${chart_flags[@]}" --kube-version "$(kubernetes_version)" --strict ;;
+  esac
+}
+
+case "${1:-install}" in
+  template | lint)
+    offline "$@"
+    exit
+    ;;
+  install) ;;
+  *) fail "unknown command $1: install_airflow.sh [install | template CHART.tgz | lint CHART.tgz]" ;;
+esac
+
 # Everything is checked before anything changes.
 declare -A HOW_TO_GET=(
   [docker]="https://docs.docker.com/engine/install/"
   [kind]="go install sigs.k8s.io/kind@v0.30.0 (or https://kind.sigs.k8s.io/docs/user/quick-start/)"
   [kubectl]="https://kubernetes.io/docs/tasks/tools/"
-  [helm]="https://helm.sh/docs/intro/install/"
+  [$HELM]="make helm (or https://helm.sh/docs/intro/install/)"
 )
-for tool in docker kind kubectl helm; do
+for tool in docker kind kubectl "$HELM"; do
   command -v "$tool" >/dev/null || fail "$tool is not installed; get it: ${HOW_TO_GET[$tool]}"
 done
-for variable in GIT_SYNC_REPO GIT_SYNC_USERNAME GIT_SYNC_PASSWORD; do
-  [[ -n "${!variable:-}" ]] || fail "$variable is not set (see kind/git-sync-secret.yaml.example)"
-done
+if [[ -n "${GIT_SYNC_REPO:-}" ]]; then
+  for variable in GIT_SYNC_USERNAME GIT_SYNC_PASSWORD; do
+    [[ -n "${!variable:-}" ]] || fail "$variable is not set: git-sync needs it for GIT_SYNC_REPO (see kind/git-sync-secret.yaml.example), or unset GIT_SYNC_REPO to use the image's DAGs"
+  done
+fi
 [[ -d "$ROOT/.cache/jars" ]] || fail "the Spark jars are not cached yet; run \`make setup\` first"
 docker info >/dev/null 2>&1 || fail "docker is installed but its daemon does not answer"
 
@@ -45,18 +96,31 @@ else
 fi
 kubectl config use-context "kind-$CLUSTER" >/dev/null
 
-docker build --file "$HERE/Dockerfile" --tag "$IMAGE" "$ROOT"
+# The image records the commit it holds (its DAGs and their packages).
+docker build --file "$HERE/Dockerfile" --tag "$IMAGE" \
+  --label "org.opencontainers.image.revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)" "$ROOT"
 kind load docker-image "$IMAGE" --name "$CLUSTER"
 
 kubectl create namespace "$NAMESPACE" --dry-run=client --output yaml | kubectl apply --filename -
 
 # Secrets from the environment: nothing secret is written to a file.
-kubectl create secret generic git-credentials --namespace "$NAMESPACE" \
-  --from-literal=GITSYNC_USERNAME="$GIT_SYNC_USERNAME" \
-  --from-literal=GITSYNC_PASSWORD="$GIT_SYNC_PASSWORD" \
-  --from-literal=GIT_SYNC_USERNAME="$GIT_SYNC_USERNAME" \
-  --from-literal=GIT_SYNC_PASSWORD="$GIT_SYNC_PASSWORD" \
-  --dry-run=client --output yaml | kubectl apply --filename -
+if [[ -n "${GIT_SYNC_REPO:-}" ]]; then
+  kubectl create secret generic git-credentials --namespace "$NAMESPACE" \
+    --from-literal=GITSYNC_USERNAME="$GIT_SYNC_USERNAME" \
+    --from-literal=GITSYNC_PASSWORD="$GIT_SYNC_PASSWORD" \
+    --from-literal=GIT_SYNC_USERNAME="$GIT_SYNC_USERNAME" \
+    --from-literal=GIT_SYNC_PASSWORD="$GIT_SYNC_PASSWORD" \
+    --dry-run=client --output yaml | kubectl apply --filename -
+fi
+
+# The metadata database's password: made once, then kept, since the database keeps it.
+if ! kubectl get secret airflow-postgresql-credentials --namespace "$NAMESPACE" >/dev/null 2>&1; then
+  password=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+  kubectl create secret generic airflow-postgresql-credentials --namespace "$NAMESPACE" \
+    --from-literal=postgres-password="$password"
+  kubectl create secret generic airflow-metadata-connection --namespace "$NAMESPACE" \
+    --from-literal=connection="postgresql://postgres:$password@$RELEASE-postgresql.$NAMESPACE:5432/postgres?sslmode=disable"
+fi
 
 # The in-cluster S3 server takes any credentials (as LocalStack does); these are the
 # emulator's fixed test keys.
@@ -73,17 +137,15 @@ kubectl create secret generic airflow-connections --namespace "$NAMESPACE" \
 kubectl apply --filename "$HERE/s3.yaml"
 kubectl rollout status deployment/s3 --namespace "$NAMESPACE" --timeout=180s
 
-helm repo add apache-airflow https://airflow.apache.org >/dev/null 2>&1 || true
-helm repo update apache-airflow >/dev/null
-helm upgrade --install airflow apache-airflow/airflow --version "$CHART_VERSION" \
-  --namespace "$NAMESPACE" --values "$HERE/values-override.yaml" \
-  --set dags.gitSync.repo="$GIT_SYNC_REPO" \
-  --set dags.gitSync.branch="${GIT_SYNC_BRANCH:-main}" \
-  --wait --timeout 15m
+"$HELM" repo add apache-airflow https://airflow.apache.org >/dev/null 2>&1 || true
+"$HELM" repo update apache-airflow >/dev/null
+"$HELM" upgrade --install "$RELEASE" apache-airflow/airflow --version "$CHART_VERSION" \
+  "${chart_flags[@]}" --wait --timeout 15m
 
 cat <<DONE
 Airflow is up on Kind (cluster $CLUSTER, namespace $NAMESPACE).
   UI:        http://localhost:8088, or make kind-ui and http://localhost:8080
+             user admin; its password: make kind-password
   S3 (lake): http://localhost:4567 from the host (the same ./lake as make local-run)
   Remove:    make kind-down (the lake in ./lake stays)
 DONE
