@@ -22,7 +22,9 @@ JARS_DIR := .cache/jars
 JARS_STAMP := $(JARS_DIR)/.fetched
 # Helm, for kind/: built once from the Go module proxy, at this version.
 HELM_VERSION := v3.21.4
-HELM := .cache/go/helm-$(HELM_VERSION)/helm
+HELM := $(abspath .cache/go/helm-$(HELM_VERSION)/helm)
+# kind/install_airflow.sh and tests/unit/test_kind.py run this Helm.
+export HELM
 DUMP ?=
 SITE ?=
 # The port of `make lab` or `make airflow`; empty, each its own default.
@@ -52,7 +54,7 @@ local-run: setup ## Run the whole pipeline offline (DUMP=<url or .7z> or SITE=<n
 
 .PHONY: test
 test: setup databricks-env test-tools lint $(HELM) ## Run every test tier (unit, integration, notebooks, real dumps)
-	HELM=$(abspath $(HELM)) $(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 ## --- Setup ------------------------------------------------------------------
 
@@ -134,7 +136,7 @@ helm: $(HELM) ## Build Helm from the Go module proxy, for kind/ (once; minutes c
 $(HELM):
 	@command -v go >/dev/null || { echo "error: Go is needed once to build Helm $(HELM_VERSION) from the Go module proxy: install Go (https://go.dev/doc/install, apt-get install golang, brew install go)"; exit 1; }
 	@echo "setup: building Helm $(HELM_VERSION) from the Go module proxy into $(dir $(HELM)) (once; a few minutes with an empty Go build cache)"
-	GOBIN=$(abspath $(dir $(HELM))) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	GOBIN=$(dir $(HELM)) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 ## --- Working with the lake --------------------------------------------------
 
@@ -165,13 +167,13 @@ lab-stop: ## Stop JupyterLab and its read-only S3 endpoint (by process id)
 
 .PHONY: kind-up kind-down kind-ui kind-password
 kind-up: setup $(HELM) ## Airflow on a local Kind cluster (needs docker, kind, kubectl; README: Run on Kind)
-	HELM=$(abspath $(HELM)) bash kind/install_airflow.sh
+	bash kind/install_airflow.sh
 kind-password: ## The Kind Airflow UI's generated password for user admin
-	kubectl exec deploy/airflow-api-server -n airflow -c api-server -- cat /opt/airflow/simple_auth_manager_passwords.json.generated
+	@bash kind/install_airflow.sh password
 kind-down: ## Delete the Kind cluster (the lake in ./lake stays)
-	kind delete cluster --name stackexchange
+	bash kind/install_airflow.sh down
 kind-ui: ## Port-forward the Kind Airflow UI to http://localhost:8080
-	kubectl port-forward svc/airflow-api-server 8080:8080 -n airflow
+	bash kind/install_airflow.sh ui
 
 .PHONY: bundle databricks-imitation
 bundle: setup ## Render resources/stackexchange.jobs.yml (the Databricks job) from the pipeline graph
@@ -200,7 +202,7 @@ vacuum: setup ## Remove data files no commit references (left by a killed run), 
 ## --- Development ------------------------------------------------------------
 
 .PHONY: test-unit test-integration test-notebooks
-test-unit: setup databricks-env ## Unit tests only
+test-unit: setup databricks-env $(HELM) ## Unit tests only
 	$(BIN)/pytest -m unit
 test-integration: setup databricks-env ## Integration tests (emulator, real dumps)
 	$(BIN)/pytest -m integration

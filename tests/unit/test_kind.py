@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import string
 import subprocess
 import sys
 import tarfile
@@ -73,12 +72,16 @@ EXPECTED_OBJECTS = {
     ("Secret", "airflow-broker-url"),
 }
 GENERATED_KEYS = ("airflow-api-secret-key", "airflow-jwt-secret", "airflow-fernet-key")
+HELM_VERSION = re.search(r"^HELM_VERSION := (\S+)$", (REPO_ROOT / "Makefile").read_text(), re.M)[1]
 
 
 def helm() -> str:
     found = os.environ.get("HELM") or shutil.which("helm")
     if not found:
         absent("Helm is not built here; `make helm` builds it (make test does)")
+    # Built by `go install`, it reports its major and minor version only.
+    reported = subprocess.run([found, "version", "--short"], capture_output=True, text=True)
+    assert HELM_VERSION.startswith(reported.stdout.split("+")[0].strip()), reported.stdout
     return found
 
 
@@ -146,16 +149,27 @@ def environment_of(container: dict) -> dict[str, dict]:
     return {variable["name"]: variable for variable in container.get("env", [])}
 
 
-def secrets_read(pod: dict) -> set[str]:
-    names = {v["secret"]["secretName"] for v in pod.get("volumes", []) if "secret" in v}
+def secrets_read(pod: dict) -> set[tuple[str, str | None]]:
+    """(Secret, key) for each key a pod reads; (Secret, None) for a Secret read whole."""
+    read = {(v["secret"]["secretName"], None) for v in pod.get("volumes", []) if "secret" in v}
     for container in containers(pod):
-        names |= {s["secretRef"]["name"] for s in container.get("envFrom", []) if "secretRef" in s}
-        names |= {
-            variable["valueFrom"]["secretKeyRef"]["name"]
-            for variable in container.get("env", [])
-            if "secretKeyRef" in variable.get("valueFrom", {})
-        }
-    return names
+        for source in container.get("envFrom", []):
+            if "secretRef" in source:
+                read.add((source["secretRef"]["name"], None))
+        for variable in container.get("env", []):
+            if reference := variable.get("valueFrom", {}).get("secretKeyRef"):
+                read.add((reference["name"], reference["key"]))
+    return read
+
+
+def secrets_the_install_makes() -> set[tuple[str, str | None]]:
+    """(Secret, key) for each literal install_airflow.sh puts in a Secret, and (Secret, None)."""
+    made = set()
+    creations = re.findall(r"create secret generic (\S+)(.*?)--dry-run", INSTALL_SCRIPT, re.S)
+    for name, command in creations:
+        made.add((name, None))
+        made |= {(name, key) for key in re.findall(r"--from-literal=([\w-]+)=", command)}
+    return made
 
 
 def memory_request(container: dict) -> float:
@@ -209,13 +223,20 @@ def test_only_what_the_setup_uses_is_rendered(rendered):
     assert claims == {("airflow-postgresql", "data")}
 
 
-def test_no_pod_reads_a_secret_the_setup_does_not_make(rendered, rendered_with_git_sync):
-    made_by_install = set(re.findall(r"create secret generic (\S+)", INSTALL_SCRIPT))
-    assert "airflow-metadata-connection" in made_by_install
+def test_every_secret_key_a_pod_reads_is_made_by_the_chart_or_the_install(
+    rendered, rendered_with_git_sync
+):
+    made_by_install = secrets_the_install_makes()
+    assert ("airflow-metadata-connection", "connection") in made_by_install
     for objects in (rendered, rendered_with_git_sync):
-        made_by_chart = {o["metadata"]["name"] for o in objects if o["kind"] == "Secret"}
-        read = {name for pod in pod_specs(objects).values() for name in secrets_read(pod)}
-        assert read <= (made_by_chart - {"airflow-broker-url"}) | made_by_install
+        made_by_chart = {
+            (secret["metadata"]["name"], key)
+            for secret in objects
+            if secret["kind"] == "Secret" and secret["metadata"]["name"] != "airflow-broker-url"
+            for key in [None, *secret["data"]]
+        }
+        for name, pod in pod_specs(objects).items():
+            assert secrets_read(pod) <= made_by_chart | made_by_install, name
 
 
 def test_the_executor_and_the_auth_manager_are_the_locked_airflows(rendered):
@@ -224,6 +245,13 @@ def test_the_executor_and_the_auth_manager_are_the_locked_airflows(rendered):
     module, _, name = config["core.auth_manager"].rpartition(".")
     assert getattr(importlib.import_module(module), name).__module__ == module
     assert "fab" not in config["core.auth_manager"]
+    # A task's log is fetched from the host it records: a Deployment's pod name resolves
+    # nowhere, its IP does.
+    assert named(rendered, "Deployment", "airflow-scheduler")
+    module, _, name = config["core.hostname_callable"].rpartition(".")
+    assert f"{module}.{getattr(importlib.import_module(module), name).__name__}" == (
+        "airflow.utils.net.get_host_ip_address"
+    )
     assert not [p for p in pod_specs(rendered) if "create-user" in p]
 
 
@@ -249,14 +277,19 @@ def test_the_dags_come_from_the_image_unless_git_sync_is_asked_for(rendered):
 
 
 def test_git_sync_pulls_the_given_repository_branch_and_ref(rendered_with_git_sync):
-    synced = [
-        container
-        for pod in pod_specs(rendered_with_git_sync).values()
+    synced = {
+        (name, container["name"]): container
+        for name, pod in pod_specs(rendered_with_git_sync).items()
         for container in containers(pod)
         if "git-sync" in container["image"]
-    ]
-    assert len(synced) >= 2  # the DAG processor and the scheduler, which runs the tasks
-    for container in synced:
+    }
+    # Everything that parses or runs DAG code: a first clone, then a sidecar that pulls.
+    assert set(synced) == {
+        (component, container)
+        for component in ("airflow-dag-processor", "airflow-scheduler", "airflow-triggerer")
+        for container in ("git-sync-init", "git-sync")
+    }
+    for container in synced.values():
         env = environment_of(container)
         assert env["GITSYNC_REPO"]["value"] == GIT_SYNC["GIT_SYNC_REPO"]
         assert env["GITSYNC_REF"]["value"] == GIT_SYNC["GIT_SYNC_BRANCH"]
@@ -303,11 +336,13 @@ def test_kind_maps_the_node_ports_of_the_ui_and_s3(rendered):
         assert spec["ports"][0]["nodePort"] in mapped, service
 
 
-def test_the_pods_requests_fit_the_memory_the_readme_states(rendered):
+@pytest.mark.parametrize("git_sync", [False, True], ids=["image-dags", "git-sync"])
+def test_the_pods_requests_fit_the_memory_the_readme_states(git_sync, request):
+    objects = request.getfixturevalue("rendered_with_git_sync" if git_sync else "rendered")
     readme = (REPO_ROOT / "README.md").read_text()
     stated = float(re.search(r"About (\d+) GiB of memory for the cluster", readme)[1])
     requested = 0.0
-    for name, pod in pod_specs(rendered).items():
+    for name, pod in pod_specs(objects).items():
         for container in containers(pod):
             resources = container.get("resources", {})
             assert "memory" in resources.get("requests", {}), f"{name}/{container['name']}"
@@ -317,19 +352,6 @@ def test_the_pods_requests_fit_the_memory_the_readme_states(rendered):
         running = sum(memory_request(c) for c in pod["containers"])
         requested += max([running, *map(memory_request, pod.get("initContainers", []))])
     assert requested <= stated
-
-
-def rendered_secret_template(**environment: str) -> dict:
-    template = string.Template((KIND / "git-sync-secret.yaml.example").read_text())
-    return yaml.safe_load(template.substitute(environment))
-
-
-def test_the_git_sync_template_renders_to_a_valid_secret():
-    secret = rendered_secret_template(GIT_SYNC_USERNAME="someone", GIT_SYNC_PASSWORD="x" * 20)
-    kubernetes_validate.validate(secret, KUBERNETES_VERSION, strict=True)
-    git_sync_values = yaml.safe_load((KIND / "values-git-sync.yaml").read_text())
-    assert secret["metadata"]["name"] == git_sync_values["dags"]["gitSync"]["credentialsSecret"]
-    assert "kind/git-sync-secret.yaml" in (REPO_ROOT / ".gitignore").read_text().splitlines()
 
 
 def test_no_secret_value_in_the_committed_kind_files():
