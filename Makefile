@@ -29,7 +29,7 @@ DUMP ?=
 SITE ?=
 # The port of `make lab` or `make airflow`; empty, each its own default.
 PORT ?=
-# When a local archive nothing else dates was published (YYYY-MM-DD; README: Refresh).
+# When a local archive nothing else dates was published (YYYY-MM-DD; docs/refresh.md).
 PUBLISHED ?=
 Q ?= SHOW TABLES IN gold
 # Test files are spread over this many workers, each with its own S3 server and Spark.
@@ -166,7 +166,7 @@ lab-stop: ## Stop JupyterLab and its read-only S3 endpoint (by process id)
 	@if [ -x $(BIN)/lake ]; then $(BIN)/lake lab stop; else echo "not set up"; fi
 
 .PHONY: kind-up kind-down kind-ui kind-password
-kind-up: setup $(HELM) ## Airflow on a local Kind cluster (needs docker, kind, kubectl; README: Run on Kind)
+kind-up: setup $(HELM) ## Airflow on a local Kind cluster (needs docker, kind, kubectl; docs/kind.md)
 	bash kind/install_airflow.sh
 kind-password: ## The Kind Airflow UI's generated password for user admin
 	@bash kind/install_airflow.sh password

@@ -1,5 +1,5 @@
 """Airflow connections -> the lake's settings. Connections come from `AIRFLOW_CONN_*`
-variables or a secrets backend; their names are fixed so the README can list them."""
+variables or a secrets backend; their names are fixed so the docs can list them."""
 
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
@@ -21,7 +21,7 @@ def _connection(conn_id: str):
     except AirflowNotFoundException:
         raise ConnectionProblem(
             f"Airflow connection {conn_id!r} is not defined; set AIRFLOW_CONN_{conn_id.upper()} "
-            "or add it to your secrets backend (README, Orchestration)"
+            "or add it to your secrets backend (docs/airflow.md)"
         ) from None
 
 

@@ -121,7 +121,7 @@ class SampleSpec:
     line_ending: str = "\n"
     tags_format: str = "mixed"  # "angle" (<a><b>), "pipe" (|a|b|, 2024 on) or "mixed"
     dump_date: datetime = datetime(2025, 12, 31, tzinfo=UTC)
-    # The format changes of dumps published since 2024 (README: Dump formats).
+    # The format changes of dumps published since 2024 (docs/dumps.md).
     encoding: str = "utf-8-sig"  # or "utf-8", "utf-16-le", "utf-16-be" (UTF-16 has a BOM)
     header_comment: bool = False  # a comment after the declaration (2024-06-30 on)
     shuffled_posts: bool = False  # Posts.xml rows not in Id order (2025-05 on)
@@ -132,7 +132,7 @@ class SampleSpec:
     proportions: Proportions = Proportions()
 
 
-# Each published format as generator options (README: Dump formats), by the release
+# Each published format as generator options (docs/dumps.md), by the release
 # that brought it; a format keeps what came before it unless it changed.
 PUBLISHED_FORMATS: dict[str, dict] = {
     "2023-09": {"tags_format": "angle"},

@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
     sample.add_argument("--crlf", action="store_true")
     sample.add_argument("--tags-format", choices=["angle", "pipe", "mixed"])
     sample.add_argument(
-        "--format", help="the dump format of this release, e.g. 2025-06 (README: Dump formats)"
+        "--format", help="the dump format of this release, e.g. 2025-06 (docs/dumps.md)"
     )
     sample.add_argument("--new-attribute", help="an attribute no schema knows, on each Q and A")
     sample.add_argument("--dump-date", help="the dump's date, e.g. 2026-06-30")

@@ -39,7 +39,7 @@ def message_line(message: str) -> str:
 _PACKAGE_MISSING_ON_WORKER = "No module named 'lakehouse'"
 _PACKAGE_FIX = (
     "the Spark workers cannot import the package: put notebooks/lakehouse in every "
-    "worker's Python environment (README: A Spark cluster of your own)"
+    "worker's Python environment (docs/spark.md)"
 )
 
 

@@ -2,7 +2,7 @@
 workers, each its own JVM with its own work folder and its own Python environment
 holding the package, and a Spark Connect server whose master is that cluster. No
 executor runs in the driver's JVM, and every runner reaches it through its URL, as it
-would reach a cluster of several machines (README: A Spark cluster of your own).
+would reach a cluster of several machines (docs/spark.md).
 
 A worker's Python environment is what a cluster node needs: the libraries of
 requirements.databricks.lock (Databricks Runtime 18 LTS's) and a copy of the `lakehouse`

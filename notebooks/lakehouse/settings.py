@@ -34,7 +34,7 @@ def setting_error_line(error) -> str:
     variable = "LAKE_" + "_".join(str(part) for part in first["loc"]).upper()
     return (
         f"{variable}={first.get('input')!r}: {first['msg']}; set it to a valid value or "
-        "unset it (README: Settings)"
+        "unset it (docs/settings.md)"
     )
 
 
@@ -90,14 +90,14 @@ class LakeSettings(BaseSettings):
     # What decodes a dump archive: Debian's 7-Zip where installed (`auto`), 7-Zip, or the
     # pure-Python py7zr (BENCHMARKS.md: Decoders).
     archive_decoder: Literal["auto", "7zz", "py7zr"] = "auto"
-    # A site lock whose heartbeat is older than this is taken over (README: Running
-    # things at the same time); the holder rewrites it every fifth of this.
+    # A site lock whose heartbeat is older than this is taken over (docs/concurrency.md);
+    # the holder rewrites it every fifth of this.
     lock_stale_seconds: int = Field(default=600, gt=0)
     # A refresh that would delete more than this share of a site's rows in a table, with
-    # no dump manifest vouching for the new count, stops instead (README: Refresh).
+    # no dump manifest vouching for the new count, stops instead (docs/refresh.md).
     max_deleted_share: float = Field(default=0.5, ge=0, le=1)
     # When the dump being ingested was published, stated by the user for a local archive
-    # that no release item or listing dates (README: Refresh); else its newest row does.
+    # that no release item or listing dates (docs/refresh.md); else its newest row does.
     dump_published: datetime | None = None
     spark_cores: int = Field(default=2, ge=1)
     spark_driver_memory: str = "2g"
@@ -109,7 +109,7 @@ class LakeSettings(BaseSettings):
     spark_java_options: str = ""
     # The Python a job's code runs under here: the pipeline kernels and the local Spark
     # server's Python workers. Empty: this environment's own. The tests' Databricks side
-    # gives .venv-databricks, the runtime's libraries (README: Production's libraries).
+    # gives .venv-databricks, the runtime's libraries (docs/how-it-works.md).
     job_python: str = ""
 
     @field_validator("spark_remote")

@@ -126,7 +126,7 @@ class CatalogTables:
             raise LakeNotReady(
                 f"catalog {catalog!r} (setting LAKE_CATALOG) lacks the schemas "
                 f"{', '.join(missing)}; create them with CREATE SCHEMA IF NOT EXISTS "
-                f"{catalog}.<schema> (README: Switch to Databricks)"
+                f"{catalog}.<schema> (docs/databricks.md)"
             )
 
     def sql(self, spark, query: str):

@@ -82,7 +82,7 @@ def test_a_cluster_without_the_package_fails_the_first_step_in_one_line(
     assert run.wait() == 1
     last = run.stderr.strip().splitlines()[-1]
     assert "No module named 'lakehouse'" in last, run.stderr[-2000:]
-    assert "every worker" in last and "README" in last
+    assert "every worker" in last and "docs/spark.md" in last
 
 
 @pytest.fixture(scope="module")

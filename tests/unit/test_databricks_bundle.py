@@ -227,10 +227,10 @@ def test_dashboard_widgets_use_their_datasets_columns():
                 assert used <= columns[query["query"]["datasetName"]], item["widget"]["name"]
 
 
-def readme_deploy_commands() -> list[str]:
-    """The shell lines of the README's "Deploy and run" block, comments dropped."""
-    readme = (REPO_ROOT / "README.md").read_text()
-    section = readme[readme.index("**Deploy and run**") :]
+def guide_deploy_commands() -> list[str]:
+    """The shell lines of docs/databricks.md's "Deploy and run" block, comments dropped."""
+    guide = (REPO_ROOT / "docs" / "databricks.md").read_text()
+    section = guide[guide.index("**Deploy and run**") :]
     block = section[section.index("```bash") + len("```bash") : section.index("```\n")]
     lines = [line.split("#")[0].strip() for line in block.splitlines()]
     return [line for line in lines if line]
@@ -265,9 +265,9 @@ def values_of_command(command: str, exported: dict[str, str]) -> tuple[list[str]
     return arguments, target, values
 
 
-def test_the_readme_deploy_commands_give_every_variable_a_value():
+def test_the_guides_deploy_commands_give_every_variable_a_value():
     exported, targets, runs = {}, set(), []
-    for command in readme_deploy_commands():
+    for command in guide_deploy_commands():
         if command.startswith("export "):
             name, _, value = command.removeprefix("export ").partition("=")
             if name.startswith("BUNDLE_VAR_"):

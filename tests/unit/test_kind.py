@@ -337,10 +337,10 @@ def test_kind_maps_the_node_ports_of_the_ui_and_s3(rendered):
 
 
 @pytest.mark.parametrize("git_sync", [False, True], ids=["image-dags", "git-sync"])
-def test_the_pods_requests_fit_the_memory_the_readme_states(git_sync, request):
+def test_the_pods_requests_fit_the_memory_the_kind_guide_states(git_sync, request):
     objects = request.getfixturevalue("rendered_with_git_sync" if git_sync else "rendered")
-    readme = (REPO_ROOT / "README.md").read_text()
-    stated = float(re.search(r"About (\d+) GiB of memory for the cluster", readme)[1])
+    guide = (REPO_ROOT / "docs" / "kind.md").read_text()
+    stated = float(re.search(r"About (\d+) GiB of memory for the cluster", guide)[1])
     requested = 0.0
     for name, pod in pod_specs(objects).items():
         for container in containers(pod):

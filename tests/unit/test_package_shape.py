@@ -119,7 +119,7 @@ def test_each_table_name_is_spelled_in_one_module():
     assert not found, "\n".join(found)
 
 
-# The tables the formatter leaves alone (README: Tests), and how many in each file.
+# The tables the formatter leaves alone (docs/development.md), and how many in each file.
 FORMATTER_EXCEPTIONS = {
     "env/ingest/sample_dump.py": 1,
     "notebooks/lakehouse/schemas.py": 8,

@@ -6,7 +6,7 @@
 - `bronze.row_lineage`: per row of every bronze table (site, table, Id), the dump it was
   first seen in, last seen in, last changed in, and deleted in. A refresh updates it in
   the same step that replaces the table's rows, so "what changed between two dumps"
-  is one query over it (README: Refresh).
+  is one query over it (docs/refresh.md).
 
 Delta's change data feed would say the same for recent commits, but it lives only as
 long as the table's log and its change files (30 and 7 days by default), and the dumps
@@ -97,7 +97,7 @@ def check_order(loads: list, site: str, table_name: str, release: DumpRelease) -
         raise OlderDump(
             f"{this} is older than the one in the lake: {holds}. An older dump never "
             "replaces a newer one; its raw files stay in the lake, and the tables as they "
-            "were then are there by Delta time travel (README: Refresh)"
+            "were then are there by Delta time travel (docs/refresh.md)"
         )
 
 
