@@ -9,7 +9,7 @@
 # processes: the in-process JVM of an older imitation is not a child the shell can time),
 # so nothing else should run. ROUNDS=<n> sets the rounds (default 3). The imitation runs
 # with IMITATION_JAVA_OPTIONS (default C1-only and the serial GC, the strongest setup of an
-# in-process JVM for this short job, BENCHMARKS.md session 19); a client of the already
+# in-process JVM for this short job, docs/benchmarks-history.md, 2026-12-04); a client of the already
 # running server starts no JVM, so they change nothing there.
 set -euo pipefail
 cd "$(dirname "$0")/.."

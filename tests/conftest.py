@@ -87,7 +87,7 @@ def pytest_configure(config):
         os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     # The Spark servers a test starts for itself (and the lab's read-only one) are
-    # short-lived and small: C1-only JIT starts them about 25% faster (BENCHMARKS.md).
+    # short-lived and small: C1-only JIT runs a notebook about 1.2x faster (BENCHMARKS.md).
     os.environ.setdefault("LAKE_SPARK_JAVA_OPTIONS", QUICK_START_JVM)
 
 

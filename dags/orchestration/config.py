@@ -41,7 +41,8 @@ def _default_parallel_notebooks() -> int:
     """Notebooks that are clients of one Spark Connect server (LAKE_SPARK_REMOTE) spend
     most of their time starting their kernels, so the three bronze ones side by side
     finish sooner even on 2 cores. A notebook that starts a Spark of its own (no server,
-    as on Kind) is slower beside another on 2 cores: one per 2 cores (BENCHMARKS.md)."""
+    as on Kind) is slower beside another on 2 cores: one per 2 cores
+    (docs/benchmarks-history.md)."""
     if LakeSettings().spark_remote:
         return len([task for task in PIPELINE if not task.depends_on])
     return max(1, (os.cpu_count() or 2) // 2)

@@ -106,7 +106,7 @@ def session_conf(settings: LakeSettings) -> dict[str, str]:
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
         # The dumps' long texts are nearly all unique: a Parquet dictionary for them never
-        # pays, and trying one first cost about 3% of a bronze write (BENCHMARKS.md).
+        # pays, and trying one first cost about 3% of a bronze write (docs/benchmarks-history.md).
         **{f"spark.hadoop.parquet.enable.dictionary#{column}": "false" for column in LONG_TEXTS},
         # Timestamps as Parquet's INT64 microseconds, not Spark's legacy default INT96: a
         # 12-byte value costs a dictionary lookup on every write, and the dumps' dates are

@@ -7,7 +7,7 @@ the size and reads the file once, refusing inside that same read a line ingest w
 have refused. Otherwise (a manifest from before, a file placed by hand) bronze takes a
 census first: every line through `census_lines`, the parse's own rules without the
 values, so the census always says what the parse will. (Settling plain rows with a
-regular expression in the JVM instead was measured 7x slower than this: BENCHMARKS.md.)
+regular expression in the JVM instead was measured 7x slower than this: docs/benchmarks-history.md.)
 """
 
 import contextlib
