@@ -15,9 +15,9 @@ from pathlib import Path
 
 from run_benchmarks import BENCH_DATA, machine, private_s3_server, warm_up
 
-from ingest.dump_revision import RevisionSpec, write_dump_revision
+from dump_generator.revision import RevisionSpec, write_dump_revision
+from dump_generator.sample import SampleSpec, write_sample_dump
 from ingest.raw_store import ensure_bucket, s3_client, upload_file, write_manifest
-from ingest.sample_dump import SampleSpec, write_sample_dump
 from ingest.xml_check import inspect_xml
 from lakehouse import steps
 from lakehouse.lake import Lake

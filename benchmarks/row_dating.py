@@ -16,7 +16,7 @@ from pathlib import Path
 
 from run_benchmarks import BENCH_DATA, machine, print_speed_table
 
-from ingest.sample_dump import STACK_OVERFLOW, SampleSpec, write_sample_dump
+from dump_generator.sample import STACK_OVERFLOW, SampleSpec, write_sample_dump
 from ingest.xml_check import XmlStreamCheck
 from lakehouse.schemas import DUMP_TABLES
 

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import psutil
 
+from dump_generator.sample import SampleSpec, write_sample_dump
 from ingest.ingest_dump import manifest_file_facts
 from ingest.raw_store import ensure_bucket, s3_client, upload_file, write_manifest
-from ingest.sample_dump import SampleSpec, write_sample_dump
 from ingest.xml_check import inspect_xml
 from lakehouse.schemas import table_for_file
 from lakehouse.settings import LakeSettings

@@ -1,7 +1,7 @@
 """Benchmark: a dump in Stack Overflow's proportions, end to end on this machine.
 
 For each `--gb` size it generates a dump of that many GB uncompressed, all eight files in
-Stack Overflow's rows per post and bytes per row (ingest.sample_dump.STACK_OVERFLOW), packs
+Stack Overflow's rows per post and bytes per row (dump_generator.sample.STACK_OVERFLOW), packs
 it with Debian's 7-Zip (LZMA2, BCJ, the fast level: the published dumps use a slower
 one, which decodes about as fast), and runs on a private S3 server and Spark Connect
 server, one after another:
@@ -40,8 +40,8 @@ from private_cluster import private_cluster
 from pyspark.sql import SparkSession
 from run_benchmarks import BENCH_DATA, machine
 
+from dump_generator.sample import STACK_OVERFLOW, SampleSpec, write_sample_dump
 from ingest.ingest_dump import ingest_dump
-from ingest.sample_dump import STACK_OVERFLOW, SampleSpec, write_sample_dump
 from ingest.sources import LocalArchive
 from lakehouse import steps
 from lakehouse.graph import in_dependency_order

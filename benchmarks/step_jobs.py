@@ -31,10 +31,10 @@ from pipeline_helpers import ingest_sample  # noqa: E402
 from private_cluster import private_cluster  # noqa: E402
 from real_dump_helpers import EARLIER, pack_listed  # noqa: E402
 
-from ingest.dump_revision import RevisionSpec, write_dump_revision  # noqa: E402
+from dump_generator.revision import RevisionSpec, write_dump_revision  # noqa: E402
+from dump_generator.sample import SampleSpec, write_sample_dump  # noqa: E402
 from ingest.ingest_dump import ingest_dump  # noqa: E402
 from ingest.raw_store import ensure_bucket, s3_client  # noqa: E402
-from ingest.sample_dump import SampleSpec, write_sample_dump  # noqa: E402
 from ingest.sources import LocalArchive  # noqa: E402
 from lakehouse import steps  # noqa: E402
 from lakehouse.graph import in_dependency_order  # noqa: E402

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
 
+from dump_generator.sample import SampleSpec, pack_sample_dump
 from ingest.archive_org import (
     ArchiveFile,
     download,
@@ -21,7 +22,6 @@ from ingest.archive_org import (
     release_items,
     verify,
 )
-from ingest.sample_dump import SampleSpec, pack_sample_dump
 from lakehouse.schemas import DUMP_TABLES
 
 _SITE = re.compile(r"^[a-z0-9][a-z0-9.-]*\.[a-z]{2,}$")

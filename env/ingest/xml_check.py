@@ -31,7 +31,7 @@ from lakehouse.bronze.xml_rows import (
     ROW,
     classify,
 )
-from lakehouse.schemas import DumpTable
+from lakehouse.schemas import ROW_TIME, DumpTable
 
 UTF8, UTF16_LE, UTF16_BE = "UTF-8", "UTF-16LE", "UTF-16BE"
 BYTE_ORDER_MARKS = (
@@ -68,9 +68,6 @@ SNIFF_BYTES = 256
 OUTPUT_BUFFER = 1 << 20
 # A comment over several lines is held until it ends; past this it is kept as lines.
 MAX_COMMENT_BYTES = 1 << 20
-# Every time stamp a row has: CreationDate, LastAccessDate, a badge's Date, and so on
-# (the literal start lets the search skip ahead).
-ROW_TIME = re.compile(rb'Date="(\d{4}-\d\d-\d\dT[0-9:.]+)"')
 # For whole blocks of row lines at once: each line preceded by its "\n". Literal starts
 # let the regular expressions skip ahead instead of trying every byte.
 ROW_LINE_START = b"\n  <row "

@@ -203,9 +203,9 @@ def cmd_vacuum(args) -> None:
 
 
 def cmd_sample(args) -> None:
-    from ingest import sample_dump
-    from ingest.dump_cut import CutSpec, write_earlier_dump
-    from ingest.dump_revision import RevisionSpec, write_dump_revision
+    from dump_generator import sample as sample_dump
+    from dump_generator.cut import CutSpec, write_earlier_dump
+    from dump_generator.revision import RevisionSpec, write_dump_revision
 
     if args.revise:
         xml_dir = args.out / "xml" if args.pack else args.out

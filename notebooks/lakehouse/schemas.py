@@ -8,6 +8,10 @@ Attributes the dump leaves out are null; attributes not listed here are kept in
 import re
 from dataclasses import dataclass
 
+# Every time stamp a row line has: CreationDate, LastAccessDate, a badge's Date, and so
+# on (the literal start lets a search skip ahead). Ingest dates an undated dump by it.
+ROW_TIME = re.compile(rb'Date="(\d{4}-\d\d-\d\dT[0-9:.]+)"')
+
 # Spark SQL type names; the Arrow types used while parsing follow from these.
 LONG, INT, STRING, TIMESTAMP, BOOLEAN = "bigint", "int", "string", "timestamp", "boolean"
 

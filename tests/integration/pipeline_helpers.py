@@ -3,9 +3,9 @@
 import json
 from pathlib import Path
 
+from dump_generator.sample import SampleSpec
 from ingest.ingest_dump import ingest_dump
 from ingest.row_ids import DuplicateIds
-from ingest.sample_dump import SampleSpec
 from ingest.sources import GeneratedSample
 from lakehouse import steps
 from lakehouse.graph import RUN_PARAMETERS, TABLES, in_dependency_order

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ingest.dump_revision import dump_rows
-from ingest.sample_dump import format_date, row_line
+from dump_generator.revision import dump_rows
+from dump_generator.sample import format_date, row_line
 from lakehouse.schemas import DUMP_TABLES
 
 

@@ -4,7 +4,7 @@ and for the refresh, dumps dated by a `_files.xml` and the tables of two lakes c
 row by row.
 
 The refresh's earlier dump is the real one cut at a date by the project's generator
-(ingest.dump_cut: rows dated after it removed, counts as they stood, a few questions
+(dump_generator.cut: rows dated after it removed, counts as they stood, a few questions
 deleted since and a few retagged), so the refresh runs every branch of the sync:
 insert, update and delete. The oracle is a load of the real dump alone, in another
 bucket.

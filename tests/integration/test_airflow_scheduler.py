@@ -32,9 +32,9 @@ from airflow_ui import AirflowUi
 from archive_mirror import serve_archive_mirror
 from browser import Browser, chromium_binary
 from conftest import ARTIFACTS, IN_CI, NO_SHARED_DUMPS, absent
+from dump_generator.cut import CutSpec, cut_leaving, write_earlier_dump
 from fakes.databricks_api import FakeDatabricks, serve
 from fakes.deployed_bundle import JOB_IMPORTS, NOTEBOOK_DIR, bundle_jobs, notebook_paths
-from ingest.dump_cut import CutSpec, cut_leaving, write_earlier_dump
 from ingest.sources import LocalArchive
 from lakehouse.graph import PIPELINE, TABLES
 from lakehouse.lake import Lake

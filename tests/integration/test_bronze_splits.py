@@ -6,7 +6,7 @@ from lxml import etree
 from pipeline_helpers import put_raw_dump
 from pyspark.sql import functions as F
 
-from ingest.sample_dump import SampleSpec, write_sample_dump
+from dump_generator.sample import SampleSpec, write_sample_dump
 from lakehouse import steps
 from lakehouse.bronze.xml_to_bronze import parse_dump_file
 from lakehouse.delta_merge import ROW_HASH

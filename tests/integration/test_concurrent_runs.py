@@ -18,8 +18,8 @@ from lxml import etree
 from pipeline_helpers import versions
 from pyspark.sql import functions as F
 
+from dump_generator.sample import SampleSpec, pack_sample_dump
 from ingest.raw_store import s3_client
-from ingest.sample_dump import SampleSpec, pack_sample_dump
 from ingest.site_lock import lock_holder
 from lakehouse.lake import Lake
 from lakehouse.settings import environment_set

@@ -12,14 +12,14 @@ from lxml import etree
 from pipeline_helpers import run_pipeline
 from pyspark.sql import functions as F
 
-from ingest.ingest_dump import ingest_dump
-from ingest.sample_dump import (
+from dump_generator.sample import (
     PUBLISHED_FORMATS,
     WATERMARK_ANSWER_ID,
     WATERMARK_QUESTION_ID,
     pack_sample_dump_per_table,
     spec_for_format,
 )
+from ingest.ingest_dump import ingest_dump
 from ingest.sources import GeneratedSample, LocalArchive
 from lakehouse.schemas import DUMP_TABLES
 from localenv.lake_summary import new_attributes

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 import pytest
 
 from archives import files_xml, pack
+from dump_generator.sample import SampleSpec, write_sample_dump
 from ingest.archive_members import UnsafeArchive
 from ingest.archive_org import ChecksumMismatch
 from ingest.ingest_dump import DiskFull, MissingRequiredFile, ingest_dump
 from ingest.raw_store import MULTIPART_THRESHOLD
-from ingest.sample_dump import SampleSpec, write_sample_dump
 from ingest.sources import GeneratedSample, LocalArchive
 from ingest.xml_check import BadXmlFile
 from lakehouse.schemas import DUMP_TABLES

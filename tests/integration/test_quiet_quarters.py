@@ -20,9 +20,9 @@ from real_dump_helpers import (
     pack_listed,
 )
 
-from ingest.dump_cut import CutSpec, cut_leaving, write_earlier_dump
+from dump_generator.cut import CutSpec, cut_leaving, write_earlier_dump
+from dump_generator.sample import SampleSpec, write_sample_dump
 from ingest.ingest_dump import ingest_dump
-from ingest.sample_dump import SampleSpec, write_sample_dump
 from ingest.sources import LocalArchive
 from lakehouse.tables import ROW_LINEAGE
 from localenv.lake_summary import refresh_changes

@@ -28,7 +28,7 @@ from real_dump_helpers import (
 
 from browser import Browser, chromium_binary
 from conftest import ARTIFACTS, absent
-from ingest.dump_cut import CutSpec, cut_leaving, write_earlier_dump
+from dump_generator.cut import CutSpec, cut_leaving, write_earlier_dump
 from ingest.sources import LocalArchive
 from lakehouse.bronze.dump_history import OlderDump
 from localenv.lake_summary import refresh_changes

@@ -13,9 +13,9 @@ import pytest
 from lxml import etree
 
 from conftest import SHARED_DUMPS, absent, shared_dumps_present
-from ingest.dump_cut import CutSpec, cut_leaving, write_earlier_dump
-from ingest.dump_revision import tags_of
-from ingest.sample_dump import WATERMARK_QUESTION_ID, spec_for_format, write_sample_dump
+from dump_generator.cut import CutSpec, cut_leaving, write_earlier_dump
+from dump_generator.revision import tags_of
+from dump_generator.sample import WATERMARK_QUESTION_ID, spec_for_format, write_sample_dump
 from lakehouse.schemas import DUMP_TABLES
 
 pytestmark = pytest.mark.unit

@@ -6,7 +6,7 @@ import py7zr
 import pyarrow as pa
 import pytest
 
-from ingest.sample_dump import SampleSpec, write_sample_dump
+from dump_generator.sample import SampleSpec, write_sample_dump
 from lakehouse.bronze import xml_rows
 from lakehouse.bronze.plain_rows import leave_every_row, read_plain_rows
 from lakehouse.bronze.xml_rows import census_lines, parse_lines

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from lxml import etree
 
-from ingest.sample_dump import (
+from dump_generator.sample import (
     EPOCH,
     STACK_OVERFLOW,
     SampleSpec,

@@ -10,7 +10,7 @@ in the later dump.
 Stack Exchange's invariants hold in the result: Tags.xml `Count` is the number of live
 questions carrying the tag, and each live question's `AnswerCount` its live answers. The
 files keep the later dump's format, and an unchanged row is copied byte for byte
-(ingest.dump_revision, whose file writer this reuses).
+(dump_generator.revision, whose file writer this reuses).
 """
 
 from collections import Counter
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ingest.dump_revision import (
+from dump_generator.revision import (
     ANSWER,
     QUESTION,
     Revision,
@@ -28,7 +28,7 @@ from ingest.dump_revision import (
     tags_of,
     tags_value,
 )
-from ingest.sample_dump import COMMUNITY_USER_ID, LICENSES, WATERMARK_QUESTION_ID, format_date
+from dump_generator.sample import COMMUNITY_USER_ID, LICENSES, WATERMARK_QUESTION_ID, format_date
 
 # The attributes a row is dated by: when it was created, or a badge's award.
 _ROW_DATES = ("CreationDate", "Date")

@@ -1,5 +1,5 @@
 """Derive the next quarter of a dump from a seed dump: what a quarter would bring. (An
-earlier quarter, cut at a date, is ingest.dump_cut's.)
+earlier quarter, cut at a date, is dump_generator.cut's.)
 
 The revision adds, edits and deletes posts (questions with their answers, and lone
 answers), users, comments and votes; it drops what hangs off a deleted post or user
@@ -21,15 +21,14 @@ from pathlib import Path
 
 from lxml import etree
 
-from ingest.sample_dump import (
+from dump_generator.sample import (
     COMMUNITY_USER_ID,
     LICENSES,
     WATERMARK_QUESTION_ID,
     WORDS,
     row_line,
 )
-from ingest.xml_check import ROW_TIME
-from lakehouse.schemas import DUMP_TABLES
+from lakehouse.schemas import DUMP_TABLES, ROW_TIME
 
 QUESTION, ANSWER = "1", "2"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
