@@ -8,7 +8,7 @@ from lakehouse.graph import TABLES
 from lakehouse.raw_layout import RAW_PREFIX
 from lakehouse.schemas import DUMP_TABLES
 from lakehouse.settings import LakeSettings
-from lakehouse.table_names import split_name, table_path
+from lakehouse.table_locations import split_name, table_path
 
 BUCKET = LakeSettings().bucket
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from lakehouse.graph import PIPELINE, in_dependency_order, run_graph
 from lakehouse.settings import LakeSettings
-from lakehouse.table_names import LAYERS, table_path
+from lakehouse.table_locations import LAYERS, table_path
 from localenv.error_lines import NotebookFailed, message_line, one_line
 
 IMITATION_CATALOG = "spark_catalog"

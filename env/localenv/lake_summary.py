@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 from lakehouse.graph import TABLES
 from lakehouse.schemas import DUMP_TABLES
 from lakehouse.settings import LakeSettings
-from lakehouse.table_names import table_path
+from lakehouse.table_locations import table_path
 from lakehouse.tables import (
     DQ_RESULTS,
     DUMP_LOADS,

@@ -2,7 +2,7 @@
 
 Locally a name resolves to the Delta path `s3a://<bucket>/<layer>/<table>`; with a
 catalog set (on Databricks) to the Unity Catalog table `<catalog>.<layer>.<table>`
-(lakehouse.table_names). Transforms never see the difference.
+(lakehouse.table_locations). Transforms never see the difference.
 """
 
 from dataclasses import dataclass, field
@@ -10,7 +10,7 @@ from functools import cached_property
 
 from lakehouse.raw_layout import dump_folder
 from lakehouse.settings import LakeSettings
-from lakehouse.table_names import check_raw_volume, table_names
+from lakehouse.table_locations import check_raw_volume, table_locations
 from lakehouse.write_conflicts import retry_on_conflict
 
 
@@ -27,7 +27,7 @@ class Lake:
     @cached_property
     def names(self):
         """Where logical names live: Delta paths in the bucket, or catalog tables."""
-        return table_names(self.settings)
+        return table_locations(self.settings)
 
     def location(self, name: str) -> str:
         """Where the table is, for messages and path-based readers."""

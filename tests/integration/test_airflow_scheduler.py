@@ -38,7 +38,7 @@ from fakes.deployed_bundle import JOB_IMPORTS, NOTEBOOK_DIR, bundle_jobs, notebo
 from ingest.sources import LocalArchive
 from lakehouse.graph import PIPELINE, TABLES
 from lakehouse.lake import Lake
-from lakehouse.table_names import table_path
+from lakehouse.table_locations import table_path
 from localenv.airflow_local import USERNAME, LocalAirflow, aws_connection_json
 from localenv.ports import free_port
 from report_page import check_charts_read_at_a_glance

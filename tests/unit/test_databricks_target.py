@@ -6,10 +6,10 @@ import uuid
 import pytest
 from pydantic import ValidationError
 
-from lakehouse import runtime, table_names
+from lakehouse import runtime, table_locations
 from lakehouse.lake import Lake
 from lakehouse.settings import LakeSettings
-from lakehouse.table_names import LakeNotReady
+from lakehouse.table_locations import LakeNotReady
 from localenv.databricks_imitation import ImitationDbutils
 
 DATABRICKS = {"target": "databricks", "catalog": "main", "raw_root": "s3://landing/raw"}
@@ -90,7 +90,7 @@ def test_a_missing_catalog_or_schema_fails_before_any_work(spark, monkeypatch):
     # Layers of their own: the server's catalog may hold the real ones (the Databricks
     # imitation registers them), and must not get them from here.
     present, absent = (f"{layer}_{uuid.uuid4().hex[:8]}" for layer in ("bronze", "silver"))
-    monkeypatch.setattr(table_names, "LAYERS", (present, absent))
+    monkeypatch.setattr(table_locations, "LAYERS", (present, absent))
     spark.sql(f"CREATE SCHEMA spark_catalog.{present}")
     try:
         with pytest.raises(LakeNotReady, match=f"lacks the schemas {absent};"):
@@ -114,9 +114,9 @@ class VolumeListing:
 def test_a_missing_raw_volume_is_named_with_its_fix():
     raw_root = "/Volumes/main/landing/dumps/raw"
     with pytest.raises(LakeNotReady, match=r"Volume main.landing.dumps, .*CREATE VOLUME main"):
-        table_names.check_raw_volume(VolumeListing(["Dumps"]), raw_root)
+        table_locations.check_raw_volume(VolumeListing(["Dumps"]), raw_root)
     present = VolumeListing(["dumps"])
-    table_names.check_raw_volume(present, raw_root)
+    table_locations.check_raw_volume(present, raw_root)
     assert present.queries == ["SHOW VOLUMES IN `main`.`landing` LIKE 'dumps'"]
 
 

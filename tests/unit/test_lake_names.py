@@ -1,6 +1,6 @@
 """Logical table names in a query become the lake's Delta paths, and nothing else does."""
 
-from lakehouse.table_names import DeltaPaths
+from lakehouse.table_locations import DeltaPaths
 
 
 class PathsWhereAllButOneExist(DeltaPaths):

@@ -8,7 +8,7 @@ import tokenize
 
 import pytest
 
-from lakehouse.table_names import LOGICAL_NAME
+from lakehouse.table_locations import LOGICAL_NAME
 from localenv.paths import REPO_ROOT
 
 # Each package, and the project's packages it may import (besides itself).

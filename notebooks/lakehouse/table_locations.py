@@ -1,5 +1,5 @@
 """Where a logical table name (`bronze.posts`) lives, in one of two ways, chosen once from
-the settings (`table_names`):
+the settings (`table_locations`):
 
 - `DeltaPaths`: a Delta path in a bucket, `s3a://<bucket>/<layer>/<table>` (locally);
 - `CatalogTables`: a Unity Catalog table, `<catalog>.<layer>.<table>` (on Databricks).
@@ -150,6 +150,6 @@ def check_raw_volume(spark, raw_root: str) -> None:
         )
 
 
-def table_names(settings) -> DeltaPaths | CatalogTables:
+def table_locations(settings) -> DeltaPaths | CatalogTables:
     """The naming the settings choose: a catalog when one is set, else the bucket's paths."""
     return CatalogTables(settings.catalog) if settings.catalog else DeltaPaths(settings.bucket)
