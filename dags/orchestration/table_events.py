@@ -20,7 +20,7 @@ def tables_alias(task: str) -> AssetAlias:
 def local_table_extras(settings, site: str, before: dict, after: dict) -> dict[str, dict]:
     """The extras of the tables that changed between the versions `before` and `after`,
     read with delta-rs."""
-    from localenv.lake_summary import held_dump, site_rows
+    from localenv.lake_summary import held_dump, site_row_count
 
     dump_id = held_dump(settings, site)
     return table_extras(
@@ -28,7 +28,7 @@ def local_table_extras(settings, site: str, before: dict, after: dict) -> dict[s
         dump_id,
         before,
         after,
-        lambda names: {name: site_rows(settings, name, site) for name in names},
+        lambda names: {name: site_row_count(settings, name, site) for name in names},
     )
 
 

@@ -74,7 +74,7 @@ def held_dump(settings: LakeSettings, site: str) -> str | None:
     return max(loads.to_pylist(), key=lambda load: load["published"])["dump_id"]
 
 
-def site_rows(settings: LakeSettings, name: str, site: str) -> int | None:
+def site_row_count(settings: LakeSettings, name: str, site: str) -> int | None:
     """The site's rows in the table, or None for a table not created yet."""
     table = read_site_table(settings, name, site, ["site"])
     return None if table is None else table.num_rows
@@ -129,7 +129,7 @@ def refresh_changes(settings: LakeSettings, site: str, dump_id: str) -> dict:
 
 
 def summarize_site(settings: LakeSettings, site: str, top: int = 10) -> dict:
-    rows = {name: site_rows(settings, name, site) for name in TABLES}
+    rows = {name: site_row_count(settings, name, site) for name in TABLES}
     tags = read_site_table(settings, GOLD_MOST_POPULAR_TAGS, site, ["tag", "question_count"])
     top_tags = []
     if tags is not None:

@@ -10,7 +10,7 @@ from ingest.sources import GeneratedSample
 from lakehouse import steps
 from lakehouse.graph import RUN_PARAMETERS, TABLES, in_dependency_order
 from lakehouse.raw_layout import DUPLICATED_IDS
-from localenv.lake_summary import site_rows, table_versions
+from localenv.lake_summary import site_row_count, table_versions
 
 # The site the `piped_site` fixture (tests/conftest.py) takes through the pipeline.
 PIPED_SITE = "pipeline.example.com"
@@ -61,7 +61,7 @@ def versions(lake) -> dict[str, int]:
 
 def site_counts(lake, site: str) -> dict[str, int]:
     """Each existing table's rows of `site`, read with delta-rs."""
-    counts = {name: site_rows(lake.settings, name, site) for name in TABLES}
+    counts = {name: site_row_count(lake.settings, name, site) for name in TABLES}
     return {name: rows for name, rows in counts.items() if rows is not None}
 
 

@@ -17,7 +17,7 @@ POST_TYPES = {
 QUESTION, ANSWER = 1, 2
 
 
-def html_to_text(markup: Column) -> Column:
+def html_to_text_column(markup: Column) -> Column:
     # Built per call: a UDF made at import time is bound to whichever Spark (classic or
     # Connect) existed then, and notebooks import this before their session starts.
     """The text of an HTML body as a Spark column: tags dropped, entities decoded."""
@@ -57,7 +57,7 @@ def build_silver_posts(valid_posts: DataFrame) -> DataFrame:
         "title",
         parse_tags(F.col("tags")).alias("tags"),
         F.col("body").alias("body_html"),
-        html_to_text(F.col("body")).alias("body_text"),
+        html_to_text_column(F.col("body")).alias("body_text"),
         "owner_user_id",
         "owner_display_name",
         "last_editor_user_id",

@@ -3,7 +3,7 @@
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.silver.posts import html_to_text
+from lakehouse.silver.posts import html_to_text_column
 
 COMMUNITY_USER_ID = -1
 
@@ -26,7 +26,7 @@ def build_silver_users(bronze_users: DataFrame) -> DataFrame:
         _blank_to_null("website_url"),
         _blank_to_null("location"),
         F.col("about_me").alias("about_me_html"),
-        html_to_text(F.col("about_me")).alias("about_me_text"),
+        html_to_text_column(F.col("about_me")).alias("about_me_text"),
         "views",
         "up_votes",
         "down_votes",
