@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
+from dump_generator import SAMPLE_SITE
 from lakehouse.schemas import DUMP_TABLES
 from lakehouse.silver.users import COMMUNITY_USER_ID
 
@@ -115,7 +116,7 @@ STACK_OVERFLOW = Proportions(
 
 @dataclass(frozen=True)
 class SampleSpec:
-    site: str = "sample.stackexchange.com"
+    site: str = SAMPLE_SITE
     questions: int = 400
     seed: int = 42
     line_ending: str = "\n"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from dump_generator import SAMPLE_SITE
 from localenv.error_lines import (
     USER_ERRORS,
     RunInterrupted,
@@ -301,14 +302,14 @@ def main(argv: list[str] | None = None) -> None:
         "databricks-imitation",
         help="run every notebook as a Databricks job would: widgets, catalog names, one Spark",
     )
-    imitation.add_argument("--site", default="sample.stackexchange.com")
+    imitation.add_argument("--site", default=SAMPLE_SITE)
     imitation.add_argument("--dump-id", default="", help="default: the latest ingested")
     imitation.add_argument("--run-id", default="")
     imitation.add_argument("--raw-root", default="", help="default: this lake's raw/")
     imitation.set_defaults(handler=cmd_databricks_imitation)
 
     report = commands.add_parser("report", help="write the overview page of a site's gold tables")
-    report.add_argument("--site", default="sample.stackexchange.com")
+    report.add_argument("--site", default=SAMPLE_SITE)
     report.add_argument("--out", type=Path, required=True)
     report.add_argument("--run-id", default="manual")
     report.set_defaults(handler=cmd_report)
@@ -328,7 +329,7 @@ def main(argv: list[str] | None = None) -> None:
 
     sample = commands.add_parser("sample", help="write a generated dump")
     sample.add_argument("--out", type=Path, required=True)
-    sample.add_argument("--site", default="sample.stackexchange.com")
+    sample.add_argument("--site", default=SAMPLE_SITE)
     sample.add_argument("--questions", type=int, default=400)
     sample.add_argument("--posts-mb", type=float, help="grow Posts.xml to this size instead")
     sample.add_argument("--seed", type=int, default=42)
