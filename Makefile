@@ -53,7 +53,7 @@ local-run: setup ## Run the whole pipeline offline (DUMP=<url or .7z> or SITE=<n
 	$(BIN)/lake run $(RUN_ARGS)
 
 .PHONY: test
-test: setup databricks-env test-tools lint $(HELM) ## Run every test tier (unit, integration, notebooks, real dumps)
+test: setup databricks-env test-tools lint typecheck $(HELM) ## Run every test tier (unit, integration, notebooks, real dumps)
 	$(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 ## --- Setup ------------------------------------------------------------------
@@ -209,9 +209,11 @@ test-integration: setup databricks-env ## Integration tests (emulator, real dump
 test-notebooks: setup databricks-env ## The notebooks as a Databricks job and the lab's kernel run them
 	$(BIN)/pytest -m notebooks
 
-.PHONY: lint format hooks
+.PHONY: lint typecheck format hooks
 lint: $(VENV_STAMP) ## The git hooks over every file: ruff, stripped notebooks, no keys, no large files
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pre-commit run --all-files --show-diff-on-failure
+typecheck: $(VENV_STAMP) ## mypy: strict on lakehouse (what Databricks runs), the other packages checked
+	$(BIN)/mypy
 hooks: $(VENV_STAMP) ## Install the same hooks into git, to run on each commit
 	$(BIN)/pre-commit install
 format: $(VENV_STAMP) ## ruff fix and format

@@ -103,8 +103,10 @@ class Revision:
 
     # --- the first pass: who refers to whom -------------------------------------------
     def survey(self) -> None:
-        live_questions, answers_of = [], {}
-        self.parent_of, self.post_ids, self.owners = {}, set(), Counter()
+        live_questions: list[int] = []
+        answers_of: dict[int, list[int]] = {}
+        self.parent_of, self.post_ids = {}, set()
+        self.owners: Counter[int] = Counter()
         self.newest = datetime(2008, 1, 1, tzinfo=UTC)
         self.tag_style = None
         self.max_post_id = 0

@@ -362,7 +362,9 @@ class _SampleDump:
             return int(user_id % 4 == 0)
         return self.random.randint(*self.shape.badges_per_user)
 
-    def revisions(self, body: str, title: str | None, tags: str | None) -> list[tuple[int, str]]:
+    def revisions(
+        self, body: str, title: str | None, tags: str | None
+    ) -> list[tuple[int, str | None]]:
         """PostHistory's (type, text) rows of a post: its initial body, title and tags,
         then the edits of its body."""
         initial_body = body if self.shape.body_in_history else self.text(12)
@@ -427,7 +429,7 @@ class _SampleDump:
 
     def format_extras(self, deleted_at: datetime | None) -> dict:
         """Attributes that some published formats add to a post row."""
-        extras = {"DeletionDate": deleted_at}
+        extras: dict[str, object] = {"DeletionDate": deleted_at}
         if self.spec.new_attribute:
             extras[self.spec.new_attribute] = 1
         return extras

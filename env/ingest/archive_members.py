@@ -106,6 +106,8 @@ def stream_members(
 class _MemberBytes:
     """Hands each member's bytes to its sink, and knows where in the member it is."""
 
+    sink: MemberSink | None
+
     def __init__(self, archive: Path, members: list[Member], open_sink) -> None:
         self.archive, self.members, self.open_sink = archive, list(members), open_sink
         self.index, self.offset, self.sink = 0, 0, None
@@ -168,6 +170,7 @@ def _seven_zip_stream(archive: Path, members: list[Member], open_sink) -> None:
         except BaseException:
             process.kill()
             raise
+        assert process.stderr is not None  # stderr=PIPE
         problem = process.stderr.read().decode("utf-8", "replace")
     if process.returncode != 0 or not stream.done:
         lines = [line.strip() for line in problem.splitlines() if line.strip()]

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 from ingest.archive_members import Member, stream_members, table_members
 from ingest.archive_org import file_hashes
@@ -83,7 +84,8 @@ def _dated_by_rows(facts: list[XmlFileFacts]) -> Publication:
             "no row of the dump has a date to date it by; state when it was published with "
             "LAKE_DUMP_PUBLISHED=YYYY-MM-DD (or `lake run --published`)"
         )
-    newest = max(dated, key=lambda fact: fact.newest_time)
+    newest = max(dated, key=lambda fact: cast(datetime, fact.newest_time))
+    assert newest.newest_time is not None
     return Publication(newest.newest_time, f"newest date of any row ({newest.file_name})")
 
 
@@ -108,6 +110,8 @@ def _already_ingested(
         if not dump_id.endswith(f"-{digest}"):
             continue
         manifest = read_manifest(s3, bucket, site, dump_id)
+        if manifest is None:  # the dump was deleted since it was listed
+            continue
         if stated is None or not _undated(manifest) or _published(manifest) == stated.date:
             return manifest
     return None

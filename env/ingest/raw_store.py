@@ -3,10 +3,14 @@
 import contextlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingest.progress import byte_progress
 from lakehouse.raw_layout import MANIFEST, RAW_PREFIX, dump_folder
 from lakehouse.settings import LakeSettings
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 MULTIPART_THRESHOLD = 8 * (1 << 20)
 MAX_PARTS = 9_000  # S3 allows 10,000; the margin covers a member larger than declared
@@ -106,7 +110,7 @@ class PendingObject:
         self.buffer = bytearray()
         self.upload_id: str | None = None
         self.parts: list = []  # futures of {"PartNumber", "ETag"}
-        self.pool = None
+        self.pool: ThreadPoolExecutor | None = None
 
     def write(self, data: bytes) -> None:
         """Add bytes at the end of the object."""
@@ -128,6 +132,7 @@ class PendingObject:
         if len(waiting) >= self.IN_FLIGHT:
             waiting[0].result()
         number = len(self.parts) + 1
+        assert self.pool is not None  # started with the upload
         self.parts.append(self.pool.submit(self._upload_part, number, part))
 
     def _upload_part(self, number: int, part: bytes) -> dict:
@@ -151,6 +156,7 @@ class PendingObject:
             UploadId=self.upload_id,
             MultipartUpload={"Parts": parts},
         )
+        assert self.pool is not None  # started with the upload
         self.pool.shutdown()
 
     def abort(self) -> None:
@@ -158,6 +164,7 @@ class PendingObject:
         self.buffer.clear()
         if self.upload_id is None:
             return
+        assert self.pool is not None  # started with the upload
         self.pool.shutdown(cancel_futures=True)
         with contextlib.suppress(Exception):  # best effort: the bucket's lifecycle rule or
             # a later abort removes an upload this one could not

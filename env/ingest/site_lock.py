@@ -24,8 +24,12 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 LOCKS_PREFIX = "_locks"
 _LOST_RACE = {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "404"}
@@ -113,7 +117,7 @@ class SiteLock:
         self._stopping = threading.Lock()  # no interrupt once the block has ended
         self._heartbeat: threading.Thread | None = None
         self.lost = False  # another run took the lock over while this one held it
-        self._saved_sigint = None
+        self._saved_sigint: Callable[[int, FrameType | None], Any] | int | None = None
 
     # --- S3 ------------------------------------------------------------------------
     def _body(self) -> bytes:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 from urllib.parse import urlparse
 
 from dump_generator.sample import SampleSpec, pack_sample_dump
@@ -54,7 +54,8 @@ def listed_publication(listed: ArchiveFile | None, files_xml: str) -> Publicatio
 
 
 class DumpSource(Protocol):
-    site: str
+    @property
+    def site(self) -> str: ...
 
     def fetch(self, downloads: Path) -> list[FetchedArchive]: ...
 
@@ -109,7 +110,7 @@ class LocalArchive:
 
     def listed(self) -> list[ArchiveFile] | None:
         entries = [self._listing(archive)[0] for archive in self.archives]
-        return None if None in entries else entries
+        return None if None in entries else cast(list[ArchiveFile], entries)
 
     def fetch(self, downloads: Path) -> list[FetchedArchive]:
         fetched = []

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 from ingest.row_ids import DuplicateIds
 from lakehouse.bronze.xml_rows import (
@@ -126,7 +127,7 @@ class XmlStreamCheck:
         self.head = b""  # the first bytes, until the encoding is known
         self.encoding: str | None = None
         self.has_bom = False
-        self.decoder = None  # for UTF-16
+        self.decoder: codecs.IncrementalDecoder | None = None  # for UTF-16
         self.partial = b""  # the start of a line whose end has not come yet
         self.comment: list[bytes] | None = None  # lines of a comment not yet closed
         self.comment_bytes = 0
@@ -163,6 +164,7 @@ class XmlStreamCheck:
             self.decoder = codecs.getincrementaldecoder(codec)()
 
     def _to_utf8(self, data: bytes, final: bool) -> bytes:
+        assert self.decoder is not None  # only called once _start set it
         try:
             text = self.decoder.decode(data, final)
         except UnicodeError as error:
@@ -208,6 +210,7 @@ class XmlStreamCheck:
             self._comment_line(raw)
             return
         stripped = raw.strip()
+        kind: str | None
         if stripped.startswith(b"<row"):
             kind = ROW
         else:
@@ -237,6 +240,7 @@ class XmlStreamCheck:
     def _comment_line(self, raw: bytes) -> None:
         """A line inside a comment that spans lines: held until the comment ends, then
         dropped; past MAX_COMMENT_BYTES it is not a comment to drop, and is checked."""
+        assert self.comment is not None
         self.comment.append(raw)
         self.comment_bytes += len(raw)
         if b"-->" in raw:
@@ -247,6 +251,7 @@ class XmlStreamCheck:
 
     def _release_comment(self) -> None:
         held, self.comment = self.comment, None
+        assert held is not None
         first = self.line_number - len(held) + 1
         for offset, raw in enumerate(held):
             stripped = raw.strip()
@@ -317,6 +322,7 @@ class XmlStreamCheck:
                 f"{self.file_name}: truncated; no closing </{self.table.root}> after line "
                 f"{self.line_number} (the last row may be cut)"
             )
+        assert self.encoding is not None  # set by _start
         described = f"{self.encoding} with BOM" if self.has_bom else self.encoding
         newest = self.newest_time
         return XmlFileFacts(
@@ -340,7 +346,7 @@ def inspect_xml(path: Path, table: DumpTable) -> XmlFileFacts:
     if facts.normalised:
         target = path.with_name(path.name + ".normalised")
         with target.open("wb") as out:
-            facts = _check_file(path, table, out.write)
+            facts = _check_file(path, table, cast(Callable[[bytes], None], out.write))
         target.replace(path)
     return facts
 

@@ -7,6 +7,7 @@ import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -18,6 +19,9 @@ from localenv.error_lines import (
     quiet_query_logs,
     with_lake_tables,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def _settings(**stated):
@@ -35,7 +39,12 @@ def cmd_s3(args) -> None:
     server = local_server(_settings())
     if args.action == "serve":
         server.serve()
-    action = {"start": server.start, "stop": server.stop, "status": server.status}[args.action]
+    actions: dict[str, Callable[[], str]] = {
+        "start": server.start,
+        "stop": server.stop,
+        "status": server.status,
+    }
+    action = actions[args.action]
     print(action())
 
 
@@ -189,7 +198,9 @@ def cmd_sql(args) -> None:
     from localenv.local_cluster import local_cluster
 
     lake = open_lake(local_cluster(_settings()))
-    lake.sql(args.query).toPandas().to_csv(sys.stdout, index=False)
+    # pandas ships no types, and pyspark's annotation of toPandas does not resolve for mypy
+    rows: Any = lake.sql(args.query).toPandas()
+    rows.to_csv(sys.stdout, index=False)
 
 
 def cmd_vacuum(args) -> None:
@@ -218,6 +229,11 @@ def cmd_sample(args) -> None:
         print(counts)
         if args.pack:
             files = sorted(xml_dir.glob("*.xml"))
+            if counts.newest_time is None:
+                raise SystemExit(
+                    f"error: the dump written from {args.revise} has no newest time stamp "
+                    "to date its archive by"
+                )
             print(sample_dump.pack_files(files, args.out / f"{args.site}.7z", counts.newest_time))
         return
     options = dict(

@@ -22,13 +22,20 @@ class Jar:
         return f"{self.artifact}-{self.version}{suffix}.jar"
 
 
+def _required(dep: ET.Element, tag: str, pom: Path) -> str:
+    text = dep.findtext(f"{_POM}{tag}")
+    if text is None:
+        raise ValueError(f"{pom}: a <dependency> has no <{tag}>; add it")
+    return text
+
+
 def manifest(pom: Path = JAR_MANIFEST) -> list[Jar]:
     root = ET.parse(pom).getroot()
     return [
         Jar(
-            group=dep.findtext(f"{_POM}groupId"),
-            artifact=dep.findtext(f"{_POM}artifactId"),
-            version=dep.findtext(f"{_POM}version"),
+            group=_required(dep, "groupId", pom),
+            artifact=_required(dep, "artifactId", pom),
+            version=_required(dep, "version", pom),
             classifier=dep.findtext(f"{_POM}classifier"),
         )
         for dep in root.iter(f"{_POM}dependency")

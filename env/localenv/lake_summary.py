@@ -113,7 +113,7 @@ def refresh_changes(settings: LakeSettings, site: str, dump_id: str) -> dict:
     earlier = {r["dump_id"]: r["published"] for r in loads.to_pylist() if r["dump_id"] != dump_id}
     if not earlier:
         return {}
-    changes = {}
+    changes: dict[str, Counter[str]] = {}
     for row in lineage.to_pylist():
         counts = changes.setdefault(row["table_name"], Counter())
         if row["deleted_in_dump_id"] == dump_id:
@@ -123,7 +123,7 @@ def refresh_changes(settings: LakeSettings, site: str, dump_id: str) -> dict:
         elif row["changed_in_dump_id"] == dump_id:
             counts["changed"] += 1
     return {
-        "replaced_dump_id": max(earlier, key=earlier.get),
+        "replaced_dump_id": max(earlier, key=lambda dump: earlier[dump]),
         "rows": {table: dict(counts) for table, counts in sorted(changes.items())},
     }
 

@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import nbformat
 from jupyter_core.utils import run_sync
@@ -18,6 +19,9 @@ from papermill.parameterize import parameterize_notebook
 from lakehouse.settings import environment_set
 from localenv.error_lines import NotebookFailed
 from localenv.kernel_specs import PIPELINE_KERNEL, with_pipeline_kernel
+
+if TYPE_CHECKING:
+    from jupyter_client.manager import AsyncKernelManager, KernelManager
 
 
 class _Client(NotebookClient):
@@ -39,7 +43,7 @@ class SharedKernel:
 
     def __init__(self, cwd: Path, kernel_name: str = PIPELINE_KERNEL, log: Path | None = None):
         self.cwd, self.kernel_name, self.log = cwd, kernel_name, log
-        self.kernel_manager = None
+        self.kernel_manager: KernelManager | None = None
 
     def _kernel_output(self, stack: contextlib.ExitStack) -> dict:
         """Where a kernel started now writes: the log, or this process's own streams."""
@@ -85,7 +89,8 @@ class SharedKernel:
         if manager is None or not manager.has_kernel:
             return
         if not interrupted:
-            run_sync(manager.shutdown_kernel)(now=False)
+            # nbclient's own kernel manager class: its shutdown_kernel is a coroutine
+            run_sync(cast("AsyncKernelManager", manager).shutdown_kernel)(now=False)
             return
         # Ctrl-C left the client's event loop half-way; a polite shutdown through it
         # fails. The kernel runs in a process group of its own, with its JVM: end both.

@@ -71,7 +71,13 @@ def upsert(
     retry_on_conflict(lambda: _upsert(lake, source, name, keys, properties), f"upsert {name}")
 
 
-def _upsert(lake, source, name, keys, properties) -> None:
+def _upsert(
+    lake: Lake,
+    source: DataFrame,
+    name: str,
+    keys: list[str],
+    properties: dict[str, str] | None,
+) -> None:
     if not lake.exists(name):
         lake.create(source, name, properties=properties)
         return
@@ -82,7 +88,7 @@ def _upsert(lake, source, name, keys, properties) -> None:
         _merge(lake, changes, name, keys)
 
 
-def scope_filter(scope: dict[str, str]):
+def scope_filter(scope: dict[str, str]) -> Column:
     """`scope` (column -> value, e.g. {"site": ...}) as a Spark condition."""
     condition = F.lit(True)
     for column, value in scope.items():
@@ -166,17 +172,17 @@ def sync(
 
 
 def _sync(
-    lake,
-    source,
-    name,
-    keys,
-    scope,
+    lake: Lake,
+    source: DataFrame,
+    name: str,
+    keys: list[str],
+    scope: dict[str, str],
     *,
-    not_null,
-    properties,
-    expected_rows,
-    stored_rows,
-    whole_scope,
+    not_null: tuple[str, ...],
+    properties: dict[str, str] | None,
+    expected_rows: int | None,
+    stored_rows: bool | None,
+    whole_scope: bool,
 ) -> Synced:
     if lake.exists(name):
         stored = lake.read(name).where(scope_filter(scope))
@@ -217,7 +223,8 @@ def counted(df: DataFrame, condition: Column | None = None) -> tuple[DataFrame, 
 def observed_rows(rows: Observation) -> int | None:
     """What `counted` counted, or None when the engine reported no metrics for the
     action (none ran yet, or a write command it does not report them for)."""
-    return rows.get.get("rows")
+    count: int | None = rows.get.get("rows")
+    return count
 
 
 def _rows_written(rows: Observation, lake: Lake, name: str, scope: dict[str, str]) -> int:
@@ -272,6 +279,7 @@ def _compare(both: DataFrame) -> SliceCounts:
         F.count_if(_changed()).alias("changed"),
         F.count_if(_gone()).alias("gone"),
     ).first()
+    assert row is not None  # An aggregate without grouping has one row.
     return SliceCounts(**row.asDict())
 
 
@@ -279,7 +287,9 @@ def _describe(scope: dict[str, str]) -> str:
     return ", ".join(f"{column} {value}" for column, value in scope.items())
 
 
-def _check_source(lake, name, scope, counts: SliceCounts, expected_rows) -> None:
+def _check_source(
+    lake: Lake, name: str, scope: dict[str, str], counts: SliceCounts, expected_rows: int | None
+) -> None:
     """Refuse a source that would delete rows it should not (see `sync`). Only a refresh
     can delete, so a first load is not counted again."""
     where = f"{name} of {_describe(scope)}"

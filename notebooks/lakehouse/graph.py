@@ -119,7 +119,7 @@ def run_graph(
             run_task(task)
         return
     finished: set[str] = set()
-    running: dict[Future, NotebookTask] = {}
+    running: dict[Future[object], NotebookTask] = {}
     failure: BaseException | None = None
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         while (pending and failure is None) or running:

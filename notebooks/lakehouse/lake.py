@@ -7,25 +7,30 @@ catalog set (on Databricks) to the Unity Catalog table `<catalog>.<layer>.<table
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from lakehouse.raw_layout import dump_folder
 from lakehouse.settings import LakeSettings
-from lakehouse.table_locations import check_raw_volume, table_locations
+from lakehouse.table_locations import CatalogTables, DeltaPaths, check_raw_volume, table_locations
 from lakehouse.write_conflicts import retry_on_conflict
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
+    from pyspark.sql.types import StructType
 
 
 @dataclass
 class Lake:
     """The lake the settings name, through a Spark session: logical names in, Delta out."""
 
-    spark: object
+    spark: "SparkSession"
     settings: LakeSettings
     # Tables seen to exist. The pipeline never drops one, and a step asks about the same
     # few tables a dozen times: each ask is a round trip to the server.
     _existing: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
 
     @cached_property
-    def names(self):
+    def names(self) -> DeltaPaths | CatalogTables:
         """Where logical names live: Delta paths in the bucket, or catalog tables."""
         return table_locations(self.settings)
 
@@ -54,13 +59,13 @@ class Lake:
             self._existing.add(name)
         return name in self._existing
 
-    def history(self, name: str, limit: int | None = None):
+    def history(self, name: str, limit: int | None = None) -> "DataFrame":
         """The table's commits, newest first (DESCRIBE HISTORY), or only the newest `limit`:
         then Delta reads only those commits, not the whole log."""
         newest = f" LIMIT {int(limit)}" if limit is not None else ""
         return self.spark.sql(f"DESCRIBE HISTORY {self.sql_name(name)}{newest}")
 
-    def read(self, name: str, version: int | None = None):
+    def read(self, name: str, version: int | None = None) -> "DataFrame":
         """The table, or with `version` the table as that commit left it (Delta time
         travel), which no later write changes."""
         if not self.exists(name):
@@ -72,14 +77,17 @@ class Lake:
 
     def current_version(self, name: str) -> int:
         """The table's newest commit number."""
-        return self.history(name, limit=1).first()["version"]
+        newest = self.history(name, limit=1).first()
+        assert newest is not None  # A Delta table has at least one commit.
+        version: int = newest["version"]
+        return version
 
-    def _save(self, writer, name: str) -> None:
+    def _save(self, writer: "DataFrameWriter", name: str) -> None:
         self.names.save(writer, name)
 
     def create(
         self,
-        df,
+        df: "DataFrame",
         name: str,
         partition_by: list[str] | None = None,
         properties: dict[str, str] | None = None,
@@ -93,7 +101,7 @@ class Lake:
     def create_empty(
         self,
         name: str,
-        schema,
+        schema: "StructType",
         not_null: tuple[str, ...] = (),
         properties: dict[str, str] | None = None,
     ) -> None:
@@ -111,7 +119,7 @@ class Lake:
             + (f" TBLPROPERTIES ({settings})" if settings else "")
         )
 
-    def append(self, df, name: str, properties: dict[str, str] | None = None) -> None:
+    def append(self, df: "DataFrame", name: str, properties: dict[str, str] | None = None) -> None:
         """Add `df`'s rows, creating the table if needed, then with Delta table
         `properties` (`delta.*`)."""
         writer = df.write.format("delta").mode("append")
@@ -119,7 +127,7 @@ class Lake:
             writer = writer.options(**properties)
         retry_on_conflict(lambda: self._save(writer, name), f"append {name}")
 
-    def replace_where(self, df, name: str, condition: str) -> None:
+    def replace_where(self, df: "DataFrame", name: str, condition: str) -> None:
         """Replace the table's rows that meet `condition` (SQL) with `df`'s, in one commit;
         Delta refuses a row of `df` that does not meet it. Its callers retry a conflict
         (lakehouse.write_conflicts), having compared `df` with the rows it replaces."""
@@ -134,7 +142,7 @@ class Lake:
         self.spark.sql(f"VACUUM {table}")
         return unreferenced
 
-    def sql(self, query: str):
+    def sql(self, query: str) -> "DataFrame":
         """Run Spark SQL that names tables logically (`SELECT * FROM gold.posts_users`)."""
         return self.names.sql(self.spark, query)
 

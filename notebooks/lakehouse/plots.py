@@ -2,6 +2,13 @@
 local report: each takes plain pandas data and returns a matplotlib figure."""
 
 from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.axis import Axis
+    from matplotlib.figure import Figure
 
 TREND_TAGS = 5
 # The periods a trend is drawn in, finest first: pandas' frequencies of their first days.
@@ -53,7 +60,7 @@ def font_families() -> tuple[str, ...]:
     return ("DejaVu Sans", *(family for family in FALLBACK_FONTS if family in installed))
 
 
-def _new_figure(rows: int = 1, height: float = 3.5):
+def _new_figure(rows: int = 1, height: float = 3.5) -> "tuple[Figure, list[Axes]]":
     import matplotlib.pyplot as plt
 
     # Set for the session, not the figure: tick labels take their font when drawn.
@@ -64,7 +71,7 @@ def _new_figure(rows: int = 1, height: float = 3.5):
     return figure, list(panels[:, 0])
 
 
-def _new_axes(title: str, xlabel: str, ylabel: str):
+def _new_axes(title: str, xlabel: str, ylabel: str) -> "tuple[Figure, Axes]":
     figure, (axes,) = _new_figure()
     axes.set_title(title)
     axes.set_xlabel(xlabel)
@@ -72,14 +79,14 @@ def _new_axes(title: str, xlabel: str, ylabel: str):
     return figure, axes
 
 
-def _whole_numbers(axis) -> None:
+def _whole_numbers(axis: "Axis") -> None:
     """Ticks at whole numbers only: the axis counts questions, answers or posts."""
     from matplotlib.ticker import MaxNLocator
 
     axis.set_major_locator(MaxNLocator(integer=True, nbins="auto", min_n_ticks=2))
 
 
-def monthly_counts(monthly, tag: str):
+def monthly_counts(monthly: "pd.DataFrame", tag: str) -> "pd.Series":
     """The tag's questions per month, one value for every month from the site's first
     to its last: 0 where the site had questions but none with the tag, NaN (a gap in the
     line) where it had no tagged question at all."""
@@ -92,7 +99,7 @@ def monthly_counts(monthly, tag: str):
     return counts.astype("float").where(counts.notna() | ~months.isin(month), 0.0)
 
 
-def trend_grain(monthly, tags) -> str:
+def trend_grain(monthly: "pd.DataFrame", tags: list[str]) -> str:
     """The finest of GRAINS in which `tags` have QUESTIONS_PER_PERIOD questions each per
     period on average, over the months `monthly` spans; else years."""
     import pandas as pd
@@ -108,13 +115,15 @@ def trend_grain(monthly, tags) -> str:
     return "year"
 
 
-def period_counts(monthly, tag: str, grain: str):
+def period_counts(monthly: "pd.DataFrame", tag: str, grain: str) -> "pd.Series":
     """monthly_counts summed by `grain`: a gap only where no month of the period has data."""
     counts = monthly_counts(monthly, tag)
     return counts if grain == "month" else counts.resample(GRAINS[grain]).sum(min_count=1)
 
 
-def tag_trend(monthly, tags: int = TREND_TAGS, grain: str | None = None):
+def tag_trend(
+    monthly: "pd.DataFrame", tags: int = TREND_TAGS, grain: str | None = None
+) -> "Figure":
     """Questions of the most asked tags per month, quarter or year (`grain`, else the
     finest their counts support), one small panel per tag on its own scale, so that a tag
     asked ten times as often as the others does not flatten them. `monthly` has tag,
@@ -134,11 +143,13 @@ def tag_trend(monthly, tags: int = TREND_TAGS, grain: str | None = None):
         _whole_numbers(axes.yaxis)
     bottom = panels[-1]
     bottom.set_xlabel(grain)
-    bottom.xaxis.set_major_formatter(ConciseDateFormatter(bottom.xaxis.get_major_locator()))
+    # matplotlib.dates, unlike most of matplotlib, has no type annotations.
+    dates = ConciseDateFormatter(bottom.xaxis.get_major_locator())  # type: ignore[no-untyped-call]
+    bottom.xaxis.set_major_formatter(dates)
     return figure
 
 
-def hours_to_first_answer(posts) -> list[float]:
+def hours_to_first_answer(posts: "pd.DataFrame") -> list[float]:
     """Hours from each question to its first answer; `posts` has the POST_TIMES columns
     of silver.posts."""
     questions = posts[posts.post_type == "question"].set_index("id")["creation_date"]
@@ -147,7 +158,7 @@ def hours_to_first_answer(posts) -> list[float]:
     return sorted(w.total_seconds() / 3600 for w in waits if w.total_seconds() >= 0)
 
 
-def answer_times(hours: list[float]):
+def answer_times(hours: list[float]) -> "Figure":
     """A histogram of hours to first answer, on a log scale."""
     import numpy as np
 
@@ -157,13 +168,14 @@ def answer_times(hours: list[float]):
     at_least_a_minute = [max(h, 1 / 60) for h in hours]
     # Waits span minutes to years: equal-width bins on a log axis.
     bins = np.geomspace(1 / 60, max([*at_least_a_minute, 1.0]) * 1.01, 30)
-    axes.hist(at_least_a_minute, bins=bins)
+    # matplotlib's stubs take bin edges as a Sequence, which an array is not, though it works.
+    axes.hist(at_least_a_minute, bins=bins)  # type: ignore[arg-type]
     axes.set_xscale("log")
     _whole_numbers(axes.yaxis)
     return figure
 
 
-def user_activity(users, top: int = 15):
+def user_activity(users: "pd.DataFrame", top: int = 15) -> "Figure":
     """Questions and answers of the most active users; `users` is gold.posts_users."""
     active = (
         users.assign(posts=users.questions + users.answers)

@@ -8,9 +8,16 @@ registers its factory (a Spark Connect client, or an in-process Spark). A notebo
 """
 
 import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from lakehouse.lake import Lake
 from lakehouse.settings import LakeSettings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from lakehouse.steps import RunContext
 
 # Settings a Databricks job passes as job parameters (widgets), by LakeSettings field.
 SETTING_WIDGETS = ("catalog", "raw_root")
@@ -18,7 +25,7 @@ SETTING_WIDGETS = ("catalog", "raw_root")
 LOCAL_SPARK = "lakehouse.local_spark"
 
 
-def notebook_globals() -> dict:
+def notebook_globals() -> dict[str, Any]:
     """The notebook's namespace, where Databricks defines `spark` and `dbutils`."""
     try:
         from IPython import get_ipython
@@ -28,11 +35,11 @@ def notebook_globals() -> dict:
     return shell.user_ns if shell is not None else {}
 
 
-def _dbutils():
+def _dbutils() -> Any:  # Databricks' dbutils: no types
     return notebook_globals().get("dbutils")
 
 
-def _widgets():
+def _widgets() -> Any:
     dbutils = _dbutils()
     return None if dbutils is None else dbutils.widgets
 
@@ -57,7 +64,7 @@ def widget_settings() -> dict[str, str]:
     return {name: value for name, value in values.items() if value}
 
 
-def spark_session(settings: LakeSettings):
+def spark_session(settings: LakeSettings) -> "SparkSession":
     """The runtime's Spark on Databricks, else the one the local environment builds."""
     from pyspark.sql import SparkSession
 
@@ -72,7 +79,7 @@ def spark_session(settings: LakeSettings):
     return _local_spark()(settings)
 
 
-def _local_spark():
+def _local_spark() -> Callable[[LakeSettings], "SparkSession"]:
     """The session factory the laptop's environment registers (an entry point, in
     pyproject.toml): a client of LAKE_SPARK_REMOTE, or an in-process Spark. This package
     never imports that environment, so it runs on Databricks without it."""
@@ -84,18 +91,20 @@ def _local_spark():
             "no Spark here: this is not Databricks, and the local environment, which "
             f"registers the entry point {LOCAL_SPARK}, is not installed (`make setup`)"
         )
-    return next(iter(factories)).load()
+    factory: Callable[[LakeSettings], SparkSession] = next(iter(factories)).load()
+    return factory
 
 
 def open_lake(settings: LakeSettings | None = None) -> Lake:
     """The lake of the configured target; `lake.sql(...)` takes logical table names."""
-    settings = settings or LakeSettings(**widget_settings())
+    # Field names known only at run time: mypy cannot match their values to the fields.
+    settings = settings or LakeSettings(**cast(dict[str, Any], widget_settings()))
     lake = Lake(spark_session(settings), settings)
     lake.check_ready()
     return lake
 
 
-def open_run(site: str, dump_id: str = "", run_id: str = ""):
+def open_run(site: str, dump_id: str = "", run_id: str = "") -> "RunContext":
     """The notebook's run: parameters from papermill or widgets, the lake, the dump. On
     Databricks the run notes the tables its step changes, for `finish_run`."""
     from lakehouse.steps import run_context
@@ -104,7 +113,7 @@ def open_run(site: str, dump_id: str = "", run_id: str = ""):
     return run_context(open_lake(), **parameters, tracks_changes=_dbutils() is not None)
 
 
-def finish_run(ctx) -> None:
+def finish_run(ctx: "RunContext") -> None:
     """On Databricks, end the notebook with the tables its step changed as the exit value,
     which the Airflow operator turns into Asset events (lakehouse.table_changes).
     Elsewhere nothing: the local operator reads the tables itself."""

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Literal, Self, get_args
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lakehouse.raw_layout import RAW_PREFIX
@@ -25,7 +25,7 @@ _CATALOG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RAW_LOCATION = re.compile(r"^(s3a?://[^/]+|/Volumes/[^/]+/[^/]+/[^/]+)(/.*)?$")
 
 
-def setting_error_line(error) -> str:
+def setting_error_line(error: ValidationError) -> str:
     """A pydantic ValidationError of LakeSettings in one line that names the variable,
     the value it had and what it must be. Our own validators name the variable already."""
     first = error.errors()[0]
@@ -59,7 +59,7 @@ Target = Literal["local", "databricks"]
 TARGETS: tuple[str, ...] = get_args(Target)
 
 
-def default_target() -> str:
+def default_target() -> Target:
     """`databricks` on a Databricks runtime, else `local`."""
     # Every Databricks runtime, classic or serverless, sets this variable.
     return "databricks" if os.environ.get("DATABRICKS_RUNTIME_VERSION") else "local"
@@ -121,7 +121,7 @@ class LakeSettings(BaseSettings):
 
     @field_validator("dump_published", mode="before")
     @classmethod
-    def _published_is_a_time(cls, value):
+    def _published_is_a_time(cls, value: object) -> object:
         if not isinstance(value, str) or not value:
             return value or None
         try:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, cached_property
 from pathlib import Path
+from typing import Any, cast
 
 from pyspark.sql import functions as F
 
@@ -50,15 +51,16 @@ def inputs_key(
 ) -> str | None:
     """The key of what `task` computes from, or None when a dependency has no key."""
     if task.depends_on:
-        inputs = [recorded.get(dependency) for dependency in task.depends_on]
-        if None in inputs:
+        keys = [recorded.get(dependency) for dependency in task.depends_on]
+        if None in keys:
             return None
+        inputs = cast(list[str], keys)
     else:
         inputs = [dump_id]
     return hashlib.sha256("\n".join([code, task.notebook, *inputs]).encode()).hexdigest()
 
 
-def latest_keys(rows: Iterable[Mapping]) -> dict[str, str | None]:
+def latest_keys(rows: Iterable[Mapping[str, Any]]) -> dict[str, str | None]:
     """Per step, the key of its newest row of `bronze.step_runs` (None: interrupted)."""
     oldest_first = sorted(rows, key=lambda row: row["recorded_at"])
     return {row["step"]: row["inputs_key"] for row in oldest_first}

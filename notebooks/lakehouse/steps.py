@@ -46,7 +46,7 @@ class RunContext:
     run_id: str
     run_time: datetime
     tracks_changes: bool = False
-    changed_tables: dict[str, dict] = field(default_factory=dict)
+    changed_tables: dict[str, dict[str, str | int | None]] = field(default_factory=dict)
 
     def site_rows(self, name: str) -> DataFrame:
         """The run's site's rows of a table."""
@@ -108,7 +108,9 @@ def run_context(
     )
 
 
-def _load(ctx: RunContext, step: str, file_names: list[str], skip_absent=False):
+def _load(
+    ctx: RunContext, step: str, file_names: list[str], skip_absent: bool = False
+) -> list[BronzeLoad]:
     # Always called: a file whose table already holds the dump is not read again.
     with ctx.step_run(step) as run:
         return load_dump_files(
@@ -151,7 +153,11 @@ def bronze_posts_dataquality(ctx: RunContext) -> DataFrame:
     return dq_results(ctx.lake, ctx.site, ctx.dump_id)
 
 
-def _publish(ctx: RunContext, step: str, tables: Callable[[], dict[str, tuple[DataFrame, list]]]):
+# What a step publishes: per table, its rows and their keys.
+type _Tables = dict[str, tuple[DataFrame, list[str]]]
+
+
+def _publish(ctx: RunContext, step: str, tables: Callable[[], _Tables]) -> None:
     """Make the site's rows of each table (name -> rows, keys) equal those rows, unless
     the step has nothing new to compute; `tables` reads its inputs only when it has. The
     rows are a function of the step's inputs, so a site whose rows changed is rewritten
@@ -167,7 +173,7 @@ def _publish(ctx: RunContext, step: str, tables: Callable[[], dict[str, tuple[Da
 def silver_posts(ctx: RunContext) -> DataFrame:
     """silver.posts from the valid bronze posts; returns the site's rows."""
 
-    def tables():
+    def tables() -> _Tables:
         posts = build_silver_posts(ctx.site_rows(POSTS_VALID))
         return {SILVER_POSTS: (posts, ["site", "id"])}
 
@@ -178,7 +184,7 @@ def silver_posts(ctx: RunContext) -> DataFrame:
 def silver_users(ctx: RunContext) -> DataFrame:
     """silver.users from bronze.users; returns the site's rows."""
 
-    def tables():
+    def tables() -> _Tables:
         users = build_silver_users(ctx.site_rows(BRONZE_USERS))
         return {SILVER_USERS: (users, ["site", "id"])}
 
@@ -189,7 +195,7 @@ def silver_users(ctx: RunContext) -> DataFrame:
 def gold_posts_users(ctx: RunContext) -> DataFrame:
     """gold.posts_users from silver posts and users; returns the site's rows."""
 
-    def tables():
+    def tables() -> _Tables:
         table = posts_users(ctx.site_rows(SILVER_POSTS), ctx.site_rows(SILVER_USERS))
         return {GOLD_POSTS_USERS: (table, ["site", "user_id"])}
 
@@ -200,7 +206,7 @@ def gold_posts_users(ctx: RunContext) -> DataFrame:
 def gold_most_popular_tags(ctx: RunContext) -> DataFrame:
     """The tag tables, overall and per month, from silver.posts; returns the site's tags."""
 
-    def tables():
+    def tables() -> _Tables:
         posts = ctx.site_rows(SILVER_POSTS)
         return {
             GOLD_MOST_POPULAR_TAGS_MONTHLY: (
@@ -214,7 +220,7 @@ def gold_most_popular_tags(ctx: RunContext) -> DataFrame:
     return ctx.site_rows(GOLD_MOST_POPULAR_TAGS)
 
 
-STEPS = {
+STEPS: dict[str, Callable[[RunContext], object]] = {
     "bronze_posts": bronze_posts,
     "bronze_users": bronze_users,
     "bronze_tables": bronze_tables,

@@ -32,7 +32,7 @@ def table_extras(
     before: dict[str, int | None],
     after: dict[str, int | None],
     count_rows: Callable[[list[str]], Mapping[str, int | None]],
-) -> dict[str, dict]:
+) -> dict[str, dict[str, str | int | None]]:
     """Per table changed between the versions `before` and `after`, its event's extra;
     `count_rows(names)` counts the site's rows of each of those tables, all in one call."""
     changed = changed_tables(before, after)
@@ -75,7 +75,9 @@ def site_row_counts(lake: Lake, site: str, names: list[str]) -> dict[str, int | 
     return counts
 
 
-def changes_since(lake: Lake, site: str, dump_id: str, before: dict[str, int | None]):
+def changes_since(
+    lake: Lake, site: str, dump_id: str, before: dict[str, int | None]
+) -> dict[str, dict[str, str | int | None]]:
     """The extras of the tables of `before` (name -> version then) that changed since."""
     after = table_versions(lake, before)
     return table_extras(

@@ -10,6 +10,12 @@ JVM: Spark Connect, and so Databricks serverless, offers nothing else.
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, DataFrameReader, DataFrameWriter, SparkSession
+
+    from lakehouse.settings import LakeSettings
 
 LAYERS = ("bronze", "silver", "gold")
 # `gold.x`, but not the end of `catalog.gold.x` or a quoted name.
@@ -48,7 +54,7 @@ class DeltaPaths:
         """The identifier Spark SQL knows the table by."""
         return f"delta.`{self.location(name)}`"
 
-    def exists(self, spark, name: str) -> bool:
+    def exists(self, spark: "SparkSession", name: str) -> bool:
         """Whether the table exists."""
         from pyspark.errors import AnalysisException
 
@@ -60,18 +66,18 @@ class DeltaPaths:
             return False
         return True
 
-    def read(self, reader, name: str):
+    def read(self, reader: "DataFrameReader", name: str) -> "DataFrame":
         """The table, through `reader` (which may carry a version)."""
         return reader.format("delta").load(self.location(name))
 
-    def save(self, writer, name: str) -> None:
+    def save(self, writer: "DataFrameWriter", name: str) -> None:
         """Write with `writer` to the table."""
         writer.save(self.location(name))
 
-    def check_ready(self, spark) -> None:
+    def check_ready(self, spark: "SparkSession") -> None:
         """Nothing to check: a path exists once its first write creates it."""
 
-    def sql(self, spark, query: str):
+    def sql(self, spark: "SparkSession", query: str) -> "DataFrame":
         """`query` with each logical name of an existing table as its Delta path. Not a
         name in the session catalog: on a shared Spark Connect server every client sees
         that catalog, and one registered for another bucket would be read instead."""
@@ -98,19 +104,19 @@ class CatalogTables:
         layer, table = split_name(name)
         return f"`{self.catalog}`.`{layer}`.`{table}`"
 
-    def exists(self, spark, name: str) -> bool:
+    def exists(self, spark: "SparkSession", name: str) -> bool:
         """Whether the table exists."""
         return spark.catalog.tableExists(self.sql_name(name))
 
-    def read(self, reader, name: str):
+    def read(self, reader: "DataFrameReader", name: str) -> "DataFrame":
         """The table, through `reader` (which may carry a version)."""
         return reader.table(self.sql_name(name))
 
-    def save(self, writer, name: str) -> None:
+    def save(self, writer: "DataFrameWriter", name: str) -> None:
         """Write with `writer` to the table."""
         writer.saveAsTable(self.sql_name(name))
 
-    def check_ready(self, spark) -> None:
+    def check_ready(self, spark: "SparkSession") -> None:
         """Fail before any work when the catalog or one of its schemas is missing."""
         catalog = self.catalog
         catalogs = {row[0] for row in spark.sql("SHOW CATALOGS").collect()}
@@ -129,14 +135,14 @@ class CatalogTables:
                 f"{catalog}.<schema> (docs/databricks.md)"
             )
 
-    def sql(self, spark, query: str):
+    def sql(self, spark: "SparkSession", query: str) -> "DataFrame":
         """`query` as it is: two-part names resolve in the current catalog, as in Unity
         Catalog."""
         spark.catalog.setCurrentCatalog(self.catalog)
         return spark.sql(query)
 
 
-def check_raw_volume(spark, raw_root: str) -> None:
+def check_raw_volume(spark: "SparkSession", raw_root: str) -> None:
     """Fail before any work when `raw_root`, a Volume path, lies in a Volume that does not
     exist (SHOW VOLUMES: https://docs.databricks.com/sql/language-manual/sql-ref-syntax-aux-show-volumes.html)."""
     catalog, schema, volume = raw_root.split("/")[2:5]
@@ -150,6 +156,6 @@ def check_raw_volume(spark, raw_root: str) -> None:
         )
 
 
-def table_locations(settings) -> DeltaPaths | CatalogTables:
+def table_locations(settings: "LakeSettings") -> DeltaPaths | CatalogTables:
     """The naming the settings choose: a catalog when one is set, else the bucket's paths."""
     return CatalogTables(settings.catalog) if settings.catalog else DeltaPaths(settings.bucket)

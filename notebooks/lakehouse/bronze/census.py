@@ -14,9 +14,10 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from pyspark.errors import PySparkException
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.bronze.dump_lines import map_lines
@@ -40,7 +41,7 @@ class BadDumpFile(ValueError):
     pass
 
 
-def census_of_dump_file(spark, uri: str, table: DumpTable) -> DataFrame:
+def census_of_dump_file(spark: SparkSession, uri: str, table: DumpTable) -> DataFrame:
     """The kind and Id of each of the file's non-blank lines, as the parse reads them."""
     return map_lines(spark, uri, partial(census_lines, table=table), CENSUS_SCHEMA)
 
@@ -65,7 +66,7 @@ class Census:
         return self.counts.get(ROW, 0) - self.extra_copies
 
 
-def take_census(spark, uri: str, table: DumpTable, expected_rows: int) -> Census:
+def take_census(spark: SparkSession, uri: str, table: DumpTable, expected_rows: int) -> Census:
     """Count the file's lines in one pass, or raise BadDumpFile naming what is wrong."""
     lines = census_of_dump_file(spark, uri, table)
     kind = (
@@ -82,7 +83,9 @@ def take_census(spark, uri: str, table: DumpTable, expected_rows: int) -> Census
         F.count_if(duplicated).alias("duplicated"),
         F.slice(listed, 1, MAX_LISTED_DUPLICATES).alias("listed"),
     )
-    counts, duplicated_ids, extra_copies = {}, {}, 0
+    counts: dict[str, int] = {}
+    duplicated_ids: dict[int, int] | None = {}
+    extra_copies = 0
     for row in tally.collect():
         counts[row.kind] = row.rows
         extra_copies += row.extra_copies or 0
@@ -101,7 +104,7 @@ def take_census(spark, uri: str, table: DumpTable, expected_rows: int) -> Census
     return Census(counts, duplicated_ids, extra_copies)
 
 
-def known_duplicates(manifest: dict, file_name: str) -> dict[int, int] | None:
+def known_duplicates(manifest: dict[str, Any], file_name: str) -> dict[int, int] | None:
     """The file's duplicated Ids as ingest found them, or None when the manifest lacks them
     (or the file's size, which bronze checks before trusting them)."""
     pairs = manifest.get(DUPLICATED_IDS, {}).get(file_name)
@@ -110,7 +113,7 @@ def known_duplicates(manifest: dict, file_name: str) -> dict[int, int] | None:
     return {int(row_id): int(copies) for row_id, copies in pairs}
 
 
-def check_size(spark, uri: str, expected_bytes: int) -> None:
+def check_size(spark: SparkSession, uri: str, expected_bytes: int) -> None:
     """Raise BadDumpFile unless the file has the size ingest checked. Reads no content."""
     found = spark.read.format("binaryFile").load(uri).select("length").first()
     size = found[0] if found else None

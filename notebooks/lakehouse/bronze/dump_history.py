@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
@@ -25,6 +26,9 @@ from lakehouse.delta_merge import ROW_HASH, with_row_hash
 from lakehouse.lake import Lake, quote_sql, skipping_stats
 from lakehouse.tables import DUMP_LOADS, ROW_LINEAGE, bronze
 from lakehouse.write_conflicts import retry_on_conflict
+
+if TYPE_CHECKING:
+    from lakehouse.bronze.xml_to_bronze import BronzeLoad
 
 # Min and max per file only for the keys a lineage query selects by: the other columns
 # would cost a third of the write (every bronze row has a lineage row), and skip nothing.
@@ -43,7 +47,7 @@ class DumpRelease:
     published: datetime
 
 
-def release_of(manifest: dict) -> DumpRelease:
+def release_of(manifest: dict[str, Any]) -> DumpRelease:
     """The dump's id and publication time, from its ingest manifest (manifests written
     before the time was recorded date the dump by its id's date)."""
     dump_id = manifest["dump_id"]
@@ -73,7 +77,7 @@ def loads_by_table(rows: Iterable[Row]) -> dict[str, list[Row]]:
     return loads
 
 
-def check_order(loads: list, site: str, table_name: str, release: DumpRelease) -> None:
+def check_order(loads: list[Row], site: str, table_name: str, release: DumpRelease) -> None:
     """Raise OlderDump unless `release` is the table's current dump (of `loads`) or newer."""
     if not loads:
         return
@@ -113,6 +117,7 @@ def record_lineage(
         rows = lake.read(bronze(name)).where(F.col("site") == site)
         rows = rows.select("site", F.lit(name).alias("table_name"), "id", ROW_HASH)
         current = rows if current is None else current.unionByName(rows)
+    assert current is not None  # The callers name at least one table.
     in_scope = (F.col("site") == site) & F.col("table_name").isin(*table_names)
     if (
         all_rows_new
@@ -162,7 +167,7 @@ def record_lineage(
 
 
 def record_loads(
-    lake: Lake, site: str, release: DumpRelease, loads: list, loaded_at: datetime
+    lake: Lake, site: str, release: DumpRelease, loads: "list[BronzeLoad]", loaded_at: datetime
 ) -> None:
     """Note that these bronze loads (BronzeLoad) of `site` now hold `release`: one
     append, after their lineage, so a load is recorded once."""

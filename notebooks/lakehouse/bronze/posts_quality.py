@@ -5,7 +5,7 @@ per-rule counts of each dump's check run."""
 
 from datetime import datetime
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.delta_merge import ROW_HASH, counted, observed_rows, sync, upsert, with_row_hash
@@ -30,7 +30,7 @@ from lakehouse.tables import (
 CHECKS_FILE = CHECKS_DIR / "bronze_posts.yml"
 
 
-def _rule_names(column: str):
+def _rule_names(column: str) -> Column:
     return F.transform(F.coalesce(F.col(column), F.array()), lambda result: result["name"])
 
 

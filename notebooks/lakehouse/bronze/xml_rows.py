@@ -143,7 +143,7 @@ class _SortedLines:
 
     strings: dict[str, pa.Array]  # attribute name -> raw string values, one per row
     unknown: list[list[tuple[str, str]] | None]  # per row: attributes the schema lacks
-    other_lines: list[tuple]  # (kind, line) or (REJECTED, line, reason)
+    other_lines: list[tuple[str, ...]]  # (kind, line) or (REJECTED, line, reason)
 
 
 def _sort_lines(lines: list[str] | pa.Array, table: DumpTable, wanted: list[str]) -> _SortedLines:
@@ -151,7 +151,7 @@ def _sort_lines(lines: list[str] | pa.Array, table: DumpTable, wanted: list[str]
     lines = lines if isinstance(lines, pa.Array) else pa.array(lines, pa.string())
     trimmed = pc.utf8_trim_whitespace(pc.utf8_ltrim(pc.utf8_trim_whitespace(lines), BOM))
     is_row = pc.starts_with(trimmed, ROW_OPEN)
-    other_lines = []
+    other_lines: list[tuple[str, ...]] = []
     for line in trimmed.filter(pc.invert(is_row)).to_pylist():
         kind = classify(line, table.root)
         if kind is not None:
@@ -222,7 +222,7 @@ def census_lines(lines: list[str] | pa.Array, table: DumpTable) -> pa.RecordBatc
     return pa.RecordBatch.from_arrays([ids, pa.array(kinds, pa.string())], schema=CENSUS_SCHEMA)
 
 
-def _non_row_batch(other_lines: list[tuple], table: DumpTable) -> pa.RecordBatch:
+def _non_row_batch(other_lines: list[tuple[str, ...]], table: DumpTable) -> pa.RecordBatch:
     schema = arrow_schema(table)
     count = len(other_lines)
     default_reasons = {

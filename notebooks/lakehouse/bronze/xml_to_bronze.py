@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial, reduce
+from typing import Any
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame, Row, SparkSession, Window
 from pyspark.sql import functions as F
 
 from lakehouse.bronze.census import (
@@ -56,12 +57,12 @@ class BronzeLoad:
     rows_rejected: int
 
 
-def parse_dump_file(spark, uri: str, table: DumpTable) -> DataFrame:
+def parse_dump_file(spark: SparkSession, uri: str, table: DumpTable) -> DataFrame:
     """The file's lines parsed into typed columns, one output row per non-blank line."""
     return map_lines(spark, uri, partial(parse_lines, table=table), arrow_schema(table))
 
 
-def read_manifest(spark, lake: Lake, site: str, dump_id: str) -> dict:
+def read_manifest(spark: SparkSession, lake: Lake, site: str, dump_id: str) -> dict[str, Any]:
     """The dump's ingest manifest, or BadDumpFile naming where it should be."""
     uri = lake.raw_uri(site, dump_id, MANIFEST)
     try:
@@ -73,7 +74,8 @@ def read_manifest(spark, lake: Lake, site: str, dump_id: str) -> dict:
             f"{uri}: no ingest manifest; ingest the dump first (`make ingest`), or point "
             "LAKE_RAW_ROOT (job parameter `raw_root`) at where it is"
         )
-    return json.loads(first[0])
+    manifest: dict[str, Any] = json.loads(first[0])
+    return manifest
 
 
 def _rejected(lines: DataFrame, table: DumpTable) -> DataFrame:
@@ -201,7 +203,7 @@ def load_dump_files(
     return results
 
 
-def _what_bronze_holds(lake: Lake, site: str) -> tuple[dict[str, list], set[str]]:
+def _what_bronze_holds(lake: Lake, site: str) -> tuple[dict[str, list[Row]], set[str]]:
     """Per bronze table, the dumps of `site` it has taken in (bronze.dump_loads), and the
     tables of which bronze.rejected_rows holds lines of `site`: one Spark job for both."""
     looks = []
@@ -226,7 +228,7 @@ def _load_file(
     dump_id: str,
     file_name: str,
     ingested_at: datetime,
-    manifest: dict,
+    manifest: dict[str, Any],
     has_rejected_rows: bool,
     before_writing: Callable[[], None],
 ) -> tuple[BronzeLoad, bool]:

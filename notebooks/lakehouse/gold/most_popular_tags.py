@@ -1,6 +1,6 @@
 """gold.most_popular_tags (per site and tag) and its monthly view."""
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.silver.posts import ANSWER, QUESTION
@@ -17,7 +17,7 @@ def _tagged_posts(silver_posts: DataFrame) -> DataFrame:
     return posts.join(question_tags, ["site", "question_id"])
 
 
-def _measures():
+def _measures() -> list[Column]:
     is_question = F.col("post_type_id") == QUESTION
     return [
         F.count(F.when(is_question, 1)).alias("question_count"),

@@ -8,6 +8,7 @@ result columns `_errors` and `_warnings`.
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from databricks.labs.dqx.checks_serializer import deserialize_checks
 from databricks.labs.dqx.engine import DQEngine, DQEngineCore
@@ -26,7 +27,7 @@ class InvalidChecks(ValueError):
     pass
 
 
-def load_checks(path: Path) -> list[dict]:
+def load_checks(path: Path) -> list[dict[str, Any]]:
     """The checks in a YAML file, after DQX's own validation."""
     checks = DQEngineCore.load_checks_from_local_file(str(path))
     status = DQEngine.validate_checks(checks)
@@ -44,7 +45,7 @@ def _results(conditions: list[Column]) -> Column:
 
 def apply_checks(
     df: DataFrame,
-    checks: list[dict],
+    checks: list[dict[str, Any]],
     *,
     run_id: str,
     run_time: datetime,
@@ -81,18 +82,20 @@ def split(checked: DataFrame) -> tuple[DataFrame, DataFrame]:
     return valid, quarantined
 
 
-def _failed_count(check: dict) -> Column:
+def _failed_count(check: dict[str, Any]) -> Column:
     results = F.col(ERRORS if check["criticality"] == "error" else WARNINGS)
     name = F.lit(check["name"])
     failed = F.exists(F.coalesce(results, F.array()), lambda result: result["name"] == name)
     return F.sum(failed.cast("int"))
 
 
-def summarize(checked: DataFrame, checks: list[dict]) -> DataFrame:
+def summarize(checked: DataFrame, checks: list[dict[str, Any]]) -> DataFrame:
     """One row per rule: how many rows it failed, out of how many checked."""
     total = F.count(F.lit(1))
     failures = [_failed_count(check).alias(check["name"]) for check in checks]
-    counts = checked.agg(total.alias("_checked"), *failures).first().asDict()
+    totals = checked.agg(total.alias("_checked"), *failures).first()
+    assert totals is not None  # An aggregate without grouping has one row.
+    counts = totals.asDict()
     rows = [
         (
             check["name"],

@@ -21,7 +21,9 @@ def html_to_text_column(markup: Column) -> Column:
     # Built per call: a UDF made at import time is bound to whichever Spark (classic or
     # Connect) existed then, and notebooks import this before their session starts.
     """The text of an HTML body as a Spark column: tags dropped, entities decoded."""
-    return F.pandas_udf(html_to_text_series, StringType())(markup)
+    # PySpark's stubs type pandas_udf only with a functionType, not from type hints.
+    text: Column = F.pandas_udf(html_to_text_series, StringType())(markup)  # type: ignore[call-overload]
+    return text
 
 
 def parse_tags(tags: Column) -> Column:
