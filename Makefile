@@ -175,9 +175,11 @@ kind-down: ## Delete the Kind cluster (the lake in ./lake stays)
 kind-ui: ## Port-forward the Kind Airflow UI to http://localhost:8080
 	bash kind/install_airflow.sh ui
 
-.PHONY: bundle databricks-imitation
+.PHONY: bundle docs databricks-imitation
 bundle: setup ## Render resources/stackexchange.jobs.yml (the Databricks job) from the pipeline graph
 	$(BIN)/lake bundle
+docs: setup ## Write docs/settings.md from the settings' fields
+	$(BIN)/lake docs
 databricks-imitation: setup databricks-env ## Run every notebook as a Databricks job would, in a job's Python, here (SITE=<name>)
 	$(DATABRICKS_VENV)/bin/lake databricks-imitation $(if $(SITE),--site "$(SITE)")
 

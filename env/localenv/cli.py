@@ -193,6 +193,12 @@ def cmd_bundle(args) -> None:
     print(f"wrote {BUNDLE_JOBS_FILE} from the pipeline graph")
 
 
+def cmd_docs(args) -> None:
+    from localenv.settings_page import write_settings_page
+
+    print(f"wrote {write_settings_page()} from the settings' fields")
+
+
 def cmd_sql(args) -> None:
     from lakehouse.runtime import open_lake
     from localenv.local_cluster import local_cluster
@@ -329,6 +335,9 @@ def main(argv: list[str] | None = None) -> None:
     report.add_argument("--out", type=Path, required=True)
     report.add_argument("--run-id", default="manual")
     report.set_defaults(handler=cmd_report)
+
+    docs = commands.add_parser("docs", help="write docs/settings.md from the settings' fields")
+    docs.set_defaults(handler=cmd_docs)
 
     bundle = commands.add_parser("bundle", help="render the bundle's jobs from the graph")
     bundle.set_defaults(handler=cmd_bundle)

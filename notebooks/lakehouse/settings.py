@@ -70,47 +70,99 @@ class LakeSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LAKE_", extra="ignore")
 
-    target: Target = Field(default_factory=default_target)
-    bucket: str = "stackexchange"
-    # Unity Catalog catalog holding the bronze, silver and gold schemas. Empty: tables
-    # are Delta paths in the bucket (the local layout).
-    catalog: str = ""
-    # Where raw dumps are read from; empty means s3a://<bucket>/raw. On Databricks, an
-    # S3 external location (s3://...) or a Volume (/Volumes/<catalog>/<schema>/<volume>).
-    raw_root: str = ""
-    s3_endpoint: str = "http://127.0.0.1:4566"
-    aws_access_key_id: str = EMULATOR_ACCESS_KEY
-    aws_secret_access_key: SecretStr = SecretStr(EMULATOR_SECRET_KEY)
-    aws_region: str = "us-east-1"
-    archive_base_url: str = "https://archive.org/download"
-    # Recent dumps come under per-release items, e.g. stackexchange_20250930; empty
-    # means the newest release that holds the site.
-    archive_item: str = ""
-    max_extract_bytes: int = Field(default=512 * (1 << 30), gt=0)
-    # What decodes a dump archive: Debian's 7-Zip where installed (`auto`), 7-Zip, or the
-    # pure-Python py7zr (BENCHMARKS.md: Decoders).
-    archive_decoder: Literal["auto", "7zz", "py7zr"] = "auto"
-    # A site lock whose heartbeat is older than this is taken over (docs/concurrency.md);
-    # the holder rewrites it every fifth of this.
-    lock_stale_seconds: int = Field(default=600, gt=0)
-    # A refresh that would delete more than this share of a site's rows in a table, with
-    # no dump manifest vouching for the new count, stops instead (docs/refresh.md).
-    max_deleted_share: float = Field(default=0.5, ge=0, le=1)
-    # When the dump being ingested was published, stated by the user for a local archive
-    # that no release item or listing dates (docs/refresh.md); else its newest row does.
-    dump_published: datetime | None = None
-    spark_cores: int = Field(default=2, ge=1)
-    spark_driver_memory: str = "2g"
-    # The local Spark Connect server (`make spark-start`), on loopback.
-    spark_connect_port: int = Field(default=15002, gt=0, lt=65536)
-    # A Spark Connect endpoint (sc://host:port) to run on instead of an in-process Spark.
-    spark_remote: str = ""
-    # Extra JVM flags for the local Spark driver; the tests use quick-start flags.
-    spark_java_options: str = ""
-    # The Python a job's code runs under here: the pipeline kernels and the local Spark
-    # server's Python workers. Empty: this environment's own. The tests' Databricks side
-    # gives .venv-databricks, the runtime's libraries (docs/how-it-works.md).
-    job_python: str = ""
+    # Each field's description is its row in docs/settings.md (`make docs` writes it).
+    target: Target = Field(
+        default_factory=default_target,
+        description="where the notebooks run: `local`, or `databricks` (the default on a "
+        "Databricks runtime)",
+    )
+    bucket: str = Field(default="stackexchange", description="the lake's bucket")
+    catalog: str = Field(
+        default="",
+        description="Unity Catalog catalog holding the bronze, silver and gold schemas; set, "
+        "tables are `<catalog>.<schema>.<table>`, else Delta paths in the bucket (job "
+        "parameter `catalog`)",
+    )
+    raw_root: str = Field(
+        default="",
+        description="where raw dumps are read: empty, `s3a://<bucket>/raw`; on Databricks an "
+        "S3 external location (`s3://...`) or a Volume (`/Volumes/<catalog>/<schema>/<volume>`) "
+        "(job parameter `raw_root`)",
+    )
+    s3_endpoint: str = Field(
+        default="http://127.0.0.1:4566",
+        description="the S3 server; LocalStack already on this port is used as it is",
+    )
+    aws_access_key_id: str = Field(
+        default=EMULATOR_ACCESS_KEY,
+        description="the S3 server's key; the default is the emulator's fixed test key",
+    )
+    aws_secret_access_key: SecretStr = Field(
+        default=SecretStr(EMULATOR_SECRET_KEY),
+        description="its secret; the default is the emulator's, which grants nothing elsewhere",
+    )
+    aws_region: str = Field(default="us-east-1", description="the S3 region")
+    archive_base_url: str = Field(
+        default="https://archive.org/download",
+        description="where release items are downloaded from (the tests serve a mirror)",
+    )
+    archive_item: str = Field(
+        default="",
+        description="archive.org item for `SITE=`, e.g. `stackexchange_20250930`; empty: the "
+        "newest release holding the site",
+    )
+    max_extract_bytes: int = Field(
+        default=512 * (1 << 30),
+        gt=0,
+        description="refuse archives that declare more bytes (512 GiB)",
+    )
+    archive_decoder: Literal["auto", "7zz", "py7zr"] = Field(
+        default="auto",
+        description="what decodes the archives: `7zz` (Debian's `7zip`, which `auto` uses "
+        "where installed) or the pure-Python `py7zr` (BENCHMARKS.md: Decoders)",
+    )
+    lock_stale_seconds: int = Field(
+        default=600,
+        gt=0,
+        description="a site lock without a heartbeat this long is taken over; the holder "
+        "rewrites it every fifth of this (concurrency.md)",
+    )
+    max_deleted_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="a refresh that would delete more of a site's rows in a table, with no "
+        "dump manifest vouching for the new count, stops instead (refresh.md)",
+    )
+    dump_published: datetime | None = Field(
+        default=None,
+        description="when a local archive that no release item or `_files.xml` dates was "
+        "published (`YYYY-MM-DD`; `make local-run PUBLISHED=`, `lake run --published`); "
+        "empty: the dump's newest row (refresh.md)",
+    )
+    spark_cores: int = Field(default=2, ge=1, description="the local Spark's cores")
+    spark_driver_memory: str = Field(default="2g", description="the local Spark's memory")
+    spark_connect_port: int = Field(
+        default=15002,
+        gt=0,
+        lt=65536,
+        description="the port of the local Spark Connect server, on loopback (spark.md)",
+    )
+    spark_remote: str = Field(
+        default="",
+        description="a Spark Connect URL (`sc://host:port`) for every runner; empty: the local "
+        "server, started when down",
+    )
+    spark_java_options: str = Field(
+        default="",
+        description="extra JVM flags for the local Spark; the tests use quick-start ones",
+    )
+    job_python: str = Field(
+        default="",
+        description="the Python of the pipeline kernels and of the local Spark server's Python "
+        "workers; empty: this environment's. The tests' Databricks side gives "
+        "`.venv-databricks`, the runtime's libraries (how-it-works.md)",
+    )
 
     @field_validator("spark_remote")
     @classmethod

@@ -4,6 +4,8 @@ somewhere that exists."""
 import re
 
 from conftest import REPO_ROOT
+from lakehouse.settings import LakeSettings
+from localenv.settings_page import SETTINGS_PAGE, settings_page
 
 PAGES = [
     REPO_ROOT / "README.md",
@@ -35,3 +37,9 @@ def test_every_page_under_docs_is_linked_from_the_readme():
         if f"(docs/{page.name})" not in readme and page.name != "benchmarks-history.md"
     ]
     assert unlinked == []
+
+
+def test_the_settings_page_is_the_one_make_docs_writes_from_the_settings():
+    assert SETTINGS_PAGE.read_text() == settings_page(), "run `make docs`"
+    for name in LakeSettings.model_fields:
+        assert f"| `LAKE_{name.upper()}` |" in SETTINGS_PAGE.read_text()
