@@ -162,19 +162,19 @@ def simulate(gigabytes: float) -> list[dict]:
             lake = Lake(spark, settings)
             ctx = steps.run_context(lake, SITE, ingested.dump_id)
             for task in in_dependency_order():
-                peaks.stage = task.notebook
+                peaks.stage = task.name
                 started = time.monotonic()
-                steps.STEPS[task.notebook](ctx)
+                steps.STEPS[task.name](ctx)
                 seconds = time.monotonic() - started
                 peaks.stage = "counting"
                 stages.append(
                     {
-                        "stage": task.notebook,
+                        "stage": task.name,
                         "seconds": seconds,
                         "rows": rows_written(lake, task.writes),
                     }
                 )
-                print(f"  {task.notebook} {seconds:.1f}s", flush=True)
+                print(f"  {task.name} {seconds:.1f}s", flush=True)
         for stage in stages:
             stage["memory"] = dict(peaks.memory[stage["stage"]])
             stage["disk"] = peaks.disk[stage["stage"]]

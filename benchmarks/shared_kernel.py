@@ -30,8 +30,8 @@ def kernel_per_notebook() -> float:
     started = time.monotonic()
     for task in in_dependency_order():
         papermill.execute_notebook(
-            NOTEBOOKS_DIR / f"{task.notebook}.ipynb",
-            OUTPUT / f"{task.notebook}.ipynb",
+            NOTEBOOKS_DIR / f"{task.name}.ipynb",
+            OUTPUT / f"{task.name}.ipynb",
             parameters=PARAMETERS,
             kernel_name="python3",
             cwd=str(NOTEBOOKS_DIR),
@@ -44,8 +44,8 @@ def one_shared_kernel() -> float:
     started = time.monotonic()
     with SharedKernel(NOTEBOOKS_DIR) as kernel:
         for task in in_dependency_order():
-            source = NOTEBOOKS_DIR / f"{task.notebook}.ipynb"
-            kernel.run(source, OUTPUT / f"{task.notebook}.ipynb", PARAMETERS)
+            source = NOTEBOOKS_DIR / f"{task.name}.ipynb"
+            kernel.run(source, OUTPUT / f"{task.name}.ipynb", PARAMETERS)
     return time.monotonic() - started
 
 

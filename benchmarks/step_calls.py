@@ -90,7 +90,7 @@ def main() -> None:
             calls.clear()
             started = time.monotonic()
             for task in in_dependency_order():
-                steps.STEPS[task.notebook](ctx)
+                steps.STEPS[task.name](ctx)
             print(f"{site}: {time.monotonic() - started:.1f} s", flush=True)
         total = sum(count for count, _ in calls.values())
         print(f"last site: {total} round trips, {sum(s for _, s in calls.values()):.1f} s")

@@ -135,9 +135,9 @@ def main() -> None:
             else:
                 for task in in_dependency_order():
                     before, step_started = jobs(), time.monotonic()
-                    steps.STEPS[task.notebook](ctx)
+                    steps.STEPS[task.name](ctx)
                     seconds = time.monotonic() - step_started
-                    cells.append(f"{task.notebook}={seconds:.1f}s/{jobs() - before}j")
+                    cells.append(f"{task.name}={seconds:.1f}s/{jobs() - before}j")
             seconds = time.monotonic() - started
             cpu = psutil.Process(server.process.running_pid()).cpu_times()
             print(

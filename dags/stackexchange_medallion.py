@@ -27,7 +27,7 @@ from orchestration.notebook_operator import LakeNotebookOperator
 
 SETTINGS = OrchestrationSettings()
 NOTEBOOK_TIMEOUT = timedelta(minutes=SETTINGS.notebook_timeout_minutes)
-ROOTS = [task.notebook for task in PIPELINE if not task.depends_on]
+ROOTS = [task.name for task in PIPELINE if not task.depends_on]
 WORKFLOW_COMPUTE, NOTEBOOK_COMPUTE = workflow_compute(SETTINGS)
 # Each task of a site's group is labelled by its site in the UI, not by 0, 1, 2.
 SITE_GROUP = {"map_index_template": "{{ ti.xcom_pull('runs')[ti.map_index].site }}"}
@@ -36,7 +36,7 @@ SITE_GROUP = {"map_index_template": "{{ ti.xcom_pull('runs')[ti.map_index].site 
 def _wire(operators: dict) -> None:
     for node in PIPELINE:
         for dependency in node.depends_on:
-            operators[dependency] >> operators[node.notebook]
+            operators[dependency] >> operators[node.name]
 
 
 @dag(
@@ -159,9 +159,9 @@ def stackexchange_medallion():
     @task_group(group_id="local", default_args=SITE_GROUP)
     def local(run):
         notebooks = {
-            node.notebook: LakeNotebookOperator(
-                task_id=node.notebook,
-                notebook=node.notebook,
+            node.name: LakeNotebookOperator(
+                task_id=node.name,
+                notebook=node.name,
                 writes=node.writes,
                 notebooks_dir=SETTINGS.notebooks_dir,
                 runs_dir=SETTINGS.runs_dir,
@@ -184,10 +184,10 @@ def stackexchange_medallion():
         ) as workflow:
             _wire(
                 {
-                    node.notebook: LakeDatabricksNotebookOperator(
-                        notebook=node.notebook,
+                    node.name: LakeDatabricksNotebookOperator(
+                        notebook=node.name,
                         databricks_conn_id=DATABRICKS_CONN_ID,
-                        notebook_path=f"{SETTINGS.databricks_notebook_dir}/{node.notebook}",
+                        notebook_path=f"{SETTINGS.databricks_notebook_dir}/{node.name}",
                         source="WORKSPACE",
                         notebook_params={
                             **dict.fromkeys(RUN_PARAMETERS, ""),

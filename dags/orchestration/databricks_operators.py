@@ -29,7 +29,7 @@ from localenv.paths import JOB_LIBRARIES_FILE
 from orchestration.config import OrchestrationSettings
 from orchestration.table_events import emit_table_events, tables_alias
 
-WRITES = {task.notebook: task.writes for task in PIPELINE}
+WRITES = {task.name: task.writes for task in PIPELINE}
 DEPLOYED_JOB_ALIAS = "databricks_job"
 
 

@@ -52,13 +52,13 @@ def medallion_job(job_libraries_file: Path, compute: Compute) -> dict:
     packages = job_packages(job_libraries_file)
     tasks = [
         {
-            "task_key": task.notebook,
+            "task_key": task.name,
             **(
                 {"depends_on": [{"task_key": d} for d in task.depends_on]}
                 if task.depends_on
                 else {}
             ),
-            "notebook_task": {"notebook_path": f"../notebooks/{task.notebook}.ipynb"},
+            "notebook_task": {"notebook_path": f"../notebooks/{task.name}.ipynb"},
             **task_compute(compute, packages),
         }
         for task in in_dependency_order()

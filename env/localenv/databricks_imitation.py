@@ -204,14 +204,14 @@ def run_job(
     runs: dict[str, TaskRun] = {}
 
     def run_task(task) -> None:
-        on_notebook(task.notebook)
-        path = notebooks_dir / f"{task.notebook}.ipynb"
+        on_notebook(task.name)
+        path = notebooks_dir / f"{task.name}.ipynb"
         started = time.monotonic() - job_start
         value = run_notebook_process(path, settings.spark_remote, job_values)
-        runs[task.notebook] = TaskRun(value, started, time.monotonic() - job_start)
+        runs[task.name] = TaskRun(value, started, time.monotonic() - job_start)
 
     run_graph(run_task, parallel=SIDE_BY_SIDE)
-    return {task.notebook: runs[task.notebook] for task in in_dependency_order()}
+    return {task.name: runs[task.name] for task in in_dependency_order()}
 
 
 def _notebook_process(path: Path, spark_remote: str) -> None:

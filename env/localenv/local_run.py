@@ -13,7 +13,7 @@ from pathlib import Path
 from ingest.ingest_dump import ingest_dump
 from ingest.site_lock import site_lock
 from ingest.sources import source_for
-from lakehouse.graph import RUN_PARAMETERS, NotebookTask, in_dependency_order, run_graph
+from lakehouse.graph import RUN_PARAMETERS, Step, in_dependency_order, run_graph
 from lakehouse.settings import LakeSettings, environment_set
 from localenv.error_lines import USER_ERRORS, RunInterrupted, one_line
 from localenv.lake_summary import refresh_changes, summarize_site
@@ -70,21 +70,21 @@ def run_notebooks(
     tasks = in_dependency_order()
     current = tasks[0]
 
-    def run_task(task: NotebookTask) -> None:
+    def run_task(task: Step) -> None:
         nonlocal current
         current = task
         number = tasks.index(task) + 1
-        _pause_if_asked(task.notebook)
+        _pause_if_asked(task.name)
         before_step()
-        output = run_dir / f"{task.notebook}.ipynb"
-        _log(f"[{number}/{len(tasks)}] {task.notebook} ...")
+        output = run_dir / f"{task.name}.ipynb"
+        _log(f"[{number}/{len(tasks)}] {task.name} ...")
         started = time.monotonic()
         try:
-            kernel.run(NOTEBOOKS_DIR / f"{task.notebook}.ipynb", output, parameters)
+            kernel.run(NOTEBOOKS_DIR / f"{task.name}.ipynb", output, parameters)
         except NotebookFailed as error:
-            raise StepFailed(task.notebook, error.first_line, output) from None
-        timings[task.notebook] = round(time.monotonic() - started, 1)
-        _log(f"[{number}/{len(tasks)}] {task.notebook} done in {timings[task.notebook]}s")
+            raise StepFailed(task.name, error.first_line, output) from None
+        timings[task.name] = round(time.monotonic() - started, 1)
+        _log(f"[{number}/{len(tasks)}] {task.name} done in {timings[task.name]}s")
 
     # The kernel's Spark session gets a name, so that Ctrl-C can stop its query on the
     # server too: killing the kernel alone would leave the query running there.
@@ -99,9 +99,9 @@ def run_notebooks(
     except KeyboardInterrupt:
         if named:
             _stop_on_server(named[REMOTE_VARIABLE])
-        done = ", ".join(task.notebook for task in tasks if task.notebook in timings)
+        done = ", ".join(task.name for task in tasks if task.name in timings)
         raise RunInterrupted(
-            f"stopped at step {current.notebook} (finished: {done or 'none'}); every table is "
+            f"stopped at step {current.name} (finished: {done or 'none'}); every table is "
             "at its last commit, and running the same command again resumes the run"
         ) from None
 

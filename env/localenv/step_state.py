@@ -26,5 +26,5 @@ def steps_with_work(settings: LakeSettings, site: str, dump_id: str) -> list[str
             or missing.intersection(task.writes)
             or any(dependency in with_work for dependency in task.depends_on)
         ):
-            with_work.append(task.notebook)
+            with_work.append(task.name)
     return with_work

@@ -25,13 +25,13 @@ from typing import Any, cast
 
 from pyspark.sql import functions as F
 
-from lakehouse.graph import PIPELINE, NotebookTask
+from lakehouse.graph import PIPELINE, Step
 from lakehouse.lake import Lake
 from lakehouse.tables import STEP_RUNS
 
 PACKAGE = Path(__file__).resolve().parent
 CODE_SUFFIXES = (".py", ".yml")
-TASKS = {task.notebook: task for task in PIPELINE}
+TASKS = {task.name: task for task in PIPELINE}
 KEY_COLUMNS = ("step", "inputs_key", "recorded_at")
 
 
@@ -46,9 +46,7 @@ def code_digest(package: Path = PACKAGE) -> str:
     return digest.hexdigest()
 
 
-def inputs_key(
-    task: NotebookTask, dump_id: str, recorded: dict[str, str | None], code: str
-) -> str | None:
+def inputs_key(task: Step, dump_id: str, recorded: dict[str, str | None], code: str) -> str | None:
     """The key of what `task` computes from, or None when a dependency has no key."""
     if task.depends_on:
         keys = [recorded.get(dependency) for dependency in task.depends_on]
@@ -57,7 +55,7 @@ def inputs_key(
         inputs = cast(list[str], keys)
     else:
         inputs = [dump_id]
-    return hashlib.sha256("\n".join([code, task.notebook, *inputs]).encode()).hexdigest()
+    return hashlib.sha256("\n".join([code, task.name, *inputs]).encode()).hexdigest()
 
 
 def latest_keys(rows: Iterable[Mapping[str, Any]]) -> dict[str, str | None]:
@@ -66,11 +64,11 @@ def latest_keys(rows: Iterable[Mapping[str, Any]]) -> dict[str, str | None]:
     return {row["step"]: row["inputs_key"] for row in oldest_first}
 
 
-def is_up_to_date(task: NotebookTask, dump_id: str, recorded: dict[str, str | None]) -> bool:
+def is_up_to_date(task: Step, dump_id: str, recorded: dict[str, str | None]) -> bool:
     """Whether the step's last recorded run computed from what it would compute from now
     (its tables aside)."""
     key = inputs_key(task, dump_id, recorded, code_digest())
-    return key is not None and key == recorded.get(task.notebook)
+    return key is not None and key == recorded.get(task.name)
 
 
 class KeysSeen:
@@ -144,7 +142,7 @@ class StepRun:
 
     lake: Lake
     site: str
-    task: NotebookTask
+    task: Step
     run_id: str
     key: str | None
     last_key: str | None
@@ -159,7 +157,7 @@ class StepRun:
         if not all(self.lake.exists(name) for name in self.task.writes):
             return True
         print(
-            f"{self.task.notebook} of {self.site}: nothing to do, the code and inputs are "
+            f"{self.task.name} of {self.site}: nothing to do, the code and inputs are "
             "those of its last run"
         )
         return False
@@ -169,7 +167,7 @@ class StepRun:
         new key, the steps downstream treat its tables as unknown. A step refused before
         it writes (an older dump, a bad file) leaves its key as it was."""
         if self.last_key is not None and not self.invalidated:
-            record(self.lake, self.site, self.task.notebook, None, self.run_id)
+            record(self.lake, self.site, self.task.name, None, self.run_id)
             self.invalidated = True
 
 

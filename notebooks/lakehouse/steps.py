@@ -1,5 +1,5 @@
-"""One function per notebook: read, transform, write. Notebooks call these and show
-the result; nothing here knows which target it runs on."""
+"""One function per step of the graph, of the step's name: read, transform, write.
+Notebooks call these and show the result; nothing here knows which target it runs on."""
 
 import json
 import uuid
@@ -29,6 +29,7 @@ from lakehouse.tables import (
     GOLD_MOST_POPULAR_TAGS_MONTHLY,
     GOLD_POSTS_USERS,
     POSTS_VALID,
+    PUBLISHED_KEYS,
     SILVER_POSTS,
     SILVER_USERS,
 )
@@ -108,132 +109,125 @@ def run_context(
     )
 
 
+# Each step by its name, the graph's and its notebook's.
+STEPS: dict[str, Callable[[RunContext], object]] = {}
+
+
+def step[T](body: Callable[[RunContext, StepRun], T]) -> Callable[[RunContext], T]:
+    """The step named as `body` is, registered in STEPS: a notebook calls it with the run's
+    context, and `body` runs inside its step record (lakehouse.step_runs)."""
+    name = body.__name__
+
+    def run_step(ctx: RunContext) -> T:
+        with ctx.step_run(name) as run:
+            return body(ctx, run)
+
+    run_step.__name__, run_step.__doc__ = name, body.__doc__
+    STEPS[name] = run_step
+    return run_step
+
+
 def _load(
-    ctx: RunContext, step: str, file_names: list[str], skip_absent: bool = False
+    ctx: RunContext, run: StepRun, file_names: list[str], skip_absent: bool = False
 ) -> list[BronzeLoad]:
     # Always called: a file whose table already holds the dump is not read again.
-    with ctx.step_run(step) as run:
-        return load_dump_files(
-            ctx.lake,
-            ctx.site,
-            ctx.dump_id,
-            file_names,
-            ctx.run_time,
-            skip_absent=skip_absent,
-            before_writing=run.before_writing,
-        )
+    return load_dump_files(
+        ctx.lake,
+        ctx.site,
+        ctx.dump_id,
+        file_names,
+        ctx.run_time,
+        skip_absent=skip_absent,
+        before_writing=run.before_writing,
+    )
 
 
-def bronze_posts(ctx: RunContext) -> BronzeLoad:
+@step
+def bronze_posts(ctx: RunContext, run: StepRun) -> BronzeLoad:
     """Load the dump's Posts.xml into bronze.posts."""
-    return _load(ctx, "bronze_posts", ["Posts.xml"])[0]
+    return _load(ctx, run, ["Posts.xml"])[0]
 
 
-def bronze_users(ctx: RunContext) -> BronzeLoad:
+@step
+def bronze_users(ctx: RunContext, run: StepRun) -> BronzeLoad:
     """Load the dump's Users.xml into bronze.users."""
-    return _load(ctx, "bronze_users", ["Users.xml"])[0]
+    return _load(ctx, run, ["Users.xml"])[0]
 
 
-def bronze_tables(
-    ctx: RunContext, file_names: tuple[str, ...] = OTHER_DUMP_FILES
-) -> list[BronzeLoad]:
+@step
+def bronze_tables(ctx: RunContext, run: StepRun) -> list[BronzeLoad]:
     """The other dump files; those a dump lacks are skipped (ingest named them)."""
-    return _load(ctx, "bronze_tables", list(file_names), skip_absent=True)
+    return _load(ctx, run, list(OTHER_DUMP_FILES), skip_absent=True)
 
 
-def bronze_posts_dataquality(ctx: RunContext) -> DataFrame:
+@step
+def bronze_posts_dataquality(ctx: RunContext, run: StepRun) -> DataFrame:
     """Check bronze.posts with DQX: valid rows, quarantined rows, and the per-rule counts."""
     # Here, not at the top: DQX takes 1.4 s to import, and only this step needs it.
     from lakehouse.bronze.posts_quality import check_bronze_posts, dq_results
 
-    with ctx.step_run("bronze_posts_dataquality") as run:
-        if run.has_work:
-            run.before_writing()
-            return check_bronze_posts(ctx.lake, ctx.site, ctx.dump_id, ctx.run_id, ctx.run_time)
+    if run.has_work:
+        run.before_writing()
+        return check_bronze_posts(ctx.lake, ctx.site, ctx.dump_id, ctx.run_id, ctx.run_time)
     return dq_results(ctx.lake, ctx.site, ctx.dump_id)
 
 
-# What a step publishes: per table, its rows and their keys.
-type _Tables = dict[str, tuple[DataFrame, list[str]]]
+def _publish(ctx: RunContext, run: StepRun, tables: Callable[[], dict[str, DataFrame]]) -> None:
+    """Make the site's rows of each table equal `tables()`'s, unless the step has nothing
+    new to compute; `tables` reads its inputs only when it has. The rows are a function of
+    the step's inputs, so a site whose rows changed is rewritten whole, in one write
+    (`sync`'s whole_scope); each table's keys are in lakehouse.tables."""
+    if run.has_work:
+        run.before_writing()
+        for name, df in tables().items():
+            rows = with_row_hash(df, df.columns)
+            keys = list(PUBLISHED_KEYS[name])
+            sync(ctx.lake, rows, name, keys, {"site": ctx.site}, whole_scope=True)
 
 
-def _publish(ctx: RunContext, step: str, tables: Callable[[], _Tables]) -> None:
-    """Make the site's rows of each table (name -> rows, keys) equal those rows, unless
-    the step has nothing new to compute; `tables` reads its inputs only when it has. The
-    rows are a function of the step's inputs, so a site whose rows changed is rewritten
-    whole, in one write (`sync`'s whole_scope)."""
-    with ctx.step_run(step) as run:
-        if run.has_work:
-            run.before_writing()
-            for name, (df, keys) in tables().items():
-                rows = with_row_hash(df, df.columns)
-                sync(ctx.lake, rows, name, keys, {"site": ctx.site}, whole_scope=True)
-
-
-def silver_posts(ctx: RunContext) -> DataFrame:
+@step
+def silver_posts(ctx: RunContext, run: StepRun) -> DataFrame:
     """silver.posts from the valid bronze posts; returns the site's rows."""
-
-    def tables() -> _Tables:
-        posts = build_silver_posts(ctx.site_rows(POSTS_VALID))
-        return {SILVER_POSTS: (posts, ["site", "id"])}
-
-    _publish(ctx, "silver_posts", tables)
+    _publish(ctx, run, lambda: {SILVER_POSTS: build_silver_posts(ctx.site_rows(POSTS_VALID))})
     return ctx.site_rows(SILVER_POSTS)
 
 
-def silver_users(ctx: RunContext) -> DataFrame:
+@step
+def silver_users(ctx: RunContext, run: StepRun) -> DataFrame:
     """silver.users from bronze.users; returns the site's rows."""
-
-    def tables() -> _Tables:
-        users = build_silver_users(ctx.site_rows(BRONZE_USERS))
-        return {SILVER_USERS: (users, ["site", "id"])}
-
-    _publish(ctx, "silver_users", tables)
+    _publish(ctx, run, lambda: {SILVER_USERS: build_silver_users(ctx.site_rows(BRONZE_USERS))})
     return ctx.site_rows(SILVER_USERS)
 
 
-def gold_posts_users(ctx: RunContext) -> DataFrame:
+@step
+def gold_posts_users(ctx: RunContext, run: StepRun) -> DataFrame:
     """gold.posts_users from silver posts and users; returns the site's rows."""
 
-    def tables() -> _Tables:
-        table = posts_users(ctx.site_rows(SILVER_POSTS), ctx.site_rows(SILVER_USERS))
-        return {GOLD_POSTS_USERS: (table, ["site", "user_id"])}
+    def tables() -> dict[str, DataFrame]:
+        posts, users = ctx.site_rows(SILVER_POSTS), ctx.site_rows(SILVER_USERS)
+        return {GOLD_POSTS_USERS: posts_users(posts, users)}
 
-    _publish(ctx, "gold_posts_users", tables)
+    _publish(ctx, run, tables)
     return ctx.site_rows(GOLD_POSTS_USERS)
 
 
-def gold_most_popular_tags(ctx: RunContext) -> DataFrame:
+@step
+def gold_most_popular_tags(ctx: RunContext, run: StepRun) -> DataFrame:
     """The tag tables, overall and per month, from silver.posts; returns the site's tags."""
 
-    def tables() -> _Tables:
+    def tables() -> dict[str, DataFrame]:
         posts = ctx.site_rows(SILVER_POSTS)
         return {
-            GOLD_MOST_POPULAR_TAGS_MONTHLY: (
-                most_popular_tags_monthly(posts),
-                ["site", "tag", "month"],
-            ),
-            GOLD_MOST_POPULAR_TAGS: (most_popular_tags(posts), ["site", "tag"]),
+            GOLD_MOST_POPULAR_TAGS_MONTHLY: most_popular_tags_monthly(posts),
+            GOLD_MOST_POPULAR_TAGS: most_popular_tags(posts),
         }
 
-    _publish(ctx, "gold_most_popular_tags", tables)
+    _publish(ctx, run, tables)
     return ctx.site_rows(GOLD_MOST_POPULAR_TAGS)
-
-
-STEPS: dict[str, Callable[[RunContext], object]] = {
-    "bronze_posts": bronze_posts,
-    "bronze_users": bronze_users,
-    "bronze_tables": bronze_tables,
-    "bronze_posts_dataquality": bronze_posts_dataquality,
-    "silver_posts": silver_posts,
-    "silver_users": silver_users,
-    "gold_posts_users": gold_posts_users,
-    "gold_most_popular_tags": gold_most_popular_tags,
-}
 
 
 def run_all(ctx: RunContext, parallel: int = 1) -> None:
     """Every step in this process, each once the steps it depends on are done, up to
     `parallel` at a time (tests and benchmarks use this). One at a time is the default:
     on 2 cores, steps side by side on one Spark gained nothing (BENCHMARKS.md)."""
-    run_graph(lambda task: STEPS[task.notebook](ctx), parallel)
+    run_graph(lambda task: STEPS[task.name](ctx), parallel)

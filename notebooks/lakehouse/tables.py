@@ -36,3 +36,12 @@ SILVER_USERS = "silver.users"
 GOLD_POSTS_USERS = "gold.posts_users"
 GOLD_MOST_POPULAR_TAGS = "gold.most_popular_tags"
 GOLD_MOST_POPULAR_TAGS_MONTHLY = "gold.most_popular_tags_monthly"
+
+# The keys of the tables silver and gold publish: one row per key and site.
+PUBLISHED_KEYS: dict[str, tuple[str, ...]] = {
+    SILVER_POSTS: ("site", "id"),
+    SILVER_USERS: ("site", "id"),
+    GOLD_POSTS_USERS: ("site", "user_id"),
+    GOLD_MOST_POPULAR_TAGS: ("site", "tag"),
+    GOLD_MOST_POPULAR_TAGS_MONTHLY: ("site", "tag", "month"),
+}

@@ -93,13 +93,13 @@ def run_notebooks_checking_writes(lake, lake_dir: Path, site: str, dump_id: str,
     with SharedKernel(NOTEBOOKS_DIR) as kernel:
         for task in in_dependency_order():
             before = committed_versions(lake_dir, lake.settings.bucket)
-            executed = run_dir / f"{task.notebook}.ipynb"
+            executed = run_dir / f"{task.name}.ipynb"
             try:
-                kernel.run(NOTEBOOKS_DIR / f"{task.notebook}.ipynb", executed, parameters)
+                kernel.run(NOTEBOOKS_DIR / f"{task.name}.ipynb", executed, parameters)
             except NotebookFailed as failed:
-                raise AssertionError(f"{task.notebook}: {failed.first_line} ({executed})") from None
+                raise AssertionError(f"{task.name}: {failed.first_line} ({executed})") from None
             after = committed_versions(lake_dir, lake.settings.bucket)
             written = {name for name, version in after.items() if before.get(name) != version}
             undeclared = written - set(task.writes)
-            assert not undeclared, f"{task.notebook} wrote {sorted(undeclared)}, not in graph.py"
-            assert written, f"{task.notebook} committed nothing on a site's first load"
+            assert not undeclared, f"{task.name} wrote {sorted(undeclared)}, not in graph.py"
+            assert written, f"{task.name} committed nothing on a site's first load"

@@ -277,7 +277,7 @@ def test_a_dump_flows_from_the_producer_to_gold(
         assert _site_count(lake, "bronze.posts_quarantine", site) == 0
         assert _site_count(lake, "bronze.rejected_rows", site) == 0
     executed = sorted(p.stem for p in runs_dir.glob(f"*/{site}/*.ipynb"))
-    assert executed == sorted(node.notebook for node in PIPELINE), run["dag_run_id"]
+    assert executed == sorted(node.name for node in PIPELINE), run["dag_run_id"]
     (report,) = runs_dir.glob(f"*/{site}/report.html")  # beside them, as local-run's
     if airflow_ui is not None:
         shot = ARTIFACTS / f"report-{site}.png"
@@ -345,8 +345,8 @@ def notebook_exit_values(site: str) -> tuple[dict[str, str], dict[str, dict]]:
     for number, task in enumerate(PIPELINE):
         own = task.writes[0]
         extra = {"site": site, "dump_id": "2026-06-30-fake", "version": number, "rows": 7 * number}
-        tables = {} if task.notebook == "silver_users" else {own: extra}
-        exit_values[task.notebook] = json.dumps({"site": site, "tables": tables})
+        tables = {} if task.name == "silver_users" else {own: extra}
+        exit_values[task.name] = json.dumps({"site": site, "tables": tables})
         events.update(tables)
     return exit_values, events
 
@@ -371,13 +371,13 @@ def test_target_databricks_submits_the_graph_with_the_run_values(
 
     job = fake.bodies("POST jobs/create")[-1]
     tasks = {task["task_key"]: task for task in job["tasks"]}
-    assert set(tasks) == {node.notebook for node in PIPELINE}
+    assert set(tasks) == {node.name for node in PIPELINE}
     # Serverless, with the bundle's serverless job's environment.
     assert job["environments"] == bundle_jobs()["serverless"]["environments"]
     for node in PIPELINE:
-        assert {d["task_key"] for d in tasks[node.notebook]["depends_on"]} == set(node.depends_on)
-        assert tasks[node.notebook]["environment_key"] == job["environments"][0]["environment_key"]
-        parameters = tasks[node.notebook]["notebook_task"]["base_parameters"]
+        assert {d["task_key"] for d in tasks[node.name]["depends_on"]} == set(node.depends_on)
+        assert tasks[node.name]["environment_key"] == job["environments"][0]["environment_key"]
+        parameters = tasks[node.name]["notebook_task"]["base_parameters"]
         assert (parameters["catalog"], parameters["raw_root"]) == (
             "stackexchange",
             "s3://landing/raw",

@@ -247,8 +247,8 @@ def test_the_three_bronze_loads_side_by_side_lose_nothing(lake, settings, tmp_pa
 
     def run_step(task) -> None:
         started = time.monotonic()
-        steps.STEPS[task.notebook](ctx)
-        spans[task.notebook] = (started, time.monotonic())
+        steps.STEPS[task.name](ctx)
+        spans[task.name] = (started, time.monotonic())
 
     run_graph(run_step, parallel=len(bronze), tasks=bronze)
     latest_start = max(start for start, _ in spans.values())

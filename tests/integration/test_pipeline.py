@@ -20,7 +20,7 @@ from lakehouse.graph import in_dependency_order
 from localenv.step_state import steps_with_work
 
 SITE = PIPED_SITE
-EVERY_STEP = [task.notebook for task in in_dependency_order()]
+EVERY_STEP = [task.name for task in in_dependency_order()]
 
 
 @pytest.fixture(scope="module")

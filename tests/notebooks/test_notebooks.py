@@ -96,7 +96,7 @@ def imitation_job(piped_site, lake, settings) -> tuple[Lake, dict[str, dict]]:
             exit_values[notebook] = json.loads(value)
     spans = re.findall(r"^(bronze_\w+) ran from ([\d.]+) s to ([\d.]+) s$", result.stderr, re.M)
     bronze = {name: (float(start), float(end)) for name, start, end in spans}
-    roots = {task.notebook for task in PIPELINE if not task.depends_on}
+    roots = {task.name for task in PIPELINE if not task.depends_on}
     assert set(bronze) >= roots
     # Side by side, as the job's graph allows: each started before any other ended.
     assert max(bronze[n][0] for n in roots) < min(bronze[n][1] for n in roots), bronze
@@ -115,13 +115,13 @@ def test_each_notebook_tells_the_job_the_tables_it_changed(imitation_job, piped_
     imitation, exit_values = imitation_job
     writers = Counter(name for task in PIPELINE for name in task.writes)
     shared = {name for name, count in writers.items() if count > 1}
-    assert set(exit_values) == {task.notebook for task in PIPELINE}
+    assert set(exit_values) == {task.name for task in PIPELINE}
     for task in PIPELINE:
-        result = exit_values[task.notebook]
+        result = exit_values[task.name]
         assert result["site"] == PIPED_SITE
         tables = result["tables"]
-        assert set(tables) <= set(task.writes), task.notebook
-        assert {task.writes[0], "bronze.step_runs"} <= set(tables), task.notebook
+        assert set(tables) <= set(task.writes), task.name
+        assert {task.writes[0], "bronze.step_runs"} <= set(tables), task.name
         for name, extra in tables.items():
             assert extra["dump_id"] == piped_site.dump_id
             if name in shared:  # Later steps commit to it too.

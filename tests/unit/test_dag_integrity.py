@@ -107,13 +107,13 @@ def test_the_producer_emits_every_raw_file(dagbag):
 @pytest.mark.parametrize("group", ["local", "databricks.workflow"])
 def test_each_target_renders_the_graph(medallion, group):
     for node in PIPELINE:
-        task = medallion.get_task(f"{group}.{node.notebook}")
+        task = medallion.get_task(f"{group}.{node.name}")
         upstream = {
             task_id.rsplit(".", 1)[-1]
             for task_id in task.upstream_task_ids
             if task_id.startswith(group) and not task_id.endswith(".launch")
         }
-        assert upstream == set(node.depends_on), node.notebook
+        assert upstream == set(node.depends_on), node.name
         assert task.execution_timeout is not None and task.execution_timeout > timedelta(0)
 
 
@@ -122,8 +122,8 @@ def test_a_notebook_task_resolves_an_alias_to_the_tables_it_changed(medallion, g
     from orchestration.table_events import tables_alias
 
     for node in PIPELINE:
-        task = medallion.get_task(f"{group}.{node.notebook}")
-        assert task.outlets == [tables_alias(node.notebook)]
+        task = medallion.get_task(f"{group}.{node.name}")
+        assert task.outlets == [tables_alias(node.name)]
         if group == "local":  # The local operator reads these tables' versions itself.
             assert task.writes == node.writes
 
@@ -189,11 +189,11 @@ def test_the_databricks_job_spec_is_the_graph_and_fits_the_sdk_types(medallion):
     spec = launch.create_workflow_json()
     assert lost_fields(spec, JobSettings.from_dict(spec).as_dict()) == []
     tasks = {task["task_key"]: task for task in spec["tasks"]}
-    assert set(tasks) == {node.notebook for node in PIPELINE}
+    assert set(tasks) == {node.name for node in PIPELINE}
     for node in PIPELINE:
-        task = tasks[node.notebook]
+        task = tasks[node.name]
         assert {d["task_key"] for d in task["depends_on"]} == set(node.depends_on)
-        assert task["notebook_task"]["notebook_path"].endswith(f"/{node.notebook}")
+        assert task["notebook_task"]["notebook_path"].endswith(f"/{node.name}")
         # The job's own defaults are plain values, never an unrendered template.
         assert "{{" not in json.dumps(task["notebook_task"]["base_parameters"])
         # Serverless by default: the job's environment, no task libraries.

@@ -61,11 +61,11 @@ def test_the_committed_jobs_are_rendered_from_the_graph():
 @pytest.mark.parametrize("job", COMPUTE_JOBS.values())
 def test_the_medallion_job_has_the_graphs_tasks_and_dependencies(job):
     tasks = {task["task_key"]: task for task in JOBS[job]["tasks"]}
-    assert set(tasks) == {node.notebook for node in PIPELINE}
+    assert set(tasks) == {node.name for node in PIPELINE}
     for node in PIPELINE:
-        depends_on = {d["task_key"] for d in tasks[node.notebook].get("depends_on", [])}
+        depends_on = {d["task_key"] for d in tasks[node.name].get("depends_on", [])}
         assert depends_on == set(node.depends_on)
-        notebook = BUNDLE_JOBS_FILE.parent / tasks[node.notebook]["notebook_task"]["notebook_path"]
+        notebook = BUNDLE_JOBS_FILE.parent / tasks[node.name]["notebook_task"]["notebook_path"]
         assert notebook.resolve().is_file()
 
 

@@ -12,9 +12,10 @@ from lakehouse import steps
 from lakehouse.graph import (
     PIPELINE,
     RUN_PARAMETERS,
-    NotebookTask,
+    Step,
     in_dependency_order,
     run_graph,
+    waiting_for_writers,
 )
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -30,18 +31,45 @@ SEED_NAMES = {
 
 
 def test_order_puts_every_dependency_first():
-    order = [task.notebook for task in in_dependency_order()]
-    assert sorted(order) == sorted(task.notebook for task in PIPELINE)
+    order = [task.name for task in in_dependency_order()]
+    assert sorted(order) == sorted(task.name for task in PIPELINE)
     for task in PIPELINE:
         for dependency in task.depends_on:
-            assert order.index(dependency) < order.index(task.notebook)
+            assert order.index(dependency) < order.index(task.name)
 
 
 def test_cycles_and_unknown_dependencies_are_refused():
     with pytest.raises(ValueError, match="cycle"):
-        in_dependency_order((NotebookTask("a", ("b",)), NotebookTask("b", ("a",))))
-    with pytest.raises(ValueError, match="unknown notebook 'c'"):
-        in_dependency_order((NotebookTask("a", ("c",)),))
+        in_dependency_order((Step("a", ("b",)), Step("b", ("a",))))
+    with pytest.raises(ValueError, match="unknown step 'c'"):
+        in_dependency_order((Step("a", ("c",)),))
+
+
+def test_each_step_waits_for_the_steps_that_write_what_it_reads():
+    """The seed's graph (bronze, then data quality, silver and gold), derived from what each
+    step reads rather than listed by hand."""
+    assert {step.name: set(step.depends_on) for step in PIPELINE} == {
+        "bronze_posts": set(),
+        "bronze_users": set(),
+        "bronze_tables": set(),
+        "bronze_posts_dataquality": {"bronze_posts", "bronze_users"},
+        "silver_posts": {"bronze_posts_dataquality"},
+        "silver_users": {"bronze_users"},
+        "gold_posts_users": {"silver_posts", "silver_users"},
+        "gold_most_popular_tags": {"silver_posts"},
+    }
+
+
+def test_a_step_may_read_only_a_table_one_step_writes():
+    writers = (
+        Step("a", writes=("bronze.x", "bronze.shared")),
+        Step("b", writes=("bronze.shared",)),
+    )
+    with pytest.raises(ValueError, match="step c reads bronze.shared, which a, b writes"):
+        waiting_for_writers((*writers, Step("c", reads=("bronze.shared",))))
+    with pytest.raises(ValueError, match="step c reads silver.y, which no step writes"):
+        waiting_for_writers((*writers, Step("c", reads=("silver.y",))))
+    assert waiting_for_writers((*writers, Step("c", reads=("bronze.x",))))[-1].depends_on == ("a",)
 
 
 class Recorder:
@@ -52,36 +80,36 @@ class Recorder:
         self.fail, self.lock = fail, threading.Lock()
         self.meet, self.barrier = set(meet), threading.Barrier(max(len(meet), 1), timeout=10)
 
-    def __call__(self, task: NotebookTask) -> None:
+    def __call__(self, task: Step) -> None:
         with self.lock:
-            self.events.append(("start", task.notebook))
-        if task.notebook in self.meet:  # Passes only if every one of `meet` runs at once.
+            self.events.append(("start", task.name))
+        if task.name in self.meet:  # Passes only if every one of `meet` runs at once.
             self.barrier.wait()
         time.sleep(0.01)
-        if task.notebook == self.fail:
-            raise RuntimeError(f"{task.notebook} failed")
+        if task.name == self.fail:
+            raise RuntimeError(f"{task.name} failed")
         with self.lock:
-            self.events.append(("end", task.notebook))
+            self.events.append(("end", task.name))
 
 
 def test_the_graph_runs_each_task_after_its_dependencies_and_roots_side_by_side():
-    roots = tuple(task.notebook for task in PIPELINE if not task.depends_on)
+    roots = tuple(task.name for task in PIPELINE if not task.depends_on)
     assert len(roots) > 1
     recorder = Recorder(meet=roots)
     run_graph(recorder, parallel=len(PIPELINE))
     position = {event: index for index, event in enumerate(recorder.events)}
     assert {name for kind, name in recorder.events if kind == "end"} == {
-        task.notebook for task in PIPELINE
+        task.name for task in PIPELINE
     }
     for task in PIPELINE:
         for dependency in task.depends_on:
-            assert position[("end", dependency)] < position[("start", task.notebook)]
+            assert position[("end", dependency)] < position[("start", task.name)]
 
 
 def test_one_at_a_time_the_graph_runs_in_dependency_order():
     recorder = Recorder()
     run_graph(recorder, parallel=1)
-    order = [task.notebook for task in in_dependency_order()]
+    order = [task.name for task in in_dependency_order()]
     assert recorder.events == [(kind, name) for name in order for kind in ("start", "end")]
 
 
@@ -98,20 +126,20 @@ def test_after_a_failure_no_task_starts_and_the_error_is_raised():
     with pytest.raises(RuntimeError, match="bronze_users failed"):
         run_graph(recorder, parallel=1)
     started = [name for kind, name in recorder.events if kind == "start"]
-    order = [task.notebook for task in in_dependency_order()]
+    order = [task.name for task in in_dependency_order()]
     assert started == order[: order.index("bronze_users") + 1]
 
 
 def test_every_graph_task_has_a_notebook_and_a_step():
-    names = {task.notebook for task in PIPELINE}
+    names = {task.name for task in PIPELINE}
     assert names >= SEED_NAMES
     assert names == set(steps.STEPS)
     assert names == {path.stem for path in NOTEBOOKS.glob("*.ipynb")} - {"explore"}
 
 
-@pytest.mark.parametrize("task", PIPELINE, ids=lambda task: task.notebook)
+@pytest.mark.parametrize("task", PIPELINE, ids=lambda task: task.name)
 def test_notebook_is_thin_parameterised_and_stripped(task):
-    notebook = json.loads((NOTEBOOKS / f"{task.notebook}.ipynb").read_text())
+    notebook = json.loads((NOTEBOOKS / f"{task.name}.ipynb").read_text())
     code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
     assert all(not cell.get("outputs") and cell.get("execution_count") is None for cell in code)
     parameters = [c for c in code if "parameters" in c["metadata"].get("tags", [])]
@@ -119,7 +147,7 @@ def test_notebook_is_thin_parameterised_and_stripped(task):
     for name in RUN_PARAMETERS:
         assert f"{name} = " in "".join(parameters[0]["source"])
     source = "\n".join("".join(cell["source"]) for cell in code)
-    assert f"steps.{task.notebook}(ctx)" in source
+    assert f"steps.{task.name}(ctx)" in source
     assert "sys.path" not in source and "%run" not in source
     assert len(code) <= 6
     # Last, so that on Databricks its exit value ends the notebook after the display.

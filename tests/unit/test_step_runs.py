@@ -15,7 +15,7 @@ def keys_of_a_full_run(dump_id: str, code: str = CODE) -> dict[str, str | None]:
     """What every step records after a run of the whole graph on `dump_id`."""
     recorded: dict[str, str | None] = {}
     for task in PIPELINE:  # PIPELINE lists every dependency before its dependants.
-        recorded[task.notebook] = inputs_key(task, dump_id, recorded, code)
+        recorded[task.name] = inputs_key(task, dump_id, recorded, code)
     return recorded
 
 
