@@ -2,6 +2,7 @@
 committed without outputs, importing the package only by its name."""
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -147,8 +148,13 @@ def test_notebook_is_thin_parameterised_and_stripped(task):
     for name in RUN_PARAMETERS:
         assert f"{name} = " in "".join(parameters[0]["source"])
     source = "\n".join("".join(cell["source"]) for cell in code)
-    assert f"steps.{task.name}(ctx)" in source
     assert "sys.path" not in source and "%run" not in source
     assert len(code) <= 6
+    # One shape: the parameters, the run opened, one call of the step, displays.
+    assert code[0] is parameters[0]
+    assert "".join(code[1]["source"]).endswith("ctx = open_run(site, dump_id, run_id)")
+    call = rf"(\w+) = steps\.{task.name}\(ctx\)(\n\1)?"  # the result, perhaps shown
+    assert re.fullmatch(call, "".join(code[2]["source"]))
+    assert f"steps.{task.name}(" not in "".join(map("".join, (c["source"] for c in code[3:])))
     # Last, so that on Databricks its exit value ends the notebook after the display.
     assert "".join(code[-1]["source"]).startswith("finish_run(ctx)")
