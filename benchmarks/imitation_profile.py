@@ -9,6 +9,7 @@ import cProfile
 import pstats
 import time
 
+from dump_generator import SAMPLE_SITE
 from lakehouse.settings import LakeSettings
 from localenv.databricks_imitation import IMITATION_CATALOG, run_job
 from localenv.paths import NOTEBOOKS_DIR
@@ -19,7 +20,7 @@ PACKAGES = ("/notebooks/lakehouse/", "/env/localenv/")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--raw-root", required=True)
-    parser.add_argument("--site", default="sample.stackexchange.com")
+    parser.add_argument("--site", default=SAMPLE_SITE)
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
     job_values = {

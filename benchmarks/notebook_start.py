@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+from dump_generator import SAMPLE_SITE
 from lakehouse.settings import LakeSettings
 from localenv.paths import NOTEBOOKS_DIR, RUNS_DIR
 from localenv.s3_server import local_server
@@ -37,7 +38,7 @@ def run_notebook(notebook: str, java_options: str) -> float:
         str(output),
         "-p",
         "site",
-        "sample.stackexchange.com",
+        SAMPLE_SITE,
     ]
     started = time.monotonic()
     subprocess.run(command, env=env, check=True, capture_output=True)

@@ -16,13 +16,14 @@ import time
 
 import papermill
 
+from dump_generator import SAMPLE_SITE
 from lakehouse.graph import in_dependency_order
 from lakehouse.settings import LakeSettings
 from localenv.paths import NOTEBOOKS_DIR, RUNS_DIR
 from localenv.s3_server import local_server
 from localenv.shared_kernel import SharedKernel
 
-PARAMETERS = {"site": "sample.stackexchange.com", "dump_id": "", "run_id": "bench"}
+PARAMETERS = {"site": SAMPLE_SITE, "dump_id": "", "run_id": "bench"}
 OUTPUT = RUNS_DIR / "bench-shared-kernel"
 
 

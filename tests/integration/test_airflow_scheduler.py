@@ -154,7 +154,7 @@ def airflow(tmp_path_factory, airflow_settings, s3, databricks, archive_mirror, 
         local.start(settings)
         api = AirflowApi(local.url, USERNAME, local.password())
         api.wait_for_dags([PRODUCER, MEDALLION])
-        # As the README says: the medallion waits unpaused; the producer's trigger form
+        # As docs/airflow.md says: the medallion waits unpaused; the producer's trigger form
         # unpauses it (test_a_dump_flows_from_the_producer_to_gold).
         assert api.get(f"/dags/{MEDALLION}")["is_paused"] is False
         assert api.get(f"/dags/{PRODUCER}")["is_paused"] is True
@@ -183,7 +183,7 @@ def airflow_ui(airflow):
 
 
 def _produce_from_the_form(api: AirflowApi, ui: AirflowUi | None, entry: str) -> str:
-    """What the README says to do: trigger the producer from its form, which unpauses
+    """What docs/airflow.md says to do: trigger the producer from its form, which unpauses
     it. Returns the run's id."""
     known = {run["dag_run_id"] for run in api.runs(PRODUCER)}
     if ui is None:

@@ -1,6 +1,6 @@
 """Every dump format change published since 2024, made by the generator and taken
 through the whole pipeline: Stack Exchange's own numbers (Tags.xml Count, AnswerCount,
-the rows of each file) hold, and each change is handled as the README says. (A dump in
+the rows of each file) hold, and each change is handled as docs/dumps.md says. (A dump in
 each published format on its own: `lake sample --format <release>`; the unit tests of
 xml_check cover each encoding.)"""
 

@@ -253,7 +253,7 @@ def test_every_dag_says_what_it_does(dagbag):
 
 
 def test_only_asset_events_start_the_medallion_so_it_waits_unpaused(dagbag):
-    """A first produce_data_assets run reaches gold with one click (README, "Start the
+    """A first produce_data_assets run reaches gold with one click (docs/airflow.md, "Start the
     local Airflow"); the producer, which has a schedule, waits to be unpaused."""
     assert dagbag.dags[MEDALLION].is_paused_upon_creation is False
     assert dagbag.dags[PRODUCER].is_paused_upon_creation is not False
