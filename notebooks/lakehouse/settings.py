@@ -239,15 +239,14 @@ class LakeSettings(BaseSettings):
         return self.raw_root or f"s3a://{self.bucket}/{RAW_PREFIX}"
 
     def environment(self) -> dict[str, str]:
-        """The `LAKE_*` variables that give a child process (a notebook kernel) this lake."""
-        return {
-            "LAKE_TARGET": self.target,
-            "LAKE_BUCKET": self.bucket,
-            "LAKE_S3_ENDPOINT": self.s3_endpoint,
-            "LAKE_AWS_ACCESS_KEY_ID": self.aws_access_key_id,
-            "LAKE_AWS_SECRET_ACCESS_KEY": self.aws_secret_access_key.get_secret_value(),
-            "LAKE_AWS_REGION": self.aws_region,
-            "LAKE_CATALOG": self.catalog,
-            "LAKE_RAW_ROOT": self.raw_root,
-            "LAKE_SPARK_REMOTE": self.spark_remote,
-        }
+        """The `LAKE_*` variables that give a child process (a notebook kernel) these
+        settings: every field, as this object holds it."""
+        variables = {}
+        for name, value in self:
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, datetime):
+                value = value.isoformat()
+            if value is not None:
+                variables[f"LAKE_{name.upper()}"] = str(value)
+        return variables

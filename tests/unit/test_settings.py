@@ -18,6 +18,24 @@ def test_environment_overrides(monkeypatch):
     assert LakeSettings().bucket == "my-lake"
 
 
+def test_a_child_process_environment_gives_back_every_setting(monkeypatch):
+    """What a notebook kernel inherits is derived from the fields, so none is left out."""
+    given = LakeSettings(
+        bucket="other-lake",
+        catalog="main",
+        aws_secret_access_key="not-the-emulators",
+        max_deleted_share=0.9,
+        dump_published="2025-09-30",
+        spark_remote="sc://spark.example:15002",
+        job_python="/opt/python3.12",
+    )
+    for name in LakeSettings.model_fields:
+        monkeypatch.delenv(f"LAKE_{name.upper()}", raising=False)
+    for variable, value in given.environment().items():
+        monkeypatch.setenv(variable, value)
+    assert LakeSettings() == given
+
+
 @pytest.mark.parametrize(
     ("field", "value", "named"),
     [
