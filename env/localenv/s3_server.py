@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from lakehouse.settings import EMULATOR_ACCESS_KEY, EMULATOR_SECRET_KEY
 from localenv.jars import S3PROXY_ARTIFACT, jar_path
 from localenv.java import require_supported_java
 from localenv.processes import ManagedProcess
@@ -28,10 +29,10 @@ _MAX_SINGLE_PART_OBJECT = 5 << 30
 class S3Server:
     data_dir: Path
     state_dir: Path
-    port: int = 4566
+    port: int
     host: str = "127.0.0.1"
-    access_key: str = "test"
-    secret_key: str = "test"
+    access_key: str = EMULATOR_ACCESS_KEY
+    secret_key: str = EMULATOR_SECRET_KEY
     # Refuses every write: the JupyterLab kernel reads the lake through such a server.
     read_only: bool = False
 

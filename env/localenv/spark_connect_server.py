@@ -28,7 +28,7 @@ SPARK_HOME = Path(pyspark.__file__).parent
 class SparkConnectServer:
     settings: LakeSettings
     state_dir: Path
-    port: int = 15002
+    port: int
     host: str = "127.0.0.1"
     # A cluster's master URL (spark://host:port) and its executors' settings; empty: the
     # server runs local[N], its executors in its own JVM.
