@@ -26,8 +26,8 @@ from ingest.raw_store import (
     dumps_of_site,
     ensure_bucket,
     raw_prefix,
-    read_manifest,
     s3_client,
+    stored_manifest,
     write_manifest,
 )
 from ingest.sources import DumpSource, FetchedArchive, Publication
@@ -109,7 +109,7 @@ def _already_ingested(
     for dump_id in dumps_of_site(s3, bucket, site):
         if not dump_id.endswith(f"-{digest}"):
             continue
-        manifest = read_manifest(s3, bucket, site, dump_id)
+        manifest = stored_manifest(s3, bucket, site, dump_id)
         if manifest is None:  # the dump was deleted since it was listed
             continue
         if stated is None or not _undated(manifest) or _published(manifest) == stated.date:

@@ -54,7 +54,7 @@ def raw_prefix(site: str, dump_id: str) -> str:
     return f"{RAW_PREFIX}/{dump_folder(site, dump_id)}"
 
 
-def read_manifest(s3, bucket: str, site: str, dump_id: str) -> dict | None:
+def stored_manifest(s3, bucket: str, site: str, dump_id: str) -> dict | None:
     try:
         body = s3.get_object(Bucket=bucket, Key=f"{raw_prefix(site, dump_id)}/{MANIFEST}")["Body"]
     except s3.exceptions.NoSuchKey:

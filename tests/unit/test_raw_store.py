@@ -8,8 +8,8 @@ from moto import mock_aws
 from ingest.raw_store import (
     dumps_of_site,
     ensure_bucket,
-    read_manifest,
     s3_client,
+    stored_manifest,
     upload_file,
     write_manifest,
 )
@@ -32,13 +32,13 @@ def test_ensure_bucket_is_idempotent(s3):
 
 
 def test_manifest_round_trip_and_absence(s3):
-    assert read_manifest(s3, "lake", "a.example.com", "2024-01-01-00000000") is None
+    assert stored_manifest(s3, "lake", "a.example.com", "2024-01-01-00000000") is None
     write_manifest(s3, "lake", "a.example.com", "2024-01-01-00000000", {"rows": {"Posts.xml": 3}})
     key = "raw/a.example.com/2024-01-01-00000000/manifest.json"
     assert json.loads(s3.get_object(Bucket="lake", Key=key)["Body"].read()) == {
         "rows": {"Posts.xml": 3}
     }
-    assert read_manifest(s3, "lake", "a.example.com", "2024-01-01-00000000") == {
+    assert stored_manifest(s3, "lake", "a.example.com", "2024-01-01-00000000") == {
         "rows": {"Posts.xml": 3}
     }
 
