@@ -6,6 +6,7 @@ skipped (no Asset event, so nothing runs downstream) unless, on target local, a 
 its site has not run on it yet.
 """
 
+import logging
 from datetime import timedelta
 
 from airflow.sdk import Param, Variable, dag, task
@@ -16,6 +17,7 @@ from orchestration.config import TARGET_VARIABLE, OrchestrationSettings, chosen_
 from orchestration.connections import AWS_CONN_ID, check_lake_reachable, lake_settings
 from orchestration.raw_events import skip_reason
 
+log = logging.getLogger(__name__)
 SETTINGS = OrchestrationSettings()
 
 
@@ -67,15 +69,18 @@ def produce_data_assets():
         if result.already_ingested:
             target = chosen_target(None, Variable.get(TARGET_VARIABLE, default=None))
             if reason := skip_reason(settings, result, target):
-                # Printed, so it is the task log's first line, not in a collapsed group.
-                print(reason)
+                # Logged, not printed: the task's output reaches its log late, and can land
+                # in the collapsed "Post Execute" group; a log line keeps its place, first.
+                log.info("%s", reason)
                 raise AirflowSkipException(reason)
-            print(
-                f"{result.site} dump {result.dump_id} is already in the lake, but not every "
-                "step has run on it: its Asset events start the medallion"
+            log.info(
+                "%s dump %s is already in the lake, but not every step has run on it: its "
+                "Asset events start the medallion",
+                result.site,
+                result.dump_id,
             )
         else:
-            print(f"{result.site} dump {result.dump_id} ingested at {result.raw_uri}")
+            log.info("%s dump %s ingested at %s", result.site, result.dump_id, result.raw_uri)
         for file_name, asset in RAW_ASSETS.items():
             outlet_events[asset].extra = {
                 "site": result.site,
@@ -85,7 +90,7 @@ def produce_data_assets():
                 "uri": f"{result.raw_uri}/{file_name}",
             }
         if result.missing:
-            print(f"the dump has no {', '.join(result.missing)}; their Asset events say so")
+            log.info("the dump has no %s; their Asset events say so", ", ".join(result.missing))
 
     ingest.expand(dump=dumps_to_ingest())
 
