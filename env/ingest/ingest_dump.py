@@ -17,7 +17,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import cast
 
 from ingest.archive_members import Member, stream_members, table_members
 from ingest.archive_org import file_hashes
@@ -78,15 +77,14 @@ def _fetched_digest(archives: list[FetchedArchive]) -> str:
 def _dated_by_rows(facts: list[XmlFileFacts]) -> Publication:
     """For a dump no item, listing or setting dates: the newest date of any of its rows
     (a copied file's mtime says nothing about the dump)."""
-    dated = [fact for fact in facts if fact.newest_time is not None]
+    dated = [(fact.newest_time, fact.file_name) for fact in facts if fact.newest_time is not None]
     if not dated:
         raise MissingRequiredFile(
             "no row of the dump has a date to date it by; state when it was published with "
             "LAKE_DUMP_PUBLISHED=YYYY-MM-DD (or `lake run --published`)"
         )
-    newest = max(dated, key=lambda fact: cast(datetime, fact.newest_time))
-    assert newest.newest_time is not None
-    return Publication(newest.newest_time, f"newest date of any row ({newest.file_name})")
+    newest, file_name = max(dated, key=lambda pair: pair[0])
+    return Publication(newest, f"newest date of any row ({file_name})")
 
 
 def _known_publication(archives: list[FetchedArchive]) -> Publication | None:

@@ -4,6 +4,7 @@ lints the pinned official chart with exactly the install script's values and fla
 Kubernetes version of the node image cluster.yaml pins, and the intent of the setup is
 asserted on what was rendered, not on the values file."""
 
+import functools
 import importlib
 import io
 import json
@@ -18,6 +19,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
+from lake_runs import in_terminal
 
 from conftest import REPO_ROOT, absent
 
@@ -75,6 +77,7 @@ GENERATED_KEYS = ("airflow-api-secret-key", "airflow-jwt-secret", "airflow-ferne
 HELM_VERSION = re.search(r"^HELM_VERSION := (\S+)$", (REPO_ROOT / "Makefile").read_text(), re.M)[1]
 
 
+@functools.cache
 def helm() -> str:
     found = os.environ.get("HELM") or shutil.which("helm")
     if not found:
@@ -91,11 +94,15 @@ def chart_package() -> Path:
     return CHART
 
 
-def install_script(command: str, chart: Path, **environment: str) -> subprocess.CompletedProcess:
+def script_environment(**environment: str) -> dict[str, str]:
     kept = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_SYNC", "DATABRICKS"))}
+    return {**kept, "HELM": helm(), **environment}
+
+
+def install_script(command: str, chart: Path, **environment: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["bash", str(KIND / "install_airflow.sh"), command, str(chart)],
-        env={**kept, "HELM": helm(), **environment},
+        env=script_environment(**environment),
         capture_output=True,
         text=True,
     )
@@ -205,10 +212,24 @@ def test_a_chart_of_another_version_than_the_install_is_refused_in_one_line(tmp_
         entry = tarfile.TarInfo("airflow/Chart.yaml")
         entry.size = len(chart_yaml)
         package.addfile(entry, io.BytesIO(chart_yaml))
-    result = install_script("template", other)
-    assert result.returncode == 1
-    assert result.stderr.count("\n") == 1
-    assert f"is chart 9.9.9; the install uses {CHART_VERSION}" in result.stderr
+    # In a terminal, as the developer meets it.
+    command = ["bash", str(KIND / "install_airflow.sh"), "template", str(other)]
+    code, shown = in_terminal(command, script_environment(), timeout=60)
+    assert code == 1
+    assert shown.count("\n") == 1
+    assert f"is chart 9.9.9; the install uses {CHART_VERSION}" in shown
+
+
+def test_a_cluster_without_a_pinned_node_image_is_refused_in_one_line(tmp_path):
+    for name in ("install_airflow.sh", "values-override.yaml", "s3.yaml"):
+        shutil.copy(KIND / name, tmp_path / name)
+    unpinned = (KIND / "cluster.yaml").read_text().replace(NODE["image"], "kindest/node:latest")
+    (tmp_path / "cluster.yaml").write_text(unpinned)
+    command = ["bash", str(tmp_path / "install_airflow.sh"), "template", str(chart_package())]
+    code, shown = in_terminal(command, script_environment(), timeout=60)
+    assert code == 1
+    assert shown.count("\n") == 1
+    assert "kind/cluster.yaml pins no node image" in shown
 
 
 def test_only_what_the_setup_uses_is_rendered(rendered):
