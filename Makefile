@@ -83,7 +83,7 @@ python: ## Check for Python 3.12
 
 .PHONY: java
 java: python ## Check for Java 17 or 21
-	@PYTHONPATH=env $(PYTHON) -m localenv.java
+	@PYTHONPATH=env $(PYTHON) -m worker.java
 
 $(VENV_STAMP): requirements.lock pyproject.toml | python
 	@echo "setup: installing the $$(grep -c '==' requirements.lock) Python packages of requirements.lock into $(VENV) (once; about 2 minutes with an empty download cache)"

@@ -18,11 +18,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from private_cluster import private_cluster  # noqa: E402
 
 from airflow_api import AirflowApi  # noqa: E402
-from ingest.raw_store import ensure_bucket, s3_client  # noqa: E402
 from lakehouse.settings import LakeSettings, environment_set  # noqa: E402
-from localenv.airflow_local import USERNAME, LocalAirflow  # noqa: E402
-from localenv.ports import free_port  # noqa: E402
-from localenv.spark_connect_server import SparkConnectServer  # noqa: E402
+from laptop.airflow_local import USERNAME, LocalAirflow  # noqa: E402
+from laptop.ports import free_port  # noqa: E402
+from laptop.spark_connect_server import SparkConnectServer  # noqa: E402
+from worker.ingest.raw_store import ensure_bucket, s3_client  # noqa: E402
 
 PRODUCER, MEDALLION = "produce_data_assets", "stackexchange_medallion"
 

@@ -18,7 +18,7 @@ from run_benchmarks import SITE, generated_posts, private_s3_server, upload_raw,
 
 from lakehouse.bronze.xml_to_bronze import load_dump_files
 from lakehouse.lake import Lake
-from localenv.spark_session import build_local_session
+from worker.spark_session import build_local_session
 
 # The JDK's tools, beside the `java` the local Spark runs on.
 JDK_BIN = Path(shutil.which("java") or "java").resolve().parent

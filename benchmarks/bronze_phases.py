@@ -28,7 +28,7 @@ from lakehouse.bronze.census import take_census
 from lakehouse.bronze.xml_to_bronze import load_dump_files, parse_dump_file, read_manifest
 from lakehouse.lake import Lake
 from lakehouse.schemas import table_for_file
-from localenv.spark_session import build_local_session
+from worker.spark_session import build_local_session
 
 POSTS = table_for_file("Posts.xml")
 

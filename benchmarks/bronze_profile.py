@@ -15,7 +15,7 @@ from run_benchmarks import SITE, generated_posts, machine, private_s3_server, up
 
 from lakehouse.bronze.xml_to_bronze import load_dump_files
 from lakehouse.lake import Lake
-from localenv.spark_session import build_local_session
+from worker.spark_session import build_local_session
 
 PACKAGE = "/notebooks/lakehouse/"
 

@@ -8,8 +8,8 @@ import time
 
 from lakehouse.lake import Lake
 from lakehouse.settings import LakeSettings
-from localenv.local_cluster import local_cluster
-from localenv.spark_session import build_local_session
+from laptop.local_cluster import local_cluster
+from worker.spark_session import build_local_session
 
 TABLES = ("bronze.step_runs", "bronze.dump_loads", "bronze.posts")
 

@@ -11,10 +11,10 @@ import time
 
 from dump_generator import SAMPLE_SITE
 from lakehouse.settings import LakeSettings
-from localenv.databricks_imitation import IMITATION_CATALOG, run_job
-from localenv.paths import NOTEBOOKS_DIR
+from laptop.databricks_imitation import IMITATION_CATALOG, run_job
+from worker.paths import NOTEBOOKS_DIR
 
-PACKAGES = ("/notebooks/lakehouse/", "/env/localenv/")
+PACKAGES = ("/notebooks/lakehouse/", "/env/laptop/", "/env/worker/")
 
 
 def main() -> None:

@@ -48,13 +48,13 @@ def packed_dump(posts: Path) -> Path:
 
 def child(setup: str, archive: Path, scratch: Path) -> None:
     """One ingest, in this process (settings from the environment)."""
-    from ingest.raw_store import ensure_bucket, s3_client
     from lakehouse.settings import LakeSettings
+    from worker.ingest.raw_store import ensure_bucket, s3_client
 
     settings = LakeSettings()
     if setup != "baseline":
-        from ingest.ingest_dump import ingest_dump
-        from ingest.sources import LocalArchive
+        from worker.ingest.ingest_dump import ingest_dump
+        from worker.ingest.sources import LocalArchive
 
         chosen = settings.model_copy(update={"archive_decoder": setup})
         ingest_dump(LocalArchive(archive), chosen, scratch)

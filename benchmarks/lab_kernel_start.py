@@ -22,8 +22,8 @@ from jupyter_client.manager import start_new_kernel  # noqa: E402
 from private_cluster import private_cluster  # noqa: E402
 
 from lakehouse.settings import environment_set  # noqa: E402
-from localenv.lab import KERNEL_NAME, install_kernel  # noqa: E402
-from localenv.spark_connect_server import SparkConnectServer  # noqa: E402
+from laptop.lab import KERNEL_NAME, install_kernel  # noqa: E402
+from laptop.spark_connect_server import SparkConnectServer  # noqa: E402
 
 QUERY = "SELECT 1 AS one"
 KERNELS = {
@@ -37,7 +37,7 @@ KERNELS = {
     "plain kernel, in-process Delta Spark": (
         "python3",
         "os.environ.pop('LAKE_SPARK_REMOTE')\n"
-        "from localenv.spark_session import build_local_session\n"
+        "from worker.spark_session import build_local_session\n"
         f"build_local_session().sql({QUERY!r}).collect()",
     ),
 }

@@ -17,7 +17,7 @@ from run_benchmarks import machine, print_speed_table
 from lakehouse.bronze import xml_rows
 from lakehouse.bronze.plain_rows import leave_every_row
 from lakehouse.schemas import table_for_file
-from localenv.paths import REPO_ROOT
+from worker.paths import REPO_ROOT
 
 POSTS = table_for_file("Posts.xml")
 BATCH_LINES = 10_000  # spark.sql.execution.arrow.maxRecordsPerBatch

@@ -15,8 +15,8 @@ import time
 
 from dump_generator import SAMPLE_SITE
 from lakehouse.settings import LakeSettings
-from localenv.paths import NOTEBOOKS_DIR, RUNS_DIR
-from localenv.s3_server import local_server
+from worker.paths import NOTEBOOKS_DIR, RUNS_DIR
+from worker.s3_server import local_server
 
 QUICK_START = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 NOTEBOOKS = ("silver_users", "bronze_posts")

@@ -4,8 +4,8 @@ never the user's lake."""
 from pathlib import Path
 
 from lakehouse.settings import LakeSettings
-from localenv.ports import free_port
-from localenv.s3_server import S3Server, server_for
+from laptop.ports import free_port
+from worker.s3_server import S3Server, server_for
 
 
 def private_cluster(work: Path, bucket: str, **settings) -> tuple[LakeSettings, S3Server, int]:

@@ -17,12 +17,12 @@ from run_benchmarks import BENCH_DATA, machine, private_s3_server, warm_up
 
 from dump_generator.revision import RevisionSpec, write_dump_revision
 from dump_generator.sample import SampleSpec, write_sample_dump
-from ingest.raw_store import ensure_bucket, s3_client, upload_file, write_manifest
-from ingest.xml_check import inspect_xml
 from lakehouse import steps
 from lakehouse.lake import Lake
 from lakehouse.schemas import DUMP_TABLES
-from localenv.spark_session import build_local_session
+from worker.ingest.raw_store import ensure_bucket, s3_client, upload_file, write_manifest
+from worker.ingest.xml_check import inspect_xml
+from worker.spark_session import build_local_session
 
 SITE = "refresh.example.com"
 

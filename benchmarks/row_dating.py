@@ -17,8 +17,8 @@ from pathlib import Path
 from run_benchmarks import BENCH_DATA, machine, print_speed_table
 
 from dump_generator.sample import STACK_OVERFLOW, SampleSpec, write_sample_dump
-from ingest.xml_check import XmlStreamCheck
 from lakehouse.schemas import DUMP_TABLES
+from worker.ingest.xml_check import XmlStreamCheck
 
 CHUNK = 1 << 20
 

@@ -24,14 +24,14 @@ from pathlib import Path
 import psutil
 
 from dump_generator.sample import SampleSpec, write_sample_dump
-from ingest.ingest_dump import manifest_file_facts
-from ingest.raw_store import ensure_bucket, s3_client, upload_file, write_manifest
-from ingest.xml_check import inspect_xml
 from lakehouse.schemas import table_for_file
 from lakehouse.settings import LakeSettings
-from localenv.paths import REPO_ROOT, RUNS_DIR
-from localenv.ports import free_port
-from localenv.s3_server import server_for
+from laptop.ports import free_port
+from worker.ingest.ingest_dump import manifest_file_facts
+from worker.ingest.raw_store import ensure_bucket, s3_client, upload_file, write_manifest
+from worker.ingest.xml_check import inspect_xml
+from worker.paths import REPO_ROOT, RUNS_DIR
+from worker.s3_server import server_for
 
 BENCH_DATA = REPO_ROOT / "data" / "bench"
 SITE = "bench.example.com"
@@ -88,7 +88,7 @@ def alternating_bronze_loads(
     S3Proxy and one in-process driver, a new site each round: each round's seconds."""
     from lakehouse.bronze import xml_to_bronze
     from lakehouse.lake import Lake
-    from localenv.spark_session import build_local_session
+    from worker.spark_session import build_local_session
 
     dump_id = "2025-01-01-alternate"
     with private_s3_server() as settings:
@@ -139,7 +139,7 @@ def stage_timings(settings: LakeSettings) -> dict:
     }
     started = time.monotonic()
     subprocess.run(
-        [sys.executable, "-m", "localenv.cli", "run"],
+        [sys.executable, "-m", "laptop.cli", "run"],
         env=environment,
         check=True,
         stdout=subprocess.DEVNULL,
@@ -241,7 +241,7 @@ def xml_to_bronze(settings, spark, posts: Path, dump_id: str) -> dict:
 def one_size(megabytes: int) -> dict:
     """XML -> bronze for one size, in this process: a fresh driver JVM per size, so its
     peak memory can be compared across sizes."""
-    from localenv.spark_session import build_local_session
+    from worker.spark_session import build_local_session
 
     with private_s3_server() as settings:
         spark = build_local_session(settings, app_name="benchmark")

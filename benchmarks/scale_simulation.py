@@ -41,13 +41,13 @@ from pyspark.sql import SparkSession
 from run_benchmarks import BENCH_DATA, machine
 
 from dump_generator.sample import STACK_OVERFLOW, SampleSpec, write_sample_dump
-from ingest.ingest_dump import ingest_dump
-from ingest.sources import LocalArchive
 from lakehouse import steps
 from lakehouse.graph import in_dependency_order
 from lakehouse.lake import Lake
 from lakehouse.schemas import DUMP_TABLES
-from localenv.spark_connect_server import SparkConnectServer
+from laptop.spark_connect_server import SparkConnectServer
+from worker.ingest.ingest_dump import ingest_dump
+from worker.ingest.sources import LocalArchive
 
 SITE = "stackoverflow.example.com"
 PROCESSES = ("client", "S3 server", "Spark server", "Python workers")

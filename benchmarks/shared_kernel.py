@@ -1,6 +1,6 @@
 """Benchmark: the medallion notebooks of one run, each in its own kernel (papermill, a
 Spark start per notebook: the runner before) against all in one shared kernel (the
-runner now, localenv.shared_kernel), alternating rounds so machine noise hits both.
+runner now, laptop.shared_kernel), alternating rounds so machine noise hits both.
 
 Needs the sample in the local lake (`make local-run` once); re-runs of the same dump
 write nothing, so every round does the same work. Run:
@@ -19,9 +19,9 @@ import papermill
 from dump_generator import SAMPLE_SITE
 from lakehouse.graph import in_dependency_order
 from lakehouse.settings import LakeSettings
-from localenv.paths import NOTEBOOKS_DIR, RUNS_DIR
-from localenv.s3_server import local_server
-from localenv.shared_kernel import SharedKernel
+from laptop.shared_kernel import SharedKernel
+from worker.paths import NOTEBOOKS_DIR, RUNS_DIR
+from worker.s3_server import local_server
 
 PARAMETERS = {"site": SAMPLE_SITE, "dump_id": "", "run_id": "bench"}
 OUTPUT = RUNS_DIR / "bench-shared-kernel"

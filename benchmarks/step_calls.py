@@ -21,12 +21,12 @@ from pipeline_helpers import ingest_sample  # noqa: E402
 from private_cluster import private_cluster  # noqa: E402
 from pyspark.sql.connect.client import core  # noqa: E402
 
-from ingest.raw_store import ensure_bucket, s3_client  # noqa: E402
 from lakehouse import steps  # noqa: E402
 from lakehouse.graph import in_dependency_order  # noqa: E402
 from lakehouse.lake import Lake  # noqa: E402
-from localenv.spark_connect_server import SparkConnectServer  # noqa: E402
-from localenv.spark_session import build_local_session  # noqa: E402
+from laptop.spark_connect_server import SparkConnectServer  # noqa: E402
+from worker.ingest.raw_store import ensure_bucket, s3_client  # noqa: E402
+from worker.spark_session import build_local_session  # noqa: E402
 
 # The client's calls that reach the server: plans run, commands run, plans analysed.
 ROUND_TRIPS = ("_execute_and_fetch", "_analyze")

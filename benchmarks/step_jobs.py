@@ -33,14 +33,14 @@ from real_dump_helpers import EARLIER, pack_listed  # noqa: E402
 
 from dump_generator.revision import RevisionSpec, write_dump_revision  # noqa: E402
 from dump_generator.sample import SampleSpec, write_sample_dump  # noqa: E402
-from ingest.ingest_dump import ingest_dump  # noqa: E402
-from ingest.raw_store import ensure_bucket, s3_client  # noqa: E402
-from ingest.sources import LocalArchive  # noqa: E402
 from lakehouse import steps  # noqa: E402
 from lakehouse.graph import in_dependency_order  # noqa: E402
 from lakehouse.lake import Lake  # noqa: E402
-from localenv.spark_connect_server import SparkConnectServer  # noqa: E402
-from localenv.spark_session import build_local_session  # noqa: E402
+from laptop.spark_connect_server import SparkConnectServer  # noqa: E402
+from worker.ingest.ingest_dump import ingest_dump  # noqa: E402
+from worker.ingest.raw_store import ensure_bucket, s3_client  # noqa: E402
+from worker.ingest.sources import LocalArchive  # noqa: E402
+from worker.spark_session import build_local_session  # noqa: E402
 
 
 @dataclass(frozen=True)

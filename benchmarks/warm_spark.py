@@ -21,7 +21,7 @@ import time
 from shared_kernel import OUTPUT, one_shared_kernel  # this folder's runner benchmark
 
 from lakehouse.settings import LakeSettings
-from localenv.local_cluster import REMOTE_VARIABLE, local_cluster
+from laptop.local_cluster import REMOTE_VARIABLE, local_cluster
 
 QUERY = "SELECT tag, question_count FROM gold.most_popular_tags ORDER BY 2 DESC LIMIT 3"
 OWN_SPARK_QUERY = (
@@ -37,7 +37,7 @@ def notebooks(remote: str) -> float:
 
 def query(remote: str) -> float:
     command = (
-        [sys.executable, "-m", "localenv.cli", "sql", QUERY]
+        [sys.executable, "-m", "laptop.cli", "sql", QUERY]
         if remote
         else [sys.executable, "-c", OWN_SPARK_QUERY, QUERY]
     )

@@ -14,9 +14,9 @@ from pathlib import Path
 from private_cluster import private_cluster
 from pyspark.sql import functions as F
 
-from ingest.raw_store import ensure_bucket, s3_client
-from localenv.spark_connect_server import SparkConnectServer
-from localenv.spark_session import build_local_session
+from laptop.spark_connect_server import SparkConnectServer
+from worker.ingest.raw_store import ensure_bucket, s3_client
+from worker.spark_session import build_local_session
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from run_benchmarks import generated_posts, private_s3_server, upload_raw, warm_up
 
 from lakehouse.schemas import table_for_file
-from localenv.spark_session import build_local_session
+from worker.spark_session import build_local_session
 
 SITE = "bench.example.com"
 CORRUPT = "_corrupt_record"
@@ -65,7 +65,7 @@ def spark_reader(spark, uri: str, multi_line: bool | None):
 def probe(spark, settings) -> None:
     """What Spark's reader makes of the rows our parser rejects."""
 
-    from ingest.raw_store import s3_client
+    from worker.ingest.raw_store import s3_client
 
     key = "probe/Posts.xml"
     s3_client(settings).put_object(Bucket=settings.bucket, Key=key, Body=PROBE.encode())

@@ -55,8 +55,8 @@ def produce_data_assets():
         execution_timeout=timedelta(minutes=SETTINGS.ingest_timeout_minutes),
     )
     def ingest(dump: str, outlet_events=None) -> None:
-        from ingest.ingest_dump import ingest_dump
-        from ingest.sources import source_for_entry
+        from worker.ingest.ingest_dump import ingest_dump
+        from worker.ingest.sources import source_for_entry
 
         settings = lake_settings(AWS_CONN_ID)
         source = source_for_entry(

@@ -148,9 +148,9 @@ def stackexchange_medallion():
     @task
     def report(run: dict) -> None:
         """The site's report.html beside its executed notebooks, as `make local-run`'s."""
-        from localenv.report import write_site_report
         from orchestration.connections import AWS_CONN_ID, lake_settings
         from orchestration.runs import site_run_dir
+        from worker.report import write_site_report
 
         out = site_run_dir(SETTINGS.runs_dir, run) / "report.html"
         write_site_report(lake_settings(AWS_CONN_ID), run["site"], run["run_id"], out)

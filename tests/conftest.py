@@ -14,10 +14,10 @@ from urllib.parse import urlparse
 import pytest
 
 from lakehouse.settings import LakeSettings, environment_set
-from localenv.local_cluster import REMOTE_VARIABLE
-from localenv.paths import DATABRICKS_PYTHON
-from localenv.ports import free_port
-from localenv.s3_server import server_for
+from laptop.local_cluster import REMOTE_VARIABLE
+from laptop.ports import free_port
+from worker.paths import DATABRICKS_PYTHON
+from worker.s3_server import server_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Screenshots the browser tests leave to look at (not committed).
@@ -221,7 +221,7 @@ def local_cluster(settings, lake_dir, tmp_path_factory):
     """A private S3Proxy and a Spark Connect server in front of it, started together so
     that no runner a test starts can fall back to the user's own. Their addresses are
     exported: kernels, tasks and runs started by tests inherit them."""
-    from localenv.spark_connect_server import SparkConnectServer
+    from laptop.spark_connect_server import SparkConnectServer
 
     s3_server = server_for(settings, lake_dir, tmp_path_factory.mktemp("s3-state"))
     # Long-lived and doing all the work: C2's JIT, not the quick-start flags; but the
@@ -249,7 +249,7 @@ def local_cluster(settings, lake_dir, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def s3(settings, s3_server):
-    from ingest.raw_store import ensure_bucket, s3_client
+    from worker.ingest.raw_store import ensure_bucket, s3_client
 
     client = s3_client(settings)
     ensure_bucket(client, settings.bucket)
@@ -258,7 +258,7 @@ def s3(settings, s3_server):
 
 @pytest.fixture(scope="session")
 def spark(settings, spark_server):
-    from localenv.spark_session import build_local_session
+    from worker.spark_session import build_local_session
 
     session = build_local_session(settings)
     yield session

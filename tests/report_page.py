@@ -13,7 +13,7 @@ def write_report(site: str, out: Path, bucket: str | None = None) -> Path:
     """`lake report --site <site> --out <out>`, as a user runs it. In a subprocess:
     delta-rs, which reads the tables, may abort at interpreter exit."""
     env = {**os.environ, **({"LAKE_BUCKET": bucket} if bucket else {})}
-    command = [sys.executable, "-m", "localenv.cli", "report", "--site", site, "--out", str(out)]
+    command = [sys.executable, "-m", "laptop.cli", "report", "--site", site, "--out", str(out)]
     written = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert written.returncode == 0, written.stderr[-3000:]
     return out

@@ -3,7 +3,7 @@
 import json
 from datetime import UTC, datetime
 
-from ingest.site_lock import LOCKS_PREFIX
+from worker.ingest.site_lock import LOCKS_PREFIX
 
 
 def take_over(s3, bucket: str, site: str, run_id: str) -> str:

@@ -15,9 +15,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lakehouse.graph import PIPELINE
 from lakehouse.settings import TARGETS, LakeSettings, default_target
-from localenv.bundle_job import bundle_target
-from localenv.databricks_compute import Compute
-from localenv.paths import BUNDLE_FILE, NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
+from worker.bundle_job import bundle_target
+from worker.databricks_compute import Compute
+from worker.paths import BUNDLE_FILE, NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
 
 # The Airflow Variable that, when set, is the target of every run whose param is empty
 # (from the environment: AIRFLOW_VAR_LAKEHOUSE_TARGET).

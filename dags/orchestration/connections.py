@@ -51,7 +51,7 @@ def check_lake_reachable(settings: LakeSettings, conn_id: str = AWS_CONN_ID) -> 
     """Fail early, naming the connection, when its S3 endpoint does not answer."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from ingest.raw_store import s3_client
+    from worker.ingest.raw_store import s3_client
 
     try:
         s3_client(settings).list_buckets()

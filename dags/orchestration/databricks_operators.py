@@ -16,7 +16,9 @@ from airflow.providers.databricks.operators.databricks import (
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from lakehouse.graph import PIPELINE
-from localenv.databricks_compute import (
+from orchestration.config import OrchestrationSettings
+from orchestration.table_events import emit_table_events, tables_alias
+from worker.databricks_compute import (
     ENVIRONMENT_KEY,
     JOB_CLUSTER_KEY,
     job_cluster,
@@ -24,10 +26,8 @@ from localenv.databricks_compute import (
     serverless_environment,
     task_libraries,
 )
-from localenv.error_lines import message_line
-from localenv.paths import JOB_LIBRARIES_FILE
-from orchestration.config import OrchestrationSettings
-from orchestration.table_events import emit_table_events, tables_alias
+from worker.error_lines import message_line
+from worker.paths import JOB_LIBRARIES_FILE
 
 WRITES = {task.name: task.writes for task in PIPELINE}
 DEPLOYED_JOB_ALIAS = "databricks_job"

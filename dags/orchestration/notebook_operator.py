@@ -5,10 +5,10 @@ from pathlib import Path
 from airflow.providers.papermill.operators.papermill import PapermillOperator
 
 from lakehouse.settings import environment_set
-from localenv.kernel_specs import PIPELINE_KERNEL, with_pipeline_kernel
 from orchestration.connections import AWS_CONN_ID, lake_settings
 from orchestration.runs import site_run_dir
 from orchestration.table_events import emit_table_events, local_table_extras, tables_alias
+from worker.kernel_specs import PIPELINE_KERNEL, with_pipeline_kernel
 
 
 class LakeNotebookOperator(PapermillOperator):
@@ -41,7 +41,7 @@ class LakeNotebookOperator(PapermillOperator):
         self.runs_dir = runs_dir
 
     def execute(self, context):
-        from localenv.lake_summary import table_versions
+        from worker.lake_summary import table_versions
 
         run = self.parameters
         output = site_run_dir(self.runs_dir, run) / f"{self.notebook}.ipynb"

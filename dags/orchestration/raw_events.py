@@ -31,8 +31,8 @@ def skip_reason(settings, result, target: str) -> str | None:
     raw = (result.site, result.dump_id, result.raw_uri)
     if target != "local":
         return already_ingested_reason(*raw, target, [], None)
-    from localenv.lake_summary import held_dump
-    from localenv.step_state import steps_with_work
+    from worker.lake_summary import held_dump
+    from worker.step_state import steps_with_work
 
     steps_left = steps_with_work(settings, result.site, result.dump_id)
     return already_ingested_reason(*raw, target, steps_left, held_dump(settings, result.site))

@@ -1,4 +1,4 @@
-"""The medallion DAG holds each of its sites' locks (ingest.site_lock) from
+"""The medallion DAG holds each of its sites' locks (worker.ingest.site_lock) from
 before its first notebook until after its last, failed or not, so that a terminal
 `make local-run` of the same site waits for it, and it for the terminal run. Plain
 functions, tested without Airflow."""
@@ -6,9 +6,9 @@ functions, tested without Airflow."""
 import logging
 from datetime import timedelta
 
-from ingest.raw_store import s3_client
-from ingest.site_lock import lock_holder, release_held_by, site_lock
 from lakehouse.settings import LakeSettings
+from worker.ingest.raw_store import s3_client
+from worker.ingest.site_lock import lock_holder, release_held_by, site_lock
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ def tables_alias(task: str) -> AssetAlias:
 def local_table_extras(settings, site: str, before: dict, after: dict) -> dict[str, dict]:
     """The extras of the tables that changed between the versions `before` and `after`,
     read with delta-rs."""
-    from localenv.lake_summary import held_dump, site_row_count
+    from worker.lake_summary import held_dump, site_row_count
 
     dump_id = held_dump(settings, site)
     return table_extras(

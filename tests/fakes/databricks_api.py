@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlparse
 from databricks.sdk.service import jobs
 from packaging.requirements import Requirement
 
-from localenv.databricks_compute import normalized_name
+from worker.databricks_compute import normalized_name
 
 JOBS_CREATE_DOC = "https://docs.databricks.com/api/workspace/jobs/create"
 # The legacy run-now slots that job parameters supersede.

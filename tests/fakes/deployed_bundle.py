@@ -3,9 +3,9 @@ fake Jobs API: variables resolved, notebook paths in the workspace's files."""
 
 import json
 
-from localenv.bundle_job import COMPUTE_JOBS, jobs_resource
-from localenv.databricks_compute import pinned_versions
-from localenv.paths import JOB_LIBRARIES_FILE
+from worker.bundle_job import COMPUTE_JOBS, jobs_resource
+from worker.databricks_compute import pinned_versions
+from worker.paths import JOB_LIBRARIES_FILE
 
 NOTEBOOK_DIR = (
     "/Workspace/Users/ci@example.com/.bundle/stackexchange_workbench/prod/files/notebooks"

@@ -10,7 +10,7 @@ import termios
 import threading
 from pathlib import Path
 
-from localenv.local_run import PAUSE_HOOK
+from laptop.local_run import PAUSE_HOOK
 
 
 class Run:
@@ -29,7 +29,7 @@ class Run:
         }
         if pause:
             env[PAUSE_HOOK] = pause
-        command = [sys.executable, "-m", "localenv.cli", "run", "--dump", str(archive)]
+        command = [sys.executable, "-m", "laptop.cli", "run", "--dump", str(archive)]
         if terminal:
             self._start_in_terminal(command, env)
             return

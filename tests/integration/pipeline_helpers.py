@@ -4,13 +4,13 @@ import json
 from pathlib import Path
 
 from dump_generator.sample import SampleSpec
-from ingest.ingest_dump import ingest_dump
-from ingest.row_ids import DuplicateIds
-from ingest.sources import GeneratedSample
 from lakehouse import steps
 from lakehouse.graph import RUN_PARAMETERS, TABLES, in_dependency_order
 from lakehouse.raw_layout import DUPLICATED_IDS
-from localenv.lake_summary import site_row_count, table_versions
+from worker.ingest.ingest_dump import ingest_dump
+from worker.ingest.row_ids import DuplicateIds
+from worker.ingest.sources import GeneratedSample
+from worker.lake_summary import site_row_count, table_versions
 
 # The site the `piped_site` fixture (tests/conftest.py) takes through the pipeline.
 PIPED_SITE = "pipeline.example.com"
@@ -83,10 +83,10 @@ def run_notebooks_checking_writes(lake, lake_dir: Path, site: str, dump_id: str,
     """The pipeline as `make local-run` runs it: every notebook in graph order, with the
     run's parameters, in one kernel. Each must commit, and only to the tables the graph
     says it writes (lakehouse/graph.py), the one list Airflow's Assets come from."""
-    from localenv.error_lines import NotebookFailed
-    from localenv.local_run import new_run_id
-    from localenv.paths import NOTEBOOKS_DIR
-    from localenv.shared_kernel import SharedKernel
+    from laptop.local_run import new_run_id
+    from laptop.shared_kernel import SharedKernel
+    from worker.error_lines import NotebookFailed
+    from worker.paths import NOTEBOOKS_DIR
 
     parameters = dict(zip(RUN_PARAMETERS, (site, dump_id, new_run_id()), strict=True))
     run_dir.mkdir(parents=True, exist_ok=True)

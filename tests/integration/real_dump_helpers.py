@@ -21,12 +21,12 @@ from pyspark.sql import functions as F
 
 from archives import files_xml
 from conftest import absent
-from ingest.ingest_dump import ingest_dump
-from ingest.sources import LocalArchive
 from lakehouse.graph import TABLES
 from lakehouse.lake import Lake
 from lakehouse.schemas import DUMP_TABLES
 from lakehouse.tables import DQ_RESULTS, DUMP_LOADS, ROW_LINEAGE, STEP_RUNS
+from worker.ingest.ingest_dump import ingest_dump
+from worker.ingest.sources import LocalArchive
 
 # Tables that keep one entry per dump or per check run, by design, not a current state.
 HISTORY_TABLES = {DUMP_LOADS, ROW_LINEAGE, STEP_RUNS, DQ_RESULTS}
@@ -112,7 +112,7 @@ def differences(refreshed: Lake, fresh: Lake, site: str) -> dict[str, tuple[int,
 
 def lake_in_bucket(spark, settings, bucket: str) -> Lake:
     """A lake of its own, so that no other test's load of the same site interferes."""
-    from ingest.raw_store import ensure_bucket, s3_client
+    from worker.ingest.raw_store import ensure_bucket, s3_client
 
     own = settings.model_copy(update={"bucket": bucket})
     ensure_bucket(s3_client(own), own.bucket)
@@ -212,7 +212,7 @@ def load_real_dump(shared_dumps: Path, lake, settings, work: Path) -> RealDump:
     """The Bicycles meta dump (2023-09, CRLF line ends) loaded alone into `lake`."""
     from pipeline_helpers import run_pipeline
 
-    from ingest.ingest_dump import ingest_dump
+    from worker.ingest.ingest_dump import ingest_dump
 
     site = "bicycles.meta.stackexchange.com"
     archive = shared_dumps / f"{site}.7z"

@@ -35,13 +35,13 @@ from conftest import ARTIFACTS, IN_CI, NO_SHARED_DUMPS, absent
 from dump_generator.cut import CutSpec, cut_leaving, write_earlier_dump
 from fakes.databricks_api import FakeDatabricks, serve
 from fakes.deployed_bundle import JOB_IMPORTS, NOTEBOOK_DIR, bundle_jobs, notebook_paths
-from ingest.sources import LocalArchive
 from lakehouse.graph import PIPELINE, TABLES
 from lakehouse.lake import Lake
 from lakehouse.table_locations import table_path
-from localenv.airflow_local import USERNAME, LocalAirflow, aws_connection_json
-from localenv.ports import free_port
+from laptop.airflow_local import USERNAME, LocalAirflow, aws_connection_json
+from laptop.ports import free_port
 from report_page import check_charts_read_at_a_glance
+from worker.ingest.sources import LocalArchive
 
 PRODUCER = "produce_data_assets"
 MEDALLION = "stackexchange_medallion"

@@ -11,7 +11,7 @@ from lake_runs import in_terminal
 from pipeline_helpers import ingest_sample
 
 from lakehouse import steps
-from localenv.local_run import StepFailed, run_notebooks
+from laptop.local_run import StepFailed, run_notebooks
 
 SITE = "cli.example.com"
 
@@ -19,14 +19,14 @@ SITE = "cli.example.com"
 def lake_in_terminal(*args: str, **env: str) -> subprocess.CompletedProcess:
     """`lake` as a user meets its errors: in a terminal, stdout and stderr on one screen
     (`stderr` holds what the screen showed)."""
-    command = [sys.executable, "-m", "localenv.cli", *args]
+    command = [sys.executable, "-m", "laptop.cli", *args]
     code, shown = in_terminal(command, {**os.environ, **env})
     return subprocess.CompletedProcess(command, code, stdout="", stderr=shown)
 
 
 def lake_command(*args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "localenv.cli", *args],
+        [sys.executable, "-m", "laptop.cli", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **env},
@@ -100,7 +100,7 @@ def test_a_corrupted_archive_and_no_network_are_one_line_and_leave_nothing(s3, s
     """Through the command a user types: exit 1, one line naming the archive (or
     archive.org and the DUMP= alternative), no raw files, no run folder."""
     from archives import pack
-    from localenv.ports import free_port
+    from laptop.ports import free_port
 
     site = "corrupted.example.com"
     archive = pack(
@@ -140,7 +140,7 @@ def test_a_corrupted_archive_and_no_network_are_one_line_and_leave_nothing(s3, s
 
 
 def test_a_report_with_no_s3_server_names_the_endpoint(tmp_path):
-    from localenv.ports import free_port
+    from laptop.ports import free_port
 
     endpoint = f"http://127.0.0.1:{free_port()}"
     page = tmp_path / "report.html"
@@ -170,7 +170,7 @@ def test_ctrl_c_in_the_middle_of_a_cell_is_an_interruption_not_a_dead_kernel(tmp
     nbformat.write(nbformat.v4.new_notebook(cells=cells), notebook)
     flag = tmp_path / "in-the-cell"
     script = (
-        "import sys\nfrom pathlib import Path\nfrom localenv.shared_kernel import SharedKernel\n"
+        "import sys\nfrom pathlib import Path\nfrom laptop.shared_kernel import SharedKernel\n"
         "try:\n"
         "    log = Path(sys.argv[2]).with_name('kernel.log')\n"
         "    with SharedKernel(Path(sys.argv[1]).parent, log=log) as kernel:\n"

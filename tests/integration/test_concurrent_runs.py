@@ -19,12 +19,12 @@ from pipeline_helpers import versions
 from pyspark.sql import functions as F
 
 from dump_generator.sample import SampleSpec, pack_sample_dump
-from ingest.raw_store import s3_client
-from ingest.site_lock import lock_holder
 from lakehouse.lake import Lake
 from lakehouse.settings import environment_set
-from localenv.kernel_specs import KERNEL_MODULE
 from site_locks import take_over
+from worker.ingest.raw_store import s3_client
+from worker.ingest.site_lock import lock_holder
+from worker.kernel_specs import KERNEL_MODULE
 
 
 def wait_for(condition, timeout: float, what: str, runs: list[Run] = ()) -> None:
@@ -189,10 +189,10 @@ def test_an_s3_server_that_dies_mid_run_is_named_in_one_line(settings, tmp_path)
     one line naming the server and the fix, and what was committed before is intact."""
     from deltalake import DeltaTable
 
-    from localenv.lake_summary import storage_options
-    from localenv.ports import free_port
-    from localenv.s3_server import server_for
-    from localenv.spark_connect_server import SparkConnectServer
+    from laptop.ports import free_port
+    from laptop.spark_connect_server import SparkConnectServer
+    from worker.lake_summary import storage_options
+    from worker.s3_server import server_for
 
     own = settings.model_copy(update={"s3_endpoint": f"http://127.0.0.1:{free_port()}"})
     server = server_for(own, tmp_path / "data", tmp_path / "state")

@@ -19,10 +19,10 @@ from dump_generator.sample import (
     pack_sample_dump_per_table,
     spec_for_format,
 )
-from ingest.ingest_dump import ingest_dump
-from ingest.sources import GeneratedSample, LocalArchive
 from lakehouse.schemas import DUMP_TABLES
-from localenv.lake_summary import new_attributes
+from worker.ingest.ingest_dump import ingest_dump
+from worker.ingest.sources import GeneratedSample, LocalArchive
+from worker.lake_summary import new_attributes
 
 SITE = "formats.example.com"
 

@@ -11,13 +11,13 @@ import pytest
 
 from archives import files_xml, pack
 from dump_generator.sample import SampleSpec, write_sample_dump
-from ingest.archive_members import UnsafeArchive
-from ingest.archive_org import ChecksumMismatch
-from ingest.ingest_dump import DiskFull, MissingRequiredFile, ingest_dump
-from ingest.raw_store import MULTIPART_THRESHOLD
-from ingest.sources import GeneratedSample, LocalArchive
-from ingest.xml_check import BadXmlFile
 from lakehouse.schemas import DUMP_TABLES
+from worker.ingest.archive_members import UnsafeArchive
+from worker.ingest.archive_org import ChecksumMismatch
+from worker.ingest.ingest_dump import DiskFull, MissingRequiredFile, ingest_dump
+from worker.ingest.raw_store import MULTIPART_THRESHOLD
+from worker.ingest.sources import GeneratedSample, LocalArchive
+from worker.ingest.xml_check import BadXmlFile
 
 
 def keys(s3, bucket, prefix):

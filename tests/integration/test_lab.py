@@ -13,8 +13,8 @@ from pipeline_helpers import PIPED_SITE
 from browser import Browser, chromium_binary
 from conftest import ARTIFACTS, REPO_ROOT, absent
 from jupyter_api import JupyterKernel
-from localenv.lab import KERNEL_DISPLAY_NAME, KERNEL_NAME, LocalLab
-from localenv.ports import free_port
+from laptop.lab import KERNEL_DISPLAY_NAME, KERNEL_NAME, LocalLab
+from laptop.ports import free_port
 
 SITE = PIPED_SITE
 COUNT_POSTS = f"SELECT count(*) AS posts FROM bronze.posts WHERE site = '{SITE}'"
@@ -60,7 +60,7 @@ def test_sql_magic_gives_what_lake_sql_gives(kernel, s3):
     in_kernel = kernel.execute(f"%%sql\n{COUNT_POSTS}")
     assert in_kernel["status"] == "ok", in_kernel
     from_cli = subprocess.run(
-        [sys.executable, "-m", "localenv.cli", "sql", COUNT_POSTS],
+        [sys.executable, "-m", "laptop.cli", "sql", COUNT_POSTS],
         capture_output=True,
         text=True,
         check=True,
@@ -102,7 +102,7 @@ def test_a_create_in_a_layer_says_read_only_and_where_your_tables_go(kernel):
 def test_your_own_tables_go_in_the_sandbox_and_stay_there(lab, kernel, lake, spark):
     """Written beside the read-only lake, and found again by a Spark whose catalog never
     saw them, as after a restart of the lab."""
-    from localenv.lab_kernel import open_sandbox
+    from laptop.lab_kernel import open_sandbox
 
     create = (
         "%%sql\nCREATE TABLE sandbox.my_tags AS "

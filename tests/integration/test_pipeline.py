@@ -17,7 +17,7 @@ from pipeline_helpers import PIPED_SITE, ingest_sample, run_pipeline, site_count
 from pyspark.sql import functions as F
 
 from lakehouse.graph import in_dependency_order
-from localenv.step_state import steps_with_work
+from worker.step_state import steps_with_work
 
 SITE = PIPED_SITE
 EVERY_STEP = [task.name for task in in_dependency_order()]
@@ -76,7 +76,7 @@ def test_min_and_max_per_file_are_kept_only_where_files_differ(first_run, lake):
 
 
 def test_bronze_files_store_dates_as_int64_and_long_texts_without_a_dictionary(first_run, lake, s3):
-    """The local Spark's Parquet settings (localenv.spark_session), each worth a few
+    """The local Spark's Parquet settings (worker.spark_session), each worth a few
     percent of a bronze write: INT64 dates, not Spark's default INT96, and no dictionary
     for the nearly unique long texts, where other columns keep theirs."""
     path = lake.read("bronze.posts").where(F.col("site") == SITE).inputFiles()[0]

@@ -22,10 +22,10 @@ from real_dump_helpers import (
 
 from dump_generator.cut import CutSpec, cut_leaving, write_earlier_dump
 from dump_generator.sample import SampleSpec, write_sample_dump
-from ingest.ingest_dump import ingest_dump
-from ingest.sources import LocalArchive
 from lakehouse.tables import ROW_LINEAGE
-from localenv.lake_summary import refresh_changes
+from worker.ingest.ingest_dump import ingest_dump
+from worker.ingest.sources import LocalArchive
+from worker.lake_summary import refresh_changes
 
 SITE = "quiet.example.com"
 DAY = 86_400

@@ -29,10 +29,10 @@ from real_dump_helpers import (
 from browser import Browser, chromium_binary
 from conftest import ARTIFACTS, absent
 from dump_generator.cut import CutSpec, cut_leaving, write_earlier_dump
-from ingest.sources import LocalArchive
 from lakehouse.bronze.dump_history import OlderDump
-from localenv.lake_summary import refresh_changes
 from report_page import check_charts_read_at_a_glance, write_report
+from worker.ingest.sources import LocalArchive
+from worker.lake_summary import refresh_changes
 
 pytestmark = pytest.mark.realdump
 

@@ -4,10 +4,10 @@ mirror of archive.org, and recognising a dump already in the lake before downloa
 import pytest
 
 from archive_mirror import serve_archive_mirror
-from ingest.archive_org import ArchiveOrgUnreachable, release_items
-from ingest.ingest_dump import ingest_dump
-from ingest.sources import ArchiveOrgItem
-from localenv.ports import free_port
+from laptop.ports import free_port
+from worker.ingest.archive_org import ArchiveOrgUnreachable, release_items
+from worker.ingest.ingest_dump import ingest_dump
+from worker.ingest.sources import ArchiveOrgItem
 
 BICYCLES, FRENCH = "bicycles.meta.stackexchange.com", "french.meta.stackexchange.com"
 RELEASES = {
@@ -48,7 +48,7 @@ def test_a_site_resolves_to_the_newest_release_that_holds_it(mirror, tmp_path):
 
 
 def test_a_dump_in_the_lake_is_recognised_before_any_download(mirror, settings, s3, tmp_path):
-    from ingest.raw_store import ensure_bucket
+    from worker.ingest.raw_store import ensure_bucket
 
     # A bucket of its own: the real-dump tests load the same archive, dated 2023-09.
     settings = settings.model_copy(update={"bucket": f"{settings.bucket}-releases"})

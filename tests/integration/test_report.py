@@ -122,7 +122,7 @@ def test_the_lab_and_the_report_wait_for_answers_as_the_dump_says(report, lake, 
     from datetime import datetime
 
     from lakehouse import explore, plots
-    from localenv.lake_summary import read_site_table
+    from worker.lake_summary import read_site_table
 
     asked, answered = {}, {}
     for row in raw_posts(lake, s3, settings):

@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from localenv.s3_server import server_for
+from worker.s3_server import server_for
 
 BIG = os.urandom(9 * (1 << 20) + 12345)  # over the 8 MiB multipart threshold
 
@@ -17,7 +17,7 @@ def sha256(data: bytes) -> str:
 
 
 def test_boto3_multipart_upload_is_stored_byte_identical(s3, settings, lake_dir, tmp_path):
-    from ingest.raw_store import upload_file
+    from worker.ingest.raw_store import upload_file
 
     source = tmp_path / "big.bin"
     source.write_bytes(BIG)
@@ -56,9 +56,9 @@ def test_localstack_client_works_against_it(s3, settings, monkeypatch):
 
 
 def test_objects_survive_restart_and_sigkill(tmp_path):
-    from ingest.raw_store import ensure_bucket, s3_client
     from lakehouse.settings import LakeSettings
-    from localenv.ports import free_port
+    from laptop.ports import free_port
+    from worker.ingest.raw_store import ensure_bucket, s3_client
 
     settings = LakeSettings(s3_endpoint=f"http://127.0.0.1:{free_port()}")
     server = server_for(settings, tmp_path / "data", tmp_path / "state")
@@ -103,12 +103,12 @@ def test_two_starts_at_once_start_one_server_that_stop_then_ends(tmp_path):
     import subprocess
     import sys
 
-    from localenv.ports import free_port
+    from laptop.ports import free_port
 
     port = free_port()
     script = (
         "import sys; from pathlib import Path; from lakehouse.settings import LakeSettings; "
-        "from localenv.s3_server import server_for; "
+        "from worker.s3_server import server_for; "
         f"s = LakeSettings(s3_endpoint='http://127.0.0.1:{port}'); "
         f"data, state = Path({str(tmp_path / 'data')!r}), Path({str(tmp_path / 'state')!r}); "
         "print(server_for(s, data, state).start())"
@@ -137,9 +137,9 @@ def test_two_starts_at_once_start_one_server_that_stop_then_ends(tmp_path):
 def test_a_lake_folder_deleted_under_the_running_server_is_named(tmp_path):
     import shutil
 
-    from ingest.raw_store import ensure_bucket, s3_client
     from lakehouse.settings import LakeSettings
-    from localenv.ports import free_port
+    from laptop.ports import free_port
+    from worker.ingest.raw_store import ensure_bucket, s3_client
 
     settings = LakeSettings(s3_endpoint=f"http://127.0.0.1:{free_port()}")
     server = server_for(settings, tmp_path / "data", tmp_path / "state")

@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dag_loading import DAGS_FOLDER
-from ingest.raw_store import s3_client
-from ingest.site_lock import LOCKS_PREFIX, LockLost, SiteBusy, SiteLock, lock_holder
 from site_locks import take_over
+from worker.ingest.raw_store import s3_client
+from worker.ingest.site_lock import LOCKS_PREFIX, LockLost, SiteBusy, SiteLock, lock_holder
 
 
 def lock(settings, site: str, run_id: str, messages: list | None = None, **options) -> SiteLock:

@@ -9,10 +9,10 @@ import threading
 import pytest
 
 from lakehouse.settings import LakeSettings
-from localenv.databricks_compute import pinned_versions
-from localenv.paths import DATABRICKS_PYTHON, DATABRICKS_RUNTIME_FILE
-from localenv.ports import free_port
-from localenv.spark_connect_server import SparkConnectServer
+from laptop.ports import free_port
+from laptop.spark_connect_server import SparkConnectServer
+from worker.databricks_compute import pinned_versions
+from worker.paths import DATABRICKS_PYTHON, DATABRICKS_RUNTIME_FILE
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def server(settings, s3, tmp_path_factory):
 
 
 def test_it_starts_once_and_a_client_writes_and_reads_delta_through_it(server, settings):
-    from localenv.spark_session import connect_session
+    from worker.spark_session import connect_session
 
     server, said = server
     pid = server.process.running_pid()
@@ -101,8 +101,8 @@ def test_a_server_is_not_reused_for_another_lake_or_workers_python(
 def test_lake_sql_reads_each_lakes_own_table_on_one_server(lake, settings, s3):
     """Two lakes (buckets) through one Spark Connect server: each query reads its own
     lake's table, whichever lake named it first."""
-    from ingest.raw_store import ensure_bucket
     from lakehouse.lake import Lake
+    from worker.ingest.raw_store import ensure_bucket
 
     other = Lake(lake.spark, settings.model_copy(update={"bucket": f"{settings.bucket}-other"}))
     ensure_bucket(s3, other.settings.bucket)
@@ -126,7 +126,7 @@ def test_a_session_dropped_mid_run_cannot_deadlock_another_sessions_query(spark_
         "import gc\n"
         "from pyspark.sql.connect.client.reattach import "
         "ExecutePlanResponseReattachableIterator as Responses\n"
-        "from localenv.spark_session import connect_session\n"
+        "from worker.spark_session import connect_session\n"
         f"dropped = connect_session({spark_server.url!r}, new=True)\n"
         "dropped.catalog.currentCatalog()\n"
         "dropped.stop()\n"
@@ -146,7 +146,7 @@ def test_a_killed_clients_query_is_stopped_on_the_server(spark_server, tmp_path)
     import time
     import uuid
 
-    from localenv.spark_session import interrupt_session, remote_of_session
+    from worker.spark_session import interrupt_session, remote_of_session
 
     session_id = str(uuid.uuid4())
     remote = remote_of_session(spark_server.url, session_id)
@@ -211,7 +211,7 @@ def test_the_laptops_server_runs_workers_in_the_laptops_python(server):
     import pandas
     import pyarrow
 
-    from localenv.spark_session import connect_session
+    from worker.spark_session import connect_session
 
     client = connect_session(server[0].url, new=True)
     try:
@@ -238,7 +238,7 @@ def test_a_server_of_another_spark_line_is_refused_in_one_line(spark_server, mon
     import pyspark
     from pyspark.sql.connect.session import SparkSession
 
-    from localenv.spark_session import connect_session
+    from worker.spark_session import connect_session
 
     monkeypatch.setattr(SparkSession, "version", property(lambda session: "4.0.5"))
     with pytest.raises(RuntimeError) as refused:

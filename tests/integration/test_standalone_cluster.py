@@ -15,11 +15,11 @@ from real_dump_helpers import differences, lake_in_bucket
 
 from lakehouse.lake import Lake
 from lakehouse.settings import environment_set
-from localenv.lake_summary import summarize_site
-from localenv.local_cluster import REMOTE_VARIABLE
-from localenv.report import build_report
-from localenv.spark_session import connect_session
-from localenv.standalone_cluster import StandaloneCluster, build_worker_python, install_package
+from laptop.local_cluster import REMOTE_VARIABLE
+from laptop.standalone_cluster import StandaloneCluster, build_worker_python, install_package
+from worker.lake_summary import summarize_site
+from worker.report import build_report
+from worker.spark_session import connect_session
 
 pytestmark = pytest.mark.realdump
 CLUSTER_BUCKET = "cluster-lake"

@@ -17,9 +17,9 @@ from pyspark.sql import functions as F
 from lakehouse.graph import PIPELINE, TABLES
 from lakehouse.lake import Lake
 from lakehouse.settings import environment_set
-from localenv.lab import KERNEL_NAME, install_kernel
-from localenv.paths import DATABRICKS_PYTHON, NOTEBOOKS_DIR
-from localenv.shared_kernel import SharedKernel
+from laptop.lab import KERNEL_NAME, install_kernel
+from laptop.shared_kernel import SharedKernel
+from worker.paths import DATABRICKS_PYTHON, NOTEBOOKS_DIR
 
 DASHBOARD = NOTEBOOKS_DIR.parent / "dashboards" / "stackexchange_overview.lvdash.json"
 
@@ -76,7 +76,7 @@ def imitation_job(piped_site, lake, settings) -> tuple[Lake, dict[str, dict]]:
         [
             str(DATABRICKS_PYTHON),
             "-m",
-            "localenv.cli",
+            "laptop.cli",
             "databricks-imitation",
             "--site",
             PIPED_SITE,
@@ -161,7 +161,7 @@ def test_the_imitations_catalog_follows_its_bucket_and_serves_no_other(imitation
     """Between jobs the server keeps the catalog: a table stored since is registered, a
     table gone from the bucket loses its name, and a job for another bucket is refused
     rather than written into this one."""
-    from localenv.databricks_imitation import CatalogHeldForAnotherBucket, catalog_session
+    from laptop.databricks_imitation import CatalogHeldForAnotherBucket, catalog_session
 
     settings = imitation_lake.settings
     scratch = "gold.scratch_between_jobs"

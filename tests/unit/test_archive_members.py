@@ -9,8 +9,8 @@ import pytest
 
 from archives import pack, rename_member
 from conftest import IN_CI
-from ingest.archive_members import SEVEN_ZIP, UnsafeArchive, stream_members, table_members
 from lakehouse.settings import LakeSettings
+from worker.ingest.archive_members import SEVEN_ZIP, UnsafeArchive, stream_members, table_members
 
 LIMIT = LakeSettings().max_extract_bytes
 POSTS = b'<?xml version="1.0"?>\n<posts>\n  <row Id="1" />\n</posts>'

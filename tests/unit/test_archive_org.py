@@ -7,12 +7,12 @@ import threading
 import pytest
 
 from archives import files_xml
-from ingest.archive_org import (
+from worker.ingest.archive_org import (
     ChecksumMismatch,
     download,
     parse_files_xml,
 )
-from ingest.sources import ArchiveOrgItem, site_of_archive, source_for, source_for_entry
+from worker.ingest.sources import ArchiveOrgItem, site_of_archive, source_for, source_for_entry
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 

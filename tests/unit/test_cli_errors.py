@@ -4,8 +4,8 @@ and the line that says what happened is the last one."""
 import pytest
 from deltalake import DeltaTable
 
-from localenv.error_lines import error_line, one_line, with_lake_tables
-from localenv.ports import free_port
+from laptop.ports import free_port
+from worker.error_lines import error_line, one_line, with_lake_tables
 
 pytestmark = pytest.mark.unit
 

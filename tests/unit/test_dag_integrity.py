@@ -10,7 +10,7 @@ from airflow.timetables.base import TimeRestriction
 
 from dag_loading import DAGS_FOLDER, load_dagbag
 from lakehouse.graph import PIPELINE, TABLES
-from localenv.paths import REPO_ROOT
+from worker.paths import REPO_ROOT
 
 MEDALLION = "stackexchange_medallion"
 PRODUCER = "produce_data_assets"
@@ -203,10 +203,10 @@ def test_the_databricks_job_spec_is_the_graph_and_fits_the_sdk_types(medallion):
 
 
 def test_the_workflow_on_a_cluster_is_the_bundles_cluster_job():
-    from localenv.bundle_job import CLUSTER_JOB, bundle_target, jobs_resource
-    from localenv.paths import BUNDLE_FILE, JOB_LIBRARIES_FILE
     from orchestration.config import OrchestrationSettings
     from orchestration.databricks_operators import workflow_compute
+    from worker.bundle_job import CLUSTER_JOB, bundle_target, jobs_resource
+    from worker.paths import BUNDLE_FILE, JOB_LIBRARIES_FILE
 
     settings = OrchestrationSettings(databricks_compute="cluster", databricks_cluster_policy_id="p")
     group, task = workflow_compute(settings)

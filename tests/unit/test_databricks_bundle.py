@@ -21,14 +21,14 @@ from lakehouse.graph import PIPELINE, RUN_PARAMETERS, TABLES
 from lakehouse.lake import Lake
 from lakehouse.runtime import SETTING_WIDGETS
 from lakehouse.settings import LakeSettings
-from localenv.bundle_job import CLUSTER_JOB, COMPUTE_JOBS, MEDALLION_JOB, render
-from localenv.databricks_compute import (
+from worker.bundle_job import CLUSTER_JOB, COMPUTE_JOBS, MEDALLION_JOB, render
+from worker.databricks_compute import (
     ENVIRONMENT_KEY,
     SERVERLESS_ENVIRONMENT_VERSION,
     normalized_name,
     pinned_versions,
 )
-from localenv.paths import (
+from worker.paths import (
     BUNDLE_JOBS_FILE,
     DATABRICKS_LOCK_FILE,
     DATABRICKS_RUNTIME_FILE,

@@ -97,16 +97,18 @@ def test_no_call_that_databricks_serverless_refuses(where, source):
 
 def test_the_package_imports_from_beside_the_notebooks_alone(tmp_path):
     """A copy of notebooks/, as the bundle uploads it, with the installed package and the
-    local environment (`localenv`) made unimportable: every module still imports."""
+    packages that run off Databricks made unimportable: every module still imports."""
     workspace = tmp_path / "files" / "notebooks"
     shutil.copytree(NOTEBOOKS, workspace, ignore=shutil.ignore_patterns("__pycache__", ".*"))
     script = textwrap.dedent(
         """
         import importlib, importlib.abc, pkgutil, sys
 
+        OFF_DATABRICKS = ("worker", "laptop", "dump_generator", "airflow", "papermill")
+
         class OnlyOnLaptops(importlib.abc.MetaPathFinder):
             def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in ("localenv", "ingest", "airflow", "papermill"):
+                if name.split(".")[0] in OFF_DATABRICKS:
                     raise ImportError(f"{name} is not on Databricks")
                 return None
 

@@ -8,7 +8,7 @@ import pytest
 
 from fakes.databricks_api import BadRequest, FakeDatabricks, NotFound
 from fakes.deployed_bundle import JOB_IMPORTS, NOTEBOOK_DIR, bundle_jobs, notebook_paths
-from localenv.bundle_job import COMPUTE_JOBS
+from worker.bundle_job import COMPUTE_JOBS
 
 NOTEBOOK = NOTEBOOK_DIR
 BUNDLE_JOBS = bundle_jobs()

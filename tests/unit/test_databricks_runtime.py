@@ -10,12 +10,12 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from localenv.databricks_compute import (
+from worker.databricks_compute import (
     SERVERLESS_ENVIRONMENT_VERSION,
     normalized_name,
     pinned_versions,
 )
-from localenv.paths import (
+from worker.paths import (
     DATABRICKS_PYTHON,
     DATABRICKS_RUNTIME_FILE,
     JOB_LIBRARIES_FILE,

@@ -10,7 +10,7 @@ from lakehouse import runtime, table_locations
 from lakehouse.lake import Lake
 from lakehouse.settings import LakeSettings
 from lakehouse.table_locations import LakeNotReady
-from localenv.databricks_imitation import ImitationDbutils
+from laptop.databricks_imitation import ImitationDbutils
 
 DATABRICKS = {"target": "databricks", "catalog": "main", "raw_root": "s3://landing/raw"}
 
@@ -130,7 +130,7 @@ def test_databricks_without_the_runtime_session_refuses_to_build_one(monkeypatch
 def test_locally_the_session_comes_from_the_registered_factory(monkeypatch):
     monkeypatch.setattr(runtime, "notebook_globals", lambda: {})
     monkeypatch.setattr("pyspark.sql.SparkSession.getActiveSession", staticmethod(lambda: None))
-    from localenv.spark_session import build_local_session
+    from worker.spark_session import build_local_session
 
     assert runtime._local_spark() is build_local_session
     monkeypatch.setattr("importlib.metadata.entry_points", lambda **selection: ())

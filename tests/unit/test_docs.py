@@ -5,7 +5,7 @@ import re
 
 from conftest import REPO_ROOT
 from lakehouse.settings import LakeSettings
-from localenv.settings_page import SETTINGS_PAGE, settings_page
+from laptop.settings_page import SETTINGS_PAGE, settings_page
 
 PAGES = [
     REPO_ROOT / "README.md",

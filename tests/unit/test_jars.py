@@ -2,8 +2,8 @@
 
 import pytest
 
-from localenv.jars import manifest
-from localenv.paths import JAR_MANIFEST
+from worker.jars import manifest
+from worker.paths import JAR_MANIFEST
 
 
 def test_every_jar_of_the_manifest_has_its_coordinates():

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from localenv.java import JavaNotFound, java_major_version, require_supported_java
+from worker.java import JavaNotFound, java_major_version, require_supported_java
 
 
 def fake_java(tmp_path, banner: str):

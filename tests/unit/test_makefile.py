@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from localenv.paths import REPO_ROOT
+from worker.paths import REPO_ROOT
 
 pytestmark = pytest.mark.unit
 

@@ -1,31 +1,59 @@
-"""The packages' shape: imports point one way, from what runs only on a laptop to what
-also runs on Databricks (dags -> localenv -> ingest -> lakehouse, never back, not even
-inside a function; the dump generators sit below ingest, which packs the sample), and the
-deployed package documents every public name."""
+"""The packages' shape: the README's table of where each package runs is what the code
+does. A package imports only packages above it in the table that run everywhere it runs
+(never back, not even inside a function), entry points lead only to packages that run
+where they are loaded, and the Kind image carries exactly what Airflow runs. The deployed
+package documents every public name."""
 
 import ast
+import re
 import tokenize
+import tomllib
 
 import pytest
 
 from lakehouse.table_locations import LOGICAL_NAME
-from localenv.paths import REPO_ROOT
+from worker.paths import REPO_ROOT
 
-# Each package, and the project's packages it may import (besides itself).
-MAY_IMPORT = {
-    "lakehouse": set(),
-    "dump_generator": {"lakehouse"},
-    "ingest": {"lakehouse", "dump_generator"},
-    "localenv": {"lakehouse", "dump_generator", "ingest"},
-    "orchestration": {"lakehouse", "dump_generator", "ingest", "localenv"},
-}
-PACKAGE_DIRS = {
-    "lakehouse": REPO_ROOT / "notebooks" / "lakehouse",
-    "dump_generator": REPO_ROOT / "env" / "dump_generator",
-    "ingest": REPO_ROOT / "env" / "ingest",
-    "localenv": REPO_ROOT / "env" / "localenv",
-    "orchestration": REPO_ROOT / "dags",
-}
+RUNTIMES = ("Databricks", "Airflow", "laptop")
+TABLE_ROW = re.compile(r"^\| `(\w+)` \| `([\w/]+)/` \|(.*)$")
+
+
+def package_table(readme: str) -> dict[str, tuple[str, set[str]]]:
+    """The README's package table, in its order: each package's folder and where it runs."""
+    table = {}
+    for line in readme.splitlines():
+        if match := TABLE_ROW.match(line):
+            package, folder, rest = match.groups()
+            marks = [cell.strip() for cell in rest.split("|")][: len(RUNTIMES)]
+            table[package] = (folder, {r for r, m in zip(RUNTIMES, marks, strict=True) if m})
+    return table
+
+
+PACKAGES = package_table((REPO_ROOT / "README.md").read_text())
+
+
+def may_import(table: dict[str, tuple[str, set[str]]]) -> dict[str, set[str]]:
+    """Each package, and the packages above it that run everywhere it does."""
+    names = list(table)
+    return {
+        name: {above for above in names[: names.index(name)] if table[name][1] <= table[above][1]}
+        for name in names
+    }
+
+
+MAY_IMPORT = may_import(PACKAGES)
+LAKEHOUSE_DIR = REPO_ROOT / PACKAGES["lakehouse"][0]
+
+
+def test_the_table_names_every_package_where_it_runs():
+    assert list(PACKAGES) == ["lakehouse", "dump_generator", "worker", "orchestration", "laptop"]
+    assert PACKAGES["lakehouse"][1] == set(RUNTIMES)
+    assert PACKAGES["laptop"][1] == {"laptop"}
+    folders = {REPO_ROOT / folder for folder, _ in PACKAGES.values()}
+    on_disk = {init.parent for init in (REPO_ROOT / "env").glob("*/__init__.py")}
+    assert on_disk <= folders, "a package under env/ is missing from the README's table"
+    assert MAY_IMPORT["orchestration"] == {"lakehouse", "dump_generator", "worker"}
+    assert MAY_IMPORT["dump_generator"] == {"lakehouse"}
 
 
 def wrong_way_imports(package: str, source: str, where: str) -> list[str]:
@@ -46,27 +74,69 @@ def wrong_way_imports(package: str, source: str, where: str) -> list[str]:
 
 
 def test_the_check_finds_a_lazy_wrong_way_import():
-    source = "import os\n\ndef f():\n    from localenv.paths import REPO_ROOT\n"
-    assert wrong_way_imports("lakehouse", source, "x.py") == [
-        "x.py:4: lakehouse imports localenv.paths"
-    ]
-    assert wrong_way_imports("localenv", source, "x.py") == []
+    source = "import os\n\ndef f():\n    from laptop.lab import Lab\n"
+    assert wrong_way_imports("worker", source, "x.py") == ["x.py:4: worker imports laptop.lab"]
+    assert wrong_way_imports("laptop", source, "x.py") == []
 
 
-@pytest.mark.parametrize("package", PACKAGE_DIRS)
+@pytest.mark.parametrize("package", PACKAGES)
 def test_no_import_points_the_wrong_way(package):
     found = []
-    for path in sorted(PACKAGE_DIRS[package].rglob("*.py")):
+    for path in sorted((REPO_ROOT / PACKAGES[package][0]).rglob("*.py")):
         where = str(path.relative_to(REPO_ROOT))
         found += wrong_way_imports(package, path.read_text(), where)
     assert not found, "\n".join(found)
+
+
+# Where each entry point is loaded: `lakehouse` looks its local Spark up off Databricks,
+# and `lake` is the laptop's command.
+LOADED_ON = {"lakehouse.local_spark": {"Airflow", "laptop"}, "scripts": {"laptop"}}
+
+
+def entry_point_targets() -> list[tuple[str, str, str]]:
+    """(group, name, package) of each entry point and script in pyproject.toml."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    groups = {"scripts": project["scripts"], **project["entry-points"]}
+    return [
+        (group, name, target.split(":")[0].split(".")[0])
+        for group, points in groups.items()
+        for name, target in points.items()
+    ]
+
+
+@pytest.mark.parametrize("group, name, package", entry_point_targets())
+def test_an_entry_point_leads_to_a_package_that_runs_where_it_is_loaded(group, name, package):
+    """An entry point is an import grep does not see: `lakehouse` finds the local Spark
+    through one, so it must lead to a package that runs wherever it is looked up."""
+    assert LOADED_ON[group] <= PACKAGES[package][1], f"{group}.{name} leads to {package}"
+
+
+def image_folders() -> set[str]:
+    """The project folders kind/Dockerfile copies into the image."""
+    dockerfile = (REPO_ROOT / "kind" / "Dockerfile").read_text()
+    copied = re.findall(r"^COPY --chown=\S+ (\S+)/ ", dockerfile, re.MULTILINE)
+    return {folder for folder in copied if not folder.startswith(".")}
+
+
+def test_the_kind_image_carries_what_airflow_runs_and_nothing_else():
+    on_airflow = {folder for folder, where in PACKAGES.values() if "Airflow" in where}
+    # The notebooks travel with their package, as they do to Databricks.
+    expected = {f"{folder}/" for folder in on_airflow} - {"notebooks/lakehouse/"} | {"notebooks/"}
+    assert {f"{folder}/" for folder in image_folders()} == expected
+
+
+def test_kinds_s3_pod_runs_a_module_the_image_carries():
+    s3_pod = (REPO_ROOT / "kind" / "s3.yaml").read_text()
+    module = re.search(r'command: \["python", "-m", "([\w.]+)"\]', s3_pod).group(1)
+    assert "Airflow" in PACKAGES[module.split(".")[0]][1]
+    assert (REPO_ROOT / "env" / f"{module.replace('.', '/')}.py").is_file()
 
 
 def test_every_public_function_and_class_of_lakehouse_says_what_it_is():
     """The deployed package is what a newcomer reads first: each public name of it carries
     a one-line docstring."""
     missing = []
-    for path in sorted(PACKAGE_DIRS["lakehouse"].rglob("*.py")):
+    for path in sorted(LAKEHOUSE_DIR.rglob("*.py")):
         tree = ast.parse(path.read_text())
         classes = [node for node in tree.body if isinstance(node, ast.ClassDef)]
         members = [node for c in classes for node in c.body]
@@ -77,7 +147,7 @@ def test_every_public_function_and_class_of_lakehouse_says_what_it_is():
     assert not missing, "\n".join(missing)
 
 
-NAME_HOME = PACKAGE_DIRS["lakehouse"] / "tables.py"
+NAME_HOME = LAKEHOUSE_DIR / "tables.py"
 
 
 def spelled_table_names(source: str, where: str) -> list[str]:
@@ -114,8 +184,8 @@ def test_each_table_name_is_spelled_in_one_module():
     """lakehouse/tables.py names every table; the graph, the steps, the summary and the
     report import those names, so a table renamed there is renamed everywhere."""
     found = []
-    for directory in PACKAGE_DIRS.values():
-        for path in sorted(directory.rglob("*.py")):
+    for folder, _ in PACKAGES.values():
+        for path in sorted((REPO_ROOT / folder).rglob("*.py")):
             if path != NAME_HOME:
                 where = str(path.relative_to(REPO_ROOT))
                 found += spelled_table_names(path.read_text(), where)

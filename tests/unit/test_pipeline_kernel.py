@@ -7,8 +7,8 @@ import sys
 import pytest
 from jupyter_client.manager import KernelManager
 
-from localenv.kernel_specs import KERNEL_MODULE, PIPELINE_KERNEL, with_pipeline_kernel
-from localenv.pipeline_kernel import STRAY_INTERRUPT
+from worker.kernel_specs import KERNEL_MODULE, PIPELINE_KERNEL, with_pipeline_kernel
+from worker.pipeline_kernel import STRAY_INTERRUPT
 
 # A request whose handler receives a SIGINT, as a request still being handled does when
 # jupyter_client shuts the kernel down: ipykernel catches the interrupt outside any cell.
@@ -19,7 +19,7 @@ INTERRUPTED_REQUEST = (
 )
 
 
-@pytest.mark.parametrize("launcher", ["ipykernel_launcher", "localenv.pipeline_kernel"])
+@pytest.mark.parametrize("launcher", ["ipykernel_launcher", "worker.pipeline_kernel"])
 def test_only_the_pipeline_kernel_drops_the_stray_interrupt_line(launcher, tmp_path, monkeypatch):
     for name, value in with_pipeline_kernel().items():
         monkeypatch.setenv(name, value)
@@ -48,7 +48,7 @@ def test_the_pipeline_kernel_starts_from_any_folder(tmp_path):
     # Run from a folder holding a module named like one ipykernel imports.
     (tmp_path / "logging.py").write_text("raise SystemExit('shadowed')\n")
     result = subprocess.run(
-        [sys.executable, "-m", "localenv.pipeline_kernel", "--help"],
+        [sys.executable, "-m", "worker.pipeline_kernel", "--help"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from localenv.processes import ManagedProcess
+from worker.processes import ManagedProcess
 
 pytestmark = pytest.mark.unit
 

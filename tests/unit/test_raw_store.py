@@ -5,7 +5,8 @@ import json
 import pytest
 from moto import mock_aws
 
-from ingest.raw_store import (
+from lakehouse.settings import LakeSettings
+from worker.ingest.raw_store import (
     dumps_of_site,
     ensure_bucket,
     s3_client,
@@ -13,7 +14,6 @@ from ingest.raw_store import (
     upload_file,
     write_manifest,
 )
-from lakehouse.settings import LakeSettings
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ import random
 
 import pyarrow as pa
 
-from ingest.row_ids import MAX_ID, DuplicateIds
 from lakehouse.bronze.xml_rows import census_lines
 from lakehouse.raw_layout import MAX_LISTED_DUPLICATES
 from lakehouse.schemas import table_for_file
+from worker.ingest.row_ids import MAX_ID, DuplicateIds
 
 USERS = table_for_file("Users.xml")
 

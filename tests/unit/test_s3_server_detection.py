@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from lakehouse.settings import LakeSettings
-from localenv.s3_server import server_for
+from worker.s3_server import server_for
 
 
 def serve(handler_body):

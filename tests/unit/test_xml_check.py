@@ -1,7 +1,7 @@
 import pytest
 
-from ingest.xml_check import BadXmlFile, inspect_xml
 from lakehouse.schemas import table_for_file
+from worker.ingest.xml_check import BadXmlFile, inspect_xml
 
 USERS = table_for_file("Users.xml")
 HEADER = '\ufeff<?xml version="1.0" encoding="utf-8"?>\n<users>\n'

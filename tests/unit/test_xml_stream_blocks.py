@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from ingest.xml_check import BadXmlFile, XmlStreamCheck
 from lakehouse.schemas import table_for_file
+from worker.ingest.xml_check import BadXmlFile, XmlStreamCheck
 
 POSTS = table_for_file("Posts.xml")
 

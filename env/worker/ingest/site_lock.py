@@ -291,7 +291,7 @@ def site_lock(
     stale_after: timedelta | None = None,
 ) -> SiteLock:
     """The lock of `site` in the configured lake, for `with` (or, detached, `acquire`)."""
-    from ingest.raw_store import ensure_bucket, s3_client
+    from worker.ingest.raw_store import ensure_bucket, s3_client
 
     s3 = s3_client(settings)
     ensure_bucket(s3, settings.bucket)

@@ -4,7 +4,7 @@ through the structure check, into the lake's raw zone, in one pass and never to 
 A dump's id is `<publication date>-<8 hex of its archives' sha1s>`.
 
 Nothing is visible in the lake until every file has streamed and passed its check: each
-file is an upload that is published only then (ingest.raw_store.PendingObject), and the
+file is an upload that is published only then (worker.ingest.raw_store.PendingObject), and the
 manifest, which marks a dump complete, is written last. A bad archive or file leaves
 the lake as it was. Scratch disk holds the downloaded archive and nothing else.
 """
@@ -18,9 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from ingest.archive_members import Member, stream_members, table_members
-from ingest.archive_org import file_hashes
-from ingest.raw_store import (
+from lakehouse.raw_layout import DUPLICATED_IDS, RAW_PREFIX
+from lakehouse.schemas import DUMP_TABLES, REQUIRED_FILES
+from lakehouse.settings import LakeSettings
+from worker.ingest.archive_members import Member, stream_members, table_members
+from worker.ingest.archive_org import file_hashes
+from worker.ingest.raw_store import (
     PendingObject,
     dumps_of_site,
     ensure_bucket,
@@ -29,11 +32,8 @@ from ingest.raw_store import (
     stored_manifest,
     write_manifest,
 )
-from ingest.sources import DumpSource, FetchedArchive, Publication
-from ingest.xml_check import XmlFileFacts, XmlStreamCheck
-from lakehouse.raw_layout import DUPLICATED_IDS, RAW_PREFIX
-from lakehouse.schemas import DUMP_TABLES, REQUIRED_FILES
-from lakehouse.settings import LakeSettings
+from worker.ingest.sources import DumpSource, FetchedArchive, Publication
+from worker.ingest.xml_check import XmlFileFacts, XmlStreamCheck
 
 # An undated dump's files wait under `raw/<site>/.incoming-<digest>-<random>/` (Spark and
 # the dump listing skip names starting with a dot) until Posts.xml dates the dump.

@@ -15,9 +15,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from lakehouse.settings import EMULATOR_ACCESS_KEY, EMULATOR_SECRET_KEY
-from localenv.jars import S3PROXY_ARTIFACT, jar_path
-from localenv.java import require_supported_java
-from localenv.processes import ManagedProcess
+from worker.jars import S3PROXY_ARTIFACT, jar_path
+from worker.java import require_supported_java
+from worker.processes import ManagedProcess
 
 # S3Proxy refuses single PUTs over a small default; S3A and boto3 send up to their
 # multipart thresholds in one request, so allow 1 GiB plain and 5 GiB per part.
@@ -191,6 +191,12 @@ def server_for(settings, data_dir: Path, state_dir: Path) -> S3Server:
 
 def local_server(settings) -> S3Server:
     """The user's S3 server, keeping the lake in ./lake."""
-    from localenv.paths import LAKE_DIR, S3_STATE_DIR
+    from worker.paths import LAKE_DIR, S3_STATE_DIR
 
     return server_for(settings, LAKE_DIR, S3_STATE_DIR)
+
+
+if __name__ == "__main__":  # Kind's S3 pod (kind/s3.yaml), whose image has no `lake` CLI.
+    from lakehouse.settings import LakeSettings
+
+    local_server(LakeSettings()).serve()

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from defusedxml.ElementTree import fromstring as safe_fromstring
 
-from ingest.progress import byte_progress
+from worker.ingest.progress import byte_progress
 
 CHUNK = 1 << 20
 LEGACY_ITEM = "stackexchange"

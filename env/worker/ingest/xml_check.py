@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
-from ingest.row_ids import DuplicateIds
 from lakehouse.bronze.xml_rows import (
     BOM,
     FORBIDDEN,
@@ -33,6 +32,7 @@ from lakehouse.bronze.xml_rows import (
     classify,
 )
 from lakehouse.schemas import ROW_TIME, DumpTable
+from worker.ingest.row_ids import DuplicateIds
 
 UTF8, UTF16_LE, UTF16_BE = "UTF-8", "UTF-16LE", "UTF-16BE"
 BYTE_ORDER_MARKS = (

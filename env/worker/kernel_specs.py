@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 
 PIPELINE_KERNEL = "stackexchange-pipeline"
-KERNEL_MODULE = "localenv.pipeline_kernel"  # ipykernel, less a stray error line
+KERNEL_MODULE = "worker.pipeline_kernel"  # ipykernel, less a stray error line
 QUIET_START = "--IPKernelApp.log_level=ERROR"
 
 

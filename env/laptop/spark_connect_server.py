@@ -15,10 +15,10 @@ from pathlib import Path
 import pyspark
 
 from lakehouse.settings import LakeSettings
-from localenv.jars import spark_jars
-from localenv.java import require_supported_java
-from localenv.processes import ManagedProcess
-from localenv.spark_session import SparkLineMismatch, session_conf
+from worker.jars import spark_jars
+from worker.java import require_supported_java
+from worker.processes import ManagedProcess
+from worker.spark_session import SparkLineMismatch, session_conf
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 SPARK_HOME = Path(pyspark.__file__).parent
@@ -81,7 +81,7 @@ class SparkConnectServer:
         """True when a client session runs a query on it."""
         if not self._listening():
             return False
-        from localenv.spark_session import connect_session
+        from worker.spark_session import connect_session
 
         try:
             session = connect_session(self.url, new=True)
@@ -177,6 +177,6 @@ class SparkConnectServer:
 
 def local_spark_server(settings: LakeSettings) -> SparkConnectServer:
     """The user's server, with its pid and log in .local/spark-connect."""
-    from localenv.paths import SPARK_STATE_DIR
+    from worker.paths import SPARK_STATE_DIR
 
     return SparkConnectServer(settings, SPARK_STATE_DIR, port=settings.spark_connect_port)

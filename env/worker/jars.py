@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from localenv.paths import JAR_CACHE, JAR_MANIFEST
+from worker.paths import JAR_CACHE, JAR_MANIFEST
 
 _POM = "{http://maven.apache.org/POM/4.0.0}"
 

@@ -7,7 +7,7 @@ from lakehouse.graph import PIPELINE, TABLES, in_dependency_order
 from lakehouse.settings import LakeSettings
 from lakehouse.step_runs import KEY_COLUMNS, is_up_to_date, latest_keys
 from lakehouse.tables import STEP_RUNS
-from localenv.lake_summary import read_site_table, storage_options, table_uri
+from worker.lake_summary import read_site_table, storage_options, table_uri
 
 
 def steps_with_work(settings: LakeSettings, site: str, dump_id: str) -> list[str]:

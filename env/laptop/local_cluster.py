@@ -6,8 +6,8 @@ import os
 import sys
 
 from lakehouse.settings import LakeSettings
-from localenv.s3_server import local_server
-from localenv.spark_connect_server import local_spark_server
+from laptop.spark_connect_server import local_spark_server
+from worker.s3_server import local_server
 
 REMOTE_VARIABLE = "LAKE_SPARK_REMOTE"
 

@@ -12,8 +12,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localenv.paths import REPO_ROOT
-from localenv.processes import ManagedProcess
+from worker.paths import REPO_ROOT
+from worker.processes import ManagedProcess
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 USERNAME = "admin"

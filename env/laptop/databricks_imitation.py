@@ -26,7 +26,7 @@ from pathlib import Path
 from lakehouse.graph import PIPELINE, in_dependency_order, run_graph
 from lakehouse.settings import LakeSettings
 from lakehouse.table_locations import LAYERS, table_path
-from localenv.error_lines import NotebookFailed, message_line, one_line
+from worker.error_lines import NotebookFailed, message_line, one_line
 
 IMITATION_CATALOG = "spark_catalog"
 
@@ -113,9 +113,9 @@ def _register_layer(spark, client, bucket: str, layer: str) -> None:
 def catalog_session(settings: LakeSettings):
     """A session of the local cluster whose `spark_catalog` holds the lake's schemas and
     tables; the server is started if it is down."""
-    from ingest.raw_store import ensure_bucket, s3_client
-    from localenv.local_cluster import with_spark
-    from localenv.spark_session import connect_session
+    from laptop.local_cluster import with_spark
+    from worker.ingest.raw_store import ensure_bucket, s3_client
+    from worker.spark_session import connect_session
 
     client = s3_client(settings)
     ensure_bucket(client, settings.bucket)
@@ -158,7 +158,7 @@ def run_notebook_process(path: Path, spark_remote: str, job_values: dict[str, st
     """`run_notebook` in a process of its own, a client of the server at `spark_remote`;
     the process is stopped if this one is interrupted while it runs."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "localenv.databricks_imitation", str(path), spark_remote],
+        [sys.executable, "-m", "laptop.databricks_imitation", str(path), spark_remote],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -196,7 +196,7 @@ def run_job(
 ) -> dict[str, TaskRun]:
     """Every notebook of the graph with the job's parameter values, side by side where the
     graph allows, by notebook in graph order."""
-    from localenv.local_cluster import with_spark
+    from laptop.local_cluster import with_spark
 
     settings = with_spark(settings)
     catalog_session(settings).stop()
@@ -216,7 +216,7 @@ def run_job(
 
 def _notebook_process(path: Path, spark_remote: str) -> None:
     """The process of one notebook task: job values on stdin, its end on stdout."""
-    from localenv.spark_session import connect_session
+    from worker.spark_session import connect_session
 
     job_values = json.loads(sys.stdin.read())
     spark = connect_session(spark_remote, new=True)

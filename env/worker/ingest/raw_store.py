@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.progress import byte_progress
 from lakehouse.raw_layout import MANIFEST, RAW_PREFIX, dump_folder
 from lakehouse.settings import LakeSettings
+from worker.ingest.progress import byte_progress
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor

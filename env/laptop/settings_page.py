@@ -7,7 +7,7 @@ from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 
 from lakehouse.settings import LakeSettings
-from localenv.paths import REPO_ROOT
+from worker.paths import REPO_ROOT
 
 SETTINGS_PAGE = REPO_ROOT / "docs" / "settings.md"
 HEADER = """# Settings

@@ -17,8 +17,8 @@ from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 from lakehouse.settings import environment_set
-from localenv.error_lines import NotebookFailed
-from localenv.kernel_specs import PIPELINE_KERNEL, with_pipeline_kernel
+from worker.error_lines import NotebookFailed
+from worker.kernel_specs import PIPELINE_KERNEL, with_pipeline_kernel
 
 if TYPE_CHECKING:
     from jupyter_client.manager import AsyncKernelManager, KernelManager

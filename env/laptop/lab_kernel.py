@@ -11,7 +11,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from localenv.error_lines import message_line, quiet_query_logs, with_lake_tables
+from worker.error_lines import message_line, quiet_query_logs, with_lake_tables
 
 MAX_ROWS = 1000
 # Set in the kernel's environment by a lab that serves the lake read-only.

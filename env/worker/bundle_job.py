@@ -11,7 +11,7 @@ import yaml
 
 from lakehouse.graph import RUN_PARAMETERS, in_dependency_order
 from lakehouse.runtime import SETTING_WIDGETS
-from localenv.databricks_compute import (
+from worker.databricks_compute import (
     Compute,
     job_cluster,
     job_packages,

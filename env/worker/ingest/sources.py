@@ -13,7 +13,8 @@ from typing import Protocol, cast
 from urllib.parse import urlparse
 
 from dump_generator.sample import SampleSpec, pack_sample_dump
-from ingest.archive_org import (
+from lakehouse.schemas import DUMP_TABLES
+from worker.ingest.archive_org import (
     ArchiveFile,
     download,
     fetch_files_xml,
@@ -22,7 +23,6 @@ from ingest.archive_org import (
     release_items,
     verify,
 )
-from lakehouse.schemas import DUMP_TABLES
 
 _SITE = re.compile(r"^[a-z0-9][a-z0-9.-]*\.[a-z]{2,}$")
 # Stack Overflow ships one archive per table: stackoverflow.com-Posts.7z.

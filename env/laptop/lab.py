@@ -1,11 +1,11 @@
 """`make lab`: JupyterLab on the project's environment, with the lake kernel.
 
 The kernel "StackExchange lake (local)" starts with a Spark session, `lake` and a `%%sql`
-magic ready (localenv.lab_kernel). By default it reads the lake through a second S3Proxy
+magic ready (laptop.lab_kernel). By default it reads the lake through a second S3Proxy
 over the same files that refuses every write, so exploring never changes bronze, silver
 or gold, and its Spark is a Spark Connect server of the lab's own over that endpoint.
 `writable=True` (`make lab WRITE=1`) gives it the lake's own endpoint and the shared
-local Spark Connect server (localenv.local_cluster).
+local Spark Connect server (laptop.local_cluster).
 """
 
 import json
@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.settings import LakeSettings
-from localenv import kernel_specs
-from localenv.lab_kernel import READ_ONLY_VARIABLE, SANDBOX_VARIABLE
-from localenv.local_cluster import local_cluster
-from localenv.ports import free_port
-from localenv.processes import ManagedProcess
-from localenv.s3_server import S3Server
-from localenv.spark_connect_server import SparkConnectServer
+from laptop.lab_kernel import READ_ONLY_VARIABLE, SANDBOX_VARIABLE
+from laptop.local_cluster import local_cluster
+from laptop.ports import free_port
+from laptop.spark_connect_server import SparkConnectServer
+from worker import kernel_specs
+from worker.processes import ManagedProcess
+from worker.s3_server import S3Server
 
 KERNEL_NAME = "stackexchange-lake"
 KERNEL_DISPLAY_NAME = "StackExchange lake (local)"
@@ -62,7 +62,7 @@ def first_free_port(start: int, tries: int = 20) -> int:
 def install_kernel(jupyter_path: Path) -> Path:
     """The lake kernel's spec, under a JUPYTER_PATH of the project's own."""
     return kernel_specs.install_kernel(
-        jupyter_path, KERNEL_NAME, KERNEL_DISPLAY_NAME, ("--ext=localenv.lab_kernel",)
+        jupyter_path, KERNEL_NAME, KERNEL_DISPLAY_NAME, ("--ext=laptop.lab_kernel",)
     )
 
 

@@ -9,8 +9,8 @@ import sys
 import tempfile
 
 from lakehouse.settings import LakeSettings
-from localenv.jars import spark_jars
-from localenv.java import require_supported_java
+from worker.jars import spark_jars
+from worker.java import require_supported_java
 
 # Every Spark Connect session this process opens, kept until the process ends. pyspark
 # 4.0's session finalizer shuts down the one thread pool all of a process's sessions

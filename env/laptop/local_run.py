@@ -10,19 +10,19 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest.ingest_dump import ingest_dump
-from ingest.site_lock import site_lock
-from ingest.sources import source_for
 from lakehouse.graph import RUN_PARAMETERS, Step, in_dependency_order, run_graph
 from lakehouse.settings import LakeSettings, environment_set
-from localenv.error_lines import USER_ERRORS, RunInterrupted, one_line
-from localenv.lake_summary import refresh_changes, summarize_site
-from localenv.local_cluster import REMOTE_VARIABLE, with_spark
-from localenv.paths import NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
-from localenv.report import build_report
-from localenv.s3_server import local_server
-from localenv.spark_session import interrupt_session, remote_of_session
-from localenv.step_state import steps_with_work
+from laptop.local_cluster import REMOTE_VARIABLE, with_spark
+from worker.error_lines import USER_ERRORS, RunInterrupted, one_line
+from worker.ingest.ingest_dump import ingest_dump
+from worker.ingest.site_lock import site_lock
+from worker.ingest.sources import source_for
+from worker.lake_summary import refresh_changes, summarize_site
+from worker.paths import NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
+from worker.report import build_report
+from worker.s3_server import local_server
+from worker.spark_session import interrupt_session, remote_of_session
+from worker.step_state import steps_with_work
 
 
 class StepFailed(RuntimeError):
@@ -64,8 +64,8 @@ def run_notebooks(
     before each (it confirms that the run still holds its site)."""
     # Imported here: papermill and nbformat take seconds to import, and a run with
     # nothing to do never needs them.
-    from localenv.error_lines import NotebookFailed
-    from localenv.shared_kernel import SharedKernel
+    from laptop.shared_kernel import SharedKernel
+    from worker.error_lines import NotebookFailed
 
     tasks = in_dependency_order()
     current = tasks[0]

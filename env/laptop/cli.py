@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from dump_generator import SAMPLE_SITE
-from localenv.error_lines import (
+from worker.error_lines import (
     USER_ERRORS,
     RunInterrupted,
     one_line,
@@ -34,7 +34,7 @@ def _settings(**stated):
 
 
 def cmd_s3(args) -> None:
-    from localenv.s3_server import local_server
+    from worker.s3_server import local_server
 
     server = local_server(_settings())
     if args.action == "serve":
@@ -49,8 +49,8 @@ def cmd_s3(args) -> None:
 
 
 def cmd_spark(args) -> None:
-    from localenv.s3_server import local_server
-    from localenv.spark_connect_server import local_spark_server
+    from laptop.spark_connect_server import local_spark_server
+    from worker.s3_server import local_server
 
     settings = _settings()
     server = local_spark_server(settings)
@@ -63,9 +63,9 @@ def cmd_spark(args) -> None:
 def cmd_airflow(args) -> None:
     from rich.console import Console
 
-    from localenv.airflow_local import USERNAME, LocalAirflow
-    from localenv.local_cluster import local_cluster
-    from localenv.paths import AIRFLOW_HOME
+    from laptop.airflow_local import USERNAME, LocalAirflow
+    from laptop.local_cluster import local_cluster
+    from worker.paths import AIRFLOW_HOME
 
     settings = _settings()
     airflow = LocalAirflow(AIRFLOW_HOME, port=args.port)
@@ -91,9 +91,9 @@ def cmd_airflow(args) -> None:
 
 
 def cmd_lab(args) -> None:
-    from localenv.lab import LocalLab
-    from localenv.paths import LAB_STATE_DIR, LAKE_DIR, NOTEBOOKS_DIR
-    from localenv.s3_server import local_server
+    from laptop.lab import LocalLab
+    from worker.paths import LAB_STATE_DIR, LAKE_DIR, NOTEBOOKS_DIR
+    from worker.s3_server import local_server
 
     lab = LocalLab(LAB_STATE_DIR, LAKE_DIR, NOTEBOOKS_DIR)
     if args.action == "stop":
@@ -114,11 +114,11 @@ def cmd_lab(args) -> None:
 
 
 def cmd_ingest(args) -> None:
-    from ingest.ingest_dump import ingest_dump
-    from ingest.site_lock import site_lock
-    from ingest.sources import source_for
-    from localenv.paths import SAMPLE_DIR, WORK_DIR
-    from localenv.s3_server import local_server
+    from worker.ingest.ingest_dump import ingest_dump
+    from worker.ingest.site_lock import site_lock
+    from worker.ingest.sources import source_for
+    from worker.paths import SAMPLE_DIR, WORK_DIR
+    from worker.s3_server import local_server
 
     settings = _settings(dump_published=args.published)
     print(local_server(settings).start(), file=sys.stderr)
@@ -140,16 +140,16 @@ def cmd_ingest(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from localenv.local_run import format_summary, local_run
+    from laptop.local_run import format_summary, local_run
 
     settings = _settings(dump_published=args.published)
     print(format_summary(local_run(args.dump, args.site, settings, wait=args.wait)))
 
 
 def cmd_databricks_imitation(args) -> None:
-    from localenv.databricks_imitation import IMITATION_CATALOG, run_job
-    from localenv.paths import NOTEBOOKS_DIR
-    from localenv.s3_server import local_server
+    from laptop.databricks_imitation import IMITATION_CATALOG, run_job
+    from worker.paths import NOTEBOOKS_DIR
+    from worker.s3_server import local_server
 
     settings = _settings()
     print(local_server(settings).start(), file=sys.stderr)
@@ -173,8 +173,8 @@ def cmd_databricks_imitation(args) -> None:
 
 
 def cmd_report(args) -> None:
-    from localenv.report import write_site_report
-    from localenv.s3_server import local_server
+    from worker.report import write_site_report
+    from worker.s3_server import local_server
 
     settings = _settings()
     if not local_server(settings).answers():
@@ -186,22 +186,22 @@ def cmd_report(args) -> None:
 
 
 def cmd_bundle(args) -> None:
-    from localenv.bundle_job import render
-    from localenv.paths import BUNDLE_JOBS_FILE, JOB_LIBRARIES_FILE
+    from worker.bundle_job import render
+    from worker.paths import BUNDLE_JOBS_FILE, JOB_LIBRARIES_FILE
 
     BUNDLE_JOBS_FILE.write_text(render(JOB_LIBRARIES_FILE))
     print(f"wrote {BUNDLE_JOBS_FILE} from the pipeline graph")
 
 
 def cmd_docs(args) -> None:
-    from localenv.settings_page import write_settings_page
+    from laptop.settings_page import write_settings_page
 
     print(f"wrote {write_settings_page()} from the settings' fields")
 
 
 def cmd_sql(args) -> None:
     from lakehouse.runtime import open_lake
-    from localenv.local_cluster import local_cluster
+    from laptop.local_cluster import local_cluster
 
     lake = open_lake(local_cluster(_settings()))
     # pandas ships no types, and pyspark's annotation of toPandas does not resolve for mypy
@@ -212,7 +212,7 @@ def cmd_sql(args) -> None:
 def cmd_vacuum(args) -> None:
     from lakehouse.graph import TABLES
     from lakehouse.runtime import open_lake
-    from localenv.local_cluster import local_cluster
+    from laptop.local_cluster import local_cluster
 
     lake = open_lake(local_cluster(_settings()))
     for name in TABLES:
@@ -268,7 +268,7 @@ def cmd_sample(args) -> None:
 
 
 def cmd_releases(args) -> None:
-    from ingest.archive_org import release_date, release_items
+    from worker.ingest.archive_org import release_date, release_items
 
     for item in release_items(_settings().archive_base_url):
         day = release_date(item)

@@ -22,7 +22,7 @@ from lakehouse.tables import (
     GOLD_POSTS_USERS,
     SILVER_POSTS,
 )
-from localenv.lake_summary import read_site_table
+from worker.lake_summary import read_site_table
 
 TOP_USERS = 10
 HEADLINES = {
@@ -155,7 +155,7 @@ run {html.escape(run_id)}, written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>
 
 def write_site_report(settings: LakeSettings, site: str, run_id: str, out: Path) -> Path:
     """The report of the site as the lake holds it now, written to `out`."""
-    from localenv.lake_summary import held_dump, summarize_site
+    from worker.lake_summary import held_dump, summarize_site
 
     summary = {"dump_id": held_dump(settings, site), **summarize_site(settings, site)}
     out.write_text(build_report(settings, site, run_id, summary))

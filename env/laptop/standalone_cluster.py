@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lakehouse.settings import LakeSettings
-from localenv.paths import DATABRICKS_LOCK_FILE, NOTEBOOKS_DIR
-from localenv.ports import free_port
-from localenv.processes import ManagedProcess
-from localenv.spark_connect_server import SPARK_HOME, SparkConnectServer
+from laptop.ports import free_port
+from laptop.spark_connect_server import SPARK_HOME, SparkConnectServer
+from worker.paths import DATABRICKS_LOCK_FILE, NOTEBOOKS_DIR
+from worker.processes import ManagedProcess
 
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
