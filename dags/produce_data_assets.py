@@ -12,8 +12,9 @@ from datetime import timedelta
 from airflow.sdk import Param, Variable, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
+from lakehouse.target import TARGET_VARIABLE, chosen_target
 from orchestration.assets import RAW_ASSETS
-from orchestration.config import TARGET_VARIABLE, OrchestrationSettings, chosen_target
+from orchestration.config import OrchestrationSettings
 from orchestration.connections import AWS_CONN_ID, check_lake_reachable, lake_settings
 from orchestration.raw_events import skip_reason
 

@@ -14,9 +14,9 @@ from airflow.providers.databricks.operators.databricks_workflow import (
 from airflow.sdk import Param, dag, task, task_group
 
 from lakehouse.graph import LAST_NOTEBOOKS, PIPELINE, RUN_PARAMETERS, in_dependency_order
-from lakehouse.settings import TARGETS
+from lakehouse.target import TARGET_VARIABLE, TARGETS, chosen_target
 from orchestration.assets import RAW_ASSETS
-from orchestration.config import TARGET_VARIABLE, OrchestrationSettings, chosen_target
+from orchestration.config import OrchestrationSettings
 from orchestration.connections import DATABRICKS_CONN_ID
 from orchestration.databricks_operators import (
     LakeDatabricksNotebookOperator,

@@ -14,27 +14,14 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lakehouse.graph import PIPELINE
-from lakehouse.settings import TARGETS, LakeSettings, default_target
+from lakehouse.settings import LakeSettings
+from lakehouse.target import TARGET_VARIABLE
 from worker.bundle_job import bundle_target
 from worker.databricks_compute import Compute
 from worker.paths import BUNDLE_FILE, NOTEBOOKS_DIR, RUNS_DIR, SAMPLE_DIR, WORK_DIR
 
-# The Airflow Variable that, when set, is the target of every run whose param is empty
-# (from the environment: AIRFLOW_VAR_LAKEHOUSE_TARGET).
-TARGET_VARIABLE = "lakehouse_target"
 # Schedules Airflow takes as they are, not as a cron expression.
 NOT_CRON = ("@once", "@continuous")
-
-
-def chosen_target(param: str | None, variable: str | None) -> str:
-    """The run's target: its `target` param, else the Variable, else LAKE_TARGET's own
-    default (local, off Databricks). The kernels of target local get LAKE_TARGET=local."""
-    target = param or variable or default_target()
-    if target not in TARGETS:
-        raise ValueError(
-            f"Variable {TARGET_VARIABLE}={target!r} is not a target; use one of {TARGETS}"
-        )
-    return target
 
 
 def _default_parallel_notebooks() -> int:

@@ -41,14 +41,14 @@ class LakeNotebookOperator(PapermillOperator):
         self.runs_dir = runs_dir
 
     def execute(self, context):
-        from worker.lake_summary import table_versions
+        from worker.lake_summary import delta_rs_versions
 
         run = self.parameters
         output = site_run_dir(self.runs_dir, run) / f"{self.notebook}.ipynb"
         output.parent.mkdir(parents=True, exist_ok=True)
         self.output_nb = str(output)
         settings = lake_settings(AWS_CONN_ID)
-        before = table_versions(settings, self.writes)
+        before = delta_rs_versions(settings, self.writes)
         self.log.info("Running notebook %s; its executed copy goes to %s", self.input_nb, output)
         try:
             # The kernel, a child of this process, inherits the lake's settings.
@@ -56,7 +56,7 @@ class LakeNotebookOperator(PapermillOperator):
                 super().execute(context)
         finally:
             self.log.info("Executed notebook kept at %s", output)
-        after = table_versions(settings, self.writes)
+        after = delta_rs_versions(settings, self.writes)
         extras = local_table_extras(settings, run["site"], before, after)
         alias = context["outlet_events"][tables_alias(self.notebook)]
         emit_table_events(alias, self.notebook, run["site"], extras, self.writes, self.log)

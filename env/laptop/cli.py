@@ -147,6 +147,7 @@ def cmd_run(args) -> None:
 
 
 def cmd_databricks_imitation(args) -> None:
+    from lakehouse.target import resolve
     from laptop.databricks_imitation import IMITATION_CATALOG, run_job
     from worker.paths import NOTEBOOKS_DIR
     from worker.s3_server import local_server
@@ -158,7 +159,7 @@ def cmd_databricks_imitation(args) -> None:
         "dump_id": args.dump_id,
         "run_id": args.run_id,
         "catalog": IMITATION_CATALOG,
-        "raw_root": args.raw_root or settings.raw_location,
+        "raw_root": args.raw_root or resolve(settings).raw_location,
     }
     print(f"job parameters: {job_values}", file=sys.stderr)
     runs = run_job(

@@ -21,18 +21,7 @@ from lakehouse.tables import (
     SILVER_POSTS,
     bronze,
 )
-
-
-def storage_options(settings: LakeSettings) -> dict[str, str]:
-    """delta-rs options for the configured S3 endpoint (path style, plain HTTP allowed)."""
-    return {
-        "AWS_ENDPOINT_URL": settings.s3_endpoint,
-        "AWS_ACCESS_KEY_ID": settings.aws_access_key_id,
-        "AWS_SECRET_ACCESS_KEY": settings.aws_secret_access_key.get_secret_value(),
-        "AWS_REGION": settings.aws_region,
-        "AWS_ALLOW_HTTP": "true",
-        "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": "false",
-    }
+from lakehouse.target import resolve
 
 
 def table_uri(settings: LakeSettings, name: str) -> str:
@@ -40,29 +29,33 @@ def table_uri(settings: LakeSettings, name: str) -> str:
     return table_path(settings.bucket, name, scheme="s3")
 
 
-def read_site_table(settings: LakeSettings, name: str, site: str, columns=None):
+def delta_table(settings: LakeSettings, name: str):
+    """The table through delta-rs, or None for a table not created yet."""
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
     try:
-        delta = DeltaTable(table_uri(settings, name), storage_options=storage_options(settings))
+        return DeltaTable(
+            table_uri(settings, name), storage_options=resolve(settings).s3.delta_rs()
+        )
     except TableNotFoundError:
+        return None
+
+
+def read_site_table(settings: LakeSettings, name: str, site: str, columns=None):
+    delta = delta_table(settings, name)
+    if delta is None:
         return None
     return delta.to_pyarrow_table(columns=columns, filters=[("site", "=", site)])
 
 
-def table_versions(settings: LakeSettings, names) -> dict[str, int | None]:
-    """Each table's newest commit, or None for a table not created yet."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
+def delta_rs_versions(settings: LakeSettings, names) -> dict[str, int | None]:
+    """Each table's newest commit, read by delta-rs, or None for a table not created yet
+    (lakehouse.table_changes.table_versions reads them through Spark)."""
     versions: dict[str, int | None] = {}
     for name in names:
-        try:
-            uri = table_uri(settings, name)
-            versions[name] = DeltaTable(uri, storage_options=storage_options(settings)).version()
-        except TableNotFoundError:
-            versions[name] = None
+        delta = delta_table(settings, name)
+        versions[name] = None if delta is None else delta.version()
     return versions
 
 

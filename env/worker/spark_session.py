@@ -9,6 +9,7 @@ import sys
 import tempfile
 
 from lakehouse.settings import LakeSettings
+from lakehouse.target import resolve
 from worker.jars import spark_jars
 from worker.java import require_supported_java
 
@@ -56,28 +57,6 @@ def require_same_spark_line(session, remote: str) -> None:
         )
 
 
-def s3a_conf(settings: LakeSettings) -> dict[str, str]:
-    """Hadoop S3A settings for the emulator: endpoint, path style, no SSL, test keys."""
-    return {
-        "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
-        "spark.hadoop.fs.s3a.endpoint": settings.s3_endpoint,
-        "spark.hadoop.fs.s3a.endpoint.region": settings.aws_region,
-        "spark.hadoop.fs.s3a.path.style.access": "true",
-        "spark.hadoop.fs.s3a.connection.ssl.enabled": str(
-            settings.s3_endpoint.startswith("https")
-        ).lower(),
-        "spark.hadoop.fs.s3a.aws.credentials.provider": (
-            "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
-        ),
-        "spark.hadoop.fs.s3a.access.key": settings.aws_access_key_id,
-        "spark.hadoop.fs.s3a.secret.key": settings.aws_secret_access_key.get_secret_value(),
-        # Fail fast when the emulator is down instead of retrying for minutes.
-        "spark.hadoop.fs.s3a.attempts.maximum": "3",
-        "spark.hadoop.fs.s3a.retry.limit": "3",
-        "spark.hadoop.fs.s3a.connection.establish.timeout": "5s",
-    }
-
-
 LONG_TEXTS = ("body", "title", "text", "about_me")
 
 
@@ -112,7 +91,7 @@ def session_conf(settings: LakeSettings) -> dict[str, str]:
         # 12-byte value costs a dictionary lookup on every write, and the dumps' dates are
         # nearly all unique (1.07x the bronze step at 1 GB: BENCHMARKS.md).
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
-        **s3a_conf(settings),
+        **resolve(settings).s3.s3a(),
     }
     if settings.spark_java_options:
         conf["spark.driver.extraJavaOptions"] = settings.spark_java_options

@@ -7,7 +7,8 @@ from lakehouse.graph import PIPELINE, TABLES, in_dependency_order
 from lakehouse.settings import LakeSettings
 from lakehouse.step_runs import KEY_COLUMNS, is_up_to_date, latest_keys
 from lakehouse.tables import STEP_RUNS
-from worker.lake_summary import read_site_table, storage_options, table_uri
+from lakehouse.target import resolve
+from worker.lake_summary import read_site_table, table_uri
 
 
 def steps_with_work(settings: LakeSettings, site: str, dump_id: str) -> list[str]:
@@ -15,7 +16,7 @@ def steps_with_work(settings: LakeSettings, site: str, dump_id: str) -> list[str
     or downstream of one that will run: all of them on a site's first run."""
     rows = read_site_table(settings, STEP_RUNS, site, list(KEY_COLUMNS))
     recorded = latest_keys(rows.to_pylist() if rows is not None else [])
-    options = storage_options(settings)
+    options = resolve(settings).s3.delta_rs()
     missing = {
         name for name in TABLES if not DeltaTable.is_deltatable(table_uri(settings, name), options)
     }

@@ -2,7 +2,7 @@
 
 Locally a name resolves to the Delta path `s3a://<bucket>/<layer>/<table>`; with a
 catalog set (on Databricks) to the Unity Catalog table `<catalog>.<layer>.<table>`
-(lakehouse.table_locations). Transforms never see the difference.
+(lakehouse.target). Transforms never see the difference.
 """
 
 from dataclasses import dataclass, field
@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from lakehouse.raw_layout import dump_folder
 from lakehouse.settings import LakeSettings
-from lakehouse.table_locations import CatalogTables, DeltaPaths, check_raw_volume, table_locations
+from lakehouse.table_locations import CatalogTables, DeltaPaths, check_raw_volume
+from lakehouse.target import LakeTarget, resolve
 from lakehouse.write_conflicts import retry_on_conflict
 
 if TYPE_CHECKING:
@@ -30,9 +31,14 @@ class Lake:
     _existing: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
 
     @cached_property
+    def target(self) -> LakeTarget:
+        """The settings' target (lakehouse.target)."""
+        return resolve(self.settings)
+
+    @property
     def names(self) -> DeltaPaths | CatalogTables:
         """Where logical names live: Delta paths in the bucket, or catalog tables."""
-        return table_locations(self.settings)
+        return self.target.naming
 
     def location(self, name: str) -> str:
         """Where the table is, for messages and path-based readers."""
@@ -44,7 +50,7 @@ class Lake:
 
     def raw_uri(self, site: str, dump_id: str, file_name: str) -> str:
         """Where a raw file of a dump is, under the configured raw root."""
-        return f"{self.settings.raw_location}/{dump_folder(site, dump_id)}/{file_name}"
+        return f"{self.target.raw_location}/{dump_folder(site, dump_id)}/{file_name}"
 
     def check_ready(self) -> None:
         """Fail before any work when the catalog, one of its schemas or the raw root's

@@ -9,12 +9,12 @@ import os
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Literal, Self, get_args
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lakehouse.raw_layout import RAW_PREFIX
+from lakehouse.target import Target, default_target
 
 # LocalStack's documented fixed test credentials; they grant nothing anywhere else.
 EMULATOR_ACCESS_KEY = "test"
@@ -52,17 +52,6 @@ def environment_set(variables: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-# Where the notebooks run: the one setting that changes between a laptop and Databricks.
-Target = Literal["local", "databricks"]
-TARGETS: tuple[str, ...] = get_args(Target)
-
-
-def default_target() -> Target:
-    """`databricks` on a Databricks runtime, else `local`."""
-    # Every Databricks runtime, classic or serverless, sets this variable.
-    return "databricks" if os.environ.get("DATABRICKS_RUNTIME_VERSION") else "local"
 
 
 class LakeSettings(BaseSettings):
@@ -232,11 +221,6 @@ class LakeSettings(BaseSettings):
             if missing:
                 raise ValueError(f"target databricks needs {' and '.join(missing)}")
         return self
-
-    @property
-    def raw_location(self) -> str:
-        """The raw root: the setting `raw_root`, else `<bucket>/raw`."""
-        return self.raw_root or f"s3a://{self.bucket}/{RAW_PREFIX}"
 
     def environment(self) -> dict[str, str]:
         """The `LAKE_*` variables that give a child process (a notebook kernel) these

@@ -70,7 +70,7 @@ def latest_dump_id(lake: Lake, site: str) -> str:
     by the order of the ids' hashes)."""
     from pyspark.errors import AnalysisException
 
-    pattern = f"{lake.settings.raw_location}/{site}/*/{MANIFEST}"
+    pattern = f"{lake.target.raw_location}/{site}/*/{MANIFEST}"
     try:
         manifests = lake.spark.read.text(pattern, wholetext=True).collect()
     except AnalysisException:  # No such path: nothing ingested for this site.
@@ -78,7 +78,7 @@ def latest_dump_id(lake: Lake, site: str) -> str:
     releases = [release_of(json.loads(row.value)) for row in manifests]
     if not releases:
         raise LookupError(
-            f"No ingested dump of site {site!r} under {lake.settings.raw_location} "
+            f"No ingested dump of site {site!r} under {lake.target.raw_location} "
             "(setting LAKE_RAW_ROOT, job parameter `raw_root`)"
         )
     newest = max(release.published for release in releases)

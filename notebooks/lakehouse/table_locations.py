@@ -1,5 +1,5 @@
 """Where a logical table name (`bronze.posts`) lives, in one of two ways, chosen once from
-the settings (`table_locations`):
+the settings (lakehouse.target):
 
 - `DeltaPaths`: a Delta path in a bucket, `s3a://<bucket>/<layer>/<table>` (locally);
 - `CatalogTables`: a Unity Catalog table, `<catalog>.<layer>.<table>` (on Databricks).
@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, DataFrameReader, DataFrameWriter, SparkSession
 
-    from lakehouse.settings import LakeSettings
 
 LAYERS = ("bronze", "silver", "gold")
 # `gold.x`, but not the end of `catalog.gold.x` or a quoted name.
@@ -154,8 +153,3 @@ def check_raw_volume(spark: "SparkSession", raw_root: str) -> None:
             f"the Volume {catalog}.{schema}.{volume}, which does not exist or is not visible "
             f"to this user; create it with CREATE VOLUME {catalog}.{schema}.{volume}"
         )
-
-
-def table_locations(settings: "LakeSettings") -> DeltaPaths | CatalogTables:
-    """The naming the settings choose: a catalog when one is set, else the bucket's paths."""
-    return CatalogTables(settings.catalog) if settings.catalog else DeltaPaths(settings.bucket)

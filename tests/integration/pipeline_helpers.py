@@ -10,7 +10,7 @@ from lakehouse.raw_layout import DUPLICATED_IDS
 from worker.ingest.ingest_dump import ingest_dump
 from worker.ingest.row_ids import DuplicateIds
 from worker.ingest.sources import GeneratedSample
-from worker.lake_summary import site_row_count, table_versions
+from worker.lake_summary import delta_rs_versions, site_row_count
 
 # The site the `piped_site` fixture (tests/conftest.py) takes through the pipeline.
 PIPED_SITE = "pipeline.example.com"
@@ -55,7 +55,7 @@ def duplicated_ids(text: str) -> dict[int, int] | None:
 def versions(lake) -> dict[str, int]:
     """Each existing table's newest commit, read with delta-rs: another engine than the
     one that wrote them, and no Spark job per table."""
-    found = table_versions(lake.settings, TABLES)
+    found = delta_rs_versions(lake.settings, TABLES)
     return {name: version for name, version in found.items() if version is not None}
 
 

@@ -189,9 +189,9 @@ def test_an_s3_server_that_dies_mid_run_is_named_in_one_line(settings, tmp_path)
     one line naming the server and the fix, and what was committed before is intact."""
     from deltalake import DeltaTable
 
+    from lakehouse.target import resolve
     from laptop.ports import free_port
     from laptop.spark_connect_server import SparkConnectServer
-    from worker.lake_summary import storage_options
     from worker.s3_server import server_for
 
     own = settings.model_copy(update={"s3_endpoint": f"http://127.0.0.1:{free_port()}"})
@@ -219,7 +219,9 @@ def test_an_s3_server_that_dies_mid_run_is_named_in_one_line(settings, tmp_path)
         assert "Traceback" not in run.stderr
 
         server.start()
-        posts = DeltaTable(f"s3://{own.bucket}/bronze/posts", storage_options=storage_options(own))
+        posts = DeltaTable(
+            f"s3://{own.bucket}/bronze/posts", storage_options=resolve(own).s3.delta_rs()
+        )
         stored = posts.to_pyarrow_table(columns=["id"], filters=[("site", "=", site)]).num_rows
         assert stored == sum(1 for _ in etree.iterparse(str(xml_dir / "Posts.xml"), tag="row"))
     finally:

@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from lakehouse.graph import PIPELINE, TABLES
 from lakehouse.lake import Lake
 from lakehouse.settings import environment_set
+from lakehouse.target import resolve
 from laptop.lab import KERNEL_NAME, install_kernel
 from laptop.shared_kernel import SharedKernel
 from worker.paths import DATABRICKS_PYTHON, NOTEBOOKS_DIR
@@ -81,7 +82,7 @@ def imitation_job(piped_site, lake, settings) -> tuple[Lake, dict[str, dict]]:
             "--site",
             PIPED_SITE,
             "--raw-root",
-            settings.raw_location,
+            resolve(settings).raw_location,
         ],
         capture_output=True,
         text=True,

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from pydantic import ValidationError
 
-from lakehouse import runtime, table_locations
+from lakehouse import runtime, table_locations, target
 from lakehouse.lake import Lake
 from lakehouse.settings import LakeSettings
 from lakehouse.table_locations import LakeNotReady
@@ -21,7 +21,7 @@ def on_databricks(monkeypatch):
 
     def with_job_values(**job_values):
         namespace = {"dbutils": ImitationDbutils(job_values)}
-        monkeypatch.setattr(runtime, "notebook_globals", lambda: namespace)
+        monkeypatch.setattr(target, "notebook_globals", lambda: namespace)
         return namespace["dbutils"]
 
     return with_job_values
@@ -121,18 +121,18 @@ def test_a_missing_raw_volume_is_named_with_its_fix():
 
 
 def test_databricks_without_the_runtime_session_refuses_to_build_one(monkeypatch):
-    monkeypatch.setattr(runtime, "notebook_globals", lambda: {})
+    monkeypatch.setattr(target, "notebook_globals", lambda: {})
     monkeypatch.setattr("pyspark.sql.SparkSession.getActiveSession", staticmethod(lambda: None))
     with pytest.raises(RuntimeError, match="no `spark` from the Databricks runtime"):
-        runtime.spark_session(LakeSettings(**DATABRICKS))
+        target.resolve(LakeSettings(**DATABRICKS)).spark_session()
 
 
 def test_locally_the_session_comes_from_the_registered_factory(monkeypatch):
-    monkeypatch.setattr(runtime, "notebook_globals", lambda: {})
+    monkeypatch.setattr(target, "notebook_globals", lambda: {})
     monkeypatch.setattr("pyspark.sql.SparkSession.getActiveSession", staticmethod(lambda: None))
     from worker.spark_session import build_local_session
 
-    assert runtime._local_spark() is build_local_session
+    assert target.local_spark_factory() is build_local_session
     monkeypatch.setattr("importlib.metadata.entry_points", lambda **selection: ())
     with pytest.raises(RuntimeError, match=r"entry point lakehouse\.local_spark"):
-        runtime.spark_session(LakeSettings())
+        target.resolve(LakeSettings()).spark_session()

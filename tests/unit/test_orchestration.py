@@ -13,7 +13,8 @@ from dag_loading import DAGS_FOLDER
 sys.path.insert(0, str(DAGS_FOLDER))
 
 from lakehouse.table_changes import changed_tables, table_extras  # noqa: E402
-from orchestration.config import OrchestrationSettings, chosen_target  # noqa: E402
+from lakehouse.target import chosen_target  # noqa: E402
+from orchestration.config import OrchestrationSettings  # noqa: E402
 from orchestration.connections import ConnectionProblem, lake_settings  # noqa: E402
 from orchestration.databricks_operators import latest_task_runs, notebook_result  # noqa: E402
 from orchestration.raw_events import already_ingested_reason  # noqa: E402

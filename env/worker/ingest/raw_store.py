@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from lakehouse.raw_layout import MANIFEST, RAW_PREFIX, dump_folder
 from lakehouse.settings import LakeSettings
+from lakehouse.target import resolve
 from worker.ingest.progress import byte_progress
 
 if TYPE_CHECKING:
@@ -23,10 +24,7 @@ def s3_client(settings: LakeSettings):
 
     return boto3.client(
         "s3",
-        endpoint_url=settings.s3_endpoint,
-        aws_access_key_id=settings.aws_access_key_id,
-        aws_secret_access_key=settings.aws_secret_access_key.get_secret_value(),
-        region_name=settings.aws_region,
+        **resolve(settings).s3.boto3(),
         config=Config(
             s3={"addressing_style": "path"},
             # boto3 >= 1.36 adds CRC checksums that emulators may not verify or store
