@@ -16,7 +16,7 @@ from pathlib import Path
 
 from run_benchmarks import SITE, generated_posts, private_s3_server, upload_raw, warm_up
 
-from lakehouse.bronze.xml_to_bronze import load_dump_files
+from lakehouse.bronze.xml_to_bronze import DumpToLoad, load_dump_files
 from lakehouse.lake import Lake
 from worker.spark_session import build_local_session
 
@@ -47,7 +47,7 @@ def recorded_load(posts: Path, timestamps: str, recording: Path) -> None:
         driver = str(spark.sparkContext._jvm.ProcessHandle.current().pid())
         start = [jcmd, driver, "JFR.start", "name=bronze", "settings=profile"]
         subprocess.run([*start, f"filename={recording}"], check=True, capture_output=True)
-        load_dump_files(lake, SITE, dump_id, ["Posts.xml"], datetime.now(UTC))
+        load_dump_files(DumpToLoad(lake, SITE, dump_id, datetime.now(UTC)), ["Posts.xml"])
         subprocess.run([jcmd, driver, "JFR.stop", "name=bronze"], check=True, capture_output=True)
 
 

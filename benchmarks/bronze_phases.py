@@ -25,7 +25,12 @@ from run_benchmarks import (
 )
 
 from lakehouse.bronze.census import take_census
-from lakehouse.bronze.xml_to_bronze import load_dump_files, parse_dump_file, read_manifest
+from lakehouse.bronze.xml_to_bronze import (
+    DumpToLoad,
+    load_dump_files,
+    parse_dump_file,
+    read_manifest,
+)
 from lakehouse.lake import Lake
 from lakehouse.schemas import table_for_file
 from worker.spark_session import build_local_session
@@ -54,11 +59,11 @@ def phase_timers(lake: Lake, dump_id: str, rows: int) -> dict:
     def census_then_write(round_number):
         # A new site each round, so every round is a site's first load.
         site = f"census{round_number}.{SITE}"
-        load_dump_files(lake, site, dump_id, ["Posts.xml"], datetime.now(UTC))
+        load_dump_files(DumpToLoad(lake, site, dump_id, datetime.now(UTC)), ["Posts.xml"])
 
     def one_read(round_number):
         site = f"r{round_number}.{SITE}"
-        load_dump_files(lake, site, dump_id, ["Posts.xml"], datetime.now(UTC))
+        load_dump_files(DumpToLoad(lake, site, dump_id, datetime.now(UTC)), ["Posts.xml"])
 
     return {
         "text only (sum of line lengths)": text_only,
@@ -83,7 +88,7 @@ def measure(posts: Path, rounds: int) -> tuple[int, dict[str, list[float]]]:
             upload_raw(
                 settings, posts, dump_id, site=f"census{round_number}.{SITE}", ingest_facts=False
             )
-        rows = read_manifest(lake.spark, lake, SITE, dump_id)["rows"]["Posts.xml"]
+        rows = read_manifest(lake, SITE, dump_id)["rows"]["Posts.xml"]
         timers = phase_timers(lake, dump_id, rows)
         seconds = {name: [] for name in timers}
         for round_number in range(1, rounds + 1):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from run_benchmarks import SITE, generated_posts, machine, private_s3_server, upload_raw, warm_up
 
-from lakehouse.bronze.xml_to_bronze import load_dump_files
+from lakehouse.bronze.xml_to_bronze import DumpToLoad, load_dump_files
 from lakehouse.lake import Lake
 from worker.spark_session import build_local_session
 
@@ -25,7 +25,7 @@ def profiled_load(lake: Lake, site: str, dump_id: str) -> tuple[float, dict[str,
     profile = cProfile.Profile()
     started = time.perf_counter()
     profile.enable()
-    load_dump_files(lake, site, dump_id, ["Posts.xml"], datetime.now(UTC))
+    load_dump_files(DumpToLoad(lake, site, dump_id, datetime.now(UTC)), ["Posts.xml"])
     profile.disable()
     seconds = time.perf_counter() - started
     functions = {

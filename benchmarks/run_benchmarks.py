@@ -106,7 +106,9 @@ def alternating_bronze_loads(
                 setups[setup](spark)
                 site = f"r{round_number}.{SITE}"
                 started = time.monotonic()
-                xml_to_bronze.load_dump_files(lake, site, dump_id, ["Posts.xml"], datetime.now(UTC))
+                xml_to_bronze.load_dump_files(
+                    xml_to_bronze.DumpToLoad(lake, site, dump_id, datetime.now(UTC)), ["Posts.xml"]
+                )
                 seconds[setup].append(time.monotonic() - started)
     return seconds
 
@@ -185,17 +187,17 @@ def warm_up(lake) -> float:
     A fresh JVM spends its first seconds loading and compiling Spark's and Delta's code:
     paying that first lets what is timed afterwards run warm.
     """
-    from lakehouse.bronze.xml_to_bronze import load_dump_files
+    from lakehouse.bronze.xml_to_bronze import DumpToLoad, load_dump_files
 
     dump_id = "2025-01-01-warmup00"
     upload_raw(lake.settings, generated_posts(WARM_UP_MB), dump_id, site=WARM_UP_SITE)
     started = time.monotonic()
-    load_dump_files(lake, WARM_UP_SITE, dump_id, ["Posts.xml"], datetime.now(UTC))
+    load_dump_files(DumpToLoad(lake, WARM_UP_SITE, dump_id, datetime.now(UTC)), ["Posts.xml"])
     return round(time.monotonic() - started, 1)
 
 
 def xml_to_bronze(settings, spark, posts: Path, dump_id: str) -> dict:
-    from lakehouse.bronze.xml_to_bronze import load_dump_files, parse_dump_file
+    from lakehouse.bronze.xml_to_bronze import DumpToLoad, load_dump_files, parse_dump_file
     from lakehouse.lake import Lake
 
     lake = Lake(spark, settings)
@@ -214,13 +216,13 @@ def xml_to_bronze(settings, spark, posts: Path, dump_id: str) -> dict:
 
     with PeakRss(driver) as rss:
         started = time.monotonic()
-        load = load_dump_files(lake, SITE, dump_id, ["Posts.xml"], datetime.now(UTC))[0]
+        load = load_dump_files(DumpToLoad(lake, SITE, dump_id, datetime.now(UTC)), ["Posts.xml"])[0]
         results["ours_bronze_s"] = time.monotonic() - started
     results["ours_driver_peak_mb"] = round(rss.peak / 1e6)
     results["rows"] = load.rows_loaded
 
     started = time.monotonic()
-    load_dump_files(lake, SITE, dump_id, ["Posts.xml"], datetime.now(UTC))
+    load_dump_files(DumpToLoad(lake, SITE, dump_id, datetime.now(UTC)), ["Posts.xml"])
     results["ours_reload_s"] = time.monotonic() - started
 
     with PeakRss(driver) as rss:

@@ -84,7 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--posts-mb", type=int, default=512)
     args = parser.parse_args()
-    from lakehouse.bronze.xml_to_bronze import load_dump_files
+    from lakehouse.bronze.xml_to_bronze import DumpToLoad, load_dump_files
     from lakehouse.lake import Lake
 
     with private_s3_server() as settings:
@@ -98,7 +98,7 @@ def main() -> None:
         print(f"\n{size / 1e6:.0f} MB, cores: {spark.sparkContext.defaultParallelism}")
 
         started = time.monotonic()
-        load = load_dump_files(lake, SITE, dump_id, ["Posts.xml"], datetime.now(UTC))[0]
+        load = load_dump_files(DumpToLoad(lake, SITE, dump_id, datetime.now(UTC)), ["Posts.xml"])[0]
         ours = time.monotonic() - started
         print(
             f"ours, checked bronze step: {ours:.1f} s, {size / 1e6 / ours:.1f} MB/s, "

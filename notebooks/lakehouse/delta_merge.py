@@ -114,21 +114,28 @@ class Synced:
     first_rows: bool
 
 
-def sync(
-    lake: Lake,
-    source: DataFrame,
-    name: str,
-    keys: list[str],
-    scope: dict[str, str],
-    not_null: tuple[str, ...] = (),
-    properties: dict[str, str] | None = None,
-    expected_rows: int | None = None,
-    stored_rows: bool | None = None,
-    whole_scope: bool = False,
-) -> Synced:
-    """Make the rows of `name` in `scope` (one site, or one site's rows of one table)
-    equal `source`: insert, update and delete as needed. Nothing outside `scope` changes.
-    Returns how many rows the scope holds now, counted on the way (no job of its own).
+@dataclass(frozen=True)
+class Slice:
+    """The rows of table `name` in `scope`, found by their `keys`, and what a sync of them
+    is told: a created table's `not_null` columns and `properties`, how many rows the
+    source holds by the dump's manifest (`expected_rows`), whether the scope holds rows
+    (`stored_rows`, None: look), and `whole_scope` (see `sync`)."""
+
+    name: str
+    keys: list[str]
+    scope: dict[str, str]
+    not_null: tuple[str, ...] = ()
+    properties: dict[str, str] | None = None
+    expected_rows: int | None = None
+    stored_rows: bool | None = None
+    whole_scope: bool = False
+
+
+def sync(lake: Lake, source: DataFrame, into: Slice) -> Synced:
+    """Make the rows of `into` (a table's rows in a scope: one site, or one site's rows
+    of one table) equal `source`: insert, update and delete as needed. Nothing outside the
+    scope changes. Returns how many rows the scope holds now, counted on the way (no job
+    of its own).
 
     A scope with no rows stored yet gets its rows appended: a first load is most of the
     data a lake ever receives, and a MERGE into an empty slice would join every row with
@@ -153,62 +160,36 @@ def sync(
     written again as it was; not those whose rows keep when they were loaded or checked.
     Unlike a MERGE, it does not refuse a source with two rows for one stored key.
     """
-    return retry_on_conflict(
-        partial(
-            _sync,
-            lake,
-            source,
-            name,
-            keys,
-            scope,
-            not_null=not_null,
-            properties=properties,
-            expected_rows=expected_rows,
-            stored_rows=stored_rows,
-            whole_scope=whole_scope,
-        ),
-        f"sync {name}",
-    )
+    return retry_on_conflict(partial(_sync, lake, source, into), f"sync {into.name}")
 
 
-def _sync(
-    lake: Lake,
-    source: DataFrame,
-    name: str,
-    keys: list[str],
-    scope: dict[str, str],
-    *,
-    not_null: tuple[str, ...],
-    properties: dict[str, str] | None,
-    expected_rows: int | None,
-    stored_rows: bool | None,
-    whole_scope: bool,
-) -> Synced:
+def _sync(lake: Lake, source: DataFrame, into: Slice) -> Synced:
+    name, scope = into.name, into.scope
     if lake.exists(name):
         stored = lake.read(name).where(scope_filter(scope))
-        first_rows = stored.isEmpty() if stored_rows is None else not stored_rows
-    elif not_null:
-        lake.create_empty(name, source.schema, not_null, properties)
+        first_rows = stored.isEmpty() if into.stored_rows is None else not into.stored_rows
+    elif into.not_null:
+        lake.create_empty(name, source.schema, into.not_null, into.properties)
         first_rows = True
     else:
         counted_source, rows = counted(source)
-        lake.create(counted_source, name, properties=properties)
+        lake.create(counted_source, name, properties=into.properties)
         return Synced(_rows_written(rows, lake, name, scope), first_rows=True)
     if first_rows:
-        if expected_rows == 0:  # The manifest's count spares a write of nothing.
+        if into.expected_rows == 0:  # The manifest's count spares a write of nothing.
             return Synced(0, first_rows=True)
         counted_source, rows = counted(source)
         lake.append(counted_source, name)
         return Synced(_rows_written(rows, lake, name, scope), first_rows=True)
-    both = _side_by_side(source, stored, keys)
+    both = _side_by_side(source, stored, into.keys)
     counts = _compare(both)
-    _check_source(lake, name, scope, counts, expected_rows)
-    if whole_scope and (counts.changed or counts.gone):
+    _check_source(lake, into, counts)
+    if into.whole_scope and (counts.changed or counts.gone):
         lake.replace_where(source, name, scope_sql(scope))
     elif counts.changed or counts.gone:
         # Rows gone from the source carry only their keys: MERGE deletes them by key.
         changes = both.where(_changed() | _gone()).withColumn(_DELETE, _gone())
-        _merge(lake, changes.drop(_IN_SOURCE, _IN_STORED, _STORED_HASH), name, keys)
+        _merge(lake, changes.drop(_IN_SOURCE, _IN_STORED, _STORED_HASH), name, into.keys)
     return Synced(counts.source, first_rows=False)
 
 
@@ -287,12 +268,10 @@ def _describe(scope: dict[str, str]) -> str:
     return ", ".join(f"{column} {value}" for column, value in scope.items())
 
 
-def _check_source(
-    lake: Lake, name: str, scope: dict[str, str], counts: SliceCounts, expected_rows: int | None
-) -> None:
+def _check_source(lake: Lake, into: Slice, counts: SliceCounts) -> None:
     """Refuse a source that would delete rows it should not (see `sync`). Only a refresh
     can delete, so a first load is not counted again."""
-    where = f"{name} of {_describe(scope)}"
+    where, expected_rows = f"{into.name} of {_describe(into.scope)}", into.expected_rows
     if expected_rows is not None:
         if counts.source != expected_rows:
             raise SourceMismatch(

@@ -12,8 +12,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.bronze.dump_history import release_of
-from lakehouse.bronze.xml_to_bronze import BronzeLoad, load_dump_files
-from lakehouse.delta_merge import sync, with_row_hash
+from lakehouse.bronze.xml_to_bronze import BronzeLoad, DumpToLoad, load_dump_files
+from lakehouse.delta_merge import Slice, sync, with_row_hash
 from lakehouse.gold.most_popular_tags import most_popular_tags, most_popular_tags_monthly
 from lakehouse.gold.posts_users import posts_users
 from lakehouse.graph import OTHER_DUMP_FILES, run_graph
@@ -131,15 +131,8 @@ def _load(
     ctx: RunContext, run: StepRun, file_names: list[str], skip_absent: bool = False
 ) -> list[BronzeLoad]:
     # Always called: a file whose table already holds the dump is not read again.
-    return load_dump_files(
-        ctx.lake,
-        ctx.site,
-        ctx.dump_id,
-        file_names,
-        ctx.run_time,
-        skip_absent=skip_absent,
-        before_writing=run.before_writing,
-    )
+    dump = DumpToLoad(ctx.lake, ctx.site, ctx.dump_id, ctx.run_time, run.before_writing)
+    return load_dump_files(dump, file_names, skip_absent)
 
 
 @step
@@ -182,7 +175,7 @@ def _publish(ctx: RunContext, run: StepRun, tables: Callable[[], dict[str, DataF
         for name, df in tables().items():
             rows = with_row_hash(df, df.columns)
             keys = list(PUBLISHED_KEYS[name])
-            sync(ctx.lake, rows, name, keys, {"site": ctx.site}, whole_scope=True)
+            sync(ctx.lake, rows, Slice(name, keys, {"site": ctx.site}, whole_scope=True))
 
 
 @step

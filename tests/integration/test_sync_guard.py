@@ -4,7 +4,7 @@ unless the dump's manifest vouches for the new count."""
 import pytest
 from pyspark.sql import functions as F
 
-from lakehouse.delta_merge import SourceMismatch, sync, with_row_hash
+from lakehouse.delta_merge import Slice, SourceMismatch, sync, with_row_hash
 from lakehouse.lake import Lake
 
 NAME, SITE = "bronze.guard_test", "guard.example.com"
@@ -18,7 +18,11 @@ def rows(lake: Lake, ids: range):
 
 
 def write(lake: Lake, ids: range, expected_rows: int | None = None) -> None:
-    sync(lake, rows(lake, ids), NAME, ["site", "id"], {"site": SITE}, expected_rows=expected_rows)
+    sync(
+        lake,
+        rows(lake, ids),
+        Slice(NAME, ["site", "id"], {"site": SITE}, expected_rows=expected_rows),
+    )
 
 
 def stored(lake: Lake) -> set[int]:
@@ -70,7 +74,7 @@ def test_a_source_the_manifest_does_not_match_stops(lake):
 def test_a_table_created_with_not_null_columns_refuses_a_null_key(spark, settings, s3):
     lake, name = Lake(spark, settings), "bronze.not_null_test"
     keyed = rows(lake, range(0, 3))
-    sync(lake, keyed, name, ["site", "id"], {"site": SITE}, not_null=("site", "id"))
+    sync(lake, keyed, Slice(name, ["site", "id"], {"site": SITE}, not_null=("site", "id")))
     assert {f.name for f in lake.read(name).schema if not f.nullable} == {"site", "id"}
     null_id = keyed.limit(1).withColumn("id", F.lit(None).cast("bigint"))
     version = lake.current_version(name)
@@ -82,14 +86,14 @@ def test_a_table_created_with_not_null_columns_refuses_a_null_key(spark, setting
 def test_a_whole_scope_sync_rewrites_its_scope_in_one_write_and_no_other(lake):
     other = "other.example.com"
     others = rows(lake, range(0, 5)).withColumn("site", F.lit(other))
-    sync(lake, others, NAME, ["site", "id"], {"site": other})
+    sync(lake, others, Slice(NAME, ["site", "id"], {"site": other}))
     files_of = F.input_file_name().alias("file")
     others_files = {
         r.file for r in lake.read(NAME).where(F.col("site") == other).select(files_of).collect()
     }
     try:
         source, before = rows(lake, range(3, 12)), lake.current_version(NAME)  # 3 go, 2 come
-        sync(lake, source, NAME, ["site", "id"], {"site": SITE}, whole_scope=True)
+        sync(lake, source, Slice(NAME, ["site", "id"], {"site": SITE}, whole_scope=True))
         assert lake.current_version(NAME) == before + 1
         assert stored(lake) == set(range(3, 12))
         (last,) = lake.history(NAME, limit=1).collect()
@@ -98,7 +102,7 @@ def test_a_whole_scope_sync_rewrites_its_scope_in_one_write_and_no_other(lake):
         still = lake.read(NAME).where(F.col("site") == other).select(files_of, "id").collect()
         assert {r.file for r in still} == others_files and {r.id for r in still} == set(range(5))
         version = lake.current_version(NAME)
-        sync(lake, source, NAME, ["site", "id"], {"site": SITE}, whole_scope=True)
+        sync(lake, source, Slice(NAME, ["site", "id"], {"site": SITE}, whole_scope=True))
         assert lake.current_version(NAME) == version  # the same rows again: no commit
     finally:
         lake.spark.sql(f"DELETE FROM {lake.sql_name(NAME)} WHERE site = '{other}'")

@@ -219,3 +219,29 @@ def test_the_formatter_is_switched_off_only_for_the_tables_the_readme_names():
             if switches := formatter_switches(path):
                 found[str(path.relative_to(REPO_ROOT))] = switches
     assert found == FORMATTER_EXCEPTIONS
+
+
+def parameter_counts(source: str) -> dict[str, int]:
+    """Each function's parameters, `self` and `cls` aside."""
+    counts = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            arguments = node.args
+            names = [
+                a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)
+            ]
+            counts[node.name] = len([name for name in names if name not in ("self", "cls")])
+    return counts
+
+
+def test_no_function_of_lakehouse_takes_more_than_five_parameters():
+    """A step passes one context and narrow records (lakehouse.steps.RunContext,
+    bronze.xml_to_bronze.DumpToLoad, delta_merge.Slice), not a fan of loose values."""
+    assert parameter_counts("def f(self, a, b, *, c=1): pass") == {"f": 3}
+    found = [
+        f"{path.relative_to(REPO_ROOT)}: {name} takes {count}"
+        for path in sorted(LAKEHOUSE_DIR.rglob("*.py"))
+        for name, count in parameter_counts(path.read_text()).items()
+        if count > 5
+    ]
+    assert not found, "\n".join(found)

@@ -8,7 +8,15 @@ from datetime import datetime
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.delta_merge import ROW_HASH, counted, observed_rows, sync, upsert, with_row_hash
+from lakehouse.delta_merge import (
+    ROW_HASH,
+    Slice,
+    counted,
+    observed_rows,
+    sync,
+    upsert,
+    with_row_hash,
+)
 from lakehouse.lake import Lake
 from lakehouse.quality.dqx_local import (
     CHECKS_DIR,
@@ -58,15 +66,11 @@ def check_bronze_posts(
     # costs the quarantine no write and no job.
     checked, errors = counted(checked, F.col(ERRORS).isNotNull())
     valid, quarantined = split(checked)
-    sync(lake, valid, POSTS_VALID, ["site", "id"], {"site": site})
-    sync(
-        lake,
-        quarantined,
-        POSTS_QUARANTINE,
-        ["site", "id"],
-        {"site": site},
-        expected_rows=observed_rows(errors),
+    sync(lake, valid, Slice(POSTS_VALID, ["site", "id"], {"site": site}))
+    quarantine = Slice(
+        POSTS_QUARANTINE, ["site", "id"], {"site": site}, expected_rows=observed_rows(errors)
     )
+    sync(lake, quarantined, quarantine)
 
     summary = summarize(checked, checks).select(
         F.lit(site).alias("site"),

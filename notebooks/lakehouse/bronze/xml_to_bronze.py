@@ -36,13 +36,25 @@ from lakehouse.bronze.dump_history import (
 )
 from lakehouse.bronze.dump_lines import map_lines
 from lakehouse.bronze.xml_rows import REJECTED, ROW, arrow_schema, parse_lines
-from lakehouse.delta_merge import ROW_HASH, sync, with_row_hash
+from lakehouse.delta_merge import ROW_HASH, Slice, sync, with_row_hash
 from lakehouse.lake import Lake, skipping_stats
 from lakehouse.raw_layout import MANIFEST
 from lakehouse.schemas import TIMESTAMP, DumpTable, table_for_file
 from lakehouse.tables import REJECTED_ROWS, bronze
 
 LINEAGE = ["site", "dump_id", "source_file", "ingested_at"]
+
+
+@dataclass(frozen=True)
+class DumpToLoad:
+    """A site's dump to load into bronze: the lake, the dump, when it is loaded, and what
+    to call once a file has passed its census, before its first write."""
+
+    lake: Lake
+    site: str
+    dump_id: str
+    ingested_at: datetime
+    before_writing: Callable[[], None] = lambda: None
 
 
 @dataclass(frozen=True)
@@ -62,11 +74,11 @@ def parse_dump_file(spark: SparkSession, uri: str, table: DumpTable) -> DataFram
     return map_lines(spark, uri, partial(parse_lines, table=table), arrow_schema(table))
 
 
-def read_manifest(spark: SparkSession, lake: Lake, site: str, dump_id: str) -> dict[str, Any]:
+def read_manifest(lake: Lake, site: str, dump_id: str) -> dict[str, Any]:
     """The dump's ingest manifest, or BadDumpFile naming where it should be."""
     uri = lake.raw_uri(site, dump_id, MANIFEST)
     try:
-        first = spark.read.text(uri, wholetext=True).first()
+        first = lake.spark.read.text(uri, wholetext=True).first()
     except Exception:  # Spark raises its own AnalysisException for a missing path.
         first = None
     if first is None:
@@ -148,13 +160,7 @@ def _stats_columns(table: DumpTable) -> list[str]:
 
 
 def load_dump_files(
-    lake: Lake,
-    site: str,
-    dump_id: str,
-    file_names: list[str],
-    ingested_at: datetime,
-    skip_absent: bool = False,
-    before_writing: Callable[[], None] = lambda: None,
+    dump: DumpToLoad, file_names: list[str], skip_absent: bool = False
 ) -> list[BronzeLoad]:
     """Parse, check and load raw files of one dump into their bronze tables.
 
@@ -165,10 +171,10 @@ def load_dump_files(
     With `skip_absent`, files the dump lacks (ingest named them) are skipped. A file
     whose table already holds this dump is not read again: its load is recorded only
     once the table and its lineage are written, and the dump_id names the archive's
-    content, so there is nothing left to do. `before_writing` is called once a file has
-    passed its census, before its first write.
+    content, so there is nothing left to do.
     """
-    manifest = read_manifest(lake.spark, lake, site, dump_id)
+    lake, site, dump_id = dump.lake, dump.site, dump.dump_id
+    manifest = read_manifest(lake, site, dump_id)
     if skip_absent:
         file_names = [name for name in file_names if name in manifest["rows"]]
     release = release_of(manifest)
@@ -181,9 +187,7 @@ def load_dump_files(
         done = next((d for d in recorded.get(table.name, []) if d.dump_id == dump_id), None)
         if done is None:
             has_rejected_rows = table.name in with_rejected_rows
-            load, held_none = _load_file(
-                lake, site, dump_id, name, ingested_at, manifest, has_rejected_rows, before_writing
-            )
+            load, held_none = _load_file(dump, manifest, name, has_rejected_rows)
             new.append(load)
             results.append(load)
             # Lineage follows the table's rows, so a table that held none of the site's
@@ -199,7 +203,7 @@ def load_dump_files(
             )
     if new:
         record_lineage(lake, site, [load.table for load in new], dump_id, all_rows_new)
-        record_loads(lake, site, release, new, ingested_at)
+        record_loads(lake, site, release, new, dump.ingested_at)
     return results
 
 
@@ -223,16 +227,10 @@ def _what_bronze_holds(lake: Lake, site: str) -> tuple[dict[str, list[Row]], set
 
 
 def _load_file(
-    lake: Lake,
-    site: str,
-    dump_id: str,
-    file_name: str,
-    ingested_at: datetime,
-    manifest: dict[str, Any],
-    has_rejected_rows: bool,
-    before_writing: Callable[[], None],
+    dump: DumpToLoad, manifest: dict[str, Any], file_name: str, has_rejected_rows: bool
 ) -> tuple[BronzeLoad, bool]:
     """The file's load, and whether its table held none of the site's rows before."""
+    lake, site, dump_id = dump.lake, dump.site, dump.dump_id
     spark = lake.spark
     table = table_for_file(file_name)
     uri = lake.raw_uri(site, dump_id, file_name)
@@ -244,7 +242,7 @@ def _load_file(
         "*",
         F.lit(dump_id).alias("dump_id"),
         F.lit(uri).alias("source_file"),
-        F.lit(ingested_at).cast("timestamp").alias("ingested_at"),
+        F.lit(dump.ingested_at).cast("timestamp").alias("ingested_at"),
     )
     # The hash is computed while parsing; MERGE uses it to skip unchanged rows.
     lines = with_row_hash(lines, table.columns + ["_rescued_data"])
@@ -261,18 +259,17 @@ def _load_file(
     unique, extra_copies = _first_copies(rows, duplicated_ids)
     bronze_name = bronze(table.name)
     bronze_columns = ["site", *table.columns, "_rescued_data", *LINEAGE[1:], ROW_HASH]
-    before_writing()
+    into = Slice(
+        bronze_name,
+        ["site", "id"],
+        {"site": site},
+        not_null=("site", "id"),
+        properties=skipping_stats(_stats_columns(table)),
+        expected_rows=rows_expected,
+    )
+    dump.before_writing()
     with refusals_named(uri):
-        synced = sync(
-            lake,
-            unique.select(*[f"`{c}`" for c in bronze_columns]),
-            bronze_name,
-            ["site", "id"],
-            {"site": site},
-            not_null=("site", "id"),
-            properties=skipping_stats(_stats_columns(table)),
-            expected_rows=rows_expected,
-        )
+        synced = sync(lake, unique.select(*[f"`{c}`" for c in bronze_columns]), into)
     rows_loaded = synced.rows
     rows_rejected = rows_in_file - rows_loaded
     if rows_rejected < 0:
@@ -282,14 +279,13 @@ def _load_file(
         )
     rejected = _rejected_lines(lines, extra_copies, table, file_name)
     # With nothing rejected, `limit(0)` still creates the table but reads no line again.
-    sync(
-        lake,
-        rejected if rows_rejected else rejected.limit(0),
+    rejected_slice = Slice(
         REJECTED_ROWS,
         ["site", "table_name", ROW_HASH],
         {"site": site, "table_name": table.name},
         expected_rows=rows_rejected,
         stored_rows=has_rejected_rows,
     )
+    sync(lake, rejected if rows_rejected else rejected.limit(0), rejected_slice)
     load = BronzeLoad(table.name, site, dump_id, rows_in_file, rows_loaded, rows_rejected)
     return load, synced.first_rows
