@@ -5,6 +5,7 @@ import re
 
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings
 
 from lakehouse.settings import LakeSettings
 from worker.paths import REPO_ROOT
@@ -13,12 +14,10 @@ SETTINGS_PAGE = REPO_ROOT / "docs" / "settings.md"
 HEADER = """# Settings
 
 One settings object (`lakehouse/settings.py`, pydantic-settings) reads `LAKE_*`
-environment variables; a bad value stops with a message that names the variable.
-`make docs` writes this page from its fields.
-
-| variable | default | meaning |
-|---|---|---|
+environment variables, a class per concern; a bad value stops with a message that names
+the variable. `make docs` writes this page from its fields.
 """
+TABLE_HEAD = "| variable | default | meaning |\n|---|---|---|\n"
 
 
 def shown_default(field: FieldInfo) -> str:
@@ -36,12 +35,17 @@ def shown_default(field: FieldInfo) -> str:
 
 
 def settings_page() -> str:
-    """The page: a row per setting, in the settings' order."""
-    rows = []
-    for name, field in LakeSettings.model_fields.items():
-        meaning = re.sub(r"\(([a-z-]+\.md)\)", r"([\1](\1))", field.description or "")
-        rows.append(f"| `LAKE_{name.upper()}` | {shown_default(field)} | {meaning} |\n")
-    return HEADER + "".join(rows)
+    """The page: a section per concern, under its class's docstring; a row per setting."""
+    sections = []
+    concerns: list[type[BaseSettings]] = list(reversed(LakeSettings.__bases__))
+    for concern in concerns:
+        rows = []
+        for name, field in concern.model_fields.items():
+            meaning = re.sub(r"\(([a-z-]+\.md)\)", r"([\1](\1))", field.description or "")
+            rows.append(f"| `LAKE_{name.upper()}` | {shown_default(field)} | {meaning} |\n")
+        heading = (concern.__doc__ or concern.__name__).split("\n")[0].rstrip(".")
+        sections.append(f"\n## {heading}\n\n{TABLE_HEAD}{''.join(rows)}")
+    return HEADER + "".join(sections)
 
 
 def write_settings_page() -> str:

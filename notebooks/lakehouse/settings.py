@@ -54,12 +54,15 @@ def environment_set(variables: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-class LakeSettings(BaseSettings):
-    """Every setting of the lake, from `LAKE_*` variables and the job's parameters."""
-
+class _LakeVariables(BaseSettings):
+    # Each field's description is its row in docs/settings.md (`make docs` writes it, a
+    # section per class below, under the class's docstring).
     model_config = SettingsConfigDict(env_prefix="LAKE_", extra="ignore")
 
-    # Each field's description is its row in docs/settings.md (`make docs` writes it).
+
+class WhereSettings(_LakeVariables):
+    """Where the lake is: the target, its bucket or catalog, and the raw dumps."""
+
     target: Target = Field(
         default_factory=default_target,
         description="where the notebooks run: `local`, or `databricks` (the default on a "
@@ -78,6 +81,50 @@ class LakeSettings(BaseSettings):
         "S3 external location (`s3://...`) or a Volume (`/Volumes/<catalog>/<schema>/<volume>`) "
         "(job parameter `raw_root`)",
     )
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_is_an_s3_name(cls, bucket: str) -> str:
+        if not _BUCKET_NAME.match(bucket):
+            raise ValueError(
+                f"LAKE_BUCKET={bucket!r} is not a valid S3 bucket name "
+                "(3-63 lowercase letters, digits, dots or hyphens)"
+            )
+        return bucket
+
+    @field_validator("catalog")
+    @classmethod
+    def _catalog_is_an_identifier(cls, catalog: str) -> str:
+        if catalog and not _CATALOG_NAME.match(catalog):
+            raise ValueError(f"LAKE_CATALOG={catalog!r} is not a catalog name (letters, digits, _)")
+        return catalog
+
+    @field_validator("raw_root")
+    @classmethod
+    def _raw_root_is_a_location(cls, raw_root: str) -> str:
+        if raw_root and not _RAW_LOCATION.match(raw_root):
+            raise ValueError(
+                f"LAKE_RAW_ROOT={raw_root!r} must be s3://bucket/prefix or "
+                "/Volumes/<catalog>/<schema>/<volume>/prefix"
+            )
+        return raw_root.rstrip("/")
+
+    @model_validator(mode="after")
+    def _databricks_names_its_tables_and_input(self) -> Self:
+        if self.target == "databricks":
+            missing = [
+                f"LAKE_{name.upper()} (job parameter `{name}`)"
+                for name in ("catalog", "raw_root")
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(f"target databricks needs {' and '.join(missing)}")
+        return self
+
+
+class S3Settings(_LakeVariables):
+    """How every client reaches the lake's S3 (lakehouse.target.S3Access)."""
+
     s3_endpoint: str = Field(
         default="http://127.0.0.1:4566",
         description="the S3 server; LocalStack already on this port is used as it is",
@@ -91,6 +138,20 @@ class LakeSettings(BaseSettings):
         description="its secret; the default is the emulator's, which grants nothing elsewhere",
     )
     aws_region: str = Field(default="us-east-1", description="the S3 region")
+
+    @field_validator("s3_endpoint")
+    @classmethod
+    def _endpoint_is_http(cls, endpoint: str) -> str:
+        if not re.match(r"^https?://[^/]+$", endpoint):
+            raise ValueError(
+                f"LAKE_S3_ENDPOINT={endpoint!r} must look like http://host:port (no path)"
+            )
+        return endpoint
+
+
+class IngestSettings(_LakeVariables):
+    """What ingest fetches, and what it refuses."""
+
     archive_base_url: str = Field(
         default="https://archive.org/download",
         description="where release items are downloaded from (the tests serve a mirror)",
@@ -110,6 +171,31 @@ class LakeSettings(BaseSettings):
         description="what decodes the archives: `7zz` (Debian's `7zip`, which `auto` uses "
         "where installed) or the pure-Python `py7zr` (BENCHMARKS.md: Decoders)",
     )
+    dump_published: datetime | None = Field(
+        default=None,
+        description="when a local archive that no release item or `_files.xml` dates was "
+        "published (`YYYY-MM-DD`; `make local-run PUBLISHED=`, `lake run --published`); "
+        "empty: the dump's newest row (refresh.md)",
+    )
+
+    @field_validator("dump_published", mode="before")
+    @classmethod
+    def _published_is_a_time(cls, value: object) -> object:
+        if not isinstance(value, str) or not value:
+            return value or None
+        try:
+            published = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(
+                f"LAKE_DUMP_PUBLISHED={value!r} is not a date: write it as YYYY-MM-DD or an "
+                "ISO time such as 2025-06-30T12:00:00"
+            ) from None
+        return published if published.tzinfo else published.replace(tzinfo=UTC)
+
+
+class GuardSettings(_LakeVariables):
+    """What stops a run rather than lose data."""
+
     lock_stale_seconds: int = Field(
         default=600,
         gt=0,
@@ -123,12 +209,11 @@ class LakeSettings(BaseSettings):
         description="a refresh that would delete more of a site's rows in a table, with no "
         "dump manifest vouching for the new count, stops instead (refresh.md)",
     )
-    dump_published: datetime | None = Field(
-        default=None,
-        description="when a local archive that no release item or `_files.xml` dates was "
-        "published (`YYYY-MM-DD`; `make local-run PUBLISHED=`, `lake run --published`); "
-        "empty: the dump's newest row (refresh.md)",
-    )
+
+
+class LocalSparkSettings(_LakeVariables):
+    """The local Spark, off Databricks."""
+
     spark_cores: int = Field(default=2, ge=1, description="the local Spark's cores")
     spark_driver_memory: str = Field(default="2g", description="the local Spark's memory")
     spark_connect_port: int = Field(
@@ -160,67 +245,10 @@ class LakeSettings(BaseSettings):
             raise ValueError(f"LAKE_SPARK_REMOTE={remote!r} is not a sc://host:port URL")
         return remote
 
-    @field_validator("dump_published", mode="before")
-    @classmethod
-    def _published_is_a_time(cls, value: object) -> object:
-        if not isinstance(value, str) or not value:
-            return value or None
-        try:
-            published = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError(
-                f"LAKE_DUMP_PUBLISHED={value!r} is not a date: write it as YYYY-MM-DD or an "
-                "ISO time such as 2025-06-30T12:00:00"
-            ) from None
-        return published if published.tzinfo else published.replace(tzinfo=UTC)
 
-    @field_validator("bucket")
-    @classmethod
-    def _bucket_is_an_s3_name(cls, bucket: str) -> str:
-        if not _BUCKET_NAME.match(bucket):
-            raise ValueError(
-                f"LAKE_BUCKET={bucket!r} is not a valid S3 bucket name "
-                "(3-63 lowercase letters, digits, dots or hyphens)"
-            )
-        return bucket
-
-    @field_validator("s3_endpoint")
-    @classmethod
-    def _endpoint_is_http(cls, endpoint: str) -> str:
-        if not re.match(r"^https?://[^/]+$", endpoint):
-            raise ValueError(
-                f"LAKE_S3_ENDPOINT={endpoint!r} must look like http://host:port (no path)"
-            )
-        return endpoint
-
-    @field_validator("catalog")
-    @classmethod
-    def _catalog_is_an_identifier(cls, catalog: str) -> str:
-        if catalog and not _CATALOG_NAME.match(catalog):
-            raise ValueError(f"LAKE_CATALOG={catalog!r} is not a catalog name (letters, digits, _)")
-        return catalog
-
-    @field_validator("raw_root")
-    @classmethod
-    def _raw_root_is_a_location(cls, raw_root: str) -> str:
-        if raw_root and not _RAW_LOCATION.match(raw_root):
-            raise ValueError(
-                f"LAKE_RAW_ROOT={raw_root!r} must be s3://bucket/prefix or "
-                "/Volumes/<catalog>/<schema>/<volume>/prefix"
-            )
-        return raw_root.rstrip("/")
-
-    @model_validator(mode="after")
-    def _databricks_names_its_tables_and_input(self) -> Self:
-        if self.target == "databricks":
-            missing = [
-                f"LAKE_{name.upper()} (job parameter `{name}`)"
-                for name in ("catalog", "raw_root")
-                if not getattr(self, name)
-            ]
-            if missing:
-                raise ValueError(f"target databricks needs {' and '.join(missing)}")
-        return self
+class LakeSettings(LocalSparkSettings, GuardSettings, IngestSettings, S3Settings, WhereSettings):
+    """Every setting of the lake, from `LAKE_*` variables and the job's parameters, by
+    concern (fields in the order of the classes above)."""
 
     def environment(self) -> dict[str, str]:
         """The `LAKE_*` variables that give a child process (a notebook kernel) these

@@ -53,3 +53,12 @@ def test_a_bad_setting_is_named(field, value, named):
 def test_a_stated_publication_date_is_midnight_utc(monkeypatch):
     monkeypatch.setenv("LAKE_DUMP_PUBLISHED", "2025-09-30")
     assert LakeSettings().dump_published.isoformat() == "2025-09-30T00:00:00+00:00"
+
+
+def test_each_setting_belongs_to_one_concern():
+    """LakeSettings is its concerns' classes together: each field declared in one of them,
+    which docs/settings.md shows as its sections."""
+    declared = [name for concern in LakeSettings.__bases__ for name in concern.model_fields]
+    assert sorted(declared) == sorted(LakeSettings.model_fields)
+    assert len(declared) == len(set(declared))
+    assert len(LakeSettings.__bases__) == 5
