@@ -54,7 +54,7 @@ class RunContext:
         return self.lake.read(name).where(F.col("site") == self.site)
 
     @contextmanager
-    def step_run(self, step: str) -> Iterator[StepRun]:
+    def running(self, step: str) -> Iterator[StepRun]:
         """Around the step's writes: whether it has anything new to compute (see
         lakehouse.step_runs)."""
         writes = TASKS[step].writes
@@ -119,7 +119,7 @@ def step[T](body: Callable[[RunContext, StepRun], T]) -> Callable[[RunContext], 
     name = body.__name__
 
     def run_step(ctx: RunContext) -> T:
-        with ctx.step_run(name) as run:
+        with ctx.running(name) as run:
             return body(ctx, run)
 
     run_step.__name__, run_step.__doc__ = name, body.__doc__

@@ -1,12 +1,15 @@
 """Running the pipeline in-process over a generated or hand-made dump."""
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from dump_generator.sample import SampleSpec
 from lakehouse import steps
 from lakehouse.graph import RUN_PARAMETERS, TABLES, in_dependency_order
 from lakehouse.raw_layout import DUPLICATED_IDS
+from lakehouse.table_locations import LOGICAL_NAME
 from worker.ingest.ingest_dump import ingest_dump
 from worker.ingest.row_ids import DuplicateIds
 from worker.ingest.sources import GeneratedSample
@@ -65,9 +68,37 @@ def site_counts(lake, site: str) -> dict[str, int]:
     return {name: rows for name, rows in counts.items() if rows is not None}
 
 
+@contextmanager
+def reads_recorded(lake) -> Iterator[set[str]]:
+    """The tables read through `lake` while the block runs: by `Lake.read`, and by their
+    logical names in `Lake.sql`."""
+    read: set[str] = set()
+    read_table, run_sql = lake.read, lake.sql
+
+    def recording_read(name, version=None):
+        read.add(name)
+        return read_table(name, version)
+
+    def recording_sql(query):
+        read.update(LOGICAL_NAME.findall(query))
+        return run_sql(query)
+
+    lake.read, lake.sql = recording_read, recording_sql
+    try:
+        yield read
+    finally:
+        del lake.read, lake.sql  # the class's methods again
+
+
 def run_pipeline(lake, site: str, dump_id: str = "", tracks_changes: bool = False):
+    """Every step in graph order, in this process, each checked to read only the tables
+    the graph says it reads or writes (a step compares with what it wrote before)."""
     ctx = steps.run_context(lake, site, dump_id, tracks_changes=tracks_changes)
-    steps.run_all(ctx)
+    for task in in_dependency_order():
+        with reads_recorded(lake) as read:
+            steps.STEPS[task.name](ctx)
+        undeclared = read - set(task.reads) - set(task.writes)
+        assert not undeclared, f"{task.name} read {sorted(undeclared)}, not in graph.py"
     return ctx
 
 

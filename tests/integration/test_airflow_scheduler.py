@@ -32,6 +32,7 @@ from airflow_ui import AirflowUi
 from archive_mirror import serve_archive_mirror
 from browser import Browser, chromium_binary
 from conftest import ARTIFACTS, IN_CI, NO_SHARED_DUMPS, absent
+from dump_generator import SAMPLE_SITE
 from dump_generator.cut import CutSpec, cut_leaving, write_earlier_dump
 from fakes.databricks_api import FakeDatabricks, serve
 from fakes.deployed_bundle import JOB_IMPORTS, NOTEBOOK_DIR, bundle_jobs, notebook_paths
@@ -45,7 +46,6 @@ from worker.ingest.sources import LocalArchive
 
 PRODUCER = "produce_data_assets"
 MEDALLION = "stackexchange_medallion"
-SAMPLE_SITE = "sample.stackexchange.com"
 REAL_SITE = "french.meta.stackexchange.com"
 FAKE_TOKEN = "fake-databricks-token"
 DEPLOYED_JOB = "[prod] stackexchange_medallion"

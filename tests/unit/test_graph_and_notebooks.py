@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from dump_generator import SAMPLE_SITE
 from lakehouse import steps
 from lakehouse.graph import (
     PIPELINE,
@@ -147,6 +148,8 @@ def test_notebook_is_thin_parameterised_and_stripped(task):
     assert len(parameters) == 1
     for name in RUN_PARAMETERS:
         assert f"{name} = " in "".join(parameters[0]["source"])
+    # Run by hand, a notebook loads the sample `make local-run` ingests.
+    assert f'site = "{SAMPLE_SITE}"' in "".join(parameters[0]["source"])
     source = "\n".join("".join(cell["source"]) for cell in code)
     assert "sys.path" not in source and "%run" not in source
     assert len(code) <= 6
