@@ -45,6 +45,7 @@ from lakehouse import steps
 from lakehouse.graph import in_dependency_order
 from lakehouse.lake import Lake
 from lakehouse.schemas import DUMP_TABLES
+from lakehouse.steps import PIPELINE
 from laptop.spark_connect_server import SparkConnectServer
 from worker.ingest.ingest_dump import ingest_dump
 from worker.ingest.sources import LocalArchive
@@ -161,7 +162,7 @@ def simulate(gigabytes: float) -> list[dict]:
             spark = SparkSession.builder.remote(settings.spark_remote).create()
             lake = Lake(spark, settings)
             ctx = steps.run_context(lake, SITE, ingested.dump_id)
-            for task in in_dependency_order():
+            for task in in_dependency_order(PIPELINE):
                 peaks.stage = task.name
                 started = time.monotonic()
                 steps.STEPS[task.name](ctx)

@@ -19,6 +19,7 @@ import papermill
 from dump_generator import SAMPLE_SITE
 from lakehouse.graph import in_dependency_order
 from lakehouse.settings import LakeSettings
+from lakehouse.steps import PIPELINE
 from laptop.shared_kernel import SharedKernel
 from worker.paths import NOTEBOOKS_DIR, RUNS_DIR
 from worker.s3_server import local_server
@@ -29,7 +30,7 @@ OUTPUT = RUNS_DIR / "bench-shared-kernel"
 
 def kernel_per_notebook() -> float:
     started = time.monotonic()
-    for task in in_dependency_order():
+    for task in in_dependency_order(PIPELINE):
         papermill.execute_notebook(
             NOTEBOOKS_DIR / f"{task.name}.ipynb",
             OUTPUT / f"{task.name}.ipynb",
@@ -44,7 +45,7 @@ def kernel_per_notebook() -> float:
 def one_shared_kernel() -> float:
     started = time.monotonic()
     with SharedKernel(NOTEBOOKS_DIR) as kernel:
-        for task in in_dependency_order():
+        for task in in_dependency_order(PIPELINE):
             source = NOTEBOOKS_DIR / f"{task.name}.ipynb"
             kernel.run(source, OUTPUT / f"{task.name}.ipynb", PARAMETERS)
     return time.monotonic() - started

@@ -24,6 +24,7 @@ from pyspark.sql.connect.client import core  # noqa: E402
 from lakehouse import steps  # noqa: E402
 from lakehouse.graph import in_dependency_order  # noqa: E402
 from lakehouse.lake import Lake  # noqa: E402
+from lakehouse.steps import PIPELINE
 from laptop.spark_connect_server import SparkConnectServer  # noqa: E402
 from worker.ingest.raw_store import ensure_bucket, s3_client  # noqa: E402
 from worker.spark_session import build_local_session  # noqa: E402
@@ -89,7 +90,7 @@ def main() -> None:
             ctx = steps.run_context(lake, site)
             calls.clear()
             started = time.monotonic()
-            for task in in_dependency_order():
+            for task in in_dependency_order(PIPELINE):
                 steps.STEPS[task.name](ctx)
             print(f"{site}: {time.monotonic() - started:.1f} s", flush=True)
         total = sum(count for count, _ in calls.values())

@@ -36,6 +36,7 @@ from dump_generator.sample import SampleSpec, write_sample_dump  # noqa: E402
 from lakehouse import steps  # noqa: E402
 from lakehouse.graph import in_dependency_order  # noqa: E402
 from lakehouse.lake import Lake  # noqa: E402
+from lakehouse.steps import PIPELINE  # noqa: E402
 from laptop.spark_connect_server import SparkConnectServer  # noqa: E402
 from worker.ingest.ingest_dump import ingest_dump  # noqa: E402
 from worker.ingest.raw_store import ensure_bucket, s3_client  # noqa: E402
@@ -133,7 +134,7 @@ def main() -> None:
                 steps.run_all(ctx, parallel=args.parallel)
                 cells.append(f"run_all/{jobs() - before}j")
             else:
-                for task in in_dependency_order():
+                for task in in_dependency_order(PIPELINE):
                     before, step_started = jobs(), time.monotonic()
                     steps.STEPS[task.name](ctx)
                     seconds = time.monotonic() - step_started

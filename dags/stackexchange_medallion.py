@@ -1,7 +1,7 @@
 """stackexchange_medallion: the bronze, silver and gold notebooks, on the chosen target.
 
 Scheduled on the raw Posts and Users Assets together. The graph comes from
-`lakehouse.graph.PIPELINE`, the same definition the local runner and the Databricks
+`lakehouse.steps.PIPELINE`, the same definition the local runner and the Databricks
 job use. Target `local` runs each notebook with papermill; target `databricks` runs
 the same graph as one Databricks workflow (or an already deployed job, by name).
 """
@@ -13,7 +13,8 @@ from airflow.providers.databricks.operators.databricks_workflow import (
 )
 from airflow.sdk import Param, dag, task, task_group
 
-from lakehouse.graph import LAST_NOTEBOOKS, PIPELINE, RUN_PARAMETERS, in_dependency_order
+from lakehouse.graph import RUN_PARAMETERS, in_dependency_order
+from lakehouse.steps import LAST_NOTEBOOKS, PIPELINE
 from lakehouse.target import TARGET_VARIABLE, TARGETS, chosen_target
 from orchestration.assets import RAW_ASSETS
 from orchestration.config import OrchestrationSettings
@@ -168,7 +169,7 @@ def stackexchange_medallion():
                 parameters=run,
                 execution_timeout=NOTEBOOK_TIMEOUT,
             )
-            for node in in_dependency_order()
+            for node in in_dependency_order(PIPELINE)
         }
         _wire(notebooks)
         [notebooks[name] for name in LAST_NOTEBOOKS] >> report(run)
@@ -198,7 +199,7 @@ def stackexchange_medallion():
                         **NOTEBOOK_COMPUTE,
                         **SETTINGS.databricks_polling(),
                     )
-                    for node in in_dependency_order()
+                    for node in in_dependency_order(PIPELINE)
                 }
             )
         launch = workflow.get_child_by_label("launch")

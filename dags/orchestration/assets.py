@@ -4,10 +4,10 @@ event's extra says which site and dump it was, and the file's sha1."""
 
 from airflow.sdk import Asset
 
-from lakehouse.graph import TABLES
 from lakehouse.raw_layout import RAW_PREFIX
 from lakehouse.schemas import DUMP_TABLES
 from lakehouse.settings import LakeSettings
+from lakehouse.steps import TABLES
 from lakehouse.table_locations import split_name, table_path
 
 BUCKET = LakeSettings().bucket

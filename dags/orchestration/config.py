@@ -13,8 +13,8 @@ from airflow.sdk import CronTriggerTimetable
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from lakehouse.graph import PIPELINE
 from lakehouse.settings import LakeSettings
+from lakehouse.steps import PIPELINE
 from lakehouse.target import TARGET_VARIABLE
 from worker.bundle_job import bundle_target
 from worker.databricks_compute import Compute

@@ -15,7 +15,7 @@ from airflow.providers.databricks.operators.databricks import (
 )
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from lakehouse.graph import PIPELINE
+from lakehouse.steps import PIPELINE
 from orchestration.config import OrchestrationSettings
 from orchestration.table_events import emit_table_events, tables_alias
 from worker.databricks_compute import (

@@ -211,8 +211,8 @@ def cmd_sql(args) -> None:
 
 
 def cmd_vacuum(args) -> None:
-    from lakehouse.graph import TABLES
     from lakehouse.runtime import open_lake
+    from lakehouse.steps import TABLES
     from laptop.local_cluster import local_cluster
 
     lake = open_lake(local_cluster(_settings()))

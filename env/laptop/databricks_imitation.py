@@ -23,8 +23,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lakehouse.graph import PIPELINE, in_dependency_order, run_graph
+from lakehouse.graph import in_dependency_order, run_graph
 from lakehouse.settings import LakeSettings
+from lakehouse.steps import PIPELINE
 from lakehouse.table_locations import LAYERS, table_path
 from worker.error_lines import NotebookFailed, message_line, one_line
 
@@ -210,8 +211,8 @@ def run_job(
         value = run_notebook_process(path, settings.spark_remote, job_values)
         runs[task.name] = TaskRun(value, started, time.monotonic() - job_start)
 
-    run_graph(run_task, parallel=SIDE_BY_SIDE)
-    return {task.name: runs[task.name] for task in in_dependency_order()}
+    run_graph(PIPELINE, run_task, parallel=SIDE_BY_SIDE)
+    return {task.name: runs[task.name] for task in in_dependency_order(PIPELINE)}
 
 
 def _notebook_process(path: Path, spark_remote: str) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lakehouse.graph import RUN_PARAMETERS, Step, in_dependency_order, run_graph
 from lakehouse.settings import LakeSettings, environment_set
+from lakehouse.steps import PIPELINE
 from laptop.local_cluster import REMOTE_VARIABLE, with_spark
 from worker.error_lines import USER_ERRORS, RunInterrupted, one_line
 from worker.ingest.ingest_dump import ingest_dump
@@ -67,7 +68,7 @@ def run_notebooks(
     from laptop.shared_kernel import SharedKernel
     from worker.error_lines import NotebookFailed
 
-    tasks = in_dependency_order()
+    tasks = in_dependency_order(PIPELINE)
     current = tasks[0]
 
     def run_task(task: Step) -> None:
@@ -95,7 +96,7 @@ def run_notebooks(
             environment_set(named),
             SharedKernel(NOTEBOOKS_DIR, log=run_dir / "kernel.log") as kernel,
         ):
-            run_graph(run_task)
+            run_graph(PIPELINE, run_task)
     except KeyboardInterrupt:
         if named:
             _stop_on_server(named[REMOTE_VARIABLE])

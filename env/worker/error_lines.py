@@ -68,7 +68,7 @@ def with_lake_tables(line: str, exists=lambda name: False) -> str:
     waits for a run; any other name gets the tables the lake has."""
     if "TABLE_OR_VIEW_NOT_FOUND" not in line:
         return line
-    from lakehouse.graph import TABLES
+    from lakehouse.steps import TABLES
 
     found = _NOT_FOUND_NAME.search(line)
     name = found.group(1).replace("`", "") if found else ""

@@ -6,9 +6,9 @@ from collections import Counter
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakehouse.graph import TABLES
 from lakehouse.schemas import DUMP_TABLES
 from lakehouse.settings import LakeSettings
+from lakehouse.steps import TABLES
 from lakehouse.table_locations import table_path
 from lakehouse.tables import (
     DQ_RESULTS,

@@ -3,9 +3,10 @@ the same dump again then costs seconds, not a Spark server and eight notebooks."
 
 from deltalake import DeltaTable
 
-from lakehouse.graph import PIPELINE, TABLES, in_dependency_order
+from lakehouse.graph import in_dependency_order
 from lakehouse.settings import LakeSettings
 from lakehouse.step_runs import KEY_COLUMNS, is_up_to_date, latest_keys
+from lakehouse.steps import PIPELINE, TABLES
 from lakehouse.tables import STEP_RUNS
 from lakehouse.target import resolve
 from worker.lake_summary import read_site_table, table_uri

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from lakehouse import plots
-from lakehouse.graph import TABLES
 from lakehouse.lake import Lake
+from lakehouse.steps import TABLES
 from lakehouse.tables import GOLD_MOST_POPULAR_TAGS_MONTHLY, GOLD_POSTS_USERS, SILVER_POSTS
 
 if TYPE_CHECKING:

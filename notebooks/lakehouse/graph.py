@@ -1,29 +1,10 @@
-"""The pipeline graph, defined once: its steps, the tables each reads and writes, and so
-the steps each waits for. The local runner, the Airflow DAG and the Databricks job are
-rendered from it; each step is a notebook of its name and a function of `lakehouse.steps`."""
+"""How steps make a graph: a step's declaration, the steps it waits for (those that write
+what it reads), an order, and a runner. The pipeline's steps are declared in
+`lakehouse.steps`, each once, and its graph is `lakehouse.steps.PIPELINE`."""
 
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-
-from lakehouse.schemas import DUMP_TABLES
-from lakehouse.tables import (
-    BRONZE_POSTS,
-    BRONZE_USERS,
-    DQ_RESULTS,
-    DUMP_LOADS,
-    GOLD_MOST_POPULAR_TAGS,
-    GOLD_MOST_POPULAR_TAGS_MONTHLY,
-    GOLD_POSTS_USERS,
-    POSTS_QUARANTINE,
-    POSTS_VALID,
-    REJECTED_ROWS,
-    ROW_LINEAGE,
-    SILVER_POSTS,
-    SILVER_USERS,
-    STEP_RUNS,
-    bronze_of_file,
-)
 
 
 @dataclass(frozen=True)
@@ -63,48 +44,8 @@ def waiting_for_writers(steps: tuple[Step, ...]) -> tuple[Step, ...]:
 # Parameters every notebook takes; each run fills them in.
 RUN_PARAMETERS = ("site", "dump_id", "run_id")
 
-# The dump files bronze_tables loads: all but the two with notebooks of their own.
-OTHER_DUMP_FILES = tuple(name for name in DUMP_TABLES if name not in ("Posts.xml", "Users.xml"))
 
-# Every bronze load also writes these: its rejected lines and its dump's history.
-BRONZE_LOAD_WRITES = (REJECTED_ROWS, DUMP_LOADS, ROW_LINEAGE, STEP_RUNS)
-
-PIPELINE: tuple[Step, ...] = waiting_for_writers(
-    (
-        Step("bronze_posts", writes=(BRONZE_POSTS, *BRONZE_LOAD_WRITES)),
-        Step("bronze_users", writes=(BRONZE_USERS, *BRONZE_LOAD_WRITES)),
-        Step(
-            "bronze_tables",
-            writes=(*(bronze_of_file(name) for name in OTHER_DUMP_FILES), *BRONZE_LOAD_WRITES),
-        ),
-        Step(
-            "bronze_posts_dataquality",
-            reads=(BRONZE_POSTS, BRONZE_USERS),
-            writes=(POSTS_VALID, POSTS_QUARANTINE, DQ_RESULTS, STEP_RUNS),
-        ),
-        Step("silver_posts", reads=(POSTS_VALID,), writes=(SILVER_POSTS, STEP_RUNS)),
-        Step("silver_users", reads=(BRONZE_USERS,), writes=(SILVER_USERS, STEP_RUNS)),
-        Step(
-            "gold_posts_users",
-            reads=(SILVER_POSTS, SILVER_USERS),
-            writes=(GOLD_POSTS_USERS, STEP_RUNS),
-        ),
-        Step(
-            "gold_most_popular_tags",
-            reads=(SILVER_POSTS,),
-            writes=(GOLD_MOST_POPULAR_TAGS, GOLD_MOST_POPULAR_TAGS_MONTHLY, STEP_RUNS),
-        ),
-    )
-)
-
-TABLES: tuple[str, ...] = tuple(dict.fromkeys(t for task in PIPELINE for t in task.writes))
-# The notebooks nothing depends on: a run is over once they are.
-LAST_NOTEBOOKS: tuple[str, ...] = tuple(
-    task.name for task in PIPELINE if not any(task.name in other.depends_on for other in PIPELINE)
-)
-
-
-def in_dependency_order(tasks: tuple[Step, ...] = PIPELINE) -> list[Step]:
+def in_dependency_order(tasks: tuple[Step, ...]) -> list[Step]:
     """A topological order of `tasks`; raises on a cycle or an unknown dependency."""
     by_name = {task.name: task for task in tasks}
     ordered: list[Step] = []
@@ -129,9 +70,7 @@ def in_dependency_order(tasks: tuple[Step, ...] = PIPELINE) -> list[Step]:
 
 
 def run_graph(
-    run_task: Callable[[Step], object],
-    parallel: int = 1,
-    tasks: tuple[Step, ...] = PIPELINE,
+    tasks: tuple[Step, ...], run_task: Callable[[Step], object], parallel: int = 1
 ) -> None:
     """Call `run_task` on every task once its dependencies have finished, up to
     `parallel` at a time, in threads. After a failure no task starts; the first error is

@@ -23,15 +23,12 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, cast
 
-from pyspark.sql import functions as F
-
-from lakehouse.graph import PIPELINE, Step
+from lakehouse.graph import Step
 from lakehouse.lake import Lake
 from lakehouse.tables import STEP_RUNS
 
 PACKAGE = Path(__file__).resolve().parent
 CODE_SUFFIXES = (".py", ".yml")
-TASKS = {task.name: task for task in PIPELINE}
 KEY_COLUMNS = ("step", "inputs_key", "recorded_at")
 
 
@@ -123,6 +120,8 @@ def recorded_keys(lake: Lake, site: str, run_id: str = "") -> dict[str, str | No
         return keys
     keys = {}
     if lake.exists(STEP_RUNS):
+        from pyspark.sql import functions as F  # Airflow reads the steps' declarations.
+
         rows = lake.read(STEP_RUNS).where(F.col("site") == site)
         keys = latest_keys(row.asDict() for row in rows.select(*KEY_COLUMNS).collect())
     return KEYS_SEEN.remember(lake, site, run_id, keys) if run_id else keys
@@ -172,14 +171,13 @@ class StepRun:
 
 
 @contextmanager
-def step_run(lake: Lake, site: str, dump_id: str, run_id: str, step: str) -> Iterator[StepRun]:
+def step_run(lake: Lake, site: str, dump_id: str, run_id: str, task: Step) -> Iterator[StepRun]:
     """Around a step's writes: says whether it has work, and records what it computed
     from once the writes are done. A step with work calls `before_writing` before it
     writes; one without may skip."""
-    task = TASKS[step]
     recorded = recorded_keys(lake, site, run_id)
     key = inputs_key(task, dump_id, recorded, code_digest())
-    run = StepRun(lake, site, task, run_id, key, last_key=recorded.get(step))
+    run = StepRun(lake, site, task, run_id, key, last_key=recorded.get(task.name))
     yield run
     if key is not None and (run.invalidated or key != run.last_key):
-        record(lake, site, step, key, run_id)
+        record(lake, site, task.name, key, run_id)

@@ -1,5 +1,5 @@
 """Every table's logical name (`<layer>.<table>`), spelled here and nowhere else.
-lakehouse.graph says which step writes each; lakehouse.table_locations says where each
+lakehouse.steps says which step writes each; lakehouse.table_locations says where each
 lives on a target."""
 
 from lakehouse.schemas import table_for_file

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from dump_generator.sample import SampleSpec
 from lakehouse import steps
-from lakehouse.graph import RUN_PARAMETERS, TABLES, in_dependency_order
+from lakehouse.graph import RUN_PARAMETERS, in_dependency_order
 from lakehouse.raw_layout import DUPLICATED_IDS
+from lakehouse.steps import PIPELINE, TABLES
 from lakehouse.table_locations import LOGICAL_NAME
 from worker.ingest.ingest_dump import ingest_dump
 from worker.ingest.row_ids import DuplicateIds
@@ -94,11 +95,11 @@ def run_pipeline(lake, site: str, dump_id: str = "", tracks_changes: bool = Fals
     """Every step in graph order, in this process, each checked to read only the tables
     the graph says it reads or writes (a step compares with what it wrote before)."""
     ctx = steps.run_context(lake, site, dump_id, tracks_changes=tracks_changes)
-    for task in in_dependency_order():
+    for task in in_dependency_order(PIPELINE):
         with reads_recorded(lake) as read:
             steps.STEPS[task.name](ctx)
         undeclared = read - set(task.reads) - set(task.writes)
-        assert not undeclared, f"{task.name} read {sorted(undeclared)}, not in graph.py"
+        assert not undeclared, f"{task.name} read {sorted(undeclared)}, not declared in steps.py"
     return ctx
 
 
@@ -113,7 +114,7 @@ def committed_versions(lake_dir: Path, bucket: str) -> dict[str, int]:
 def run_notebooks_checking_writes(lake, lake_dir: Path, site: str, dump_id: str, run_dir: Path):
     """The pipeline as `make local-run` runs it: every notebook in graph order, with the
     run's parameters, in one kernel. Each must commit, and only to the tables the graph
-    says it writes (lakehouse/graph.py), the one list Airflow's Assets come from."""
+    says it writes (lakehouse/steps.py), the one list Airflow's Assets come from."""
     from laptop.local_run import new_run_id
     from laptop.shared_kernel import SharedKernel
     from worker.error_lines import NotebookFailed
@@ -122,7 +123,7 @@ def run_notebooks_checking_writes(lake, lake_dir: Path, site: str, dump_id: str,
     parameters = dict(zip(RUN_PARAMETERS, (site, dump_id, new_run_id()), strict=True))
     run_dir.mkdir(parents=True, exist_ok=True)
     with SharedKernel(NOTEBOOKS_DIR) as kernel:
-        for task in in_dependency_order():
+        for task in in_dependency_order(PIPELINE):
             before = committed_versions(lake_dir, lake.settings.bucket)
             executed = run_dir / f"{task.name}.ipynb"
             try:
@@ -132,5 +133,7 @@ def run_notebooks_checking_writes(lake, lake_dir: Path, site: str, dump_id: str,
             after = committed_versions(lake_dir, lake.settings.bucket)
             written = {name for name, version in after.items() if before.get(name) != version}
             undeclared = written - set(task.writes)
-            assert not undeclared, f"{task.name} wrote {sorted(undeclared)}, not in graph.py"
+            assert not undeclared, (
+                f"{task.name} wrote {sorted(undeclared)}, not declared in steps.py"
+            )
             assert written, f"{task.name} committed nothing on a site's first load"

@@ -21,9 +21,9 @@ from pyspark.sql import functions as F
 
 from archives import files_xml
 from conftest import absent
-from lakehouse.graph import TABLES
 from lakehouse.lake import Lake
 from lakehouse.schemas import DUMP_TABLES
+from lakehouse.steps import TABLES
 from lakehouse.tables import DQ_RESULTS, DUMP_LOADS, ROW_LINEAGE, STEP_RUNS
 from worker.ingest.ingest_dump import ingest_dump
 from worker.ingest.sources import LocalArchive

@@ -36,8 +36,8 @@ from dump_generator import SAMPLE_SITE
 from dump_generator.cut import CutSpec, cut_leaving, write_earlier_dump
 from fakes.databricks_api import FakeDatabricks, serve
 from fakes.deployed_bundle import JOB_IMPORTS, NOTEBOOK_DIR, bundle_jobs, notebook_paths
-from lakehouse.graph import PIPELINE, TABLES
 from lakehouse.lake import Lake
+from lakehouse.steps import PIPELINE, TABLES
 from lakehouse.table_locations import table_path
 from laptop.airflow_local import USERNAME, LocalAirflow, aws_connection_json
 from laptop.ports import free_port

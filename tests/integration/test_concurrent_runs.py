@@ -237,8 +237,9 @@ def test_the_three_bronze_loads_side_by_side_lose_nothing(lake, settings, tmp_pa
     from pipeline_helpers import ingest_sample
 
     from lakehouse import steps
-    from lakehouse.graph import PIPELINE, run_graph
+    from lakehouse.graph import run_graph
     from lakehouse.schemas import table_for_file
+    from lakehouse.steps import PIPELINE
     from lakehouse.tables import DUMP_LOADS, ROW_LINEAGE
 
     site = "side-by-side.example.com"
@@ -252,7 +253,7 @@ def test_the_three_bronze_loads_side_by_side_lose_nothing(lake, settings, tmp_pa
         steps.STEPS[task.name](ctx)
         spans[task.name] = (started, time.monotonic())
 
-    run_graph(run_step, parallel=len(bronze), tasks=bronze)
+    run_graph(bronze, run_step, parallel=len(bronze))
     latest_start = max(start for start, _ in spans.values())
     assert all(end > latest_start for _, end in spans.values()), "they did not overlap"
 

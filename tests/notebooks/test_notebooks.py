@@ -14,9 +14,9 @@ import pytest
 from pipeline_helpers import PIPED_SITE
 from pyspark.sql import functions as F
 
-from lakehouse.graph import PIPELINE, TABLES
 from lakehouse.lake import Lake
 from lakehouse.settings import environment_set
+from lakehouse.steps import PIPELINE, TABLES
 from lakehouse.target import resolve
 from laptop.lab import KERNEL_NAME, install_kernel
 from laptop.shared_kernel import SharedKernel

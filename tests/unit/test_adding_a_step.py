@@ -1,8 +1,8 @@
-"""Adding a step is its declaration (`lakehouse.graph`: its name, what it reads and
-writes), its body (`@step` in `lakehouse.steps`), the name and keys of the table it adds
-(`lakehouse.tables`) and its notebook: everything else follows. The test adds one to a copy
-of the project and reads what the runner, the step records, the Databricks job and the
-Airflow DAG make of it."""
+"""Adding a step is one declaration, `@step(reads=..., writes=...)` on its body in
+`lakehouse.steps`, and one notebook, with the name and keys of the table it adds where
+every table is named (`lakehouse.tables`): everything else follows. The test adds one to a
+copy of the project and reads what the runner, the step records, the Databricks job and
+the Airflow DAG make of it."""
 
 import json
 import os
@@ -17,12 +17,9 @@ TABLE_NAME = """
 GOLD_ANSWERED_SHARE = "gold.answered_share"
 PUBLISHED_KEYS[GOLD_ANSWERED_SHARE] = ("site",)
 """
-DECLARATION = (
-    f'        Step("{NEW_STEP}", reads=(SILVER_POSTS,), writes=(GOLD_ANSWERED_SHARE, STEP_RUNS)),\n'
-)
-BODY = f'''
+DECLARATION = f'''
 
-@step
+@step(reads=(SILVER_POSTS,), writes=(GOLD_ANSWERED_SHARE,))
 def {NEW_STEP}(ctx: RunContext, run: StepRun) -> DataFrame:
     """The share of questions answered; returns the site's row."""
     posts = ctx.site_rows(SILVER_POSTS)
@@ -36,21 +33,21 @@ READ_THE_COPY = """
 import json, sys
 sys.path[:0] = [sys.argv[1] + "/notebooks", sys.argv[1] + "/dags"]
 from airflow.dag_processing.dagbag import DagBag
-from lakehouse import graph, steps, step_runs
+from lakehouse import graph, steps
 from worker.bundle_job import medallion_job
 from worker.paths import JOB_LIBRARIES_FILE
 
-assert graph.__file__.startswith(sys.argv[1]), graph.__file__
+assert steps.__file__.startswith(sys.argv[1]), steps.__file__
 job = medallion_job(JOB_LIBRARIES_FILE, "serverless")
 dag = DagBag(dag_folder=sys.argv[1] + "/dags").dags[
     "stackexchange_medallion"
 ]
 print(json.dumps({
-    "order": [task.name for task in graph.in_dependency_order()],
-    "depends_on": {task.name: list(task.depends_on) for task in graph.PIPELINE},
+    "order": [task.name for task in graph.in_dependency_order(steps.PIPELINE)],
+    "depends_on": {task.name: list(task.depends_on) for task in steps.PIPELINE},
     "bodies": sorted(steps.STEPS),
-    "records": sorted(step_runs.TASKS),
-    "tables": list(graph.TABLES),
+    "records": sorted(steps.STEP_DECLARATIONS),
+    "tables": list(steps.TABLES),
     "job": {t["task_key"]: [d["task_key"] for d in t.get("depends_on", [])] for t in job["tasks"]},
     "notebooks": {t["task_key"]: t["notebook_task"]["notebook_path"] for t in job["tasks"]},
     "airflow": {
@@ -69,19 +66,18 @@ def edited(path, old, new):
 
 
 def add_the_step(project):
-    """The four edits, to a copy of notebooks/ and dags/."""
+    """The three edits, to a copy of notebooks/ and dags/."""
     skipped = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
     for folder in ("notebooks", "dags"):
         shutil.copytree(REPO_ROOT / folder, project / folder, ignore=skipped)
     package = project / "notebooks" / "lakehouse"
     tables = package / "tables.py"
     tables.write_text(tables.read_text() + TABLE_NAME)
-    imported = "from lakehouse.tables import (\n"
-    for module in ("graph.py", "steps.py"):
-        edited(package / module, imported, f"{imported}    GOLD_ANSWERED_SHARE,\n")
-    edited(package / "graph.py", "    )\n)\n\nTABLES", f"{DECLARATION}    )\n)\n\nTABLES")
     steps = package / "steps.py"
-    steps.write_text(steps.read_text() + BODY)
+    imported = "from lakehouse.tables import (\n"
+    edited(steps, imported, f"{imported}    GOLD_ANSWERED_SHARE,\n")
+    graph = "\n\n# The pipeline's graph"
+    edited(steps, graph, f"{DECLARATION}{graph}")
     notebook = (project / "notebooks" / "silver_users.ipynb").read_text()
     renamed = notebook.replace("silver_users", NEW_STEP).replace(
         "silver.users", "gold.answered_share"

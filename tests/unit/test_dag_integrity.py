@@ -9,7 +9,7 @@ import pytest
 from airflow.timetables.base import TimeRestriction
 
 from dag_loading import DAGS_FOLDER, load_dagbag
-from lakehouse.graph import PIPELINE, TABLES
+from lakehouse.steps import PIPELINE, TABLES
 from worker.paths import REPO_ROOT
 
 MEDALLION = "stackexchange_medallion"

@@ -17,10 +17,11 @@ from databricks.bundles.dashboards import Dashboard
 from databricks.bundles.jobs import Job
 from databricks.sdk.service.jobs import JobSettings
 
-from lakehouse.graph import PIPELINE, RUN_PARAMETERS, TABLES
+from lakehouse.graph import RUN_PARAMETERS
 from lakehouse.lake import Lake
 from lakehouse.runtime import SETTING_WIDGETS
 from lakehouse.settings import LakeSettings
+from lakehouse.steps import PIPELINE, TABLES
 from worker.bundle_job import CLUSTER_JOB, COMPUTE_JOBS, MEDALLION_JOB, render
 from worker.databricks_compute import (
     ENVIRONMENT_KEY,

@@ -12,13 +12,13 @@ import pytest
 from dump_generator import SAMPLE_SITE
 from lakehouse import steps
 from lakehouse.graph import (
-    PIPELINE,
     RUN_PARAMETERS,
     Step,
     in_dependency_order,
     run_graph,
     waiting_for_writers,
 )
+from lakehouse.steps import PIPELINE
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SEED_NAMES = {
@@ -33,7 +33,7 @@ SEED_NAMES = {
 
 
 def test_order_puts_every_dependency_first():
-    order = [task.name for task in in_dependency_order()]
+    order = [task.name for task in in_dependency_order(PIPELINE)]
     assert sorted(order) == sorted(task.name for task in PIPELINE)
     for task in PIPELINE:
         for dependency in task.depends_on:
@@ -98,7 +98,7 @@ def test_the_graph_runs_each_task_after_its_dependencies_and_roots_side_by_side(
     roots = tuple(task.name for task in PIPELINE if not task.depends_on)
     assert len(roots) > 1
     recorder = Recorder(meet=roots)
-    run_graph(recorder, parallel=len(PIPELINE))
+    run_graph(PIPELINE, recorder, parallel=len(PIPELINE))
     position = {event: index for index, event in enumerate(recorder.events)}
     assert {name for kind, name in recorder.events if kind == "end"} == {
         task.name for task in PIPELINE
@@ -110,8 +110,8 @@ def test_the_graph_runs_each_task_after_its_dependencies_and_roots_side_by_side(
 
 def test_one_at_a_time_the_graph_runs_in_dependency_order():
     recorder = Recorder()
-    run_graph(recorder, parallel=1)
-    order = [task.name for task in in_dependency_order()]
+    run_graph(PIPELINE, recorder, parallel=1)
+    order = [task.name for task in in_dependency_order(PIPELINE)]
     assert recorder.events == [(kind, name) for name in order for kind in ("start", "end")]
 
 
@@ -119,16 +119,16 @@ def test_one_at_a_time_ctrl_c_reaches_the_running_task():
     """Python delivers KeyboardInterrupt to the main thread only: a task run in a worker
     thread would go on after Ctrl-C, and the run would hang on it."""
     threads = []
-    run_graph(lambda task: threads.append(threading.current_thread()), parallel=1)
+    run_graph(PIPELINE, lambda task: threads.append(threading.current_thread()), parallel=1)
     assert threads == [threading.main_thread()] * len(PIPELINE)
 
 
 def test_after_a_failure_no_task_starts_and_the_error_is_raised():
     recorder = Recorder(fail="bronze_users")
     with pytest.raises(RuntimeError, match="bronze_users failed"):
-        run_graph(recorder, parallel=1)
+        run_graph(PIPELINE, recorder, parallel=1)
     started = [name for kind, name in recorder.events if kind == "start"]
-    order = [task.name for task in in_dependency_order()]
+    order = [task.name for task in in_dependency_order(PIPELINE)]
     assert started == order[: order.index("bronze_users") + 1]
 
 

@@ -3,10 +3,11 @@
 import shutil
 from datetime import datetime, timedelta
 
-from lakehouse.graph import PIPELINE
 from lakehouse.lake import Lake
 from lakehouse.settings import LakeSettings
-from lakehouse.step_runs import PACKAGE, TASKS, KeysSeen, code_digest, inputs_key, latest_keys
+from lakehouse.step_runs import PACKAGE, KeysSeen, code_digest, inputs_key, latest_keys
+from lakehouse.steps import PIPELINE
+from lakehouse.steps import STEP_DECLARATIONS as TASKS
 
 CODE = "code-v1"
 
