@@ -3,7 +3,8 @@
 # rounds. Each round starts a new Spark Connect server, warms it with one `lake run` (as
 # the suite's local run does before its imitation), then times the imitation into a new
 # bucket:
-#   benchmarks/imitation_ab.sh BEFORE AFTER FILE... (e.g. 709d5be d6ed029 env/laptop/databricks_imitation.py)
+#   benchmarks/imitation_ab.sh BEFORE AFTER FILE... (e.g. 709d5be d6ed029 env/localenv/databricks_imitation.py,
+#   the file's path at those commits)
 # FILEs are checked out at each revision in turn and restored at the end; the tree must
 # be clean. Prints each run's wall seconds and the machine's CPU seconds meanwhile (all
 # processes: the in-process JVM of an older imitation is not a child the shell can time),

@@ -12,6 +12,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lakehouse.target import resolve
 from worker.paths import REPO_ROOT
 from worker.processes import ManagedProcess
 
@@ -114,17 +115,7 @@ class LocalAirflow:
 
 
 def aws_connection_json(lake_settings) -> str:
-    return json.dumps(
-        {
-            "conn_type": "aws",
-            "login": lake_settings.aws_access_key_id,
-            "password": lake_settings.aws_secret_access_key.get_secret_value(),
-            "extra": {
-                "endpoint_url": lake_settings.s3_endpoint,
-                "region_name": lake_settings.aws_region,
-            },
-        }
-    )
+    return json.dumps(resolve(lake_settings).s3.airflow_connection())
 
 
 def _airflow_command(arguments: list[str]) -> list[str]:

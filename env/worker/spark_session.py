@@ -1,7 +1,7 @@
 """The local Spark session: Delta Lake over S3A against the local S3 server.
 
 This is the only place that builds a SparkSession; on Databricks the runtime's own
-session is used instead (see lakehouse.runtime).
+session is used instead (lakehouse.target.LakeTarget.spark_session).
 """
 
 import os

@@ -139,6 +139,8 @@ def step[T](
 
     def declare(body: Callable[[RunContext, StepRun], T]) -> Callable[[RunContext], T]:
         name = body.__name__
+        if name in STEPS:
+            raise ValueError(f"step {name} is declared twice; a step has one declaration")
         DECLARED.append(Step(name, writes=(*writes, STEP_RUNS), reads=reads))
 
         def run_step(ctx: RunContext) -> T:
@@ -272,6 +274,6 @@ LAST_NOTEBOOKS: tuple[str, ...] = tuple(
 
 def run_all(ctx: RunContext, parallel: int = 1) -> None:
     """Every step in this process, each once the steps it depends on are done, up to
-    `parallel` at a time (tests and benchmarks use this). One at a time is the default:
+    `parallel` at a time (the benchmarks use this). One at a time is the default:
     on 2 cores, steps side by side on one Spark gained nothing (BENCHMARKS.md)."""
     run_graph(PIPELINE, lambda task: STEPS[task.name](ctx), parallel)

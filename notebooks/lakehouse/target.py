@@ -104,6 +104,15 @@ class S3Access:
             "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": "false",
         }
 
+    def airflow_connection(self) -> dict[str, object]:
+        """An Airflow `aws` connection to this server (its AWS hook's fields)."""
+        return {
+            "conn_type": "aws",
+            "login": self.access_key,
+            "password": self.secret_key,
+            "extra": {"endpoint_url": self.endpoint, "region_name": self.region},
+        }
+
     def boto3(self) -> dict[str, str]:
         """boto3.client's arguments, besides its Config (path style is set there)."""
         return {

@@ -9,6 +9,9 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+from test_graph_and_notebooks import assert_step_notebook_shape
 
 from worker.paths import REPO_ROOT
 
@@ -22,8 +25,10 @@ DECLARATION = f'''
 @step(reads=(SILVER_POSTS,), writes=(GOLD_ANSWERED_SHARE,))
 def {NEW_STEP}(ctx: RunContext, run: StepRun) -> DataFrame:
     """The share of questions answered; returns the site's row."""
-    posts = ctx.site_rows(SILVER_POSTS)
-    _publish(ctx, run, lambda: {{GOLD_ANSWERED_SHARE: posts.groupBy("site").count()}})
+    def posts() -> DataFrame:
+        return ctx.site_rows(SILVER_POSTS)
+
+    _publish(ctx, run, lambda: {{GOLD_ANSWERED_SHARE: posts().groupBy("site").count()}})
     return ctx.site_rows(GOLD_ANSWERED_SHARE)
 '''
 
@@ -39,9 +44,9 @@ from worker.paths import JOB_LIBRARIES_FILE
 
 assert steps.__file__.startswith(sys.argv[1]), steps.__file__
 job = medallion_job(JOB_LIBRARIES_FILE, "serverless")
-dag = DagBag(dag_folder=sys.argv[1] + "/dags").dags[
-    "stackexchange_medallion"
-]
+bag = DagBag(dag_folder=sys.argv[1] + "/dags")
+assert not bag.import_errors, bag.import_errors
+dag = bag.dags["stackexchange_medallion"]
 print(json.dumps({
     "order": [task.name for task in graph.in_dependency_order(steps.PIPELINE)],
     "depends_on": {task.name: list(task.depends_on) for task in steps.PIPELINE},
@@ -54,6 +59,7 @@ print(json.dumps({
         task.task_id: sorted(task.upstream_task_ids) for task in dag.tasks
         if task.task_id.endswith("." + sys.argv[2])
     },
+    "local_notebook": dag.get_task("local." + sys.argv[2]).input_nb,
 }))
 """
 
@@ -91,7 +97,11 @@ def test_a_step_added_in_one_place_reaches_every_runner(tmp_path):
         [sys.executable, "-c", READ_THE_COPY, str(tmp_path), NEW_STEP],
         capture_output=True,
         text=True,
-        env={**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow")},
+        env={
+            **os.environ,
+            "AIRFLOW_HOME": str(tmp_path / "airflow"),
+            "LAKE_AIRFLOW_NOTEBOOKS_DIR": str(tmp_path / "notebooks"),
+        },
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -111,3 +121,7 @@ def test_a_step_added_in_one_place_reaches_every_runner(tmp_path):
         "local.": ["local.silver_posts"],
         "databricks.workflow.": ["databricks.workflow.silver_posts"],
     }
+    # Airflow's local task runs the new notebook, which has the shape every step's has.
+    notebook = Path(seen["local_notebook"])
+    assert notebook == tmp_path / "notebooks" / f"{NEW_STEP}.ipynb"
+    assert_step_notebook_shape(json.loads(notebook.read_text()), NEW_STEP)

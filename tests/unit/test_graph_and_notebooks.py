@@ -139,15 +139,15 @@ def test_every_graph_task_has_a_notebook_and_a_step():
     assert names == {path.stem for path in NOTEBOOKS.glob("*.ipynb")} - {"explore"}
 
 
-@pytest.mark.parametrize("task", PIPELINE, ids=lambda task: task.name)
-def test_notebook_is_thin_parameterised_and_stripped(task):
-    notebook = json.loads((NOTEBOOKS / f"{task.name}.ipynb").read_text())
+def assert_step_notebook_shape(notebook: dict, name: str) -> None:
+    """Thin, parameterised and stripped: the parameters, the run opened, one call of the
+    step `name`, displays, and the run finished."""
     code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
     assert all(not cell.get("outputs") and cell.get("execution_count") is None for cell in code)
     parameters = [c for c in code if "parameters" in c["metadata"].get("tags", [])]
     assert len(parameters) == 1
-    for name in RUN_PARAMETERS:
-        assert f"{name} = " in "".join(parameters[0]["source"])
+    for parameter in RUN_PARAMETERS:
+        assert f"{parameter} = " in "".join(parameters[0]["source"])
     # Run by hand, a notebook loads the sample `make local-run` ingests.
     assert f'site = "{SAMPLE_SITE}"' in "".join(parameters[0]["source"])
     source = "\n".join("".join(cell["source"]) for cell in code)
@@ -156,8 +156,14 @@ def test_notebook_is_thin_parameterised_and_stripped(task):
     # One shape: the parameters, the run opened, one call of the step, displays.
     assert code[0] is parameters[0]
     assert "".join(code[1]["source"]).endswith("ctx = open_run(site, dump_id, run_id)")
-    call = rf"(\w+) = steps\.{task.name}\(ctx\)(\n\1)?"  # the result, perhaps shown
+    call = rf"(\w+) = steps\.{name}\(ctx\)(\n\1)?"  # the result, perhaps shown
     assert re.fullmatch(call, "".join(code[2]["source"]))
-    assert f"steps.{task.name}(" not in "".join(map("".join, (c["source"] for c in code[3:])))
+    assert f"steps.{name}(" not in "".join(map("".join, (c["source"] for c in code[3:])))
     # Last, so that on Databricks its exit value ends the notebook after the display.
     assert "".join(code[-1]["source"]).startswith("finish_run(ctx)")
+
+
+@pytest.mark.parametrize("task", PIPELINE, ids=lambda task: task.name)
+def test_notebook_is_thin_parameterised_and_stripped(task):
+    notebook = json.loads((NOTEBOOKS / f"{task.name}.ipynb").read_text())
+    assert_step_notebook_shape(notebook, task.name)

@@ -6,8 +6,7 @@ from datetime import datetime, timedelta
 from lakehouse.lake import Lake
 from lakehouse.settings import LakeSettings
 from lakehouse.step_runs import PACKAGE, KeysSeen, code_digest, inputs_key, latest_keys
-from lakehouse.steps import PIPELINE
-from lakehouse.steps import STEP_DECLARATIONS as TASKS
+from lakehouse.steps import PIPELINE, STEP_DECLARATIONS
 
 CODE = "code-v1"
 
@@ -37,14 +36,14 @@ def test_new_code_changes_every_key():
 def test_a_step_has_no_key_while_a_dependency_has_none():
     recorded = keys_of_a_full_run("d")
     recorded["bronze_posts_dataquality"] = None  # interrupted while rewriting its tables
-    assert inputs_key(TASKS["silver_posts"], "d", recorded, CODE) is None
-    assert inputs_key(TASKS["silver_users"], "d", recorded, CODE) is not None
+    assert inputs_key(STEP_DECLARATIONS["silver_posts"], "d", recorded, CODE) is None
+    assert inputs_key(STEP_DECLARATIONS["silver_users"], "d", recorded, CODE) is not None
 
 
 def test_only_the_dependencies_a_step_reads_enter_its_key():
     recorded = keys_of_a_full_run("d")
     other = {**recorded, "bronze_tables": "something else"}
-    silver = TASKS["silver_posts"]
+    silver = STEP_DECLARATIONS["silver_posts"]
     assert inputs_key(silver, "d", recorded, CODE) == inputs_key(silver, "d", other, CODE)
 
 

@@ -15,7 +15,7 @@ TARGET_MODULE = REPO_ROOT / "notebooks" / "lakehouse" / "target.py"
 # built, an S3 client's endpoint spelled.
 DECIDING = re.compile(
     r'DATABRICKS_RUNTIME_VERSION|"dbutils"|DeltaPaths\(|CatalogTables\(|AWS_ENDPOINT_URL'
-    r'|fs\.s3a\.endpoint"|endpoint_url='
+    r'|fs\.s3a\.endpoint"|endpoint_url=|"endpoint_url":'
 )
 
 
@@ -60,6 +60,12 @@ def test_every_client_reaches_the_same_s3(scheme, secure):
         "eu-west-3",
     ]
     assert delta_rs["AWS_ALLOW_HTTP"] == str(not secure).lower()
+    assert s3.airflow_connection() == {
+        "conn_type": "aws",
+        "login": "key-id",
+        "password": "key-secret",
+        "extra": {"endpoint_url": endpoint, "region_name": "eu-west-3"},
+    }
     assert boto3 == {
         "endpoint_url": endpoint,
         "aws_access_key_id": "key-id",
