@@ -129,14 +129,33 @@ class LakeTarget:
     Databricks, so nothing else asks which it is."""
 
     settings: "LakeSettings" = field(repr=False)
-    naming: DeltaPaths | CatalogTables
-    raw_location: str
-    s3: S3Access
 
     @property
     def name(self) -> Target:
         """`local` or `databricks`."""
         return self.settings.target
+
+    @property
+    def naming(self) -> DeltaPaths | CatalogTables:
+        """A catalog's tables when one is set, else Delta paths in the bucket."""
+        settings = self.settings
+        return CatalogTables(settings.catalog) if settings.catalog else DeltaPaths(settings.bucket)
+
+    @property
+    def raw_location(self) -> str:
+        """Where raw dumps are read: `raw_root`, else `<bucket>/raw`."""
+        return self.settings.raw_root or f"s3a://{self.settings.bucket}/{RAW_PREFIX}"
+
+    @property
+    def s3(self) -> S3Access:
+        """How every client reaches the lake's S3."""
+        settings = self.settings
+        return S3Access(
+            endpoint=settings.s3_endpoint,
+            access_key=settings.aws_access_key_id,
+            secret_key=settings.aws_secret_access_key.get_secret_value(),
+            region=settings.aws_region,
+        )
 
     def spark_session(self) -> "SparkSession":
         """The runtime's Spark on Databricks, else the one the environment off Databricks
@@ -172,17 +191,5 @@ def local_spark_factory() -> "Callable[[LakeSettings], SparkSession]":
 
 
 def resolve(settings: "LakeSettings") -> LakeTarget:
-    """The settings' target: a catalog's tables when one is set, else the bucket's Delta
-    paths; raw dumps under `raw_root`, else `<bucket>/raw`."""
-    naming = CatalogTables(settings.catalog) if settings.catalog else DeltaPaths(settings.bucket)
-    return LakeTarget(
-        settings=settings,
-        naming=naming,
-        raw_location=settings.raw_root or f"s3a://{settings.bucket}/{RAW_PREFIX}",
-        s3=S3Access(
-            endpoint=settings.s3_endpoint,
-            access_key=settings.aws_access_key_id,
-            secret_key=settings.aws_secret_access_key.get_secret_value(),
-            region=settings.aws_region,
-        ),
-    )
+    """The settings' target."""
+    return LakeTarget(settings)
