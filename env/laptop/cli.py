@@ -9,12 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from dump_generator import SAMPLE_SITE
 from worker.error_lines import (
     USER_ERRORS,
     RunInterrupted,
+    lake_settings_or_exit,
     one_line,
     quiet_query_logs,
     with_lake_tables,
@@ -24,19 +23,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 
-def _settings(**stated):
-    from lakehouse.settings import LakeSettings, setting_error_line
-
-    try:
-        return LakeSettings(**{name: value for name, value in stated.items() if value})
-    except ValidationError as error:
-        raise SystemExit(f"error: bad setting {setting_error_line(error)}") from None
-
-
 def cmd_s3(args) -> None:
     from worker.s3_server import local_server
 
-    server = local_server(_settings())
+    server = local_server(lake_settings_or_exit())
     if args.action == "serve":
         server.serve()
     actions: dict[str, Callable[[], str]] = {
@@ -52,7 +42,7 @@ def cmd_spark(args) -> None:
     from laptop.spark_connect_server import local_spark_server
     from worker.s3_server import local_server
 
-    settings = _settings()
+    settings = lake_settings_or_exit()
     server = local_spark_server(settings)
     if args.action == "start":
         print(local_server(settings).start(), file=sys.stderr)
@@ -67,7 +57,7 @@ def cmd_airflow(args) -> None:
     from laptop.local_cluster import local_cluster
     from worker.paths import AIRFLOW_HOME
 
-    settings = _settings()
+    settings = lake_settings_or_exit()
     airflow = LocalAirflow(AIRFLOW_HOME, port=args.port)
     console = Console(stderr=True)
     if args.action == "stop":
@@ -100,7 +90,7 @@ def cmd_lab(args) -> None:
         stopped = lab.stop()
         print(f"stopped {', '.join(stopped)}" if stopped else "JupyterLab is not running")
         return
-    settings = _settings()
+    settings = lake_settings_or_exit()
     print(local_server(settings).start(), file=sys.stderr)
     info = lab.start(settings, port=args.port, writable=args.write)
     if info["note"]:
@@ -120,7 +110,7 @@ def cmd_ingest(args) -> None:
     from worker.paths import SAMPLE_DIR, WORK_DIR
     from worker.s3_server import local_server
 
-    settings = _settings(dump_published=args.published)
+    settings = lake_settings_or_exit(dump_published=args.published)
     print(local_server(settings).start(), file=sys.stderr)
     source = source_for(
         args.dump,
@@ -142,7 +132,7 @@ def cmd_ingest(args) -> None:
 def cmd_run(args) -> None:
     from laptop.local_run import format_summary, local_run
 
-    settings = _settings(dump_published=args.published)
+    settings = lake_settings_or_exit(dump_published=args.published)
     print(format_summary(local_run(args.dump, args.site, settings, wait=args.wait)))
 
 
@@ -152,7 +142,7 @@ def cmd_databricks_imitation(args) -> None:
     from worker.paths import NOTEBOOKS_DIR
     from worker.s3_server import local_server
 
-    settings = _settings()
+    settings = lake_settings_or_exit()
     print(local_server(settings).start(), file=sys.stderr)
     job_values = {
         "site": args.site,
@@ -177,7 +167,7 @@ def cmd_report(args) -> None:
     from worker.report import write_site_report
     from worker.s3_server import local_server
 
-    settings = _settings()
+    settings = lake_settings_or_exit()
     if not local_server(settings).answers():
         raise SystemExit(
             f"error: the S3 server at {settings.s3_endpoint} does not answer (setting "
@@ -204,7 +194,7 @@ def cmd_sql(args) -> None:
     from lakehouse.runtime import open_lake
     from laptop.local_cluster import local_cluster
 
-    lake = open_lake(local_cluster(_settings()))
+    lake = open_lake(local_cluster(lake_settings_or_exit()))
     # pandas ships no types, and pyspark's annotation of toPandas does not resolve for mypy
     rows: Any = lake.sql(args.query).toPandas()
     rows.to_csv(sys.stdout, index=False)
@@ -215,7 +205,7 @@ def cmd_vacuum(args) -> None:
     from lakehouse.steps import TABLES
     from laptop.local_cluster import local_cluster
 
-    lake = open_lake(local_cluster(_settings()))
+    lake = open_lake(local_cluster(lake_settings_or_exit()))
     for name in TABLES:
         if lake.exists(name):
             print(f"{name}: removed {lake.vacuum(name)} unreferenced data files")
@@ -271,7 +261,7 @@ def cmd_sample(args) -> None:
 def cmd_releases(args) -> None:
     from worker.ingest.archive_org import release_date, release_items
 
-    for item in release_items(_settings().archive_base_url):
+    for item in release_items(lake_settings_or_exit().archive_base_url):
         day = release_date(item)
         print(
             f"{item}\t{day:%Y-%m-%d}" if day else f"{item}\t(legacy item, last refreshed 2024-04)"

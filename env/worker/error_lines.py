@@ -6,6 +6,10 @@ delta-rs chains its causes over lines ("Generic S3 error / ↳ … / ↳ Connect
 """
 
 import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lakehouse.settings import LakeSettings
 
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 _TRACEBACK_START = "Traceback (most recent call last):"
@@ -107,3 +111,16 @@ class RunInterrupted(RuntimeError):
 
 # Errors whose message already says what to fix; anything else gets a trace file too.
 USER_ERRORS = (ValueError, LookupError, OSError, RuntimeError)
+
+
+def lake_settings_or_exit(**stated: Any) -> "LakeSettings":
+    """The settings, with those of `stated` that are set; a bad one ends the process with
+    one line naming the variable, its value and what it must be."""
+    from pydantic import ValidationError
+
+    from lakehouse.settings import LakeSettings, setting_error_line
+
+    try:
+        return LakeSettings(**{name: value for name, value in stated.items() if value})
+    except ValidationError as error:
+        raise SystemExit(f"error: bad setting {setting_error_line(error)}") from None

@@ -197,6 +197,6 @@ def local_server(settings) -> S3Server:
 
 
 if __name__ == "__main__":  # Kind's S3 pod (kind/s3.yaml), whose image has no `lake` CLI.
-    from lakehouse.settings import LakeSettings
+    from worker.error_lines import lake_settings_or_exit
 
-    local_server(LakeSettings()).serve()
+    local_server(lake_settings_or_exit()).serve()

@@ -86,6 +86,16 @@ def test_bad_setting_is_named_with_its_value(s3, variable, value, line):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_the_kind_s3_pods_command_names_a_bad_setting_in_one_line():
+    """kind/s3.yaml's command, which has no `lake` in front of it, as the pod's log shows
+    it: one line naming the variable, not a traceback."""
+    command = [sys.executable, "-m", "worker.s3_server"]
+    code, shown = in_terminal(command, {**os.environ, "LAKE_S3_ENDPOINT": "s3.example.com"})
+    assert code == 1
+    assert shown.strip().startswith("error: bad setting LAKE_S3_ENDPOINT='s3.example.com'")
+    assert len(shown.strip().splitlines()) == 1, shown
+
+
 def test_failed_notebook_names_the_step_and_the_saved_copy(s3, tmp_path):
     parameters = {"site": "never-ingested.example.com", "dump_id": "", "run_id": "t"}
     with pytest.raises(
