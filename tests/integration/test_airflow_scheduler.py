@@ -16,15 +16,10 @@ from datetime import UTC, datetime
 import pytest
 from pyspark.sql import functions as F
 from real_dump_helpers import (
-    EARLIER,
     FILE_ORDER,
     PUBLISHED_ROWS,
     check_oracles,
-    differences,
     extracted_rows,
-    lake_in_bucket,
-    load_earlier_then_later,
-    pack_listed,
 )
 
 from airflow_api import AirflowApi, ApiError
@@ -33,7 +28,6 @@ from archive_mirror import serve_archive_mirror
 from browser import Browser, chromium_binary
 from conftest import ARTIFACTS, IN_CI, NO_SHARED_DUMPS, absent
 from dump_generator import SAMPLE_SITE
-from dump_generator.cut import CutSpec, cut_leaving, write_earlier_dump
 from fakes.databricks_api import FakeDatabricks, serve
 from fakes.deployed_bundle import JOB_IMPORTS, NOTEBOOK_DIR, bundle_jobs, notebook_paths
 from lakehouse.lake import Lake
@@ -42,7 +36,6 @@ from lakehouse.table_locations import table_path
 from laptop.airflow_local import USERNAME, LocalAirflow, aws_connection_json
 from laptop.ports import free_port
 from report_page import check_charts_read_at_a_glance
-from worker.ingest.sources import LocalArchive
 
 PRODUCER = "produce_data_assets"
 MEDALLION = "stackexchange_medallion"
@@ -228,31 +221,6 @@ def _site_count(lake, name: str, site: str) -> int:
     return lake.read(name).where(F.col("site") == site).count()
 
 
-@pytest.fixture(scope="module")
-def refreshed_french(spark, settings, s3_server, flow_dump, tmp_path_factory):
-    """The French meta dump cut at a date, then the dump itself, loaded in-process into a
-    lake of their own."""
-    _, site, archive = flow_dump
-    if archive is None:
-        absent(NO_SHARED_DUMPS)
-    work = tmp_path_factory.mktemp("refreshed-french")
-    later_dir, earlier_dir = work / "later", work / "earlier"
-    rows_in = {name: len(rows) for name, rows in extracted_rows(archive, later_dir).items()}
-    write_earlier_dump(later_dir, earlier_dir, CutSpec(cut=cut_leaving(later_dir, share=0.1)))
-    earlier = LocalArchive(pack_listed(earlier_dir, work / "e" / f"{site}.7z", EARLIER))
-    refreshed = lake_in_bucket(spark, settings, "airflow-lake-refreshed")
-    first, second = load_earlier_then_later(refreshed, earlier, LocalArchive(archive), work)
-    return refreshed, (first.dump_id, second.dump_id), later_dir, rows_in
-
-
-def test_the_real_dump_cut_at_a_date_then_itself_hold_its_numbers(refreshed_french, flow_dump):
-    """The refreshed lake holds the dump's own numbers; its comparison with the flow's
-    load of the dump alone is below, once the flow has run."""
-    lake, (earlier_id, later_id), later_dir, rows_in = refreshed_french
-    assert earlier_id < later_id
-    check_oracles(lake, flow_dump[1], later_dir, rows_in)
-
-
 def test_a_dump_flows_from_the_producer_to_gold(
     airflow, airflow_ui, airflow_lake, runs_dir, flow_dump, tmp_path
 ):
@@ -326,15 +294,6 @@ def test_the_same_dump_again_starts_no_medallion_run(airflow, flow_dump):
     scheduled = [run for run in airflow.runs(PRODUCER) if run["run_type"] != "manual"]
     unpaused = airflow.producer_unpaused_at
     assert all(datetime.fromisoformat(run["run_after"]) > unpaused for run in scheduled), scheduled
-
-
-def test_a_refresh_to_the_real_dump_equals_its_load_through_airflow(
-    refreshed_french, airflow_lake, flow_dump
-):
-    """Every table of the refreshed lake equals the flow's load of the same dump alone,
-    by the notebooks under Airflow (the test above)."""
-    assert _site_count(airflow_lake, "gold.posts_users", flow_dump[1]), "the flow loads it first"
-    assert differences(refreshed_french[0], airflow_lake, flow_dump[1]) == {}
 
 
 def notebook_exit_values(site: str) -> tuple[dict[str, str], dict[str, dict]]:
