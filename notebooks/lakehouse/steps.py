@@ -166,7 +166,8 @@ def _load(
     # Always called: a file whose table already holds the dump is not read again.
     from lakehouse.bronze.xml_to_bronze import DumpToLoad, load_dump_files
 
-    dump = DumpToLoad(ctx.lake, ctx.site, ctx.dump_id, ctx.run_time, run.before_writing)
+    finished = run.last_key is not None
+    dump = DumpToLoad(ctx.lake, ctx.site, ctx.dump_id, ctx.run_time, run.before_writing, finished)
     return load_dump_files(dump, file_names, skip_absent)
 
 

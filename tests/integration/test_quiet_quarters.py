@@ -6,7 +6,9 @@ oracles are what the generator changed between two quarters and Stack Exchange's
 the real dumps (test_real_dumps.py, test_airflow_scheduler.py): each load here costs
 most of a minute."""
 
+import filecmp
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from pipeline_helpers import run_pipeline
@@ -22,6 +24,9 @@ from real_dump_helpers import (
 
 from dump_generator.cut import CutSpec, cut_leaving, write_earlier_dump
 from dump_generator.sample import SampleSpec, write_sample_dump
+from lakehouse.bronze import xml_to_bronze
+from lakehouse.lake import Lake
+from lakehouse.schemas import DUMP_TABLES
 from lakehouse.tables import ROW_LINEAGE
 from worker.ingest.ingest_dump import ingest_dump
 from worker.ingest.sources import LocalArchive
@@ -55,29 +60,69 @@ def quarters(later, tmp_path_factory) -> list[Quarter]:
     return [Quarter("cut", work / "cut", {}), *quiet, Quarter("later", later, {})]
 
 
+class Refreshes(NamedTuple):
+    """The quarters loaded in turn: the lake, and per quarter its dump id, what loading
+    it changed, and the files bronze parsed."""
+
+    lake: Lake
+    dump_ids: list[str]
+    changes: list[dict[str, dict[str, int]]]
+    files_read: list[set[str]]
+
+
 @pytest.fixture(scope="module")
-def refreshed(spark, settings, s3_server, quarters, tmp_path_factory):
-    """Every quarter loaded in turn into a lake of its own: (the lake, each quarter's
-    dump id, what loading each one changed)."""
+def refreshed(spark, settings, s3_server, quarters, tmp_path_factory) -> Refreshes:
+    """Every quarter loaded in turn into a lake of its own."""
     lake = lake_in_bucket(spark, settings, f"{settings.bucket}-quiet")
     work = tmp_path_factory.mktemp("refreshes")
-    dump_ids, changes = [], []
-    for day, quarter in enumerate(quarters):
-        dump_ids.append(_load(lake, quarter, day, work))
-        found = refresh_changes(lake.settings, SITE, dump_ids[-1]).get("rows", {})
-        changes.append({table: counts for table, counts in found.items() if counts})
-    return lake, dump_ids, changes
+    refreshes = Refreshes(lake, [], [], [])
+    parse = xml_to_bronze.parse_dump_file
+    with pytest.MonkeyPatch.context() as patch:
+        for day, quarter in enumerate(quarters):
+            read: set[str] = set()
+
+            def noted(spark, uri, table, read=read):
+                read.add(uri.rsplit("/", 1)[-1])
+                return parse(spark, uri, table)
+
+            patch.setattr(xml_to_bronze, "parse_dump_file", noted)
+            refreshes.dump_ids.append(_load(lake, quarter, day, work))
+            found = refresh_changes(lake.settings, SITE, refreshes.dump_ids[-1]).get("rows", {})
+            refreshes.changes.append({table: rows for table, rows in found.items() if rows})
+            refreshes.files_read.append(read)
+    return refreshes
 
 
 def test_each_quiet_quarter_changes_only_its_few_rows(quarters, refreshed):
-    _, _, changes = refreshed
+    changes = refreshed.changes
     for before, after, changed in zip(quarters[1:-1], quarters[2:], changes[2:], strict=True):
         assert changed == before.next_changes, f"{before.name} -> {after.name}"
 
 
+def test_a_refresh_parses_only_the_files_that_changed(quarters, refreshed):
+    """A file byte for byte the one its table last loaded is not read again: a quiet
+    quarter reads the one file it changed."""
+    assert refreshed.files_read[0] == {name for name in DUMP_TABLES if _has(quarters[0], name)}
+    for before, after, read in zip(
+        quarters[:-1], quarters[1:], refreshed.files_read[1:], strict=True
+    ):
+        differ = {name for name in DUMP_TABLES if _has(after, name)} - _same(before, after)
+        assert read == differ, f"{before.name} -> {after.name}"
+    assert [len(read) for read in refreshed.files_read[2:]] == [1, 1, 1]
+
+
+def _has(quarter: Quarter, name: str) -> bool:
+    return (quarter.xml_dir / name).exists()
+
+
+def _same(before: Quarter, after: Quarter) -> set[str]:
+    """The files both quarters have, byte for byte the same."""
+    both = [name for name in DUMP_TABLES if _has(before, name) and _has(after, name)]
+    return set(filecmp.cmpfiles(before.xml_dir, after.xml_dir, both, shallow=False)[0])
+
+
 def test_the_refreshes_end_holding_the_dumps_own_numbers(quarters, refreshed):
-    lake, _, _ = refreshed
-    later = quarters[-1].xml_dir
+    lake, later = refreshed.lake, quarters[-1].xml_dir
     rows_in = {
         name: sum(line.lstrip().startswith("<row") for line in path.read_text().splitlines())
         for path in later.glob("*.xml")
@@ -89,12 +134,12 @@ def test_the_refreshes_end_holding_the_dumps_own_numbers(quarters, refreshed):
 def test_the_cut_to_the_next_quarter_adds_changes_and_deletes_posts(quarters, refreshed):
     """Posts asked after the cut arrive, posts deleted since leave, and retagged or newly
     answered ones change: every branch of the bronze MERGE, named in the lineage."""
-    lake, dump_ids, _ = refreshed
+    lake, dump_ids = refreshed.lake, refreshed.dump_ids
     check_lineage(lake, SITE, dump_ids[1], quarters[0].xml_dir, quarters[1].xml_dir)
 
 
 def test_rows_a_dump_deleted_and_a_later_one_brought_back_are_live_again(refreshed):
-    lake, dump_ids, _ = refreshed
+    lake, dump_ids = refreshed.lake, refreshed.dump_ids
     users = lake.read(ROW_LINEAGE).where((F.col("site") == SITE) & (F.col("table_name") == "users"))
     back = users.where(F.col("changed_in_dump_id") == dump_ids[-1]).collect()
     assert len(back) == 2

@@ -106,12 +106,12 @@ def check_order(loads: list[Row], site: str, table_name: str, release: DumpRelea
 
 
 def record_lineage(
-    lake: Lake, site: str, table_names: list[str], dump_id: str, all_rows_new: bool
+    lake: Lake, site: str, table_names: list[str], dump_id: str, held: bool | None
 ) -> None:
     """Fold the site's rows of the bronze tables, as they stand after loading `dump_id`,
-    into bronze.row_lineage: one write for all of them. Where the caller knows the
-    lineage holds none of them (`all_rows_new`, a first load), or it has none, they are
-    appended: a MERGE would join every row with the table for nothing."""
+    into bronze.row_lineage: one write for all of them. `held` says whether the lineage
+    holds rows of them, where the caller knows (None: look). Where it holds none (a first
+    load), they are appended: a MERGE would join every row with the table for nothing."""
     current = None
     for name in table_names:
         rows = lake.read(bronze(name)).where(F.col("site") == site)
@@ -119,11 +119,9 @@ def record_lineage(
         current = rows if current is None else current.unionByName(rows)
     assert current is not None  # The callers name at least one table.
     in_scope = (F.col("site") == site) & F.col("table_name").isin(*table_names)
-    if (
-        all_rows_new
-        or not lake.exists(ROW_LINEAGE)
-        or lake.read(ROW_LINEAGE).where(in_scope).isEmpty()
-    ):
+    if held is None:
+        held = lake.exists(ROW_LINEAGE) and not lake.read(ROW_LINEAGE).where(in_scope).isEmpty()
+    if not held:
         dump, never = F.lit(dump_id), F.lit(None).cast("string")
         new_rows = current.select(
             "site",

@@ -55,6 +55,9 @@ class DumpToLoad:
     dump_id: str
     ingested_at: datetime
     before_writing: Callable[[], None] = lambda: None
+    # Whether the step's last run for the site finished (lakehouse.step_runs): only then
+    # does each of its tables hold what its last recorded load says.
+    last_run_finished: bool = False
 
 
 @dataclass(frozen=True)
@@ -171,7 +174,9 @@ def load_dump_files(
     With `skip_absent`, files the dump lacks (ingest named them) are skipped. A file
     whose table already holds this dump is not read again: its load is recorded only
     once the table and its lineage are written, and the dump_id names the archive's
-    content, so there is nothing left to do.
+    content, so there is nothing left to do. Nor is a file byte for byte the one its
+    table's current load read (EarlierFiles), once the step's last run finished: its
+    load and lineage are recorded, and the table is left as it is.
     """
     lake, site, dump_id = dump.lake, dump.site, dump.dump_id
     manifest = read_manifest(lake, site, dump_id)
@@ -182,29 +187,73 @@ def load_dump_files(
     tables = [table_for_file(name) for name in file_names]
     for table in tables:
         check_order(recorded.get(table.name, []), site, table.name, release)
-    results, new, all_rows_new = [], [], True
+    earlier_files = EarlierFiles(lake, site)
+
+    def loaded_as(earlier: Row, name: str) -> BronzeLoad:
+        """This dump's load of a file whose rows `earlier` (of bronze.dump_loads) loaded."""
+        rows_in_file, table_name = manifest["rows"][name], table_for_file(name).name
+        return BronzeLoad(
+            table_name, site, dump_id, rows_in_file, earlier.rows_loaded, earlier.rows_rejected
+        )
+
+    results, new, all_rows_new, lineage_held = [], [], True, False
     for name, table in zip(file_names, tables, strict=True):
-        done = next((d for d in recorded.get(table.name, []) if d.dump_id == dump_id), None)
-        if done is None:
-            has_rejected_rows = table.name in with_rejected_rows
-            load, held_none = _load_file(dump, manifest, name, has_rejected_rows)
-            new.append(load)
-            results.append(load)
-            # Lineage follows the table's rows, so a table that held none of the site's
-            # rows and has no load recorded has no lineage either (a refresh can empty a
-            # table, but leaves the lineage of its deleted rows).
-            all_rows_new = all_rows_new and held_none and table.name not in recorded
+        loads = recorded.get(table.name, [])
+        done = next((d for d in loads if d.dump_id == dump_id), None)
+        if done is not None:
+            results.append(loaded_as(done, name))
+            continue
+        current = max(loads, key=lambda load: load.published) if loads else None
+        if not dump.last_run_finished:
+            current = None  # The table may hold rows of an unrecorded load.
+        if current is not None and earlier_files.same_file(manifest, name, current):
+            print(f"{name} of {site}: byte for byte that of dump {current.dump_id}; not read")
+            load, held_none = loaded_as(current, name), False
         else:
-            rows_in_file = manifest["rows"][name]
-            results.append(
-                BronzeLoad(
-                    table.name, site, dump_id, rows_in_file, done.rows_loaded, done.rows_rejected
-                )
-            )
+            has_rejected_rows = table.name in with_rejected_rows
+            stored_rows = None if current is None else current.rows_loaded > 0
+            load, held_none = _load_file(dump, manifest, name, has_rejected_rows, stored_rows)
+        # Lineage follows the table's rows, so a table that held none of the site's rows
+        # and has no load recorded has no lineage either (a refresh can empty a table, but
+        # leaves the lineage of its deleted rows).
+        all_rows_new = all_rows_new and held_none and table.name not in recorded
+        new.append(load)
+        results.append(load)
+        lineage_held = lineage_held or (current is not None and current.rows_loaded > 0)
     if new:
-        record_lineage(lake, site, [load.table for load in new], dump_id, all_rows_new)
+        held = False if all_rows_new else (True if lineage_held else None)
+        record_lineage(lake, site, [load.table for load in new], dump_id, held)
         record_loads(lake, site, release, new, dump.ingested_at)
     return results
+
+
+class EarlierFiles:
+    """The files of a site's earlier dumps, by their manifests (read once each): a file
+    byte for byte the one a table's current load read needs no reading, for the table
+    already holds its rows. A quiet quarter changes few of a site's files."""
+
+    def __init__(self, lake: Lake, site: str) -> None:
+        self.lake, self.site = lake, site
+        self._sha1: dict[str, dict[str, str]] = {}
+
+    def _sha1_of(self, dump_id: str) -> dict[str, str]:
+        if dump_id not in self._sha1:
+            try:
+                self._sha1[dump_id] = read_manifest(self.lake, self.site, dump_id)["sha1"]
+            except BadDumpFile:  # That dump's raw files were removed since.
+                self._sha1[dump_id] = {}
+        return self._sha1[dump_id]
+
+    def same_file(self, manifest: dict[str, Any], file_name: str, current: Row) -> bool:
+        """Whether this dump's `file_name` is the file that `current` (the table's current
+        load, of bronze.dump_loads) read: the same sha1 and the same row lines."""
+        sha1 = manifest["sha1"].get(file_name)
+        rows_in_file = manifest["rows"][file_name]
+        return (
+            sha1 is not None
+            and sha1 == self._sha1_of(current.dump_id).get(file_name)
+            and rows_in_file == current.rows_loaded + current.rows_rejected
+        )
 
 
 def _what_bronze_holds(lake: Lake, site: str) -> tuple[dict[str, list[Row]], set[str]]:
@@ -227,9 +276,15 @@ def _what_bronze_holds(lake: Lake, site: str) -> tuple[dict[str, list[Row]], set
 
 
 def _load_file(
-    dump: DumpToLoad, manifest: dict[str, Any], file_name: str, has_rejected_rows: bool
+    dump: DumpToLoad,
+    manifest: dict[str, Any],
+    file_name: str,
+    has_rejected_rows: bool,
+    stored_rows: bool | None,
 ) -> tuple[BronzeLoad, bool]:
-    """The file's load, and whether its table held none of the site's rows before."""
+    """The file's load, and whether its table held none of the site's rows before.
+    `has_rejected_rows`: whether bronze.rejected_rows holds lines of its table;
+    `stored_rows`: whether the table holds rows of the site (None: look)."""
     lake, site, dump_id = dump.lake, dump.site, dump.dump_id
     spark = lake.spark
     table = table_for_file(file_name)
@@ -266,6 +321,7 @@ def _load_file(
         not_null=("site", "id"),
         properties=skipping_stats(_stats_columns(table)),
         expected_rows=rows_expected,
+        stored_rows=stored_rows,
     )
     dump.before_writing()
     with refusals_named(uri):
