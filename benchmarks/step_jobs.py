@@ -4,7 +4,10 @@ Connect server of its own (free ports, a throwaway folder). Three rounds: a firs
 
 With `--refresh` the rounds are a quarterly refresh beside its reload: a first site
 (cold), the site to refresh, its next quarter (rows added, edited and deleted), and that
-quarter loaded alone into a new site, which gives the same tables (the reload).
+quarter loaded alone into a new site, which gives the same tables (the reload). With
+`--refresh --quiet` the next quarter differs in one file only: it adds the newest votes
+(tests/integration/quiet_quarters.py); with `--refresh --real <archive>` the rounds load
+a real dump cut at a date, then the dump itself.
 
 A profile, not a benchmark: it has no baseline of its own; compare two commits, or two
 settings, by running it on each. Run: `.venv/bin/python benchmarks/step_jobs.py
@@ -27,10 +30,13 @@ TESTS = Path(__file__).resolve().parents[1] / "tests"
 sys.path[:0] = [str(TESTS / "integration"), str(TESTS)]
 
 import psutil  # noqa: E402
+import py7zr  # noqa: E402
 from pipeline_helpers import ingest_sample  # noqa: E402
 from private_cluster import private_cluster  # noqa: E402
+from quiet_quarters import quiet_quarters_before  # noqa: E402
 from real_dump_helpers import EARLIER, pack_listed  # noqa: E402
 
+from dump_generator.cut import CutSpec, cut_leaving, write_earlier_dump  # noqa: E402
 from dump_generator.revision import RevisionSpec, write_dump_revision  # noqa: E402
 from dump_generator.sample import SampleSpec, write_sample_dump  # noqa: E402
 from lakehouse import steps  # noqa: E402
@@ -58,11 +64,31 @@ class ServerWith(SparkConnectServer):
 QUARTER = 91 * 86_400
 
 
-def quarterly_rounds(settings, work: Path, questions: int) -> list[tuple[str, Callable[[], str]]]:
+def two_quarters(args, work: Path) -> tuple[Path, Path]:
+    """The XML folders of a dump and its next quarter, by `--refresh`'s options: a real
+    dump (`--real`) cut at a date, then itself; a quiet quarter (`--quiet`); or by
+    default the generator's next quarter of the sample."""
+    later = work / "later"
+    if args.real:
+        with py7zr.SevenZipFile(args.real) as packed:
+            packed.extractall(later)
+        cut = CutSpec(cut=cut_leaving(later, share=0.1))
+        write_earlier_dump(later, work / "earlier", cut)
+        return work / "earlier", later
+    write_sample_dump(SampleSpec(site="q.example.com", questions=args.questions), later)
+    if args.quiet:
+        quarters = quiet_quarters_before(later, cut_leaving(later, share=0.15), work)
+        earlier, next_quarter = (q.xml_dir for q in quarters if q.name != "older_access")
+        return earlier, next_quarter
+    write_dump_revision(later, work / "next", RevisionSpec())
+    return later, work / "next"
+
+
+def quarterly_rounds(
+    settings, work: Path, quarters: tuple[Path, Path]
+) -> list[tuple[str, Callable[[], str]]]:
     """(site, ingest) per round of `--refresh`: each ingest returns the dump id to load."""
-    first, next_quarter = work / "q1", work / "q2"
-    write_sample_dump(SampleSpec(site="q.example.com", questions=questions), first)
-    write_dump_revision(first, next_quarter, RevisionSpec())
+    first, next_quarter = quarters
 
     def packed(site: str, xml_dir: Path, published: int) -> Callable[[], str]:
         def ingest() -> str:
@@ -109,6 +135,8 @@ def main() -> None:
         help="4 adds a third site's first load; --refresh runs its 4",
     )
     parser.add_argument("--refresh", action="store_true", help="a refresh beside its reload")
+    parser.add_argument("--quiet", action="store_true", help="with --refresh: one file changes")
+    parser.add_argument("--real", type=Path, help="with --refresh: a real dump's archive")
     parser.add_argument("--java-options", default="", help="the server's JVM flags")
     parser.add_argument("--conf", action="append", default=[], help="KEY=VALUE for the server")
     args = parser.parse_args()
@@ -124,8 +152,10 @@ def main() -> None:
         def jobs() -> int:
             return len(re.findall(r"Job \d+ finished", server.log_file.read_text(errors="replace")))
 
-        rounds = quarterly_rounds if args.refresh else sample_rounds
-        chosen = rounds(settings, work, args.questions)[: 4 if args.refresh else args.rounds]
+        if args.refresh:
+            chosen = quarterly_rounds(settings, work, two_quarters(args, work))
+        else:
+            chosen = sample_rounds(settings, work, args.questions)[: args.rounds]
         for number, (site, ingest) in enumerate(chosen):
             ctx = steps.run_context(lake, site, ingest())
             started, cells = time.monotonic(), []
