@@ -161,6 +161,11 @@ class StepRun:
         )
         return False
 
+    def finished_loading(self, dump_id: str) -> bool:
+        """Whether the step's last run finished, with this code, loading `dump_id` (for a
+        bronze step, whose key names the dump it loads)."""
+        return self.last_key == inputs_key(self.task, dump_id, {}, code_digest())
+
     def before_writing(self) -> None:
         """Record an empty key before the step's first write (once): until it records its
         new key, the steps downstream treat its tables as unknown. A step refused before

@@ -166,8 +166,9 @@ def _load(
     # Always called: a file whose table already holds the dump is not read again.
     from lakehouse.bronze.xml_to_bronze import DumpToLoad, load_dump_files
 
-    finished = run.last_key is not None
-    dump = DumpToLoad(ctx.lake, ctx.site, ctx.dump_id, ctx.run_time, run.before_writing, finished)
+    dump = DumpToLoad(
+        ctx.lake, ctx.site, ctx.dump_id, ctx.run_time, run.before_writing, run.finished_loading
+    )
     return load_dump_files(dump, file_names, skip_absent)
 
 

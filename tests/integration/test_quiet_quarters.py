@@ -27,13 +27,14 @@ from dump_generator.sample import SampleSpec, write_sample_dump
 from lakehouse.bronze import xml_to_bronze
 from lakehouse.lake import Lake
 from lakehouse.schemas import DUMP_TABLES
-from lakehouse.tables import ROW_LINEAGE
+from lakehouse.tables import BRONZE_POSTS, DUMP_LOADS, ROW_LINEAGE
 from worker.ingest.ingest_dump import ingest_dump
 from worker.ingest.sources import LocalArchive
 from worker.lake_summary import refresh_changes
 
 SITE = "quiet.example.com"
 DAY = 86_400
+PARSE = xml_to_bronze.parse_dump_file
 
 
 def _load(lake, quarter: Quarter, day: int, work: Path) -> str:
@@ -76,16 +77,10 @@ def refreshed(spark, settings, s3_server, quarters, tmp_path_factory) -> Refresh
     lake = lake_in_bucket(spark, settings, f"{settings.bucket}-quiet")
     work = tmp_path_factory.mktemp("refreshes")
     refreshes = Refreshes(lake, [], [], [])
-    parse = xml_to_bronze.parse_dump_file
     with pytest.MonkeyPatch.context() as patch:
         for day, quarter in enumerate(quarters):
             read: set[str] = set()
-
-            def noted(spark, uri, table, read=read):
-                read.add(uri.rsplit("/", 1)[-1])
-                return parse(spark, uri, table)
-
-            patch.setattr(xml_to_bronze, "parse_dump_file", noted)
+            patch.setattr(xml_to_bronze, "parse_dump_file", _noting_parses(read))
             refreshes.dump_ids.append(_load(lake, quarter, day, work))
             found = refresh_changes(lake.settings, SITE, refreshes.dump_ids[-1]).get("rows", {})
             refreshes.changes.append({table: rows for table, rows in found.items() if rows})
@@ -109,6 +104,24 @@ def test_a_refresh_parses_only_the_files_that_changed(quarters, refreshed):
         differ = {name for name in DUMP_TABLES if _has(after, name)} - _same(before, after)
         assert read == differ, f"{before.name} -> {after.name}"
     assert [len(read) for read in refreshed.files_read[2:]] == [1, 1, 1]
+
+
+def test_a_file_not_read_is_still_recorded_and_its_rows_seen(refreshed):
+    """The quiet quarters never read Posts.xml, yet each is recorded as loaded with the
+    rows bronze.posts holds, and every post's lineage says the last dump had it."""
+    lake, dump_ids = refreshed.lake, refreshed.dump_ids
+    assert "Posts.xml" not in set().union(*refreshed.files_read[2:])
+    site = F.col("site") == SITE
+    loads = lake.read(DUMP_LOADS).where(site & (F.col("table_name") == "posts"))
+    by_dump = {row.dump_id: row.rows_loaded for row in loads.collect()}
+    posts = lake.read(BRONZE_POSTS).where(site).count()
+    assert by_dump == dict.fromkeys(dump_ids[1:], posts) | {dump_ids[0]: by_dump[dump_ids[0]]}
+    lineage = lake.read(ROW_LINEAGE).where(site & (F.col("table_name") == "posts"))
+    live = lineage.where(F.col("deleted_in_dump_id").isNull())
+    assert live.count() == posts
+    assert {row[0] for row in live.select("last_seen_dump_id").distinct().collect()} == {
+        dump_ids[-1]
+    }
 
 
 def _has(quarter: Quarter, name: str) -> bool:
@@ -152,17 +165,29 @@ def _dies(*args, **kwargs):
     raise RuntimeError("the load died here")
 
 
-def test_after_a_load_that_died_a_file_like_the_recorded_one_is_read(
-    spark, settings, s3_server, quarters, tmp_path, monkeypatch
+def _noting_parses(read: set[str]):
+    """bronze's parse of a raw file, noting the file's name in `read`."""
+
+    def noted(spark, uri, table):
+        read.add(uri.rsplit("/", 1)[-1])
+        return PARSE(spark, uri, table)
+
+    return noted
+
+
+@pytest.mark.parametrize("left_behind", ["died", "release"])
+def test_after_a_load_that_died_or_a_new_release_a_file_like_the_recorded_one_is_read(
+    left_behind, spark, settings, s3_server, quarters, tmp_path, monkeypatch
 ):
-    """A load that died after writing its table leaves rows that no record names: the
-    next dump's file, byte for byte the one last recorded, is then parsed, not trusted."""
-    from lakehouse import steps
+    """A load that died after writing its table leaves rows that no record names, and a
+    new release may parse a file differently: the next dump's file, byte for byte the
+    one last recorded, is then parsed, not trusted."""
+    from lakehouse import step_runs, steps
 
     no_new_votes, no_new_users, later = quarters[2], quarters[3], quarters[4]
     users_file = "Users.xml"
     assert filecmp.cmp(no_new_votes.xml_dir / users_file, no_new_users.xml_dir / users_file)
-    lake = lake_in_bucket(spark, settings, f"{settings.bucket}-died")
+    lake = lake_in_bucket(spark, settings, f"{settings.bucket}-{left_behind}")
 
     def bronze_users(quarter: Quarter, day: int) -> None:
         packed = tmp_path / quarter.name / f"{SITE}.7z"
@@ -171,11 +196,17 @@ def test_after_a_load_that_died_a_file_like_the_recorded_one_is_read(
         steps.STEPS["bronze_users"](steps.run_context(lake, SITE, dump_id))
 
     bronze_users(no_new_votes, 10)
-    with monkeypatch.context() as patch:
-        patch.setattr(xml_to_bronze, "record_lineage", _dies)
-        with pytest.raises(RuntimeError, match="died"):
-            bronze_users(later, 11)  # two users more, written, never recorded
+    if left_behind == "died":
+        with monkeypatch.context() as patch:
+            patch.setattr(xml_to_bronze, "record_lineage", _dies)
+            with pytest.raises(RuntimeError, match="died"):
+                bronze_users(later, 11)  # two users more, written, never recorded
+    else:
+        monkeypatch.setattr(step_runs, "code_digest", lambda: "the next release")
+    read: set[str] = set()
+    monkeypatch.setattr(xml_to_bronze, "parse_dump_file", _noting_parses(read))
     bronze_users(no_new_users, 12)
+    assert read == {users_file}
     lines = (no_new_users.xml_dir / users_file).read_text().splitlines()
     rows_in_file = sum(line.lstrip().startswith("<row") for line in lines)
     assert lake.read("bronze.users").where(F.col("site") == SITE).count() == rows_in_file

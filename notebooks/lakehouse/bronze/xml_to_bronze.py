@@ -55,9 +55,9 @@ class DumpToLoad:
     dump_id: str
     ingested_at: datetime
     before_writing: Callable[[], None] = lambda: None
-    # Whether the step's last run for the site finished (lakehouse.step_runs): only then
-    # does each of its tables hold what its last recorded load says.
-    last_run_finished: bool = False
+    # Whether the step's last run for the site finished, with this code, loading a dump
+    # (lakehouse.step_runs): only then do its tables hold what that load recorded.
+    last_run_loaded: Callable[[str], bool] = lambda dump_id: False
 
 
 @dataclass(frozen=True)
@@ -175,8 +175,8 @@ def load_dump_files(
     whose table already holds this dump is not read again: its load is recorded only
     once the table and its lineage are written, and the dump_id names the archive's
     content, so there is nothing left to do. Nor is a file byte for byte the one its
-    table's current load read (EarlierFiles), once the step's last run finished: its
-    load and lineage are recorded, and the table is left as it is.
+    table's current load read (EarlierFiles), when the step's last run finished that
+    load with this code: its load and lineage are recorded, the table left as it is.
     """
     lake, site, dump_id = dump.lake, dump.site, dump.dump_id
     manifest = read_manifest(lake, site, dump_id)
@@ -204,8 +204,8 @@ def load_dump_files(
             results.append(loaded_as(done, name))
             continue
         current = max(loads, key=lambda load: load.published) if loads else None
-        if not dump.last_run_finished:
-            current = None  # The table may hold rows of an unrecorded load.
+        if current is not None and not dump.last_run_loaded(current.dump_id):
+            current = None  # A load that died, or other code, may have left other rows.
         if current is not None and earlier_files.same_file(manifest, name, current):
             print(f"{name} of {site}: byte for byte that of dump {current.dump_id}; not read")
             load, held_none = loaded_as(current, name), False
@@ -221,6 +221,7 @@ def load_dump_files(
         results.append(load)
         lineage_held = lineage_held or (current is not None and current.rows_loaded > 0)
     if new:
+        dump.before_writing()  # Where every file was skipped, these are the first writes.
         held = False if all_rows_new else (True if lineage_held else None)
         record_lineage(lake, site, [load.table for load in new], dump_id, held)
         record_loads(lake, site, release, new, dump.ingested_at)
