@@ -84,7 +84,8 @@ def pytest_configure(config):
             "Databricks side under it; `make test` builds it (or `make databricks-env`)"
         )
     if "AIRFLOW_HOME" not in os.environ:
-        os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
+        os.environ["AIRFLOW_HOME"] = home = tempfile.mkdtemp(prefix="airflow-home-")
+        config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     # The Spark servers a test starts for itself (and the lab's read-only one) are
     # short-lived and small: C1-only JIT runs a notebook about 1.2x faster (BENCHMARKS.md).
