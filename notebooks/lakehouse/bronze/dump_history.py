@@ -77,11 +77,16 @@ def loads_by_table(rows: Iterable[Row]) -> dict[str, list[Row]]:
     return loads
 
 
+def current_load(loads: list[Row]) -> Row | None:
+    """Of a table's loads (rows of `site_loads`), the one of its newest dump."""
+    return max(loads, key=lambda load: load.published) if loads else None
+
+
 def check_order(loads: list[Row], site: str, table_name: str, release: DumpRelease) -> None:
     """Raise OlderDump unless `release` is the table's current dump (of `loads`) or newer."""
-    if not loads:
+    current = current_load(loads)
+    if current is None:
         return
-    current = max(loads, key=lambda load: load.published)
     if release.dump_id == current.dump_id:
         return
     holds = (

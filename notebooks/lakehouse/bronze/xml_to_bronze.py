@@ -28,6 +28,7 @@ from lakehouse.bronze.census import (
 )
 from lakehouse.bronze.dump_history import (
     check_order,
+    current_load,
     loads_by_table,
     record_lineage,
     record_loads,
@@ -203,7 +204,7 @@ def load_dump_files(
         if done is not None:
             results.append(loaded_as(done, name))
             continue
-        current = max(loads, key=lambda load: load.published) if loads else None
+        current = current_load(loads)
         if current is not None and not dump.last_run_loaded(current.dump_id):
             current = None  # A load that died, or other code, may have left other rows.
         if current is not None and earlier_files.same_file(manifest, name, current):
@@ -222,7 +223,7 @@ def load_dump_files(
         lineage_held = lineage_held or (current is not None and current.rows_loaded > 0)
     if new:
         dump.before_writing()  # Where every file was skipped, these are the first writes.
-        held = False if all_rows_new else (True if lineage_held else None)
+        held = False if all_rows_new else (lineage_held or None)
         record_lineage(lake, site, [load.table for load in new], dump_id, held)
         record_loads(lake, site, release, new, dump.ingested_at)
     return results
