@@ -183,6 +183,28 @@ def test_a_first_load_cut_before_its_record_is_redone_without_a_doubled_row(
     assert lake.read(DUMP_LOADS).where(F.col("site") == site).count() == 1
 
 
+def test_a_lineage_that_names_a_last_seen_dump_on_live_rows_is_cleared_on_its_next_write(
+    lake, settings, tmp_path
+):
+    """Lineage written before 2026-12 named the last-seen dump on every row; now only a
+    deleted row names one, so the next write of a table's lineage clears it on live rows."""
+    from lakehouse import steps
+    from lakehouse.bronze.dump_history import record_lineage
+    from lakehouse.tables import ROW_LINEAGE
+
+    site = "old-lineage.example.com"
+    ingested = ingest_sample(settings, tmp_path, site, questions=5)
+    steps.bronze_posts(steps.run_context(lake, site))
+    lake.spark.sql(
+        f"UPDATE {lake.sql_name(ROW_LINEAGE)} SET last_seen_dump_id = first_seen_dump_id "
+        f"WHERE site = '{site}'"
+    )
+    record_lineage(lake, site, {"posts": ingested.dump_id}, ingested.dump_id, True)
+    posts = lake.read(ROW_LINEAGE).where((F.col("site") == site) & (F.col("table_name") == "posts"))
+    assert posts.count() == ingested.rows["Posts.xml"]
+    assert posts.where(F.col("last_seen_dump_id").isNotNull()).isEmpty()
+
+
 def test_another_engine_reads_gold_from_disk(first_run, lake, lake_dir, settings):
     path = lake_dir / settings.bucket / "gold" / "most_popular_tags"
     script = (

@@ -27,7 +27,7 @@ from dump_generator.sample import SampleSpec, write_sample_dump
 from lakehouse.bronze import xml_to_bronze
 from lakehouse.lake import Lake
 from lakehouse.schemas import DUMP_TABLES
-from lakehouse.tables import BRONZE_POSTS, DUMP_LOADS, ROW_LINEAGE
+from lakehouse.tables import BRONZE_POSTS, DUMP_LOADS, ROW_LINEAGE, bronze
 from worker.ingest.ingest_dump import ingest_dump
 from worker.ingest.sources import LocalArchive
 from worker.lake_summary import refresh_changes
@@ -69,6 +69,7 @@ class Refreshes(NamedTuple):
     dump_ids: list[str]
     changes: list[dict[str, dict[str, int]]]
     files_read: list[set[str]]
+    lineage_versions: list[int]
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ def refreshed(spark, settings, s3_server, quarters, tmp_path_factory) -> Refresh
     """Every quarter loaded in turn into a lake of its own."""
     lake = lake_in_bucket(spark, settings, f"{settings.bucket}-quiet")
     work = tmp_path_factory.mktemp("refreshes")
-    refreshes = Refreshes(lake, [], [], [])
+    refreshes = Refreshes(lake, [], [], [], [])
     with pytest.MonkeyPatch.context() as patch:
         for day, quarter in enumerate(quarters):
             read: set[str] = set()
@@ -85,6 +86,7 @@ def refreshed(spark, settings, s3_server, quarters, tmp_path_factory) -> Refresh
             found = refresh_changes(lake.settings, SITE, refreshes.dump_ids[-1]).get("rows", {})
             refreshes.changes.append({table: rows for table, rows in found.items() if rows})
             refreshes.files_read.append(read)
+            refreshes.lineage_versions.append(lake.current_version(ROW_LINEAGE))
     return refreshes
 
 
@@ -92,6 +94,41 @@ def test_each_quiet_quarter_changes_only_its_few_rows(quarters, refreshed):
     changes = refreshed.changes
     for before, after, changed in zip(quarters[1:-1], quarters[2:], changes[2:], strict=True):
         assert changed == before.next_changes, f"{before.name} -> {after.name}"
+
+
+def _merges(lake: Lake, name: str, after: int = -1, until: int | None = None) -> list[dict]:
+    """Delta's metrics of the table's MERGE commits in versions (after, until]."""
+    commits = lake.history(name).where(F.col("operation") == "MERGE")
+    commits = commits.where(F.col("version") > after)
+    if until is not None:
+        commits = commits.where(F.col("version") <= until)
+    return [row.operationMetrics for row in commits.collect()]
+
+
+def test_a_quiet_quarter_writes_to_the_lineage_only_the_rows_it_changed(quarters, refreshed):
+    """By Delta's own metrics: each quiet quarter's lineage commits insert or update
+    exactly the rows the generator changed (not every row its dump still has)."""
+    lake, versions = refreshed.lake, refreshed.lineage_versions
+    for before, after, (older, newer) in zip(
+        quarters[1:-1], quarters[2:], zip(versions[1:-1], versions[2:], strict=True), strict=True
+    ):
+        written = sum(
+            int(m["numTargetRowsInserted"]) + int(m["numTargetRowsUpdated"])
+            for m in _merges(lake, ROW_LINEAGE, older, newer)
+        )
+        changed = sum(sum(rows.values()) for rows in before.next_changes.values())
+        assert written == changed > 0, f"{before.name} -> {after.name}"
+
+
+def test_no_refresh_rewrites_a_row_it_did_not_change(refreshed):
+    """Every MERGE into bronze and its lineage over all the quarters marks the rows it
+    updates or deletes with deletion vectors: none copies an unchanged row to a new file."""
+    lake = refreshed.lake
+    names = [bronze(table.name) for table in DUMP_TABLES.values()] + [ROW_LINEAGE]
+    merges = {name: _merges(lake, name) for name in names}
+    assert sum(len(commits) for commits in merges.values()) >= len(names)
+    copied = {name: sum(int(m["numTargetRowsCopied"]) for m in ms) for name, ms in merges.items()}
+    assert copied == dict.fromkeys(names, 0)
 
 
 def test_a_refresh_parses_only_the_files_that_changed(quarters, refreshed):
@@ -108,7 +145,7 @@ def test_a_refresh_parses_only_the_files_that_changed(quarters, refreshed):
 
 def test_a_file_not_read_is_still_recorded_and_its_rows_seen(refreshed):
     """The quiet quarters never read Posts.xml, yet each is recorded as loaded with the
-    rows bronze.posts holds, and every post's lineage says the last dump had it."""
+    rows bronze.posts holds, and every post's lineage says the current dump has it."""
     lake, dump_ids = refreshed.lake, refreshed.dump_ids
     assert "Posts.xml" not in set().union(*refreshed.files_read[2:])
     site = F.col("site") == SITE
@@ -119,9 +156,8 @@ def test_a_file_not_read_is_still_recorded_and_its_rows_seen(refreshed):
     lineage = lake.read(ROW_LINEAGE).where(site & (F.col("table_name") == "posts"))
     live = lineage.where(F.col("deleted_in_dump_id").isNull())
     assert live.count() == posts
-    assert {row[0] for row in live.select("last_seen_dump_id").distinct().collect()} == {
-        dump_ids[-1]
-    }
+    # A live row was last seen in its table's current dump, which bronze.dump_loads names.
+    assert live.where(F.col("last_seen_dump_id").isNotNull()).isEmpty()
 
 
 def _has(quarter: Quarter, name: str) -> bool:
@@ -157,7 +193,7 @@ def test_rows_a_dump_deleted_and_a_later_one_brought_back_are_live_again(refresh
     back = users.where(F.col("changed_in_dump_id") == dump_ids[-1]).collect()
     assert len(back) == 2
     for row in back:
-        assert (row.first_seen_dump_id, row.last_seen_dump_id) == (dump_ids[0], dump_ids[-1])
+        assert (row.first_seen_dump_id, row.last_seen_dump_id) == (dump_ids[0], None)
         assert row.deleted_in_dump_id is None
 
 

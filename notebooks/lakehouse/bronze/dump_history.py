@@ -4,9 +4,9 @@
   each was published. Dumps are applied in publication order: a dump older than the
   one a table holds is refused, so the current tables never roll back.
 - `bronze.row_lineage`: per row of every bronze table (site, table, Id), the dump it was
-  first seen in, last seen in, last changed in, and deleted in. A refresh updates it in
-  the same step that replaces the table's rows, so "what changed between two dumps"
-  is one query over it (docs/refresh.md).
+  first seen in, last changed in, deleted in and, once deleted, last seen in. A refresh
+  updates it in the same step that replaces the table's rows, so "what changed between
+  two dumps" is one query over it (docs/refresh.md).
 
 Delta's change data feed would say the same for recent commits, but it lives only as
 long as the table's log and its change files (30 and 7 days by default), and the dumps
@@ -23,7 +23,7 @@ from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from lakehouse.delta_merge import ROW_HASH, with_row_hash
-from lakehouse.lake import Lake, quote_sql, skipping_stats
+from lakehouse.lake import DELETION_VECTORS, Lake, quote_sql, skipping_stats
 from lakehouse.tables import DUMP_LOADS, ROW_LINEAGE, bronze
 from lakehouse.write_conflicts import retry_on_conflict
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 # Min and max per file only for the keys a lineage query selects by: the other columns
 # would cost a third of the write (every bronze row has a lineage row), and skip nothing.
-LINEAGE_PROPERTIES = skipping_stats(["site", "table_name", "id"])
+LINEAGE_PROPERTIES = skipping_stats(["site", "table_name", "id"]) | DELETION_VECTORS
 
 
 class OlderDump(ValueError):
@@ -111,57 +111,94 @@ def check_order(loads: list[Row], site: str, table_name: str, release: DumpRelea
 
 
 def record_lineage(
-    lake: Lake, site: str, table_names: list[str], dump_id: str, held: bool | None
+    lake: Lake, site: str, replaced: dict[str, str | None], dump_id: str, held: bool | None
 ) -> None:
     """Fold the site's rows of the bronze tables, as they stand after loading `dump_id`,
-    into bronze.row_lineage: one write for all of them. `held` says whether the lineage
-    holds rows of them, where the caller knows (None: look). Where it holds none (a first
-    load), they are appended: a MERGE would join every row with the table for nothing."""
+    into bronze.row_lineage: one write for all of them. `replaced` names each table and
+    the dump its load replaces (None: its first load), which a row it deleted was last
+    seen in. `held` says whether the lineage holds rows of them, where the caller knows
+    (None: look). Where it holds none (a first load), they are appended: a MERGE would
+    join every row with the table for nothing."""
     current = None
-    for name in table_names:
+    for name in replaced:
         rows = lake.read(bronze(name)).where(F.col("site") == site)
-        rows = rows.select("site", F.lit(name).alias("table_name"), "id", ROW_HASH)
+        rows = rows.select(F.lit(name).alias("table_name"), "id", ROW_HASH)
         current = rows if current is None else current.unionByName(rows)
     assert current is not None  # The callers name at least one table.
-    in_scope = (F.col("site") == site) & F.col("table_name").isin(*table_names)
+    in_scope = (F.col("site") == site) & F.col("table_name").isin(*replaced)
     if held is None:
         held = lake.exists(ROW_LINEAGE) and not lake.read(ROW_LINEAGE).where(in_scope).isEmpty()
     if not held:
         dump, never = F.lit(dump_id), F.lit(None).cast("string")
         new_rows = current.select(
-            "site",
+            F.lit(site).alias("site"),
             "table_name",
             "id",
             dump.alias("first_seen_dump_id"),
-            dump.alias("last_seen_dump_id"),
+            never.alias("last_seen_dump_id"),
             dump.alias("changed_in_dump_id"),
             never.alias("deleted_in_dump_id"),
             ROW_HASH,
         )
         lake.append(new_rows, ROW_LINEAGE, LINEAGE_PROPERTIES)
         return
-    view = f"lineage_source_{uuid.uuid4().hex[:8]}"
-    current.createOrReplaceTempView(view)
+    live = lake.read(ROW_LINEAGE).where(in_scope & F.col("deleted_in_dump_id").isNull())
+    _merge_lineage(lake, site, _lineage_changes(current, live, replaced), dump_id)
+
+
+def _lineage_changes(
+    current: DataFrame, live: DataFrame, replaced: dict[str, str | None]
+) -> DataFrame:
+    """The rows whose lineage moves: bronze rows new or changed since the lineage's live
+    row (or brought back), and live lineage rows bronze no longer has (`_gone`, with the
+    dump they were last seen in). Only these are merged: a Delta MERGE rewrites every file
+    holding a row it updates, and the unchanged rows are most of them. Live rows still
+    naming a last-seen dump (written before it was kept only for deleted rows) are
+    included once, to clear it."""
+    stored = live.select(
+        "table_name",
+        "id",
+        F.col(ROW_HASH).alias(_LIVE_HASH),
+        F.col("last_seen_dump_id").isNotNull().alias(_STALE),
+    )
+    both = current.join(stored, ["table_name", "id"], "full_outer")
+    gone = F.col(ROW_HASH).isNull()
+    changed = ~gone & (F.col(_LIVE_HASH).isNull() | (F.col(_LIVE_HASH) != F.col(ROW_HASH)))
+    last_seen = F.lit(None).cast("string")
+    for table_name, dump in replaced.items():
+        last_seen = F.when(F.col("table_name") == table_name, F.lit(dump)).otherwise(last_seen)
+    return both.where(gone | changed | F.col(_STALE)).select(
+        "table_name",
+        "id",
+        ROW_HASH,
+        gone.alias(_GONE),
+        changed.alias(_CHANGED),
+        last_seen.alias("last_seen_dump_id"),
+    )
+
+
+_LIVE_HASH, _STALE, _GONE, _CHANGED = "_live_hash", "_stale", "_gone", "_changed"
+
+
+def _merge_lineage(lake: Lake, site: str, changes: DataFrame, dump_id: str) -> None:
+    view = f"lineage_changes_{uuid.uuid4().hex[:8]}"
+    changes.createOrReplaceTempView(view)
     site_q, dump_q = quote_sql(site), quote_sql(dump_id)
-    tables_q = ", ".join(f"'{name}'" for name in table_names)
     statement = f"""
         MERGE INTO {lake.sql_name(ROW_LINEAGE)} AS t
         USING {view} AS s
-        ON t.site = s.site AND t.table_name = s.table_name AND t.id = s.id
-        WHEN MATCHED AND (t.last_seen_dump_id <> '{dump_q}' OR t.deleted_in_dump_id IS NOT NULL
-                          OR t.{ROW_HASH} <> s.{ROW_HASH}) THEN UPDATE SET
-            changed_in_dump_id = CASE WHEN t.{ROW_HASH} <> s.{ROW_HASH}
-                OR t.deleted_in_dump_id IS NOT NULL THEN '{dump_q}' ELSE t.changed_in_dump_id END,
-            last_seen_dump_id = '{dump_q}',
-            deleted_in_dump_id = NULL,
-            {ROW_HASH} = s.{ROW_HASH}
-        WHEN NOT MATCHED THEN INSERT
+        ON t.site = '{site_q}' AND t.table_name = s.table_name AND t.id = s.id
+        WHEN MATCHED AND s.{_GONE} THEN UPDATE SET
+            deleted_in_dump_id = '{dump_q}', last_seen_dump_id = s.last_seen_dump_id
+        WHEN MATCHED AND s.{_CHANGED} THEN UPDATE SET
+            changed_in_dump_id = '{dump_q}', last_seen_dump_id = NULL,
+            deleted_in_dump_id = NULL, {ROW_HASH} = s.{ROW_HASH}
+        WHEN MATCHED THEN UPDATE SET last_seen_dump_id = NULL
+        WHEN NOT MATCHED AND NOT s.{_GONE} THEN INSERT
             (site, table_name, id, first_seen_dump_id, last_seen_dump_id, changed_in_dump_id,
              deleted_in_dump_id, {ROW_HASH})
-            VALUES (s.site, s.table_name, s.id, '{dump_q}', '{dump_q}', '{dump_q}', NULL,
+            VALUES ('{site_q}', s.table_name, s.id, '{dump_q}', NULL, '{dump_q}', NULL,
                     s.{ROW_HASH})
-        WHEN NOT MATCHED BY SOURCE AND t.site = '{site_q}' AND t.table_name IN ({tables_q})
-            AND t.deleted_in_dump_id IS NULL THEN UPDATE SET deleted_in_dump_id = '{dump_q}'
     """
     try:
         retry_on_conflict(lambda: lake.spark.sql(statement), f"merge {ROW_LINEAGE}")

@@ -38,7 +38,7 @@ from lakehouse.bronze.dump_history import (
 from lakehouse.bronze.dump_lines import map_lines
 from lakehouse.bronze.xml_rows import REJECTED, ROW, arrow_schema, parse_lines
 from lakehouse.delta_merge import ROW_HASH, Slice, sync, with_row_hash
-from lakehouse.lake import Lake, skipping_stats
+from lakehouse.lake import DELETION_VECTORS, Lake, skipping_stats
 from lakehouse.raw_layout import MANIFEST
 from lakehouse.schemas import TIMESTAMP, DumpTable, table_for_file
 from lakehouse.tables import REJECTED_ROWS, bronze
@@ -177,7 +177,8 @@ def load_dump_files(
     once the table and its lineage are written, and the dump_id names the archive's
     content, so there is nothing left to do. Nor is a file byte for byte the one its
     table's current load read (EarlierFiles), when the step's last run finished that
-    load with this code: its load and lineage are recorded, the table left as it is.
+    load with this code: its load is recorded, the table and its lineage left as they
+    are.
     """
     lake, site, dump_id = dump.lake, dump.site, dump.dump_id
     manifest = read_manifest(lake, site, dump_id)
@@ -197,34 +198,40 @@ def load_dump_files(
             table_name, site, dump_id, rows_in_file, earlier.rows_loaded, earlier.rows_rejected
         )
 
-    results, new, all_rows_new, lineage_held = [], [], True, False
+    results: list[BronzeLoad] = []
+    new: list[BronzeLoad] = []  # The loads to record: every file not already recorded.
+    replaced: dict[str, str | None] = {}  # Per table whose file is read, the dump it held.
+    all_rows_new, lineage_held = True, False
     for name, table in zip(file_names, tables, strict=True):
         loads = recorded.get(table.name, [])
         done = next((d for d in loads if d.dump_id == dump_id), None)
         if done is not None:
             results.append(loaded_as(done, name))
             continue
-        current = current_load(loads)
-        if current is not None and not dump.last_run_loaded(current.dump_id):
-            current = None  # A load that died, or other code, may have left other rows.
-        if current is not None and earlier_files.same_file(manifest, name, current):
-            print(f"{name} of {site}: byte for byte that of dump {current.dump_id}; not read")
-            load, held_none = loaded_as(current, name), False
+        held = current_load(loads)
+        # Only a load the step's last run finished, with this code, left exactly its rows.
+        trusted = held if held is not None and dump.last_run_loaded(held.dump_id) else None
+        if trusted is not None and earlier_files.same_file(manifest, name, trusted):
+            print(f"{name} of {site}: byte for byte that of dump {trusted.dump_id}; not read")
+            load = loaded_as(trusted, name)  # Its rows, and their lineage, stand as they are.
         else:
             has_rejected_rows = table.name in with_rejected_rows
-            stored_rows = None if current is None else current.rows_loaded > 0
+            stored_rows = None if trusted is None else trusted.rows_loaded > 0
             load, held_none = _load_file(dump, manifest, name, has_rejected_rows, stored_rows)
-        # Lineage follows the table's rows, so a table that held none of the site's rows
-        # and has no load recorded has no lineage either (a refresh can empty a table, but
-        # leaves the lineage of its deleted rows).
-        all_rows_new = all_rows_new and held_none and table.name not in recorded
+            replaced[table.name] = None if held is None else held.dump_id
+            # Lineage follows the table's rows, so a table that held none of the site's
+            # rows and has no load recorded has no lineage either (a refresh can empty a
+            # table, but leaves the lineage of its deleted rows).
+            all_rows_new = all_rows_new and held_none and table.name not in recorded
+            lineage_held = lineage_held or (trusted is not None and trusted.rows_loaded > 0)
         new.append(load)
         results.append(load)
-        lineage_held = lineage_held or (current is not None and current.rows_loaded > 0)
     if new:
         dump.before_writing()  # Where every file was skipped, these are the first writes.
-        held = False if all_rows_new else (lineage_held or None)
-        record_lineage(lake, site, [load.table for load in new], dump_id, held)
+    if replaced:
+        lineage = False if all_rows_new else (lineage_held or None)
+        record_lineage(lake, site, replaced, dump_id, lineage)
+    if new:
         record_loads(lake, site, release, new, dump.ingested_at)
     return results
 
@@ -321,7 +328,7 @@ def _load_file(
         ["site", "id"],
         {"site": site},
         not_null=("site", "id"),
-        properties=skipping_stats(_stats_columns(table)),
+        properties=skipping_stats(_stats_columns(table)) | DELETION_VECTORS,
         expected_rows=rows_expected,
         stored_rows=stored_rows,
     )
