@@ -6,7 +6,6 @@ from collections import Counter
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakehouse.lake import quote_sql
 from lakehouse.schemas import DUMP_TABLES
 from lakehouse.settings import LakeSettings
 from lakehouse.steps import TABLES
@@ -44,22 +43,10 @@ def delta_table(settings: LakeSettings, name: str):
 
 
 def read_site_table(settings: LakeSettings, name: str, site: str, columns=None):
-    """The site's rows of the table (its `columns`), or None for a table not created yet.
-    Read through delta-rs' DataFusion engine, which applies deletion vectors; its pyarrow
-    dataset refuses a table that has them."""
-    from deltalake import QueryBuilder
-
     delta = delta_table(settings, name)
     if delta is None:
         return None
-    selected = ", ".join(f'"{column}"' for column in columns) if columns else "*"
-    query = f"SELECT {selected} FROM t WHERE site = '{quote_sql(site)}'"
-    batches = QueryBuilder(PLAIN_STRINGS).register("t", delta).execute(query)
-    return pa.RecordBatchReader.from_stream(batches).read_all()
-
-
-# DataFusion reads Parquet strings as Arrow's string views unless told not to.
-PLAIN_STRINGS = {"datafusion.execution.parquet.schema_force_view_types": "false"}
+    return delta.to_pyarrow_table(columns=columns, filters=[("site", "=", site)])
 
 
 def delta_rs_versions(settings: LakeSettings, names) -> dict[str, int | None]:

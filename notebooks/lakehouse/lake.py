@@ -153,13 +153,6 @@ class Lake:
         return self.names.sql(self.spark, query)
 
 
-# The Delta table property by which a MERGE marks the rows it updates or deletes instead
-# of rewriting every file that holds one (Delta 3.1 and above, and Databricks:
-# https://docs.delta.io/delta-deletion-vectors). For the tables a refresh merges into;
-# other engines read them through delta-rs' DataFusion reader (worker.lake_summary).
-DELETION_VECTORS = {"delta.enableDeletionVectors": "true"}
-
-
 def skipping_stats(columns: list[str]) -> dict[str, str]:
     """The Delta table property that keeps per-file min and max only for `columns`."""
     return {"delta.dataSkippingStatsColumns": ",".join(columns)}

@@ -25,7 +25,6 @@ from site_locks import take_over
 from worker.ingest.raw_store import s3_client
 from worker.ingest.site_lock import lock_holder
 from worker.kernel_specs import KERNEL_MODULE
-from worker.lake_summary import read_site_table
 
 
 def wait_for(condition, timeout: float, what: str, runs: list[Run] = ()) -> None:
@@ -188,6 +187,9 @@ def test_a_run_whose_site_is_taken_over_stops_before_its_next_write(own_lake, tm
 def test_an_s3_server_that_dies_mid_run_is_named_in_one_line(settings, tmp_path):
     """The run's own S3 server is killed between two steps: the next step fails with
     one line naming the server and the fix, and what was committed before is intact."""
+    from deltalake import DeltaTable
+
+    from lakehouse.target import resolve
     from laptop.ports import free_port
     from laptop.spark_connect_server import SparkConnectServer
     from worker.s3_server import server_for
@@ -217,7 +219,10 @@ def test_an_s3_server_that_dies_mid_run_is_named_in_one_line(settings, tmp_path)
         assert "Traceback" not in run.stderr
 
         server.start()
-        stored = read_site_table(own, "bronze.posts", site, ["id"]).num_rows
+        posts = DeltaTable(
+            f"s3://{own.bucket}/bronze/posts", storage_options=resolve(own).s3.delta_rs()
+        )
+        stored = posts.to_pyarrow_table(columns=["id"], filters=[("site", "=", site)]).num_rows
         assert stored == sum(1 for _ in etree.iterparse(str(xml_dir / "Posts.xml"), tag="row"))
     finally:
         spark.stop()

@@ -27,7 +27,7 @@ from dump_generator.sample import SampleSpec, write_sample_dump
 from lakehouse.bronze import xml_to_bronze
 from lakehouse.lake import Lake
 from lakehouse.schemas import DUMP_TABLES
-from lakehouse.tables import BRONZE_POSTS, DUMP_LOADS, ROW_LINEAGE, bronze
+from lakehouse.tables import BRONZE_POSTS, DUMP_LOADS, ROW_LINEAGE
 from worker.ingest.ingest_dump import ingest_dump
 from worker.ingest.sources import LocalArchive
 from worker.lake_summary import refresh_changes
@@ -118,17 +118,6 @@ def test_a_quiet_quarter_writes_to_the_lineage_only_the_rows_it_changed(quarters
         )
         changed = sum(sum(rows.values()) for rows in before.next_changes.values())
         assert written == changed > 0, f"{before.name} -> {after.name}"
-
-
-def test_no_refresh_rewrites_a_row_it_did_not_change(refreshed):
-    """Every MERGE into bronze and its lineage over all the quarters marks the rows it
-    updates or deletes with deletion vectors: none copies an unchanged row to a new file."""
-    lake = refreshed.lake
-    names = [bronze(table.name) for table in DUMP_TABLES.values()] + [ROW_LINEAGE]
-    merges = {name: _merges(lake, name) for name in names}
-    assert sum(len(commits) for commits in merges.values()) >= len(names)
-    copied = {name: sum(int(m["numTargetRowsCopied"]) for m in ms) for name, ms in merges.items()}
-    assert copied == dict.fromkeys(names, 0)
 
 
 def test_a_refresh_parses_only_the_files_that_changed(quarters, refreshed):

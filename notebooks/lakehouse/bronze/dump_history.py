@@ -23,7 +23,7 @@ from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from lakehouse.delta_merge import ROW_HASH, with_row_hash
-from lakehouse.lake import DELETION_VECTORS, Lake, quote_sql, skipping_stats
+from lakehouse.lake import Lake, quote_sql, skipping_stats
 from lakehouse.tables import DUMP_LOADS, ROW_LINEAGE, bronze
 from lakehouse.write_conflicts import retry_on_conflict
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 # Min and max per file only for the keys a lineage query selects by: the other columns
 # would cost a third of the write (every bronze row has a lineage row), and skip nothing.
-LINEAGE_PROPERTIES = skipping_stats(["site", "table_name", "id"]) | DELETION_VECTORS
+LINEAGE_PROPERTIES = skipping_stats(["site", "table_name", "id"])
 
 
 class OlderDump(ValueError):

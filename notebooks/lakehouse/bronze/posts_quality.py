@@ -17,7 +17,7 @@ from lakehouse.delta_merge import (
     upsert,
     with_row_hash,
 )
-from lakehouse.lake import DELETION_VECTORS, Lake
+from lakehouse.lake import Lake
 from lakehouse.quality.dqx_local import (
     CHECKS_DIR,
     ERRORS,
@@ -66,15 +66,9 @@ def check_bronze_posts(
     # costs the quarantine no write and no job.
     checked, errors = counted(checked, F.col(ERRORS).isNotNull())
     valid, quarantined = split(checked)
-    sync(
-        lake, valid, Slice(POSTS_VALID, ["site", "id"], {"site": site}, properties=DELETION_VECTORS)
-    )
+    sync(lake, valid, Slice(POSTS_VALID, ["site", "id"], {"site": site}))
     quarantine = Slice(
-        POSTS_QUARANTINE,
-        ["site", "id"],
-        {"site": site},
-        properties=DELETION_VECTORS,
-        expected_rows=observed_rows(errors),
+        POSTS_QUARANTINE, ["site", "id"], {"site": site}, expected_rows=observed_rows(errors)
     )
     sync(lake, quarantined, quarantine)
 

@@ -38,7 +38,7 @@ from lakehouse.bronze.dump_history import (
 from lakehouse.bronze.dump_lines import map_lines
 from lakehouse.bronze.xml_rows import REJECTED, ROW, arrow_schema, parse_lines
 from lakehouse.delta_merge import ROW_HASH, Slice, sync, with_row_hash
-from lakehouse.lake import DELETION_VECTORS, Lake, skipping_stats
+from lakehouse.lake import Lake, skipping_stats
 from lakehouse.raw_layout import MANIFEST
 from lakehouse.schemas import TIMESTAMP, DumpTable, table_for_file
 from lakehouse.tables import REJECTED_ROWS, bronze
@@ -328,7 +328,7 @@ def _load_file(
         ["site", "id"],
         {"site": site},
         not_null=("site", "id"),
-        properties=skipping_stats(_stats_columns(table)) | DELETION_VECTORS,
+        properties=skipping_stats(_stats_columns(table)),
         expected_rows=rows_expected,
         stored_rows=stored_rows,
     )
