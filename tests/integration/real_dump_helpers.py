@@ -198,7 +198,8 @@ def check_lineage(lake, site: str, second_id: str, earlier_dir: Path, later_dir:
     # Here the earlier dump is the first: a row it had and the later one lacks was last
     # seen in it, and a live row names no last-seen dump (it is in the current one).
     assert all(lineage[i]["last_seen_dump_id"] == lineage[i]["first_seen_dump_id"] for i in deleted)
-    assert all(r["last_seen_dump_id"] is None for i, r in lineage.items() if i not in deleted)
+    live = [r for r in lineage.values() if r["deleted_in_dump_id"] is None]
+    assert live and all(r["last_seen_dump_id"] is None for r in live)
     return {"added": len(added), "changed": len(edited), "deleted": len(deleted)}
 
 

@@ -146,15 +146,20 @@ def record_lineage(
     _merge_lineage(lake, site, _lineage_changes(current, live, replaced), dump_id)
 
 
+# The columns of the lineage's MERGE source beside the bronze row's key and hash.
+_LIVE_HASH, _STALE, _GONE, _CHANGED = "_live_hash", "_stale", "_gone", "_changed"
+_REPLACED = "_replaced_dump_id"
+
+
 def _lineage_changes(
     current: DataFrame, live: DataFrame, replaced: dict[str, str | None]
 ) -> DataFrame:
     """The rows whose lineage moves: bronze rows new or changed since the lineage's live
     row (or brought back), and live lineage rows bronze no longer has (`_gone`, with the
-    dump they were last seen in). Only these are merged: a Delta MERGE rewrites every file
-    holding a row it updates, and the unchanged rows are most of them. Live rows still
-    naming a last-seen dump (written before it was kept only for deleted rows) are
-    included once, to clear it."""
+    dump their table held before). Only these are merged: a Delta MERGE rewrites every
+    file holding a row it updates, and the unchanged rows are most of them. Live rows
+    still naming a last-seen dump (`_stale`: written before it was kept only for deleted
+    rows) are included once, to clear it."""
     stored = live.select(
         "table_name",
         "id",
@@ -164,23 +169,25 @@ def _lineage_changes(
     both = current.join(stored, ["table_name", "id"], "full_outer")
     gone = F.col(ROW_HASH).isNull()
     changed = ~gone & (F.col(_LIVE_HASH).isNull() | (F.col(_LIVE_HASH) != F.col(ROW_HASH)))
-    last_seen = F.lit(None).cast("string")
+    stale = F.coalesce(F.col(_STALE), F.lit(False))
+    replaced_dump = F.lit(None).cast("string")
     for table_name, dump in replaced.items():
-        last_seen = F.when(F.col("table_name") == table_name, F.lit(dump)).otherwise(last_seen)
-    return both.where(gone | changed | F.col(_STALE)).select(
+        replaced_dump = F.when(F.col("table_name") == table_name, dump).otherwise(replaced_dump)
+    return both.where(gone | changed | stale).select(
         "table_name",
         "id",
         ROW_HASH,
         gone.alias(_GONE),
         changed.alias(_CHANGED),
-        last_seen.alias("last_seen_dump_id"),
+        stale.alias(_STALE),
+        replaced_dump.alias(_REPLACED),
     )
 
 
-_LIVE_HASH, _STALE, _GONE, _CHANGED = "_live_hash", "_stale", "_gone", "_changed"
-
-
 def _merge_lineage(lake: Lake, site: str, changes: DataFrame, dump_id: str) -> None:
+    """Merge `changes` (of `_lineage_changes`) into the site's lineage. A row gone was last
+    seen in the dump its table held (where no load of it is recorded, as after a first
+    load that died before its record, in the dump it last changed in)."""
     view = f"lineage_changes_{uuid.uuid4().hex[:8]}"
     changes.createOrReplaceTempView(view)
     site_q, dump_q = quote_sql(site), quote_sql(dump_id)
@@ -189,11 +196,12 @@ def _merge_lineage(lake: Lake, site: str, changes: DataFrame, dump_id: str) -> N
         USING {view} AS s
         ON t.site = '{site_q}' AND t.table_name = s.table_name AND t.id = s.id
         WHEN MATCHED AND s.{_GONE} THEN UPDATE SET
-            deleted_in_dump_id = '{dump_q}', last_seen_dump_id = s.last_seen_dump_id
+            deleted_in_dump_id = '{dump_q}',
+            last_seen_dump_id = COALESCE(s.{_REPLACED}, t.changed_in_dump_id)
         WHEN MATCHED AND s.{_CHANGED} THEN UPDATE SET
             changed_in_dump_id = '{dump_q}', last_seen_dump_id = NULL,
             deleted_in_dump_id = NULL, {ROW_HASH} = s.{ROW_HASH}
-        WHEN MATCHED THEN UPDATE SET last_seen_dump_id = NULL
+        WHEN MATCHED AND s.{_STALE} THEN UPDATE SET last_seen_dump_id = NULL
         WHEN NOT MATCHED AND NOT s.{_GONE} THEN INSERT
             (site, table_name, id, first_seen_dump_id, last_seen_dump_id, changed_in_dump_id,
              deleted_in_dump_id, {ROW_HASH})

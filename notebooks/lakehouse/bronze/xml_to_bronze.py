@@ -171,7 +171,7 @@ def load_dump_files(
     The site's rows of each table become the file's rows: new ones are inserted, changed
     ones updated and those the file no longer has deleted, and bronze.row_lineage says
     which. A dump older than the one a table holds is refused (OlderDump) before any
-    table is written. The history tables take one write per call, for all its files.
+    table is written. The history tables take at most one write each per call.
     With `skip_absent`, files the dump lacks (ingest named them) are skipped. A file
     whose table already holds this dump is not read again: its load is recorded only
     once the table and its lineage are written, and the dump_id names the archive's
@@ -208,9 +208,9 @@ def load_dump_files(
         if done is not None:
             results.append(loaded_as(done, name))
             continue
-        held = current_load(loads)
+        current = current_load(loads)
         # Only a load the step's last run finished, with this code, left exactly its rows.
-        trusted = held if held is not None and dump.last_run_loaded(held.dump_id) else None
+        trusted = current if current and dump.last_run_loaded(current.dump_id) else None
         if trusted is not None and earlier_files.same_file(manifest, name, trusted):
             print(f"{name} of {site}: byte for byte that of dump {trusted.dump_id}; not read")
             load = loaded_as(trusted, name)  # Its rows, and their lineage, stand as they are.
@@ -218,7 +218,7 @@ def load_dump_files(
             has_rejected_rows = table.name in with_rejected_rows
             stored_rows = None if trusted is None else trusted.rows_loaded > 0
             load, held_none = _load_file(dump, manifest, name, has_rejected_rows, stored_rows)
-            replaced[table.name] = None if held is None else held.dump_id
+            replaced[table.name] = None if current is None else current.dump_id
             # Lineage follows the table's rows, so a table that held none of the site's
             # rows and has no load recorded has no lineage either (a refresh can empty a
             # table, but leaves the lineage of its deleted rows).
@@ -228,10 +228,9 @@ def load_dump_files(
         results.append(load)
     if new:
         dump.before_writing()  # Where every file was skipped, these are the first writes.
-    if replaced:
-        lineage = False if all_rows_new else (lineage_held or None)
-        record_lineage(lake, site, replaced, dump_id, lineage)
-    if new:
+        if replaced:
+            held = False if all_rows_new else (lineage_held or None)
+            record_lineage(lake, site, replaced, dump_id, held)
         record_loads(lake, site, release, new, dump.ingested_at)
     return results
 
