@@ -167,7 +167,13 @@ def _load(
     from lakehouse.bronze.xml_to_bronze import DumpToLoad, load_dump_files
 
     dump = DumpToLoad(
-        ctx.lake, ctx.site, ctx.dump_id, ctx.run_time, run.before_writing, run.finished_loading
+        ctx.lake,
+        ctx.site,
+        ctx.dump_id,
+        ctx.run_time,
+        run.before_writing,
+        run.finished_loading,
+        last_run_died=run.last_key is None,
     )
     return load_dump_files(dump, file_names, skip_absent)
 

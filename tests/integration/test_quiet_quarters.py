@@ -205,13 +205,14 @@ def _noting_parses(read: set[str]):
     return noted
 
 
-@pytest.mark.parametrize("left_behind", ["died", "release"])
+@pytest.mark.parametrize("left_behind", ["died", "release", "died-then-recorded"])
 def test_after_a_load_that_died_or_a_new_release_a_file_like_the_recorded_one_is_read(
     left_behind, spark, settings, s3_server, quarters, tmp_path, monkeypatch
 ):
     """A load that died after writing its table leaves rows that no record names, and a
     new release may parse a file differently: the next dump's file, byte for byte the
-    one last recorded, is then parsed, not trusted."""
+    one last recorded, is then parsed, not trusted; so is the recorded dump's own file
+    when it is run again by its id."""
     from lakehouse import step_runs, steps
 
     no_new_votes, no_new_users, later = quarters[2], quarters[3], quarters[4]
@@ -219,14 +220,15 @@ def test_after_a_load_that_died_or_a_new_release_a_file_like_the_recorded_one_is
     assert filecmp.cmp(no_new_votes.xml_dir / users_file, no_new_users.xml_dir / users_file)
     lake = lake_in_bucket(spark, settings, f"{settings.bucket}-{left_behind}")
 
-    def bronze_users(quarter: Quarter, day: int) -> None:
+    def bronze_users(quarter: Quarter, day: int) -> str:
         packed = tmp_path / quarter.name / f"{SITE}.7z"
         archive = pack_listed(quarter.xml_dir, packed, EARLIER + day * DAY)
         dump_id = ingest_dump(LocalArchive(archive), lake.settings, tmp_path / "ingest").dump_id
         steps.STEPS["bronze_users"](steps.run_context(lake, SITE, dump_id))
+        return dump_id
 
-    bronze_users(no_new_votes, 10)
-    if left_behind == "died":
+    recorded = bronze_users(no_new_votes, 10)
+    if left_behind.startswith("died"):
         with monkeypatch.context() as patch:
             patch.setattr(xml_to_bronze, "record_lineage", _dies)
             with pytest.raises(RuntimeError, match="died"):
@@ -235,8 +237,13 @@ def test_after_a_load_that_died_or_a_new_release_a_file_like_the_recorded_one_is
         monkeypatch.setattr(step_runs, "code_digest", lambda: "the next release")
     read: set[str] = set()
     monkeypatch.setattr(xml_to_bronze, "parse_dump_file", _noting_parses(read))
-    bronze_users(no_new_users, 12)
+    if left_behind.endswith("recorded"):
+        again = no_new_votes
+        steps.STEPS["bronze_users"](steps.run_context(lake, SITE, recorded))
+    else:
+        again = no_new_users
+        bronze_users(again, 12)
     assert read == {users_file}
-    lines = (no_new_users.xml_dir / users_file).read_text().splitlines()
+    lines = (again.xml_dir / users_file).read_text().splitlines()
     rows_in_file = sum(line.lstrip().startswith("<row") for line in lines)
     assert lake.read("bronze.users").where(F.col("site") == SITE).count() == rows_in_file

@@ -59,6 +59,9 @@ class DumpToLoad:
     # Whether the step's last run for the site finished, with this code, loading a dump
     # (lakehouse.step_runs): only then do its tables hold what that load recorded.
     last_run_loaded: Callable[[str], bool] = lambda dump_id: False
+    # Whether the step's last run died part way: its tables may hold rows of a dump that
+    # no record names, even where this dump's load is recorded.
+    last_run_died: bool = False
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,9 @@ def load_dump_files(
     With `skip_absent`, files the dump lacks (ingest named them) are skipped. A file
     whose table already holds this dump is not read again: its load is recorded only
     once the table and its lineage are written, and the dump_id names the archive's
-    content, so there is nothing left to do. Nor is a file byte for byte the one its
+    content, so there is nothing left to do (unless the step's last run died, perhaps
+    writing a later dump's rows: then it is read and synced again, and not recorded
+    twice). Nor is a file byte for byte the one its
     table's current load read (EarlierFiles), when the step's last run finished that
     load with this code: its load is recorded, the table and its lineage left as they
     are.
@@ -205,7 +210,7 @@ def load_dump_files(
     for name, table in zip(file_names, tables, strict=True):
         loads = recorded.get(table.name, [])
         done = next((d for d in loads if d.dump_id == dump_id), None)
-        if done is not None:
+        if done is not None and not dump.last_run_died:
             results.append(loaded_as(done, name))
             continue
         current = current_load(loads)
@@ -224,14 +229,16 @@ def load_dump_files(
             # table, but leaves the lineage of its deleted rows).
             all_rows_new = all_rows_new and held_none and table.name not in recorded
             lineage_held = lineage_held or (trusted is not None and trusted.rows_loaded > 0)
-        new.append(load)
         results.append(load)
-    if new:
+        if done is None:
+            new.append(load)
+    if new or replaced:
         dump.before_writing()  # Where every file was skipped, these are the first writes.
         if replaced:
             held = False if all_rows_new else (lineage_held or None)
             record_lineage(lake, site, replaced, dump_id, held)
-        record_loads(lake, site, release, new, dump.ingested_at)
+        if new:
+            record_loads(lake, site, release, new, dump.ingested_at)
     return results
 
 
