@@ -145,6 +145,7 @@ class StepRun:
     run_id: str
     key: str | None
     last_key: str | None
+    last_run_died: bool = False  # Its last row is an empty key: it stopped part way.
     invalidated: bool = False
 
     @cached_property
@@ -182,7 +183,9 @@ def step_run(lake: Lake, site: str, dump_id: str, run_id: str, task: Step) -> It
     writes; one without may skip."""
     recorded = recorded_keys(lake, site, run_id)
     key = inputs_key(task, dump_id, recorded, code_digest())
-    run = StepRun(lake, site, task, run_id, key, last_key=recorded.get(task.name))
+    last_key = recorded.get(task.name)
+    died = task.name in recorded and last_key is None
+    run = StepRun(lake, site, task, run_id, key, last_key, last_run_died=died)
     yield run
     if key is not None and (run.invalidated or key != run.last_key):
         record(lake, site, task.name, key, run_id)

@@ -163,7 +163,8 @@ BRONZE_LOAD_WRITES = (REJECTED_ROWS, DUMP_LOADS, ROW_LINEAGE)
 def _load(
     ctx: RunContext, run: StepRun, file_names: list[str], skip_absent: bool = False
 ) -> list[BronzeLoad]:
-    # Always called: a file whose table already holds the dump is not read again.
+    # Always called: a file whose table already holds the dump is not read again (unless
+    # the step's last run died).
     from lakehouse.bronze.xml_to_bronze import DumpToLoad, load_dump_files
 
     dump = DumpToLoad(
@@ -173,7 +174,7 @@ def _load(
         ctx.run_time,
         run.before_writing,
         run.finished_loading,
-        last_run_died=run.last_key is None,
+        last_run_died=run.last_run_died,
     )
     return load_dump_files(dump, file_names, skip_absent)
 

@@ -247,3 +247,7 @@ def test_after_a_load_that_died_or_a_new_release_a_file_like_the_recorded_one_is
     lines = (again.xml_dir / users_file).read_text().splitlines()
     rows_in_file = sum(line.lstrip().startswith("<row") for line in lines)
     assert lake.read("bronze.users").where(F.col("site") == SITE).count() == rows_in_file
+    users_loads = lake.read(DUMP_LOADS).where(
+        (F.col("site") == SITE) & (F.col("table_name") == "users")
+    )
+    assert users_loads.where(F.col("dump_id") == recorded).count() == 1

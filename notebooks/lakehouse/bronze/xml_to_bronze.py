@@ -178,12 +178,11 @@ def load_dump_files(
     With `skip_absent`, files the dump lacks (ingest named them) are skipped. A file
     whose table already holds this dump is not read again: its load is recorded only
     once the table and its lineage are written, and the dump_id names the archive's
-    content, so there is nothing left to do (unless the step's last run died, perhaps
-    writing a later dump's rows: then it is read and synced again, and not recorded
-    twice). Nor is a file byte for byte the one its
-    table's current load read (EarlierFiles), when the step's last run finished that
-    load with this code: its load is recorded, the table and its lineage left as they
-    are.
+    content, so there is nothing left to do. Unless the step's last run died, perhaps
+    after writing a later dump's rows: then the file is read and synced again, and not
+    recorded twice. Nor is a file byte for byte the one its table's current load read
+    (EarlierFiles), when the step's last run finished that load with this code: its
+    load is recorded, the table and its lineage left as they are.
     """
     lake, site, dump_id = dump.lake, dump.site, dump.dump_id
     manifest = read_manifest(lake, site, dump_id)
@@ -205,7 +204,8 @@ def load_dump_files(
 
     results: list[BronzeLoad] = []
     new: list[BronzeLoad] = []  # The loads to record: every file not already recorded.
-    replaced: dict[str, str | None] = {}  # Per table whose file is read, the dump it held.
+    # Per table whose file is read, the dump its recorded rows came from (None: unknown).
+    replaced: dict[str, str | None] = {}
     all_rows_new, lineage_held = True, False
     for name, table in zip(file_names, tables, strict=True):
         loads = recorded.get(table.name, [])
@@ -215,7 +215,7 @@ def load_dump_files(
             continue
         current = current_load(loads)
         # Only a load the step's last run finished, with this code, left exactly its rows.
-        trusted = current if current and dump.last_run_loaded(current.dump_id) else None
+        trusted = current if current is not None and dump.last_run_loaded(current.dump_id) else None
         if trusted is not None and earlier_files.same_file(manifest, name, trusted):
             print(f"{name} of {site}: byte for byte that of dump {trusted.dump_id}; not read")
             load = loaded_as(trusted, name)  # Its rows, and their lineage, stand as they are.
@@ -223,7 +223,8 @@ def load_dump_files(
             has_rejected_rows = table.name in with_rejected_rows
             stored_rows = None if trusted is None else trusted.rows_loaded > 0
             load, held_none = _load_file(dump, manifest, name, has_rejected_rows, stored_rows)
-            replaced[table.name] = None if current is None else current.dump_id
+            # A table synced again to its recorded dump held the rows of the run that died.
+            replaced[table.name] = None if current is None or done is not None else current.dump_id
             # Lineage follows the table's rows, so a table that held none of the site's
             # rows and has no load recorded has no lineage either (a refresh can empty a
             # table, but leaves the lineage of its deleted rows).
