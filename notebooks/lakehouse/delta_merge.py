@@ -35,19 +35,19 @@ def _merge(lake: Lake, changes: DataFrame, name: str, keys: list[str]) -> None:
     source = f"merge_source_{uuid.uuid4().hex}"
     changes.createOrReplaceTempView(source)
     on = " AND ".join(f"target.`{key}` = source.`{key}`" for key in keys)
-    changed = f"target.{ROW_HASH} <> source.{ROW_HASH}"
+    differs = f"target.{ROW_HASH} <> source.{ROW_HASH}"
     if _DELETE in changes.columns:
         columns = [f"`{c}`" for c in changes.columns if c != _DELETE]
         updates = ", ".join(f"target.{c} = source.{c}" for c in columns)
         values = ", ".join(f"source.{c}" for c in columns)
         clauses = (
             f"WHEN MATCHED AND source.{_DELETE} THEN DELETE "
-            f"WHEN MATCHED AND {changed} THEN UPDATE SET {updates} "
+            f"WHEN MATCHED AND {differs} THEN UPDATE SET {updates} "
             f"WHEN NOT MATCHED AND NOT source.{_DELETE} "
             f"THEN INSERT ({', '.join(columns)}) VALUES ({values})"
         )
     else:
-        clauses = f"WHEN MATCHED AND {changed} THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+        clauses = f"WHEN MATCHED AND {differs} THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
     try:
         lake.spark.sql(
             f"MERGE INTO {lake.sql_name(name)} AS target USING {source} AS source ON {on} {clauses}"
@@ -181,14 +181,14 @@ def _sync(lake: Lake, source: DataFrame, into: Slice) -> Synced:
         counted_source, rows = counted(source)
         lake.append(counted_source, name)
         return Synced(_rows_written(rows, lake, name, scope), first_rows=True)
-    both = _side_by_side(source, stored, into.keys)
+    both = side_by_side(source, stored, into.keys)
     counts = _compare(both)
     _check_source(lake, into, counts)
     if into.whole_scope and (counts.changed or counts.gone):
         lake.replace_where(source, name, scope_sql(scope))
     elif counts.changed or counts.gone:
         # Rows gone from the source carry only their keys: MERGE deletes them by key.
-        changes = both.where(_changed() | _gone()).withColumn(_DELETE, _gone())
+        changes = both.where(changed() | gone()).withColumn(_DELETE, gone())
         _merge(lake, changes.drop(_IN_SOURCE, _IN_STORED, _STORED_HASH), name, into.keys)
     return Synced(counts.source, first_rows=False)
 
@@ -229,24 +229,26 @@ class SliceCounts:
 _IN_SOURCE, _IN_STORED, _STORED_HASH = "_in_source", "_in_stored", "_stored_hash"
 
 
-def _gone() -> Column:
+def gone() -> Column:
     """A stored row the source no longer has."""
     return F.col(_IN_SOURCE).isNull()
 
 
-def _changed() -> Column:
+def changed() -> Column:
     """A source row that is new, or stored with another hash."""
     stored_hash = F.col(_STORED_HASH)
     return F.col(_IN_SOURCE) & (stored_hash.isNull() | (F.col(ROW_HASH) != stored_hash))
 
 
-def _side_by_side(source: DataFrame, stored: DataFrame, keys: list[str]) -> DataFrame:
-    """Every source row beside the stored row of its keys (by hash), and stored rows the
-    source lacks: one full outer join, which the comparison and the MERGE both read.
-    (The source appears once in it: a source carrying observed metrics may not appear
-    twice in one Spark Connect plan.)"""
+def side_by_side(
+    source: DataFrame, stored: DataFrame, keys: list[str], carried: tuple[Column, ...] = ()
+) -> DataFrame:
+    """Every source row beside the stored row of its keys (by hash, with the `carried`
+    columns of `stored`), and stored rows the source lacks: one full outer join, which
+    `changed()` and `gone()` read. (The source appears once in it: a source carrying
+    observed metrics may not appear twice in one Spark Connect plan.)"""
     theirs = stored.select(
-        *keys, F.col(ROW_HASH).alias(_STORED_HASH), F.lit(True).alias(_IN_STORED)
+        *keys, F.col(ROW_HASH).alias(_STORED_HASH), F.lit(True).alias(_IN_STORED), *carried
     )
     return source.withColumn(_IN_SOURCE, F.lit(True)).join(theirs, keys, "full_outer")
 
@@ -257,8 +259,8 @@ def _compare(both: DataFrame) -> SliceCounts:
     row = both.agg(
         F.count_if(in_source).alias("source"),
         F.count_if(in_stored).alias("stored"),
-        F.count_if(_changed()).alias("changed"),
-        F.count_if(_gone()).alias("gone"),
+        F.count_if(changed()).alias("changed"),
+        F.count_if(gone()).alias("gone"),
     ).first()
     assert row is not None  # An aggregate without grouping has one row.
     return SliceCounts(**row.asDict())

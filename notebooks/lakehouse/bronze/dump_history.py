@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
-from lakehouse.delta_merge import ROW_HASH, with_row_hash
+from lakehouse.delta_merge import ROW_HASH, changed, gone, side_by_side, with_row_hash
 from lakehouse.lake import Lake, quote_sql, skipping_stats
 from lakehouse.tables import DUMP_LOADS, ROW_LINEAGE, bronze
 from lakehouse.write_conflicts import retry_on_conflict
@@ -147,8 +147,7 @@ def record_lineage(
 
 
 # The columns of the lineage's MERGE source beside the bronze row's key and hash.
-_LIVE_HASH, _STALE, _GONE, _CHANGED = "_live_hash", "_stale", "_gone", "_changed"
-_REPLACED = "_replaced_dump_id"
+_STALE, _GONE, _CHANGED, _REPLACED = "_stale", "_gone", "_changed", "_replaced_dump_id"
 
 
 def _lineage_changes(
@@ -160,25 +159,18 @@ def _lineage_changes(
     file holding a row it updates, and the unchanged rows are most of them. Live rows
     still naming a last-seen dump (`_stale`: written before it was kept only for deleted
     rows) are included once, to clear it."""
-    stored = live.select(
-        "table_name",
-        "id",
-        F.col(ROW_HASH).alias(_LIVE_HASH),
-        F.col("last_seen_dump_id").isNotNull().alias(_STALE),
-    )
-    both = current.join(stored, ["table_name", "id"], "full_outer")
-    gone = F.col(ROW_HASH).isNull()
-    changed = ~gone & (F.col(_LIVE_HASH).isNull() | (F.col(_LIVE_HASH) != F.col(ROW_HASH)))
+    stale_row = F.col("last_seen_dump_id").isNotNull().alias(_STALE)
+    both = side_by_side(current, live, ["table_name", "id"], carried=(stale_row,))
     stale = F.coalesce(F.col(_STALE), F.lit(False))
     replaced_dump = F.lit(None).cast("string")
     for table_name, dump in replaced.items():
         replaced_dump = F.when(F.col("table_name") == table_name, dump).otherwise(replaced_dump)
-    return both.where(gone | changed | stale).select(
+    return both.where(gone() | changed() | stale).select(
         "table_name",
         "id",
         ROW_HASH,
-        gone.alias(_GONE),
-        changed.alias(_CHANGED),
+        gone().alias(_GONE),
+        changed().alias(_CHANGED),
         stale.alias(_STALE),
         replaced_dump.alias(_REPLACED),
     )
