@@ -22,6 +22,7 @@ from lakehouse import steps
 from lakehouse.graph import in_dependency_order
 from lakehouse.lake import Lake
 from lakehouse.schemas import DUMP_TABLES
+from worker.ingest.ingest_dump import manifest_file_facts
 from worker.ingest.raw_store import ensure_bucket, s3_client, upload_file, write_manifest
 from worker.ingest.xml_check import inspect_xml
 from worker.spark_session import build_local_session
@@ -44,20 +45,20 @@ def dumps(megabytes: int) -> tuple[Path, Path]:
 
 
 def upload_dump(settings, xml_dir: Path, dump_id: str, published: datetime) -> None:
-    """Place a dump in raw as ingest would, without packing it (7z is not what is timed)."""
+    """Place a dump in raw as ingest would, with its manifest's facts of each file (rows,
+    sha1, size, duplicated Ids), without packing it (7z is not what is timed)."""
     s3 = s3_client(settings)
     ensure_bucket(s3, settings.bucket)
-    rows = {}
+    facts = []
     for name, table in DUMP_TABLES.items():
-        rows[name] = inspect_xml(xml_dir / name, table).rows
+        facts.append(inspect_xml(xml_dir / name, table))
         upload_file(s3, settings.bucket, f"raw/{SITE}/{dump_id}/{name}", xml_dir / name)
     manifest = {
         "site": SITE,
         "dump_id": dump_id,
         "published": published.isoformat(),
-        "rows": rows,
         "missing": [],
-        "sha1": {},
+        **manifest_file_facts(facts),
     }
     write_manifest(s3, settings.bucket, SITE, dump_id, manifest)
 

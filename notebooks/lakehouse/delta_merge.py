@@ -1,7 +1,7 @@
 """Idempotent writes: a source whose rows are already stored as they are commits nothing,
-and a new dump of a site replaces that site's rows exactly (`sync`), by a Delta MERGE
-that leaves unchanged rows untouched, or for derived tables by rewriting the site's rows
-whole."""
+and a new dump of a site replaces that site's rows exactly (`sync`), by rewriting them
+whole once a comparison has found a change; history tables take new rows by a Delta
+MERGE (`upsert`)."""
 
 import uuid
 from dataclasses import dataclass
@@ -14,7 +14,6 @@ from lakehouse.lake import Lake, quote_sql
 from lakehouse.write_conflicts import retry_on_conflict
 
 ROW_HASH = "_row_hash"
-_DELETE = "_delete"
 
 
 def with_row_hash(df: DataFrame, columns: list[str]) -> DataFrame:
@@ -30,24 +29,14 @@ def with_row_hash(df: DataFrame, columns: list[str]) -> DataFrame:
 
 
 def _merge(lake: Lake, changes: DataFrame, name: str, keys: list[str]) -> None:
-    """One SQL MERGE of `changes` (rows new or changed by their hash, and with `_delete`
-    the rows to remove) into `name`."""
+    """One SQL MERGE of `changes` (rows new, or changed by their hash) into `name`."""
     source = f"merge_source_{uuid.uuid4().hex}"
     changes.createOrReplaceTempView(source)
     on = " AND ".join(f"target.`{key}` = source.`{key}`" for key in keys)
-    differs = f"target.{ROW_HASH} <> source.{ROW_HASH}"
-    if _DELETE in changes.columns:
-        columns = [f"`{c}`" for c in changes.columns if c != _DELETE]
-        updates = ", ".join(f"target.{c} = source.{c}" for c in columns)
-        values = ", ".join(f"source.{c}" for c in columns)
-        clauses = (
-            f"WHEN MATCHED AND source.{_DELETE} THEN DELETE "
-            f"WHEN MATCHED AND {differs} THEN UPDATE SET {updates} "
-            f"WHEN NOT MATCHED AND NOT source.{_DELETE} "
-            f"THEN INSERT ({', '.join(columns)}) VALUES ({values})"
-        )
-    else:
-        clauses = f"WHEN MATCHED AND {differs} THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+    clauses = (
+        f"WHEN MATCHED AND target.{ROW_HASH} <> source.{ROW_HASH} THEN UPDATE SET * "
+        "WHEN NOT MATCHED THEN INSERT *"
+    )
     try:
         lake.spark.sql(
             f"MERGE INTO {lake.sql_name(name)} AS target USING {source} AS source ON {on} {clauses}"
@@ -119,7 +108,7 @@ class Slice:
     """The rows of table `name` in `scope`, found by their `keys`, and what a sync of them
     is told: a created table's `not_null` columns and `properties`, how many rows the
     source holds by the dump's manifest (`expected_rows`), whether the scope holds rows
-    (`stored_rows`, None: look), and `whole_scope` (see `sync`)."""
+    (`stored_rows`, None: look)."""
 
     name: str
     keys: list[str]
@@ -128,42 +117,46 @@ class Slice:
     properties: dict[str, str] | None = None
     expected_rows: int | None = None
     stored_rows: bool | None = None
-    whole_scope: bool = False
 
 
-def sync(lake: Lake, source: DataFrame, into: Slice) -> Synced:
+def sync(
+    lake: Lake, source: DataFrame, into: Slice, source_keys: DataFrame | None = None
+) -> Synced:
     """Make the rows of `into` (a table's rows in a scope: one site, or one site's rows
-    of one table) equal `source`: insert, update and delete as needed. Nothing outside the
-    scope changes. Returns how many rows the scope holds now, counted on the way (no job
-    of its own).
+    of one table) equal `source`. Nothing outside the scope changes. Returns how many
+    rows the scope holds now, counted on the way (no job of its own).
 
     A scope with no rows stored yet gets its rows appended: a first load is most of the
-    data a lake ever receives, and a MERGE into an empty slice would join every row with
-    the table and read `source` twice more. (An append is not checked against another
-    writer of the scope, as a MERGE or replaceWhere would be; a site's runs never write
-    at once: they hold its lock, and each target runs one job at a time.) That write is
-    not preceded by a check that `source` has rows (a round trip, and for bronze a
-    parse); an empty source then leaves an empty commit. A table created here gets the
-    Delta table `properties`, and its `not_null` columns refuse nulls. `stored_rows`
-    says whether the scope holds rows, where the caller already knows (None: look).
+    data a lake ever receives. (An append is not checked against another writer of the
+    scope, as a replaceWhere would be; a site's runs never write at once: they hold its
+    lock, and each target runs one job at a time.) That write is not preceded by a check
+    that `source` has rows (a round trip, and for bronze a parse); an empty source then
+    leaves an empty commit. A table created here gets the Delta table `properties`, and
+    its `not_null` columns refuse nulls. `stored_rows` says whether the scope holds rows,
+    where the caller already knows (None: look).
+
+    A scope that holds rows is first compared with `source` in one job, by key and row
+    hash (one full outer join), and one with changes is then rewritten whole in one
+    write (Delta's replaceWhere). An unchanged row is written again as it was, so the
+    rows' columns say what they hold and where from, never when they were written. (A
+    MERGE would rewrite nearly every file anyway where the changes spread over every
+    key, as a dump's do, in several jobs and one more read of `source`.) A replaceWhere
+    does not refuse two rows for one key: `source` must be unique on `keys`. So a
+    refresh reads `source` twice, once to compare and once to write, unless
+    `source_keys` is given: the keys of `source`'s rows, each once, cheaper to compute
+    than the rows (for bronze, a census of the raw file's Ids beside its parse). Then
+    the comparison reads those alone, and the scope is rewritten however it compares:
+    the caller skips a source it knows to be unchanged.
 
     The deletions are guarded: with `expected_rows` (what the dump's manifest says the
     source holds) a source of any other size stops the sync; without it, so does one
     that would delete more than the setting `max_deleted_share` of the stored rows.
-    Either way nothing is written, and the error says which table and site. The check
-    and the decision to write at all come from one comparison job, so a refresh reads
-    `source` twice: once to compare, once in the write.
-
-    With `whole_scope`, a scope with changes is rewritten whole (Delta's replaceWhere)
-    instead of merged: one write job where a MERGE runs several. It suits tables whose
-    rows are a function of their inputs (silver, gold), in which an unchanged row is
-    written again as it was; not those whose rows keep when they were loaded or checked.
-    Unlike a MERGE, it does not refuse a source with two rows for one stored key.
+    Either way nothing is written, and the error says which table and site.
     """
-    return retry_on_conflict(partial(_sync, lake, source, into), f"sync {into.name}")
+    return retry_on_conflict(partial(_sync, lake, source, into, source_keys), f"sync {into.name}")
 
 
-def _sync(lake: Lake, source: DataFrame, into: Slice) -> Synced:
+def _sync(lake: Lake, source: DataFrame, into: Slice, source_keys: DataFrame | None) -> Synced:
     name, scope = into.name, into.scope
     if lake.exists(name):
         stored = lake.read(name).where(scope_filter(scope))
@@ -181,15 +174,15 @@ def _sync(lake: Lake, source: DataFrame, into: Slice) -> Synced:
         counted_source, rows = counted(source)
         lake.append(counted_source, name)
         return Synced(_rows_written(rows, lake, name, scope), first_rows=True)
-    both = side_by_side(source, stored, into.keys)
-    counts = _compare(both)
+    if source_keys is not None:
+        _check_source(lake, into, _compare_keys(source_keys, stored, into.keys))
+        counted_source, rows = counted(source)
+        lake.replace_where(counted_source, name, scope_sql(scope))
+        return Synced(_rows_written(rows, lake, name, scope), first_rows=False)
+    counts = _compare(side_by_side(source, stored, into.keys))
     _check_source(lake, into, counts)
-    if into.whole_scope and (counts.changed or counts.gone):
+    if counts.changed or counts.gone:
         lake.replace_where(source, name, scope_sql(scope))
-    elif counts.changed or counts.gone:
-        # Rows gone from the source carry only their keys: MERGE deletes them by key.
-        changes = both.where(changed() | gone()).withColumn(_DELETE, gone())
-        _merge(lake, changes.drop(_IN_SOURCE, _IN_STORED, _STORED_HASH), name, into.keys)
     return Synced(counts.source, first_rows=False)
 
 
@@ -264,6 +257,25 @@ def _compare(both: DataFrame) -> SliceCounts:
     ).first()
     assert row is not None  # An aggregate without grouping has one row.
     return SliceCounts(**row.asDict())
+
+
+def _compare_keys(source_keys: DataFrame, stored: DataFrame, keys: list[str]) -> SliceCounts:
+    """One job: `source_keys` beside the stored rows' keys. Every source row counts as
+    changed, for no hash is compared."""
+    theirs = stored.select(*keys, F.lit(True).alias(_IN_STORED))
+    ours = source_keys.select(*keys, F.lit(True).alias(_IN_SOURCE))
+    in_source, in_stored = F.col(_IN_SOURCE).isNotNull(), F.col(_IN_STORED).isNotNull()
+    row = (
+        ours.join(theirs, keys, "full_outer")
+        .agg(
+            F.count_if(in_source).alias("source"),
+            F.count_if(in_stored).alias("stored"),
+            F.count_if(gone()).alias("gone"),
+        )
+        .first()
+    )
+    assert row is not None  # An aggregate without grouping has one row.
+    return SliceCounts(changed=row.source, **row.asDict())
 
 
 def _describe(scope: dict[str, str]) -> str:

@@ -212,8 +212,8 @@ def bronze_posts_dataquality(ctx: RunContext, run: StepRun) -> DataFrame:
 def _publish(ctx: RunContext, run: StepRun, tables: Callable[[], dict[str, DataFrame]]) -> None:
     """Make the site's rows of each table equal `tables()`'s, unless the step has nothing
     new to compute; `tables` reads its inputs only when it has. The rows are a function of
-    the step's inputs, so a site whose rows changed is rewritten whole, in one write
-    (`sync`'s whole_scope); each table's keys are in lakehouse.tables."""
+    the step's inputs; a site whose rows changed is rewritten whole, in one write
+    (`sync`); each table's keys are in lakehouse.tables."""
     from lakehouse.delta_merge import Slice, sync, with_row_hash
 
     if run.has_work:
@@ -221,7 +221,7 @@ def _publish(ctx: RunContext, run: StepRun, tables: Callable[[], dict[str, DataF
         for name, df in tables().items():
             rows = with_row_hash(df, df.columns)
             keys = list(PUBLISHED_KEYS[name])
-            sync(ctx.lake, rows, Slice(name, keys, {"site": ctx.site}, whole_scope=True))
+            sync(ctx.lake, rows, Slice(name, keys, {"site": ctx.site}))
 
 
 @step(reads=(POSTS_VALID,), writes=(SILVER_POSTS,))

@@ -17,11 +17,17 @@ def rows(lake: Lake, ids: range):
     return with_row_hash(df, ["value"])
 
 
-def write(lake: Lake, ids: range, expected_rows: int | None = None) -> None:
+# A sync compares the source with the stored rows by row, or (bronze's refresh) by key.
+either_comparison = pytest.mark.parametrize("by_key", [False, True], ids=["by row", "by key"])
+
+
+def write(lake: Lake, ids: range, expected_rows: int | None = None, by_key: bool = False) -> None:
+    source = rows(lake, ids)
     sync(
         lake,
-        rows(lake, ids),
+        source,
         Slice(NAME, ["site", "id"], {"site": SITE}, expected_rows=expected_rows),
+        source_keys=source.select("site", "id") if by_key else None,
     )
 
 
@@ -37,7 +43,8 @@ def lake(spark, settings, s3):
     spark.sql(f"DELETE FROM {lake.sql_name(NAME)} WHERE site = '{SITE}'")
 
 
-def test_an_empty_source_deletes_nothing_and_says_why(lake):
+@either_comparison
+def test_an_empty_source_deletes_nothing_and_says_why(lake, by_key):
     version = lake.current_version(NAME)
     with pytest.raises(
         SourceMismatch,
@@ -45,29 +52,36 @@ def test_an_empty_source_deletes_nothing_and_says_why(lake):
         r"this write would delete 10 of its 10 rows \(100%, more than "
         r"LAKE_MAX_DELETED_SHARE=0.5\); nothing was written",
     ):
-        write(lake, range(0))
+        write(lake, range(0), by_key=by_key)
     assert lake.current_version(NAME) == version and stored(lake) == set(range(10))
 
 
-def test_a_refresh_deleting_a_few_rows_goes_through(lake):
-    write(lake, range(3, 12))  # 3 deleted (30%), 2 added
-    assert stored(lake) == set(range(3, 12))
+@either_comparison
+def test_a_refresh_deleting_a_few_rows_goes_through(lake, by_key):
+    version = lake.current_version(NAME)
+    write(lake, range(3, 12), by_key=by_key)  # 3 deleted (30%), 2 added
+    assert stored(lake) == set(range(3, 12)) and lake.current_version(NAME) == version + 1
+    assert {r.value for r in lake.read(NAME).where(F.col("site") == SITE).collect()} == {
+        2 * i for i in range(3, 12)
+    }
 
 
-def test_a_larger_share_needs_the_setting_or_the_manifest(lake):
+@either_comparison
+def test_a_larger_share_needs_the_setting_or_the_manifest(lake, by_key):
     with pytest.raises(SourceMismatch, match="would delete 7 of its 10 rows"):
-        write(lake, range(7, 10))
+        write(lake, range(7, 10), by_key=by_key)
     vouched = Lake(lake.spark, lake.settings.model_copy(update={"max_deleted_share": 1.0}))
-    write(vouched, range(7, 10))
+    write(vouched, range(7, 10), by_key=by_key)
     assert stored(lake) == {7, 8, 9}
-    write(lake, range(9, 10), expected_rows=1)  # the manifest says 1 row: 2 of 3 go
+    write(lake, range(9, 10), expected_rows=1, by_key=by_key)  # the manifest says 1 row: 2 of 3 go
     assert stored(lake) == {9}
 
 
-def test_a_source_the_manifest_does_not_match_stops(lake):
+@either_comparison
+def test_a_source_the_manifest_does_not_match_stops(lake, by_key):
     version = lake.current_version(NAME)
     with pytest.raises(SourceMismatch, match="the new rows number 9, the dump's manifest says 10"):
-        write(lake, range(1, 10), expected_rows=10)
+        write(lake, range(1, 10), expected_rows=10, by_key=by_key)
     assert lake.current_version(NAME) == version
 
 
@@ -83,7 +97,7 @@ def test_a_table_created_with_not_null_columns_refuses_a_null_key(spark, setting
     assert lake.current_version(name) == version and lake.read(name).count() == 3
 
 
-def test_a_whole_scope_sync_rewrites_its_scope_in_one_write_and_no_other(lake):
+def test_a_sync_rewrites_its_scope_in_one_write_and_no_other(lake):
     other = "other.example.com"
     others = rows(lake, range(0, 5)).withColumn("site", F.lit(other))
     sync(lake, others, Slice(NAME, ["site", "id"], {"site": other}))
@@ -93,7 +107,7 @@ def test_a_whole_scope_sync_rewrites_its_scope_in_one_write_and_no_other(lake):
     }
     try:
         source, before = rows(lake, range(3, 12)), lake.current_version(NAME)  # 3 go, 2 come
-        sync(lake, source, Slice(NAME, ["site", "id"], {"site": SITE}, whole_scope=True))
+        sync(lake, source, Slice(NAME, ["site", "id"], {"site": SITE}))
         assert lake.current_version(NAME) == before + 1
         assert stored(lake) == set(range(3, 12))
         (last,) = lake.history(NAME, limit=1).collect()
@@ -102,7 +116,7 @@ def test_a_whole_scope_sync_rewrites_its_scope_in_one_write_and_no_other(lake):
         still = lake.read(NAME).where(F.col("site") == other).select(files_of, "id").collect()
         assert {r.file for r in still} == others_files and {r.id for r in still} == set(range(5))
         version = lake.current_version(NAME)
-        sync(lake, source, Slice(NAME, ["site", "id"], {"site": SITE}, whole_scope=True))
+        sync(lake, source, Slice(NAME, ["site", "id"], {"site": SITE}))
         assert lake.current_version(NAME) == version  # the same rows again: no commit
     finally:
         lake.spark.sql(f"DELETE FROM {lake.sql_name(NAME)} WHERE site = '{other}'")

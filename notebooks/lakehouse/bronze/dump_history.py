@@ -13,7 +13,6 @@ long as the table's log and its change files (30 and 7 days by default), and the
 come a quarter apart; this table keeps the history for as long as the lake lives.
 """
 
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
-from lakehouse.delta_merge import ROW_HASH, changed, gone, side_by_side, with_row_hash
+from lakehouse.delta_merge import ROW_HASH, with_row_hash
 from lakehouse.lake import Lake, quote_sql, skipping_stats
 from lakehouse.tables import DUMP_LOADS, ROW_LINEAGE, bronze
 from lakehouse.write_conflicts import retry_on_conflict
@@ -117,8 +116,8 @@ def record_lineage(
     into bronze.row_lineage: one write for all of them. `replaced` names each table and
     the dump its load replaces (None: its first load), which a row it deleted was last
     seen in. `held` says whether the lineage holds rows of them, where the caller knows
-    (None: look). Where it holds none (a first load), they are appended: a MERGE would
-    join every row with the table for nothing."""
+    (None: look). Where it holds none (a first load), they are appended; else their
+    lineage is rewritten (`_lineage_after`)."""
     current = None
     for name in replaced:
         rows = lake.read(bronze(name)).where(F.col("site") == site)
@@ -142,68 +141,66 @@ def record_lineage(
         )
         lake.append(new_rows, ROW_LINEAGE, LINEAGE_PROPERTIES)
         return
-    live = lake.read(ROW_LINEAGE).where(in_scope & F.col("deleted_in_dump_id").isNull())
-    _merge_lineage(lake, site, _lineage_changes(current, live, replaced), dump_id)
-
-
-# The columns of the lineage's MERGE source beside the bronze row's key and hash.
-_STALE, _GONE, _CHANGED, _REPLACED = "_stale", "_gone", "_changed", "_replaced_dump_id"
-
-
-def _lineage_changes(
-    current: DataFrame, live: DataFrame, replaced: dict[str, str | None]
-) -> DataFrame:
-    """The rows whose lineage moves: bronze rows new or changed since the lineage's live
-    row (or brought back), and live lineage rows bronze no longer has (`_gone`, with the
-    dump their table held before). Only these are merged: a Delta MERGE rewrites every
-    file holding a row it updates, and the unchanged rows are most of them. Live rows
-    still naming a last-seen dump (`_stale`: written before it was kept only for deleted
-    rows) are included once, to clear it."""
-    stale_row = F.col("last_seen_dump_id").isNotNull().alias(_STALE)
-    both = side_by_side(current, live, ["table_name", "id"], carried=(stale_row,))
-    stale = F.coalesce(F.col(_STALE), F.lit(False))
-    replaced_dump = F.lit(None).cast("string")
-    for table_name, dump in replaced.items():
-        replaced_dump = F.when(F.col("table_name") == table_name, dump).otherwise(replaced_dump)
-    return both.where(gone() | changed() | stale).select(
-        "table_name",
-        "id",
-        ROW_HASH,
-        gone().alias(_GONE),
-        changed().alias(_CHANGED),
-        stale.alias(_STALE),
-        replaced_dump.alias(_REPLACED),
+    stored = lake.read(ROW_LINEAGE).where(in_scope)
+    tables = ", ".join(f"'{quote_sql(name)}'" for name in replaced)
+    condition = f"site = '{quote_sql(site)}' AND table_name IN ({tables})"
+    lineage = _lineage_after(current, stored, replaced, site, dump_id)
+    retry_on_conflict(
+        lambda: lake.replace_where(lineage, ROW_LINEAGE, condition), f"replace {ROW_LINEAGE}"
     )
 
 
-def _merge_lineage(lake: Lake, site: str, changes: DataFrame, dump_id: str) -> None:
-    """Merge `changes` (of `_lineage_changes`) into the site's lineage. A row gone was last
-    seen in the dump its table held (where no load of it is recorded, as after a first
-    load that died before its record, in the dump it last changed in)."""
-    view = f"lineage_changes_{uuid.uuid4().hex[:8]}"
-    changes.createOrReplaceTempView(view)
-    site_q, dump_q = quote_sql(site), quote_sql(dump_id)
-    statement = f"""
-        MERGE INTO {lake.sql_name(ROW_LINEAGE)} AS t
-        USING {view} AS s
-        ON t.site = '{site_q}' AND t.table_name = s.table_name AND t.id = s.id
-        WHEN MATCHED AND s.{_GONE} THEN UPDATE SET
-            deleted_in_dump_id = '{dump_q}',
-            last_seen_dump_id = COALESCE(s.{_REPLACED}, t.changed_in_dump_id)
-        WHEN MATCHED AND s.{_CHANGED} THEN UPDATE SET
-            changed_in_dump_id = '{dump_q}', last_seen_dump_id = NULL,
-            deleted_in_dump_id = NULL, {ROW_HASH} = s.{ROW_HASH}
-        WHEN MATCHED AND s.{_STALE} THEN UPDATE SET last_seen_dump_id = NULL
-        WHEN NOT MATCHED AND NOT s.{_GONE} THEN INSERT
-            (site, table_name, id, first_seen_dump_id, last_seen_dump_id, changed_in_dump_id,
-             deleted_in_dump_id, {ROW_HASH})
-            VALUES ('{site_q}', s.table_name, s.id, '{dump_q}', NULL, '{dump_q}', NULL,
-                    s.{ROW_HASH})
-    """
-    try:
-        retry_on_conflict(lambda: lake.spark.sql(statement), f"merge {ROW_LINEAGE}")
-    finally:
-        lake.spark.catalog.dropTempView(view)
+_IN_BRONZE, _STORED_HASH = "_in_bronze", "_stored_hash"
+
+
+def _lineage_after(
+    current: DataFrame, stored: DataFrame, replaced: dict[str, str | None], site: str, dump_id: str
+) -> DataFrame:
+    """The lineage of the `replaced` tables once they hold `dump_id`: their stored lineage
+    rows beside the bronze rows (`current`: table, Id, hash), in one full outer join.
+    A bronze row new, changed or brought back was changed in this dump; a live lineage
+    row bronze no longer has was deleted in it, and last seen in the dump its table held
+    before (where no load of it is recorded, as after a first load that died before its
+    record, in the dump it last changed in). The lineage is rewritten whole, in one write:
+    a MERGE would rewrite nearly every file anyway, for a dump's changes are spread over
+    every Id."""
+    theirs = stored.select(
+        "table_name",
+        "id",
+        "first_seen_dump_id",
+        "last_seen_dump_id",
+        "changed_in_dump_id",
+        "deleted_in_dump_id",
+        F.col(ROW_HASH).alias(_STORED_HASH),
+    )
+    ours = current.withColumn(_IN_BRONZE, F.lit(True))
+    both = ours.join(theirs, ["table_name", "id"], "full_outer")
+    in_bronze = F.col(_IN_BRONZE).isNotNull()
+    was_live = F.col("first_seen_dump_id").isNotNull() & F.col("deleted_in_dump_id").isNull()
+    changed = in_bronze & (~was_live | (F.col(ROW_HASH) != F.col(_STORED_HASH)))
+    gone = ~in_bronze & was_live
+    replaced_dump = F.lit(None).cast("string")
+    for table_name, held_dump in replaced.items():
+        replaced_dump = F.when(F.col("table_name") == table_name, held_dump).otherwise(
+            replaced_dump
+        )
+    dump, none = F.lit(dump_id), F.lit(None).cast("string")
+    return both.select(
+        F.lit(site).alias("site"),
+        "table_name",
+        "id",
+        F.coalesce("first_seen_dump_id", dump).alias("first_seen_dump_id"),
+        F.when(gone, F.coalesce(replaced_dump, "changed_in_dump_id"))
+        .when(in_bronze, none)
+        .otherwise(F.col("last_seen_dump_id"))
+        .alias("last_seen_dump_id"),
+        F.when(changed, dump).otherwise(F.col("changed_in_dump_id")).alias("changed_in_dump_id"),
+        F.when(gone, dump)
+        .when(in_bronze, none)
+        .otherwise(F.col("deleted_in_dump_id"))
+        .alias("deleted_in_dump_id"),
+        F.when(in_bronze, F.col(ROW_HASH)).otherwise(F.col(_STORED_HASH)).alias(ROW_HASH),
+    )
 
 
 def record_loads(

@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.bronze.census import (
     BadDumpFile,
+    census_of_dump_file,
     check_size,
     known_duplicates,
     refusals_named,
@@ -171,9 +172,8 @@ def load_dump_files(
 ) -> list[BronzeLoad]:
     """Parse, check and load raw files of one dump into their bronze tables.
 
-    The site's rows of each table become the file's rows: new ones are inserted, changed
-    ones updated and those the file no longer has deleted, and bronze.row_lineage says
-    which. A dump older than the one a table holds is refused (OlderDump) before any
+    The site's rows of each table become the file's rows, and bronze.row_lineage says
+    which were added, changed and deleted. A dump older than the one a table holds is refused (OlderDump) before any
     table is written. The history tables take at most one write each per call.
     With `skip_absent`, files the dump lacks (ingest named them) are skipped. A file
     whose table already holds this dump is not read again: its load is recorded only
@@ -291,6 +291,14 @@ def _what_bronze_holds(lake: Lake, site: str) -> tuple[dict[str, list[Row]], set
     return recorded, {row.table_name for row in rows if row.rejected_lines}
 
 
+def _ids_in_file(spark: SparkSession, uri: str, table: DumpTable, site: str) -> DataFrame:
+    """The (site, id) of each row the file loads, by a census of its lines: what a
+    refresh compares with the stored rows before it replaces them, without the parse."""
+    lines = census_of_dump_file(spark, uri, table)
+    rows = lines.where((F.col("_line_kind") == ROW) & F.col("id").isNotNull())
+    return rows.select(F.lit(site).alias("site"), "id").distinct()
+
+
 def _load_file(
     dump: DumpToLoad,
     manifest: dict[str, Any],
@@ -315,7 +323,7 @@ def _load_file(
         F.lit(uri).alias("source_file"),
         F.lit(dump.ingested_at).cast("timestamp").alias("ingested_at"),
     )
-    # The hash is computed while parsing; MERGE uses it to skip unchanged rows.
+    # The hash is computed while parsing; the lineage finds changed rows by it.
     lines = with_row_hash(lines, table.columns + ["_rescued_data"])
     rows_in_file = manifest["rows"][file_name]
     duplicated_ids = known_duplicates(manifest, file_name)
@@ -341,7 +349,8 @@ def _load_file(
     )
     dump.before_writing()
     with refusals_named(uri):
-        synced = sync(lake, unique.select(*[f"`{c}`" for c in bronze_columns]), into)
+        source = unique.select(*[f"`{c}`" for c in bronze_columns])
+        synced = sync(lake, source, into, _ids_in_file(spark, uri, table, site))
     rows_loaded = synced.rows
     rows_rejected = rows_in_file - rows_loaded
     if rows_rejected < 0:
