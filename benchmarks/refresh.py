@@ -21,6 +21,7 @@ from dump_generator.sample import SampleSpec, write_sample_dump
 from lakehouse import steps
 from lakehouse.graph import in_dependency_order
 from lakehouse.lake import Lake
+from lakehouse.raw_layout import row_ids_file
 from lakehouse.schemas import DUMP_TABLES
 from worker.ingest.ingest_dump import manifest_file_facts
 from worker.ingest.raw_store import ensure_bucket, s3_client, upload_file, write_manifest
@@ -45,14 +46,17 @@ def dumps(megabytes: int) -> tuple[Path, Path]:
 
 
 def upload_dump(settings, xml_dir: Path, dump_id: str, published: datetime) -> None:
-    """Place a dump in raw as ingest would, with its manifest's facts of each file (rows,
-    sha1, size, duplicated Ids), without packing it (7z is not what is timed)."""
+    """Place a dump in raw as ingest would: its files, each one's list of Ids, and the
+    manifest's facts (rows, sha1, size, duplicated Ids); unpacked (7z is not timed)."""
     s3 = s3_client(settings)
     ensure_bucket(s3, settings.bucket)
     facts = []
     for name, table in DUMP_TABLES.items():
         facts.append(inspect_xml(xml_dir / name, table))
         upload_file(s3, settings.bucket, f"raw/{SITE}/{dump_id}/{name}", xml_dir / name)
+        if facts[-1].row_ids is not None:
+            key = f"raw/{SITE}/{dump_id}/{row_ids_file(name)}"
+            s3.put_object(Bucket=settings.bucket, Key=key, Body=facts[-1].row_ids)
     manifest = {
         "site": SITE,
         "dump_id": dump_id,

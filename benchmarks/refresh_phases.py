@@ -1,7 +1,8 @@
 """Profile: where a refresh's seconds go inside its steps. Runs refresh.py (the refresh
 beside its reload) with a timer on each phase of a write: the comparison before it, a
 MERGE, a `replaceWhere`, an append, the census, the lineage and the load records; then
-prints, per run, each step's seconds by phase. A profile, not a benchmark: the timers
+prints, per run, each step's seconds by phase (a timed call inside another counts only
+in the outer one's phase). A profile, not a benchmark: the timers
 wrap private functions, and refresh.py's own tables follow. Run:
 `cd benchmarks && ../.venv/bin/python refresh_phases.py --posts-mb 128`.
 """
@@ -20,16 +21,23 @@ SPENT: dict[str, float] = defaultdict(float)
 CURRENT_STEP = ["-"]
 
 
+TIMING: list[str] = []  # the phase being timed: a call inside it counts only there
+
+
 def time_calls(owner, name: str, phase: str) -> None:
     """Add the seconds of every call of `owner.name` to SPENT, under the step and phase."""
     original = getattr(owner, name)
 
     @wraps(original)
     def timed(*args, **kwargs):
+        if TIMING:
+            return original(*args, **kwargs)
         started = time.monotonic()
+        TIMING.append(phase)
         try:
             return original(*args, **kwargs)
         finally:
+            TIMING.pop()
             SPENT[f"{CURRENT_STEP[0]}: {phase}"] += time.monotonic() - started
 
     setattr(owner, name, timed)
@@ -57,6 +65,7 @@ def run_by_phase(lake: Lake, dump_id: str) -> dict[str, float]:
 
 for owner, name, phase in (
     (delta_merge, "_compare", "comparison"),
+    (delta_merge, "_compare_keys", "comparison"),
     (delta_merge, "_merge", "MERGE"),
     (Lake, "replace_where", "replaceWhere"),
     (Lake, "append", "append"),

@@ -137,21 +137,22 @@ def sync(
 
     A scope that holds rows is first compared with `source` in one job, by key and row
     hash (one full outer join), and one with changes is then rewritten whole in one
-    write (Delta's replaceWhere). An unchanged row is written again as it was, so the
-    rows' columns say what they hold and where from, never when they were written. (A
-    MERGE would rewrite nearly every file anyway where the changes spread over every
-    key, as a dump's do, in several jobs and one more read of `source`.) A replaceWhere
-    does not refuse two rows for one key: `source` must be unique on `keys`. So a
-    refresh reads `source` twice, once to compare and once to write, unless
-    `source_keys` is given: the keys of `source`'s rows, each once, cheaper to compute
-    than the rows (for bronze, a census of the raw file's Ids beside its parse). Then
-    the comparison reads those alone, and the scope is rewritten however it compares:
-    the caller skips a source it knows to be unchanged.
+    write (Delta's replaceWhere): a MERGE would rewrite nearly every file anyway where
+    the changes spread over every key, as a dump's do, in more jobs. Unchanged rows are
+    written again, so a column that says when (a dump id, a check's time) tells when
+    the scope was last rewritten. `source` must be unique on `keys`: a replaceWhere does
+    not refuse two rows for one key. The comparison and the write each read `source`,
+    unless `source_keys` is given: the keys of `source`'s rows, each once, cheaper to
+    compute than the rows (for bronze, a census of the raw file's Ids beside its
+    parse). Then the comparison reads those alone, and the scope is rewritten however
+    it compares: the caller skips a source it knows to be unchanged.
 
-    The deletions are guarded: with `expected_rows` (what the dump's manifest says the
-    source holds) a source of any other size stops the sync; without it, so does one
-    that would delete more than the setting `max_deleted_share` of the stored rows.
-    Either way nothing is written, and the error says which table and site.
+    The deletions are guarded: a source that would delete more than the setting
+    `max_deleted_share` of the stored rows stops the sync, unless `expected_rows` (what
+    the dump's manifest says the source holds) vouches for its size, when a source of
+    any other size stops it instead. Keys alone vouch for nothing (they come from the
+    same file), so a sync by `source_keys` always guards the share. Either way nothing
+    is written, and the error says which table and site.
     """
     return retry_on_conflict(partial(_sync, lake, source, into, source_keys), f"sync {into.name}")
 
@@ -175,7 +176,7 @@ def _sync(lake: Lake, source: DataFrame, into: Slice, source_keys: DataFrame | N
         lake.append(counted_source, name)
         return Synced(_rows_written(rows, lake, name, scope), first_rows=True)
     if source_keys is not None:
-        _check_source(lake, into, _compare_keys(source_keys, stored, into.keys))
+        _check_source(lake, into, _compare_keys(source_keys, stored, into.keys), by_key=True)
         counted_source, rows = counted(source)
         lake.replace_where(counted_source, name, scope_sql(scope))
         return Synced(_rows_written(rows, lake, name, scope), first_rows=False)
@@ -233,15 +234,13 @@ def changed() -> Column:
     return F.col(_IN_SOURCE) & (stored_hash.isNull() | (F.col(ROW_HASH) != stored_hash))
 
 
-def side_by_side(
-    source: DataFrame, stored: DataFrame, keys: list[str], carried: tuple[Column, ...] = ()
-) -> DataFrame:
-    """Every source row beside the stored row of its keys (by hash, with the `carried`
-    columns of `stored`), and stored rows the source lacks: one full outer join, which
-    `changed()` and `gone()` read. (The source appears once in it: a source carrying
-    observed metrics may not appear twice in one Spark Connect plan.)"""
+def side_by_side(source: DataFrame, stored: DataFrame, keys: list[str]) -> DataFrame:
+    """Every source row beside the stored row of its keys (by hash), and stored rows the source
+    lacks: one full outer join, which `changed()` and `gone()` read. (The source appears
+    once in it: a source carrying observed metrics may not appear twice in one Spark
+    Connect plan.)"""
     theirs = stored.select(
-        *keys, F.col(ROW_HASH).alias(_STORED_HASH), F.lit(True).alias(_IN_STORED), *carried
+        *keys, F.col(ROW_HASH).alias(_STORED_HASH), F.lit(True).alias(_IN_STORED)
     )
     return source.withColumn(_IN_SOURCE, F.lit(True)).join(theirs, keys, "full_outer")
 
@@ -282,11 +281,11 @@ def _describe(scope: dict[str, str]) -> str:
     return ", ".join(f"{column} {value}" for column, value in scope.items())
 
 
-def _check_source(lake: Lake, into: Slice, counts: SliceCounts) -> None:
+def _check_source(lake: Lake, into: Slice, counts: SliceCounts, by_key: bool = False) -> None:
     """Refuse a source that would delete rows it should not (see `sync`). Only a refresh
     can delete, so a first load is not counted again."""
     where, expected_rows = f"{into.name} of {_describe(into.scope)}", into.expected_rows
-    if expected_rows is not None:
+    if expected_rows is not None and not by_key:
         if counts.source != expected_rows:
             raise SourceMismatch(
                 f"{where}: the new rows number {counts.source:,}, the dump's manifest says "

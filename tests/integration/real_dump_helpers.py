@@ -5,9 +5,8 @@ row by row.
 
 The refresh's earlier dump is the real one cut at a date by the project's generator
 (dump_generator.cut: rows dated after it removed, counts as they stood, a few questions
-deleted since and a few retagged), so the refresh runs every branch of the sync:
-insert, update and delete. The oracle is a load of the real dump alone, in another
-bucket.
+deleted since and a few retagged), so the refresh adds, changes and deletes rows. The
+oracle is a load of the real dump alone, in another bucket.
 """
 
 from collections import Counter

@@ -11,6 +11,7 @@ import pytest
 
 from archives import files_xml, pack
 from dump_generator.sample import SampleSpec, write_sample_dump
+from lakehouse.raw_layout import ROW_IDS, row_ids_file
 from lakehouse.schemas import DUMP_TABLES
 from worker.ingest.archive_members import UnsafeArchive
 from worker.ingest.archive_org import ChecksumMismatch
@@ -36,13 +37,15 @@ def test_sample_lands_in_the_raw_layout_once(s3, settings, tmp_path):
     source = GeneratedSample(SampleSpec(site="layout.example.com", questions=20), tmp_path / "s")
     first = ingest_dump(source, settings, tmp_path / "work")
     prefix = f"raw/layout.example.com/{first.dump_id}/"
+    listed_ids = {name: row_ids_file(name) for name in DUMP_TABLES}
     assert keys(s3, settings.bucket, prefix) == sorted(
-        [prefix + name for name in DUMP_TABLES] + [prefix + "manifest.json"]
+        [prefix + name for name in [*DUMP_TABLES, *listed_ids.values(), "manifest.json"]]
     )
     manifest = json.loads(
         s3.get_object(Bucket=settings.bucket, Key=prefix + "manifest.json")["Body"].read()
     )
     assert manifest["rows"]["Posts.xml"] == first.rows["Posts.xml"] > 20
+    assert manifest[ROW_IDS] == listed_ids
     again = ingest_dump(source, settings, tmp_path / "work")
     assert again.already_ingested and again.dump_id == first.dump_id
     assert first.dump_id.startswith("2025-12-31-")
@@ -96,7 +99,9 @@ def test_stack_overflow_style_per_table_archives(s3, settings, tmp_path, sample_
         pack(folder / f"stackoverflow.com-{name.removesuffix('.xml')}.7z", {name: data})
     result = ingest_dump(LocalArchive(folder), settings, tmp_path / "work")
     assert result.site == "stackoverflow.com" and result.missing == []
-    assert len(keys(s3, settings.bucket, f"raw/stackoverflow.com/{result.dump_id}/")) == 9
+    # Each file, the list of its Ids, and the manifest.
+    stored = keys(s3, settings.bucket, f"raw/stackoverflow.com/{result.dump_id}/")
+    assert len(stored) == 2 * len(DUMP_TABLES) + 1
 
 
 def open_uploads(s3, bucket, prefix):

@@ -7,9 +7,12 @@ the real dumps (test_real_dumps.py, test_airflow_scheduler.py): each load here c
 most of a minute."""
 
 import filecmp
+import io
+import re
 from pathlib import Path
 from typing import NamedTuple
 
+import pyarrow.parquet as pq
 import pytest
 from pipeline_helpers import run_pipeline
 from pyspark.sql import functions as F
@@ -25,7 +28,10 @@ from real_dump_helpers import (
 from dump_generator.cut import CutSpec, cut_leaving, write_earlier_dump
 from dump_generator.sample import SampleSpec, write_sample_dump
 from lakehouse.bronze import xml_to_bronze
+from lakehouse.bronze.xml_to_bronze import read_manifest
+from lakehouse.delta_merge import SourceMismatch
 from lakehouse.lake import Lake
+from lakehouse.raw_layout import ROW_IDS
 from lakehouse.schemas import DUMP_TABLES
 from lakehouse.tables import BRONZE_POSTS, DUMP_LOADS, ROW_LINEAGE
 from worker.ingest.ingest_dump import ingest_dump
@@ -245,3 +251,41 @@ def test_after_a_load_that_died_or_a_new_release_a_file_like_the_recorded_one_is
         (F.col("site") == SITE) & (F.col("table_name") == "users")
     )
     assert users_loads.where(F.col("dump_id") == recorded).count() == 1
+
+
+def test_a_refresh_counts_its_deletions_by_the_ids_ingest_listed(
+    spark, settings, s3_server, s3, quarters, tmp_path
+):
+    """Before it parses a changed file, a refresh compares the Ids ingest listed beside it
+    (every row line's, each once) with the stored ones: with that list cut to three Ids,
+    the refresh of bronze.posts stops, writing nothing."""
+    from lakehouse import steps
+
+    lake = lake_in_bucket(spark, settings, f"{settings.bucket}-listed-ids")
+
+    def ingest(quarter: Quarter, published: int) -> str:
+        archive = pack_listed(quarter.xml_dir, tmp_path / quarter.name / f"{SITE}.7z", published)
+        return ingest_dump(LocalArchive(archive), lake.settings, tmp_path / "ingest").dump_id
+
+    cut, later = quarters[0], quarters[-1]
+    assert not filecmp.cmp(cut.xml_dir / "Posts.xml", later.xml_dir / "Posts.xml")
+    first = ingest(cut, EARLIER)
+    steps.STEPS["bronze_posts"](steps.run_context(lake, SITE, first))
+    second = ingest(later, EARLIER + DAY)
+    key = f"raw/{SITE}/{second}/{read_manifest(lake, SITE, second)[ROW_IDS]['Posts.xml']}"
+    listed = pq.read_table(
+        io.BytesIO(s3.get_object(Bucket=lake.settings.bucket, Key=key)["Body"].read())
+    )
+    posts_xml = (later.xml_dir / "Posts.xml").read_text()
+    assert listed.column("id").to_pylist() == sorted(
+        {int(row_id) for row_id in re.findall(r'<row Id="(-?\d+)"', posts_xml)}
+    )
+    cut_list = io.BytesIO()
+    pq.write_table(listed.slice(0, 3), cut_list)
+    s3.put_object(Bucket=lake.settings.bucket, Key=key, Body=cut_list.getvalue())
+    version = lake.current_version(BRONZE_POSTS)
+    with pytest.raises(
+        SourceMismatch, match=f"^bronze.posts of site {SITE}: this write would delete"
+    ):
+        steps.STEPS["bronze_posts"](steps.run_context(lake, SITE, second))
+    assert lake.current_version(BRONZE_POSTS) == version

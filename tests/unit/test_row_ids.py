@@ -1,14 +1,16 @@
-"""Ingest names a file's duplicated Ids exactly as bronze's own census does, or says it
-cannot."""
+"""Ingest names a file's duplicated Ids, and lists its Ids, exactly as bronze's own census
+does, or says it cannot."""
 
+import io
 import random
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from lakehouse.bronze.xml_rows import census_lines
 from lakehouse.raw_layout import MAX_LISTED_DUPLICATES
 from lakehouse.schemas import table_for_file
-from worker.ingest.row_ids import MAX_ID, DuplicateIds
+from worker.ingest.row_ids import IDS_PER_ROW_GROUP, MAX_ID, DuplicateIds
 
 USERS = table_for_file("Users.xml")
 
@@ -35,6 +37,27 @@ def test_duplicates_across_batches_and_bitmap_growth_match_the_census():
     found = duplicated(lines)
     assert found == census_duplicates(lines)
     assert found[5] >= 3 and found[-1] >= 2
+
+
+def test_the_listed_ids_are_the_census_ids_each_once_in_order():
+    rng = random.Random(11)
+    ids = [rng.randrange(-3, 3 * IDS_PER_ROW_GROUP) for _ in range(100_000)] + [-1, -1, 0, 7, 7]
+    finder = DuplicateIds()
+    for row_id in ids:
+        finder.add(f'<row Id="{row_id}" DisplayName="u{row_id}" />'.encode())
+    listed = finder.ids_parquet()
+    assert listed is not None
+    table = pq.read_table(io.BytesIO(listed))
+    lines = [f'<row Id="{row_id}" />' for row_id in ids]
+    census = set(census_lines(pa.array(lines), USERS).column("id").to_pylist())
+    assert table.column("id").to_pylist() == sorted(census)
+    assert table.schema.field("id").type == pa.int64()
+
+
+def test_no_ids_are_listed_where_the_duplicates_are_not_certain():
+    finder = DuplicateIds()
+    finder.add(b'<row DisplayName="x" Id="1" />')
+    assert finder.ids_parquet() is None
 
 
 def test_a_row_without_a_leading_plain_id_leaves_the_count_to_bronze():

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from lakehouse.raw_layout import DUPLICATED_IDS, RAW_PREFIX
+from lakehouse.raw_layout import DUPLICATED_IDS, RAW_PREFIX, ROW_IDS, row_ids_file
 from lakehouse.schemas import DUMP_TABLES, REQUIRED_FILES
 from lakehouse.settings import LakeSettings
 from worker.ingest.archive_members import Member, stream_members, table_members
@@ -149,6 +149,11 @@ def manifest_file_facts(facts: list[XmlFileFacts]) -> dict:
             for fact in facts
             if fact.duplicated_ids is not None
         },
+        ROW_IDS: {
+            fact.file_name: row_ids_file(fact.file_name)
+            for fact in facts
+            if fact.row_ids is not None
+        },
     }
 
 
@@ -253,6 +258,11 @@ class _DumpUpload:
         self.pending[member.name] = PendingObject(self.s3, self.bucket, key, member.size)
         return _CheckedFile(self, member, self.pending[member.name])
 
+    def add_file(self, name: str, data: bytes) -> None:
+        """A file of ingest's own beside the dump's, published with them."""
+        self.pending[name] = PendingObject(self.s3, self.bucket, f"{self.prefix}/{name}")
+        self.pending[name].write(data)
+
     def publish(self, final_prefix: str) -> None:
         """Make every file visible; an undated dump's files are copied to their folder."""
         for pending in self.pending.values():
@@ -307,4 +317,7 @@ class _CheckedFile:
         self.check.write(data)
 
     def close(self) -> None:
-        self.upload.facts.append(self.check.close())
+        facts = self.check.close()
+        if facts.row_ids is not None:
+            self.upload.add_file(row_ids_file(facts.file_name), facts.row_ids)
+        self.upload.facts.append(facts)

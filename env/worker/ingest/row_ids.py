@@ -12,6 +12,8 @@ nothing: it keeps the first of the Id's rows that parse.
 import re
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from lakehouse.raw_layout import MAX_LISTED_DUPLICATES
 
@@ -19,6 +21,7 @@ PLAIN_ID = re.compile(rb'<row Id="(-?\d{1,10})"')
 # Ids past this would make the bitmap large (128 MB); such a file is counted by bronze.
 MAX_ID = 1 << 30
 BATCH = 1 << 16
+IDS_PER_ROW_GROUP = 1 << 20  # of the Ids file; bits of the bitmap read at a time
 
 
 class DuplicateIds:
@@ -91,3 +94,24 @@ class DuplicateIds:
             return None
         negatives = {row_id: n for row_id, n in self.negative_counts.items() if n > 1}
         return {**self.copies, **negatives}
+
+    def ids_parquet(self) -> bytes | None:
+        """Every Id the row lines carry, each once and in order, as a Parquet file of one
+        `id` column, or None where `duplicated` is None. Bronze's refresh compares them
+        with the stored Ids before it parses the file (lakehouse.raw_layout.ROW_IDS)."""
+        if self.duplicated() is None:
+            return None
+        sink = pa.BufferOutputStream()
+        schema = pa.schema([pa.field("id", pa.int64())])
+        # Ascending Ids differ by little: delta-encoded, a million take about a megabyte.
+        with pq.ParquetWriter(
+            sink, schema, use_dictionary=False, column_encoding={"id": "DELTA_BINARY_PACKED"}
+        ) as writer:
+            writer.write_table(pa.table({"id": sorted(self.negative_counts)}, schema))
+            step = IDS_PER_ROW_GROUP // 8
+            for start in range(0, len(self.seen), step):
+                bits = np.unpackbits(self.seen[start : start + step], bitorder="little")
+                ids = np.flatnonzero(bits).astype(np.int64) + start * 8
+                if len(ids):
+                    writer.write_table(pa.table({"id": ids}, schema))
+        return bytes(sink.getvalue())

@@ -16,7 +16,7 @@ import hashlib
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
@@ -52,6 +52,9 @@ class BadXmlFile(ValueError):
     pass
 
 
+ParquetFile = bytes  # (a name of its own: the facts have a field called `bytes`)
+
+
 @dataclass(frozen=True)
 class XmlFileFacts:
     file_name: str
@@ -63,6 +66,9 @@ class XmlFileFacts:
     duplicated_ids: dict[int, int] | None = None
     newest_time: datetime | None = None  # the latest of its rows' dates (any `...Date`)
     normalised: bool = False  # transcoded, or comment lines dropped
+    # Every row line's Id, each once, as Parquet (DuplicateIds.ids_parquet); None when
+    # `duplicated_ids` is.
+    row_ids: ParquetFile | None = field(default=None, repr=False)
 
 
 SNIFF_BYTES = 256
@@ -332,6 +338,7 @@ class XmlStreamCheck:
             sha1=self.sha1.hexdigest(),
             encoding=described,
             duplicated_ids=self.duplicates.duplicated(),
+            row_ids=self.duplicates.ids_parquet(),
             newest_time=(
                 datetime.fromisoformat(newest.decode()).replace(tzinfo=UTC) if newest else None
             ),

@@ -124,7 +124,8 @@ def record_lineage(
         rows = rows.select(F.lit(name).alias("table_name"), "id", ROW_HASH)
         current = rows if current is None else current.unionByName(rows)
     assert current is not None  # The callers name at least one table.
-    in_scope = (F.col("site") == site) & F.col("table_name").isin(*replaced)
+    tables = ", ".join(f"'{quote_sql(name)}'" for name in replaced)
+    in_scope = f"site = '{quote_sql(site)}' AND table_name IN ({tables})"
     if held is None:
         held = lake.exists(ROW_LINEAGE) and not lake.read(ROW_LINEAGE).where(in_scope).isEmpty()
     if not held:
@@ -142,11 +143,9 @@ def record_lineage(
         lake.append(new_rows, ROW_LINEAGE, LINEAGE_PROPERTIES)
         return
     stored = lake.read(ROW_LINEAGE).where(in_scope)
-    tables = ", ".join(f"'{quote_sql(name)}'" for name in replaced)
-    condition = f"site = '{quote_sql(site)}' AND table_name IN ({tables})"
     lineage = _lineage_after(current, stored, replaced, site, dump_id)
     retry_on_conflict(
-        lambda: lake.replace_where(lineage, ROW_LINEAGE, condition), f"replace {ROW_LINEAGE}"
+        lambda: lake.replace_where(lineage, ROW_LINEAGE, in_scope), f"replace {ROW_LINEAGE}"
     )
 
 
@@ -161,9 +160,8 @@ def _lineage_after(
     A bronze row new, changed or brought back was changed in this dump; a live lineage
     row bronze no longer has was deleted in it, and last seen in the dump its table held
     before (where no load of it is recorded, as after a first load that died before its
-    record, in the dump it last changed in). The lineage is rewritten whole, in one write:
-    a MERGE would rewrite nearly every file anyway, for a dump's changes are spread over
-    every Id."""
+    record, in the dump it last changed in). It is written whole, in one write, as
+    `lakehouse.delta_merge.sync` writes a scope."""
     theirs = stored.select(
         "table_name",
         "id",
@@ -177,7 +175,7 @@ def _lineage_after(
     both = ours.join(theirs, ["table_name", "id"], "full_outer")
     in_bronze = F.col(_IN_BRONZE).isNotNull()
     was_live = F.col("first_seen_dump_id").isNotNull() & F.col("deleted_in_dump_id").isNull()
-    changed = in_bronze & (~was_live | (F.col(ROW_HASH) != F.col(_STORED_HASH)))
+    changed = in_bronze & (~was_live | ~F.col(ROW_HASH).eqNullSafe(F.col(_STORED_HASH)))
     gone = ~in_bronze & was_live
     replaced_dump = F.lit(None).cast("string")
     for table_name, held_dump in replaced.items():

@@ -2,10 +2,11 @@
 
 The file is read as text lines, so Spark splits it across every core; the lines are
 parsed inside `mapInArrow` (see lakehouse.bronze.xml_rows). Where ingest recorded the
-file's duplicated Ids, the write is the only read of the file; otherwise a census comes
-first (lakehouse.bronze.census). Either way a bad file leaves bronze at its last good
-version. The rejected lines are written after the rows, and only a file that has some
-is read for them again.
+file's duplicated Ids (and listed its Ids, which a refresh compares with the stored ones
+for the deletion guard), the write is the only read of the file; otherwise a census
+comes first (lakehouse.bronze.census). Either way a bad file leaves bronze at its last
+good version. The rejected lines are written after the rows, and only a file that has
+some is read for them again.
 """
 
 import json
@@ -40,7 +41,7 @@ from lakehouse.bronze.dump_lines import map_lines
 from lakehouse.bronze.xml_rows import REJECTED, ROW, arrow_schema, parse_lines
 from lakehouse.delta_merge import ROW_HASH, Slice, sync, with_row_hash
 from lakehouse.lake import Lake, skipping_stats
-from lakehouse.raw_layout import MANIFEST
+from lakehouse.raw_layout import MANIFEST, ROW_IDS
 from lakehouse.schemas import TIMESTAMP, DumpTable, table_for_file
 from lakehouse.tables import REJECTED_ROWS, bronze
 
@@ -172,9 +173,10 @@ def load_dump_files(
 ) -> list[BronzeLoad]:
     """Parse, check and load raw files of one dump into their bronze tables.
 
-    The site's rows of each table become the file's rows, and bronze.row_lineage says
-    which were added, changed and deleted. A dump older than the one a table holds is refused (OlderDump) before any
-    table is written. The history tables take at most one write each per call.
+    The site's rows of each table become the file's rows, and bronze.row_lineage says which
+    were added, changed and deleted. A dump older than the one a table holds is refused
+    (OlderDump) before any table is written. The history tables take at most one write
+    each per call.
     With `skip_absent`, files the dump lacks (ingest named them) are skipped. A file
     whose table already holds this dump is not read again: its load is recorded only
     once the table and its lineage are written, and the dump_id names the archive's
@@ -291,12 +293,21 @@ def _what_bronze_holds(lake: Lake, site: str) -> tuple[dict[str, list[Row]], set
     return recorded, {row.table_name for row in rows if row.rejected_lines}
 
 
-def _ids_in_file(spark: SparkSession, uri: str, table: DumpTable, site: str) -> DataFrame:
-    """The (site, id) of each row the file loads, by a census of its lines: what a
-    refresh compares with the stored rows before it replaces them, without the parse."""
-    lines = census_of_dump_file(spark, uri, table)
-    rows = lines.where((F.col("_line_kind") == ROW) & F.col("id").isNotNull())
-    return rows.select(F.lit(site).alias("site"), "id").distinct()
+def _ids_in_file(lake: Lake, manifest: dict[str, Any], file_name: str) -> DataFrame:
+    """The (site, id) of each row the file loads, each once: what a refresh compares with
+    the stored rows before it replaces them, without the parse. Ingest lists them beside
+    the file (lakehouse.raw_layout.ROW_IDS; the Id of a row line bronze rejects too,
+    which can only hide that line's deletion from the guard); else a census reads them."""
+    site, dump_id = manifest["site"], manifest["dump_id"]
+    listed = manifest.get(ROW_IDS, {}).get(file_name)
+    if listed is not None:
+        ids = lake.spark.read.parquet(lake.raw_uri(site, dump_id, listed))
+    else:
+        uri, table = lake.raw_uri(site, dump_id, file_name), table_for_file(file_name)
+        lines = census_of_dump_file(lake.spark, uri, table)
+        rows = lines.where((F.col("_line_kind") == ROW) & F.col("id").isNotNull())
+        ids = rows.select("id").distinct()
+    return ids.select(F.lit(site).alias("site"), "id")
 
 
 def _load_file(
@@ -350,7 +361,7 @@ def _load_file(
     dump.before_writing()
     with refusals_named(uri):
         source = unique.select(*[f"`{c}`" for c in bronze_columns])
-        synced = sync(lake, source, into, _ids_in_file(spark, uri, table, site))
+        synced = sync(lake, source, into, _ids_in_file(lake, manifest, file_name))
     rows_loaded = synced.rows
     rows_rejected = rows_in_file - rows_loaded
     if rows_rejected < 0:
