@@ -24,6 +24,7 @@ from pathlib import Path
 import psutil
 
 from dump_generator.sample import SampleSpec, write_sample_dump
+from lakehouse.raw_layout import row_ids_file
 from lakehouse.schemas import table_for_file
 from lakehouse.settings import LakeSettings
 from laptop.ports import free_port
@@ -166,13 +167,16 @@ def generated_posts(megabytes: int) -> Path:
 def upload_raw(
     settings, posts: Path, dump_id: str, site: str = SITE, ingest_facts: bool = True
 ) -> int:
-    """Upload Posts.xml as ingest would; without `ingest_facts`, its manifest has only the
-    row count, as before ingest recorded the size and duplicated Ids (bronze then takes
-    its own census)."""
+    """Upload Posts.xml as ingest would (with the list of its Ids); without
+    `ingest_facts`, its manifest has only the row count, as before ingest recorded the
+    size and duplicated Ids (bronze then takes its own census)."""
     s3 = s3_client(settings)
     ensure_bucket(s3, settings.bucket)
     facts = inspect_xml(posts, table_for_file("Posts.xml"))
     upload_file(s3, settings.bucket, f"raw/{site}/{dump_id}/Posts.xml", posts)
+    if ingest_facts and facts.row_ids is not None:
+        key = f"raw/{site}/{dump_id}/{row_ids_file('Posts.xml')}"
+        s3.put_object(Bucket=settings.bucket, Key=key, Body=facts.row_ids)
     file_facts = (
         manifest_file_facts([facts]) if ingest_facts else {"rows": {"Posts.xml": facts.rows}}
     )

@@ -4,6 +4,7 @@ whole once a comparison has found a change; history tables take new rows by a De
 MERGE (`upsert`)."""
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -120,7 +121,10 @@ class Slice:
 
 
 def sync(
-    lake: Lake, source: DataFrame, into: Slice, source_keys: DataFrame | None = None
+    lake: Lake,
+    source: DataFrame,
+    into: Slice,
+    source_keys: Callable[[], DataFrame] | None = None,
 ) -> Synced:
     """Make the rows of `into` (a table's rows in a scope: one site, or one site's rows
     of one table) equal `source`. Nothing outside the scope changes. Returns how many
@@ -142,9 +146,10 @@ def sync(
     written again, so a column that says when (a dump id, a check's time) tells when
     the scope was last rewritten. `source` must be unique on `keys`: a replaceWhere does
     not refuse two rows for one key. The comparison and the write each read `source`,
-    unless `source_keys` is given: the keys of `source`'s rows, each once, cheaper to
-    compute than the rows (for bronze, a census of the raw file's Ids beside its
-    parse). Then the comparison reads those alone, and the scope is rewritten however
+    unless `source_keys` is given: it returns the keys of `source`'s rows, each once,
+    cheaper to compute than the rows (for bronze, the Ids ingest listed beside the raw
+    file), and is called only where the scope holds rows. Then the comparison reads
+    those alone, and the scope is rewritten however
     it compares: the caller skips a source it knows to be unchanged.
 
     The deletions are guarded: a source that would delete more than the setting
@@ -157,7 +162,9 @@ def sync(
     return retry_on_conflict(partial(_sync, lake, source, into, source_keys), f"sync {into.name}")
 
 
-def _sync(lake: Lake, source: DataFrame, into: Slice, source_keys: DataFrame | None) -> Synced:
+def _sync(
+    lake: Lake, source: DataFrame, into: Slice, source_keys: Callable[[], DataFrame] | None
+) -> Synced:
     name, scope = into.name, into.scope
     if lake.exists(name):
         stored = lake.read(name).where(scope_filter(scope))
@@ -176,7 +183,7 @@ def _sync(lake: Lake, source: DataFrame, into: Slice, source_keys: DataFrame | N
         lake.append(counted_source, name)
         return Synced(_rows_written(rows, lake, name, scope), first_rows=True)
     if source_keys is not None:
-        _check_source(lake, into, _compare_keys(source_keys, stored, into.keys), by_key=True)
+        _check_source(lake, into, _compare_keys(source_keys(), stored, into.keys), by_key=True)
         counted_source, rows = counted(source)
         lake.replace_where(counted_source, name, scope_sql(scope))
         return Synced(_rows_written(rows, lake, name, scope), first_rows=False)

@@ -27,7 +27,7 @@ def write(lake: Lake, ids: range, expected_rows: int | None = None, by_key: bool
         lake,
         source,
         Slice(NAME, ["site", "id"], {"site": SITE}, expected_rows=expected_rows),
-        source_keys=source.select("site", "id") if by_key else None,
+        source_keys=(lambda: source.select("site", "id")) if by_key else None,
     )
 
 

@@ -107,7 +107,8 @@ class DuplicateIds:
         with pq.ParquetWriter(
             sink, schema, use_dictionary=False, column_encoding={"id": "DELTA_BINARY_PACKED"}
         ) as writer:
-            writer.write_table(pa.table({"id": sorted(self.negative_counts)}, schema))
+            if self.negative_counts:
+                writer.write_table(pa.table({"id": sorted(self.negative_counts)}, schema))
             step = IDS_PER_ROW_GROUP // 8
             for start in range(0, len(self.seen), step):
                 bits = np.unpackbits(self.seen[start : start + step], bitorder="little")

@@ -296,12 +296,13 @@ def _what_bronze_holds(lake: Lake, site: str) -> tuple[dict[str, list[Row]], set
 def _ids_in_file(lake: Lake, manifest: dict[str, Any], file_name: str) -> DataFrame:
     """The (site, id) of each row the file loads, each once: what a refresh compares with
     the stored rows before it replaces them, without the parse. Ingest lists them beside
-    the file (lakehouse.raw_layout.ROW_IDS; the Id of a row line bronze rejects too,
-    which can only hide that line's deletion from the guard); else a census reads them."""
+    the file where it was certain of them (lakehouse.raw_layout.ROW_IDS; the Id of a row
+    line bronze rejects too, which can only hide that line's deletion from the guard);
+    else a census reads them."""
     site, dump_id = manifest["site"], manifest["dump_id"]
     listed = manifest.get(ROW_IDS, {}).get(file_name)
     if listed is not None:
-        ids = lake.spark.read.parquet(lake.raw_uri(site, dump_id, listed))
+        ids = lake.spark.read.schema("id bigint").parquet(lake.raw_uri(site, dump_id, listed))
     else:
         uri, table = lake.raw_uri(site, dump_id, file_name), table_for_file(file_name)
         lines = census_of_dump_file(lake.spark, uri, table)
@@ -361,7 +362,7 @@ def _load_file(
     dump.before_writing()
     with refusals_named(uri):
         source = unique.select(*[f"`{c}`" for c in bronze_columns])
-        synced = sync(lake, source, into, _ids_in_file(lake, manifest, file_name))
+        synced = sync(lake, source, into, partial(_ids_in_file, lake, manifest, file_name))
     rows_loaded = synced.rows
     rows_rejected = rows_in_file - rows_loaded
     if rows_rejected < 0:
