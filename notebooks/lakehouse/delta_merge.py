@@ -141,16 +141,16 @@ def sync(
 
     A scope that holds rows is first compared with `source` in one job, by key and row
     hash (one full outer join), and one with changes is then rewritten whole in one
-    write (Delta's replaceWhere): a MERGE would rewrite nearly every file anyway where
-    the changes spread over every key, as a dump's do, in more jobs. Unchanged rows are
-    written again, so a column that says when (a dump id, a check's time) tells when
-    the scope was last rewritten. `source` must be unique on `keys`: a replaceWhere does
-    not refuse two rows for one key. The comparison and the write each read `source`,
-    unless `source_keys` is given: it returns the keys of `source`'s rows, each once,
-    cheaper to compute than the rows (for bronze, the Ids ingest listed beside the raw
-    file), and is called only where the scope holds rows. Then the comparison reads
-    those alone, and the scope is rewritten however
-    it compares: the caller skips a source it knows to be unchanged.
+    write (Delta's replaceWhere): a MERGE would rewrite nearly every file anyway where the
+    changes spread over every key, as a dump's do, in more jobs. Unchanged rows are
+    written again, so a column that says when (a dump id, a check's time) tells when the
+    scope was last rewritten. `source` must be unique on `keys`: a replaceWhere does not
+    refuse two rows for one key. The comparison and the write each read `source`, unless
+    `source_keys` is given: it returns the keys of `source`'s rows, each once, cheaper
+    to compute than the rows (for bronze, the Ids ingest listed beside the raw file),
+    and is called only where the scope holds rows. Then the comparison reads those
+    alone, and the scope is rewritten however it compares: the caller skips a source it
+    knows to be unchanged.
 
     The deletions are guarded: a source that would delete more than the setting
     `max_deleted_share` of the stored rows stops the sync, unless `expected_rows` (what
@@ -242,10 +242,10 @@ def changed() -> Column:
 
 
 def side_by_side(source: DataFrame, stored: DataFrame, keys: list[str]) -> DataFrame:
-    """Every source row beside the stored row of its keys (by hash), and stored rows the source
-    lacks: one full outer join, which `changed()` and `gone()` read. (The source appears
-    once in it: a source carrying observed metrics may not appear twice in one Spark
-    Connect plan.)"""
+    """Every source row beside the stored row of its keys (by hash), and stored rows the
+    source lacks: one full outer join, which `changed()` and `gone()` read. (The source
+    appears once in it: a source carrying observed metrics may not appear twice in one
+    Spark Connect plan.)"""
     theirs = stored.select(
         *keys, F.col(ROW_HASH).alias(_STORED_HASH), F.lit(True).alias(_IN_STORED)
     )
