@@ -206,8 +206,8 @@ class GuardSettings(_LakeVariables):
         default=0.5,
         ge=0,
         le=1,
-        description="a refresh that would delete more of a site's rows in a table, with no "
-        "dump manifest vouching for the new count, stops instead (refresh.md)",
+        description="a refresh that would delete more of a site's rows in a table stops "
+        "instead (refresh.md)",
     )
 
 
