@@ -65,7 +65,6 @@ def run_by_phase(lake: Lake, dump_id: str) -> dict[str, float]:
 
 for owner, name, phase in (
     (delta_merge, "_compare", "comparison"),
-    (delta_merge, "_compare_keys", "comparison"),
     (delta_merge, "_merge", "MERGE"),
     (Lake, "replace_where", "replaceWhere"),
     (Lake, "append", "append"),

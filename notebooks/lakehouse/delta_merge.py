@@ -183,7 +183,10 @@ def _sync(
         lake.append(counted_source, name)
         return Synced(_rows_written(rows, lake, name, scope), first_rows=True)
     if source_keys is not None:
-        _check_source(lake, into, _compare_keys(source_keys(), stored, into.keys), by_key=True)
+        # Keys carry no hash: `_compare` then counts the source, the stored rows and the
+        # gone ones as for rows (its `changed` only the new keys; the scope is written anyway).
+        keys_only = source_keys().withColumn(ROW_HASH, F.lit(None).cast("bigint"))
+        _check_source(lake, into, _compare(side_by_side(keys_only, stored, into.keys)), by_key=True)
         counted_source, rows = counted(source)
         lake.replace_where(counted_source, name, scope_sql(scope))
         return Synced(_rows_written(rows, lake, name, scope), first_rows=False)
@@ -263,25 +266,6 @@ def _compare(both: DataFrame) -> SliceCounts:
     ).first()
     assert row is not None  # An aggregate without grouping has one row.
     return SliceCounts(**row.asDict())
-
-
-def _compare_keys(source_keys: DataFrame, stored: DataFrame, keys: list[str]) -> SliceCounts:
-    """One job: `source_keys` beside the stored rows' keys. Every source row counts as
-    changed, for no hash is compared."""
-    theirs = stored.select(*keys, F.lit(True).alias(_IN_STORED))
-    ours = source_keys.select(*keys, F.lit(True).alias(_IN_SOURCE))
-    in_source, in_stored = F.col(_IN_SOURCE).isNotNull(), F.col(_IN_STORED).isNotNull()
-    row = (
-        ours.join(theirs, keys, "full_outer")
-        .agg(
-            F.count_if(in_source).alias("source"),
-            F.count_if(in_stored).alias("stored"),
-            F.count_if(gone()).alias("gone"),
-        )
-        .first()
-    )
-    assert row is not None  # An aggregate without grouping has one row.
-    return SliceCounts(changed=row.source, **row.asDict())
 
 
 def _describe(scope: dict[str, str]) -> str:
