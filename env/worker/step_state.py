@@ -5,7 +5,7 @@ from deltalake import DeltaTable
 
 from lakehouse.graph import in_dependency_order
 from lakehouse.settings import LakeSettings
-from lakehouse.step_runs import KEY_COLUMNS, is_up_to_date, latest_keys
+from lakehouse.step_runs import is_up_to_date, latest_keys
 from lakehouse.steps import PIPELINE, TABLES
 from lakehouse.tables import STEP_RUNS
 from lakehouse.target import resolve
@@ -15,7 +15,7 @@ from worker.lake_summary import read_site_table, table_uri
 def steps_with_work(settings: LakeSettings, site: str, dump_id: str) -> list[str]:
     """The steps whose code or inputs changed since their last run, whose tables are gone,
     or downstream of one that will run: all of them on a site's first run."""
-    rows = read_site_table(settings, STEP_RUNS, site, list(KEY_COLUMNS))
+    rows = read_site_table(settings, STEP_RUNS, site)  # Older tables lack `output_key`.
     recorded = latest_keys(rows.to_pylist() if rows is not None else [])
     options = resolve(settings).s3.delta_rs()
     missing = {

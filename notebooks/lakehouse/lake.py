@@ -125,10 +125,18 @@ class Lake:
             + (f" TBLPROPERTIES ({settings})" if settings else "")
         )
 
-    def append(self, df: "DataFrame", name: str, properties: dict[str, str] | None = None) -> None:
+    def append(
+        self,
+        df: "DataFrame",
+        name: str,
+        properties: dict[str, str] | None = None,
+        merge_schema: bool = False,
+    ) -> None:
         """Add `df`'s rows, creating the table if needed, then with Delta table
-        `properties` (`delta.*`)."""
+        `properties` (`delta.*`); with `merge_schema`, columns the table lacks are added."""
         writer = df.write.format("delta").mode("append")
+        if merge_schema:
+            writer = writer.option("mergeSchema", "true")
         if properties and not self.exists(name):
             writer = writer.options(**properties)
         retry_on_conflict(lambda: self._save(writer, name), f"append {name}")

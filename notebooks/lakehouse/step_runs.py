@@ -1,16 +1,21 @@
 """What each step of a site last computed from, so that a run with nothing new to compute
-skips the step: the same dump again takes seconds and commits nothing.
+skips the step: the same dump again takes seconds and commits nothing, and a quiet
+quarter skips every step whose inputs it left as they were.
 
-`bronze.step_runs` gets a row each time a step of a site finishes, with a key of what
-the step computed from: a hash of the package's code and checks, the step's name, and
-- for a bronze step, the dump it loaded;
-- for any other step, the keys its dependencies last recorded.
+`bronze.step_runs` gets a row each time a step of a site finishes, with two keys:
+- `inputs_key`, what the step computed from: a hash of the package's code and checks, the
+  step's name, and for a bronze step the dump it loaded, for any other step the
+  `output_key`s of its dependencies;
+- `output_key`, what its tables hold, which the steps reading them compute from: its
+  `inputs_key`, unless a bronze step found every file byte for byte the one its table
+  holds, when it keeps the one it had.
 
-So a new dump changes every key downstream of its tables, and so does any change to the
-code. A step whose key is the one it last recorded, and whose tables all exist, has
-nothing to do. A step about to rewrite its tables first records an empty key: a step
-downstream never trusts tables that a failed run may have left half-written. Rows are
-only ever appended, and Delta never fails an append for another writer's commit.
+So a dump that changes a table's rows changes every key downstream of that table, and
+any change to the code changes every key. A step whose key is the one it last recorded,
+and whose tables all exist, has nothing to do. A step about to rewrite its tables first
+records empty keys: a step downstream never trusts tables that a failed run may have
+left half-written. Rows are only ever appended, and Delta never fails an append for
+another writer's commit.
 """
 
 import hashlib
@@ -21,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from lakehouse.graph import Step
 from lakehouse.lake import Lake
@@ -29,7 +34,22 @@ from lakehouse.tables import STEP_RUNS
 
 PACKAGE = Path(__file__).resolve().parent
 CODE_SUFFIXES = (".py", ".yml")
-KEY_COLUMNS = ("step", "inputs_key", "recorded_at")
+KEY_COLUMNS = ("step", "inputs_key", "output_key", "recorded_at")
+SCHEMA = (
+    "site string, step string, inputs_key string, run_id string, recorded_at timestamp, "
+    "output_key string"
+)
+
+
+class StepKeys(NamedTuple):
+    """A step's newest row of `bronze.step_runs`: what it computed from, and what its
+    tables hold; both None while it stopped part way."""
+
+    inputs: str | None
+    output: str | None
+
+
+NO_KEYS = StepKeys(None, None)
 
 
 @cache
@@ -43,10 +63,10 @@ def code_digest(package: Path = PACKAGE) -> str:
     return digest.hexdigest()
 
 
-def inputs_key(task: Step, dump_id: str, recorded: dict[str, str | None], code: str) -> str | None:
+def inputs_key(task: Step, dump_id: str, recorded: Mapping[str, StepKeys], code: str) -> str | None:
     """The key of what `task` computes from, or None when a dependency has no key."""
     if task.depends_on:
-        keys = [recorded.get(dependency) for dependency in task.depends_on]
+        keys = [recorded.get(dependency, NO_KEYS).output for dependency in task.depends_on]
         if None in keys:
             return None
         inputs = cast(list[str], keys)
@@ -55,17 +75,21 @@ def inputs_key(task: Step, dump_id: str, recorded: dict[str, str | None], code: 
     return hashlib.sha256("\n".join([code, task.name, *inputs]).encode()).hexdigest()
 
 
-def latest_keys(rows: Iterable[Mapping[str, Any]]) -> dict[str, str | None]:
-    """Per step, the key of its newest row of `bronze.step_runs` (None: interrupted)."""
+def latest_keys(rows: Iterable[Mapping[str, Any]]) -> dict[str, StepKeys]:
+    """Per step, the keys of its newest row of `bronze.step_runs`. A row written before
+    `output_key` existed holds what its `inputs_key` says."""
     oldest_first = sorted(rows, key=lambda row: row["recorded_at"])
-    return {row["step"]: row["inputs_key"] for row in oldest_first}
+    return {
+        row["step"]: StepKeys(row["inputs_key"], row.get("output_key") or row["inputs_key"])
+        for row in oldest_first
+    }
 
 
-def is_up_to_date(task: Step, dump_id: str, recorded: dict[str, str | None]) -> bool:
+def is_up_to_date(task: Step, dump_id: str, recorded: Mapping[str, StepKeys]) -> bool:
     """Whether the step's last recorded run computed from what it would compute from now
     (its tables aside)."""
     key = inputs_key(task, dump_id, recorded, code_digest())
-    return key is not None and key == recorded.get(task.name)
+    return key is not None and key == recorded.get(task.name, NO_KEYS).inputs
 
 
 class KeysSeen:
@@ -78,21 +102,21 @@ class KeysSeen:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._seen: dict[tuple[str, str], tuple[str, dict[str, str | None]]] = {}
+        self._seen: dict[tuple[str, str], tuple[str, dict[str, StepKeys]]] = {}
 
     @staticmethod
     def _of(lake: Lake, site: str) -> tuple[str, str]:
         return lake.location(STEP_RUNS), site
 
-    def of_run(self, lake: Lake, site: str, run_id: str) -> dict[str, str | None] | None:
+    def of_run(self, lake: Lake, site: str, run_id: str) -> dict[str, StepKeys] | None:
         """The keys seen for the run, or None when this process has not read them."""
         with self._lock:
             seen_run, keys = self._seen.get(self._of(lake, site), ("", {}))
             return dict(keys) if seen_run == run_id else None
 
     def remember(
-        self, lake: Lake, site: str, run_id: str, keys: dict[str, str | None]
-    ) -> dict[str, str | None]:
+        self, lake: Lake, site: str, run_id: str, keys: dict[str, StepKeys]
+    ) -> dict[str, StepKeys]:
         """The keys of the run: those already seen (which have the records made since
         `keys` was read, in another thread), else `keys`."""
         with self._lock:
@@ -101,19 +125,19 @@ class KeysSeen:
                 seen = self._seen[self._of(lake, site)] = (run_id, dict(keys))
             return dict(seen[1])
 
-    def recorded(self, lake: Lake, site: str, step: str, key: str | None) -> None:
-        """Note a key this process appended to the table."""
+    def recorded(self, lake: Lake, site: str, step: str, keys: StepKeys) -> None:
+        """Note keys this process appended to the table."""
         with self._lock:
             seen = self._seen.get(self._of(lake, site))
             if seen is not None:
-                seen[1][step] = key
+                seen[1][step] = keys
 
 
 KEYS_SEEN = KeysSeen()
 
 
-def recorded_keys(lake: Lake, site: str, run_id: str = "") -> dict[str, str | None]:
-    """Per step of the site, the key its last run recorded: read on every call without
+def recorded_keys(lake: Lake, site: str, run_id: str = "") -> dict[str, StepKeys]:
+    """Per step of the site, the keys its last run recorded: read on every call without
     a `run_id`, once per run in this process with one (see KeysSeen)."""
     keys = KEYS_SEEN.of_run(lake, site, run_id) if run_id else None
     if keys is not None:
@@ -123,30 +147,49 @@ def recorded_keys(lake: Lake, site: str, run_id: str = "") -> dict[str, str | No
         from pyspark.sql import functions as F  # Airflow reads the steps' declarations.
 
         rows = lake.read(STEP_RUNS).where(F.col("site") == site)
-        keys = latest_keys(row.asDict() for row in rows.select(*KEY_COLUMNS).collect())
+        # A table written before `output_key` existed lacks the column.
+        columns = [F.col(c) if c in rows.columns else F.lit(None).alias(c) for c in KEY_COLUMNS]
+        keys = latest_keys(row.asDict() for row in rows.select(*columns).collect())
     return KEYS_SEEN.remember(lake, site, run_id, keys) if run_id else keys
 
 
-def record(lake: Lake, site: str, step: str, key: str | None, run_id: str) -> None:
-    """Append one step's key (None: its tables are being rewritten) for the site."""
-    row = (site, step, key, run_id, datetime.now(UTC))
-    schema = "site string, step string, inputs_key string, run_id string, recorded_at timestamp"
-    lake.append(lake.spark.createDataFrame([row], schema), STEP_RUNS)
-    KEYS_SEEN.recorded(lake, site, step, key)
+def record(lake: Lake, site: str, step: str, keys: StepKeys, run_id: str) -> None:
+    """Append one step's keys (empty: its tables are being rewritten) for the site."""
+    row = (site, step, keys.inputs, run_id, datetime.now(UTC), keys.output)
+    lake.append(lake.spark.createDataFrame([row], SCHEMA), STEP_RUNS, merge_schema=True)
+    KEYS_SEEN.recorded(lake, site, step, keys)
 
 
 @dataclass
 class StepRun:
-    """One run of a step: whether it has work, and the hook its writes call first."""
+    """One run of a step: whether it has work, and the hooks its writes call first."""
 
     lake: Lake
     site: str
     task: Step
     run_id: str
     key: str | None
-    last_key: str | None
-    last_run_died: bool = False  # Its last row is an empty key: it stopped part way.
+    last: StepKeys | None  # None: the step has no row yet.
     invalidated: bool = False
+    rows_rewritten: bool = False
+
+    @property
+    def last_key(self) -> str | None:
+        return None if self.last is None else self.last.inputs
+
+    @property
+    def last_run_died(self) -> bool:
+        """Whether its last row holds empty keys: it stopped part way."""
+        return self.last is not None and self.last.inputs is None
+
+    @property
+    def output_key(self) -> str | None:
+        """What its tables hold once it is done: what it computed from, unless it is a
+        bronze step that rewrote no table's rows since its last run."""
+        kept = None if self.last is None else self.last.output
+        if self.task.depends_on or self.rows_rewritten or kept is None:
+            return self.key
+        return kept
 
     @cached_property
     def has_work(self) -> bool:
@@ -168,12 +211,18 @@ class StepRun:
         return self.last_key == inputs_key(self.task, dump_id, {}, code_digest())
 
     def before_writing(self) -> None:
-        """Record an empty key before the step's first write (once): until it records its
-        new key, the steps downstream treat its tables as unknown. A step refused before
-        it writes (an older dump, a bad file) leaves its key as it was."""
+        """Record empty keys before the step's first write (once): until it records its
+        new keys, the steps downstream treat its tables as unknown. A step refused before
+        it writes (an older dump, a bad file) leaves its keys as they were."""
         if self.last_key is not None and not self.invalidated:
-            record(self.lake, self.site, self.task.name, None, self.run_id)
+            record(self.lake, self.site, self.task.name, NO_KEYS, self.run_id)
             self.invalidated = True
+
+    def before_rewriting_rows(self) -> None:
+        """`before_writing`, for a write of a table's rows (not only of the history
+        tables): the steps reading them then have new inputs."""
+        self.before_writing()
+        self.rows_rewritten = True
 
 
 @contextmanager
@@ -183,9 +232,7 @@ def step_run(lake: Lake, site: str, dump_id: str, run_id: str, task: Step) -> It
     writes; one without may skip."""
     recorded = recorded_keys(lake, site, run_id)
     key = inputs_key(task, dump_id, recorded, code_digest())
-    last_key = recorded.get(task.name)
-    died = task.name in recorded and last_key is None
-    run = StepRun(lake, site, task, run_id, key, last_key, last_run_died=died)
+    run = StepRun(lake, site, task, run_id, key, recorded.get(task.name))
     yield run
     if key is not None and (run.invalidated or key != run.last_key):
-        record(lake, site, task.name, key, run_id)
+        record(lake, site, task.name, StepKeys(key, run.output_key), run_id)

@@ -173,6 +173,7 @@ def _load(
         ctx.dump_id,
         ctx.run_time,
         run.before_writing,
+        run.before_rewriting_rows,
         run.finished_loading,
         last_run_died=run.last_run_died,
     )
@@ -201,12 +202,12 @@ def bronze_tables(ctx: RunContext, run: StepRun) -> list[BronzeLoad]:
 def bronze_posts_dataquality(ctx: RunContext, run: StepRun) -> DataFrame:
     """Check bronze.posts with DQX: valid rows, quarantined rows, and the per-rule counts."""
     # DQX takes 1.4 s to import, and only this step needs it.
-    from lakehouse.bronze.posts_quality import check_bronze_posts, dq_results
+    from lakehouse.bronze.posts_quality import carried_dq_results, check_bronze_posts
 
     if run.has_work:
         run.before_writing()
         return check_bronze_posts(ctx.lake, ctx.site, ctx.dump_id, ctx.run_id, ctx.run_time)
-    return dq_results(ctx.lake, ctx.site, ctx.dump_id)
+    return carried_dq_results(ctx.lake, ctx.site, ctx.dump_id)
 
 
 def _publish(ctx: RunContext, run: StepRun, tables: Callable[[], dict[str, DataFrame]]) -> None:

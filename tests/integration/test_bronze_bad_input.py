@@ -95,8 +95,9 @@ def test_rows_in_equal_rows_stored_plus_rows_rejected(loaded, lake):
 
 def test_a_newer_dump_replaces_the_rejected_lines_of_the_one_before(lake, s3, settings):
     """The second load finds the site's rejected lines stored and replaces them: the line
-    the newer dump mended leaves, the others stay once (an append would hold both)."""
-    site, rows = "mended.example.com", LOADS["one read"][2]
+    the newer dump mended leaves, the others stay once (an append would hold both), the
+    two identical extra copies of one row included."""
+    site, rows = "mended.example.com", [*LOADS["one read"][2], POST_ROWS[-1]]
     mended = [row for row in rows if "cut in the middle" not in row]
     for dump_id, posts in (("2020-01-01-badbad01", rows), ("2020-04-01-badbad02", mended)):
         files = {"Posts.xml": posts_file(posts), "Users.xml": USERS}

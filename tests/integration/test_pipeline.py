@@ -9,15 +9,18 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from pipeline_helpers import PIPED_SITE, ingest_sample, run_pipeline, site_counts, versions
 from pyspark.sql import functions as F
+from real_dump_helpers import lake_in_bucket
 
 from lakehouse.graph import in_dependency_order
 from lakehouse.steps import PIPELINE
+from lakehouse.tables import STEP_RUNS
 from worker.step_state import steps_with_work
 
 SITE = PIPED_SITE
@@ -125,7 +128,7 @@ def test_a_step_downstream_of_an_interrupted_one_runs_again(lake, settings, tmp_
     """Data quality dies after changing bronze.posts_valid: silver must not trust its old
     key and skip, and once data quality has run again so must silver."""
     from lakehouse import steps
-    from lakehouse.step_runs import record, recorded_keys
+    from lakehouse.step_runs import NO_KEYS, record, recorded_keys
 
     site = "interrupted.example.com"
     ingest_sample(settings, tmp_path, site, questions=10)
@@ -134,16 +137,33 @@ def test_a_step_downstream_of_an_interrupted_one_runs_again(lake, settings, tmp_
         steps.STEPS[name](ctx)
     posts = ctx.site_rows("bronze.posts").count()
     gone = ctx.site_rows("bronze.posts_valid").first()["id"]
-    record(lake, site, "bronze_posts_dataquality", None, "killed-run")
+    record(lake, site, "bronze_posts_dataquality", NO_KEYS, "killed-run")
     lake.spark.sql(
         f"DELETE FROM {lake.sql_name('bronze.posts_valid')} WHERE site = '{site}' AND id = {gone}"
     )
 
     assert steps.silver_posts(ctx).count() == posts - 1
-    assert recorded_keys(lake, site)["silver_posts"] is None
+    assert recorded_keys(lake, site)["silver_posts"] == NO_KEYS
     steps.bronze_posts_dataquality(ctx)
     assert steps.silver_posts(ctx).where(F.col("id") == gone).count() == 1
-    assert None not in recorded_keys(lake, site).values()
+    assert NO_KEYS not in recorded_keys(lake, site).values()
+
+
+def test_step_records_from_before_output_keys_are_read_and_extended(spark, settings, s3):
+    """A lake whose bronze.step_runs predates `output_key`: its rows stand for what their
+    `inputs_key` says, and the next record adds the column."""
+    from lakehouse.step_runs import StepKeys, record, recorded_keys
+
+    lake, site = lake_in_bucket(spark, settings, f"{settings.bucket}-old-records"), "old.example"
+    before = "site string, step string, inputs_key string, run_id string, recorded_at timestamp"
+    row = (site, "bronze_posts", "k1", "run-1", datetime.now(UTC))
+    lake.append(spark.createDataFrame([row], before), STEP_RUNS)
+    assert recorded_keys(lake, site) == {"bronze_posts": StepKeys("k1", "k1")}
+    record(lake, site, "bronze_users", StepKeys("k2", "k0"), "run-2")
+    assert recorded_keys(lake, site) == {
+        "bronze_posts": StepKeys("k1", "k1"),
+        "bronze_users": StepKeys("k2", "k0"),
+    }
 
 
 def test_a_file_whose_table_holds_its_dump_is_not_read_again(lake, settings, s3, tmp_path):

@@ -9,12 +9,13 @@ most of a minute."""
 import filecmp
 import io
 import re
+from itertools import pairwise
 from pathlib import Path
 from typing import NamedTuple
 
 import pyarrow.parquet as pq
 import pytest
-from pipeline_helpers import run_pipeline
+from pipeline_helpers import run_pipeline, versions
 from pyspark.sql import functions as F
 from quiet_quarters import Quarter, quiet_quarters_before
 from real_dump_helpers import (
@@ -30,10 +31,19 @@ from dump_generator.sample import SampleSpec, write_sample_dump
 from lakehouse.bronze import xml_to_bronze
 from lakehouse.bronze.xml_to_bronze import read_manifest
 from lakehouse.delta_merge import SourceMismatch
+from lakehouse.graph import in_dependency_order
 from lakehouse.lake import Lake
 from lakehouse.raw_layout import ROW_IDS
 from lakehouse.schemas import DUMP_TABLES
-from lakehouse.tables import BRONZE_POSTS, DUMP_LOADS, ROW_LINEAGE
+from lakehouse.steps import PIPELINE
+from lakehouse.tables import (
+    BRONZE_POSTS,
+    DQ_RESULTS,
+    DUMP_LOADS,
+    ROW_LINEAGE,
+    STEP_RUNS,
+    bronze,
+)
 from worker.ingest.ingest_dump import ingest_dump
 from worker.ingest.sources import LocalArchive
 from worker.lake_summary import refresh_changes
@@ -69,13 +79,13 @@ def quarters(later, tmp_path_factory) -> list[Quarter]:
 
 class Refreshes(NamedTuple):
     """The quarters loaded in turn: the lake, and per quarter its dump id, what loading
-    it changed, the files bronze parsed, and the lineage's version after it."""
+    it changed, the files bronze parsed, and every table's version after it."""
 
     lake: Lake
     dump_ids: list[str]
     changes: list[dict[str, dict[str, int]]]
     files_read: list[set[str]]
-    lineage_versions: list[int]
+    versions: list[dict[str, int]]
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +102,7 @@ def refreshed(spark, settings, s3_server, quarters, tmp_path_factory) -> Refresh
             found = refresh_changes(lake.settings, SITE, refreshes.dump_ids[-1]).get("rows", {})
             refreshes.changes.append({table: rows for table, rows in found.items() if rows})
             refreshes.files_read.append(read)
-            refreshes.lineage_versions.append(lake.current_version(ROW_LINEAGE))
+            refreshes.versions.append(versions(lake))
     return refreshes
 
 
@@ -106,18 +116,69 @@ def test_a_quiet_quarter_moves_in_the_lineage_only_the_rows_it_changed(quarters,
     """By Delta time travel: the lineage rows each quiet quarter left different from the
     quarter before are exactly the rows the generator changed (not every row its dump
     still has)."""
-    lake, versions = refreshed.lake, refreshed.lineage_versions
+    lake = refreshed.lake
+    lineage_versions = [after[ROW_LINEAGE] for after in refreshed.versions]
 
     def lineage(version: int) -> set[tuple]:
         rows = lake.read(ROW_LINEAGE, version=version).where(F.col("site") == SITE)
         return set(rows.collect())
 
     for before, after, (older, newer) in zip(
-        quarters[1:-1], quarters[2:], zip(versions[1:-1], versions[2:], strict=True), strict=True
+        quarters[1:-1],
+        quarters[2:],
+        zip(lineage_versions[1:-1], lineage_versions[2:], strict=True),
+        strict=True,
     ):
         moved = lineage(newer) - lineage(older)
         changed = sum(sum(rows.values()) for rows in before.next_changes.values())
         assert len(moved) == changed > 0, f"{before.name} -> {after.name}"
+
+
+def test_a_quiet_quarter_runs_only_the_steps_computed_from_the_tables_it_changed(
+    quarters, refreshed
+):
+    """A step whose inputs a quarter left as they were has nothing to compute
+    (lakehouse.step_runs): after a quarter that adds votes alone, no step of data
+    quality, silver or gold runs, and the data quality counts are the last check run's."""
+    lake, dump_ids = refreshed.lake, refreshed.dump_ids
+    step_runs = [after[STEP_RUNS] for after in refreshed.versions]
+    for quarter, (older, newer), (earlier_dump, dump_id) in zip(
+        quarters[1:-1], pairwise(step_runs[1:]), pairwise(dump_ids[1:]), strict=True
+    ):
+        steps_run = _steps_recorded(lake, older, newer) - BRONZE_STEPS
+        assert steps_run == steps_computed_from({bronze(t) for t in quarter.next_changes})
+        if "bronze_posts_dataquality" not in steps_run:
+            assert _dq_counts(lake, dump_id) == _dq_counts(lake, earlier_dump) != set()
+    votes_only = [q.name for q in quarters if set(q.next_changes) == {"votes"}]
+    assert votes_only == ["no_new_votes"]
+
+
+BRONZE_STEPS = {task.name for task in PIPELINE if not task.depends_on}
+
+
+def steps_computed_from(tables: set[str]) -> set[str]:
+    """The steps that read one of `tables`, or a table such a step writes: by the steps'
+    declarations."""
+    reached, steps = set(tables), set()
+    for task in in_dependency_order(PIPELINE):
+        if reached.intersection(task.reads):
+            steps.add(task.name)
+            reached.update(task.writes)
+    return steps
+
+
+def _steps_recorded(lake, older: int, newer: int) -> set[str]:
+    """The steps that recorded keys in bronze.step_runs between two of its versions."""
+
+    def rows(version: int) -> set[tuple]:
+        return set(lake.read(STEP_RUNS, version=version).where(F.col("site") == SITE).collect())
+
+    return {row.step for row in rows(newer) - rows(older)}
+
+
+def _dq_counts(lake, dump_id: str) -> set[tuple]:
+    results = lake.read(DQ_RESULTS).where((F.col("site") == SITE) & (F.col("dump_id") == dump_id))
+    return set(results.select("rule", "failed_rows", "checked_rows", "run_id").collect())
 
 
 def test_a_refresh_parses_only_the_files_that_changed(quarters, refreshed):
@@ -149,7 +210,7 @@ def test_a_file_not_read_is_still_recorded_and_its_lineage_left_as_it_was(refres
         return set(lineage.where(site & (F.col("table_name") == "posts")).collect())
 
     now = posts_lineage()
-    assert now == posts_lineage(refreshed.lineage_versions[1])
+    assert now == posts_lineage(refreshed.versions[1][ROW_LINEAGE])
     live = [row for row in now if row.deleted_in_dump_id is None]
     assert len(live) == posts and all(row.last_seen_dump_id is None for row in live)
 

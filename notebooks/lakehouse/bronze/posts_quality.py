@@ -89,6 +89,20 @@ def dq_results(lake: Lake, site: str, dump_id: str) -> DataFrame:
     return lake.read(DQ_RESULTS).where((F.col("site") == site) & (F.col("dump_id") == dump_id))
 
 
+def carried_dq_results(lake: Lake, site: str, dump_id: str) -> DataFrame:
+    """`dq_results`, for a step with nothing to compute. A new dump whose posts and users
+    are those the site's last check run saw (a quiet quarter) gets that run's counts,
+    recorded under its id as well, with that run's id and time."""
+    results = dq_results(lake, site, dump_id)
+    if results.isEmpty():
+        checked = lake.read(DQ_RESULTS).where(F.col("site") == site)
+        last_run = checked.orderBy(F.col("run_time").desc()).select("run_id").limit(1)
+        # Every dump the run's counts were carried to holds the same rows: keep one each.
+        carried = checked.join(last_run, "run_id").withColumn("dump_id", F.lit(dump_id))
+        upsert(lake, carried.dropDuplicates(["rule"]), DQ_RESULTS, ["site", "dump_id", "rule"])
+    return results
+
+
 def pinned_site_rows(lake: Lake, name: str, site: str) -> DataFrame:
     """The site's rows of a table as its current commit holds them, whatever commits later."""
     return lake.read(name, version=lake.current_version(name)).where(F.col("site") == site)

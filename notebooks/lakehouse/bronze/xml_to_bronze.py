@@ -51,13 +51,15 @@ LINEAGE = ["site", "dump_id", "source_file", "ingested_at"]
 @dataclass(frozen=True)
 class DumpToLoad:
     """A site's dump to load into bronze: the lake, the dump, when it is loaded, and what
-    to call once a file has passed its census, before its first write."""
+    to call before the first write: of a table's rows (once a file has passed its
+    census), or of the history tables alone."""
 
     lake: Lake
     site: str
     dump_id: str
     ingested_at: datetime
     before_writing: Callable[[], None] = lambda: None
+    before_writing_rows: Callable[[], None] = lambda: None
     # Whether the step's last run for the site finished, with this code, loading a dump
     # (lakehouse.step_runs): only then do its tables hold what that load recorded.
     last_run_loaded: Callable[[str], bool] = lambda dump_id: False
@@ -106,7 +108,12 @@ def _rejected(lines: DataFrame, table: DumpTable) -> DataFrame:
         F.col("_raw_line").alias("raw_line"),
         F.col("_reject_reason").alias("reason"),
     )
-    return with_row_hash(rejected, ["raw_line", "reason"])
+    hashed = with_row_hash(rejected, ["raw_line", "reason"])
+    # Identical lines (extra copies of one row) share that hash: each copy after the first
+    # folds in its number, so that the table's key (site, table_name, hash) stays unique.
+    copy = F.row_number().over(Window.partitionBy(ROW_HASH).orderBy(ROW_HASH))
+    unique_hash = F.when(copy == 1, F.col(ROW_HASH)).otherwise(F.xxhash64(ROW_HASH, copy))
+    return hashed.withColumn(ROW_HASH, unique_hash)
 
 
 def _first_copies(
@@ -359,7 +366,7 @@ def _load_file(
         expected_rows=rows_expected,
         stored_rows=stored_rows,
     )
-    dump.before_writing()
+    dump.before_writing_rows()
     with refusals_named(uri):
         source = unique.select(*[f"`{c}`" for c in bronze_columns])
         synced = sync(lake, source, into, partial(_ids_in_file, lake, manifest, file_name))
