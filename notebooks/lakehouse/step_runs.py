@@ -175,6 +175,7 @@ class StepRun:
 
     @property
     def last_key(self) -> str | None:
+        """The inputs key its last row holds (None: no row, or it stopped part way)."""
         return None if self.last is None else self.last.inputs
 
     @property

@@ -201,12 +201,14 @@ def bronze_tables(ctx: RunContext, run: StepRun) -> list[BronzeLoad]:
 @step(reads=(BRONZE_POSTS, BRONZE_USERS), writes=(POSTS_VALID, POSTS_QUARANTINE, DQ_RESULTS))
 def bronze_posts_dataquality(ctx: RunContext, run: StepRun) -> DataFrame:
     """Check bronze.posts with DQX: valid rows, quarantined rows, and the per-rule counts."""
-    # DQX takes 1.4 s to import, and only this step needs it.
-    from lakehouse.bronze.posts_quality import carried_dq_results, check_bronze_posts
-
     if run.has_work:
+        # DQX takes 1.4 s to import, and only this step needs it, when it has work.
+        from lakehouse.bronze.posts_quality import check_bronze_posts
+
         run.before_writing()
         return check_bronze_posts(ctx.lake, ctx.site, ctx.dump_id, ctx.run_id, ctx.run_time)
+    from lakehouse.bronze.dq_results import carried_dq_results
+
     return carried_dq_results(ctx.lake, ctx.site, ctx.dump_id)
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.bronze.dq_results import dq_results
 from lakehouse.delta_merge import (
     ROW_HASH,
     Slice,
@@ -82,25 +83,6 @@ def check_bronze_posts(
     summary = with_row_hash(summary, ["rule", "criticality", "failed_rows", "checked_rows"])
     upsert(lake, summary, DQ_RESULTS, ["site", "dump_id", "rule"])
     return dq_results(lake, site, dump_id)
-
-
-def dq_results(lake: Lake, site: str, dump_id: str) -> DataFrame:
-    """The per-rule counts of the check run on the site's dump."""
-    return lake.read(DQ_RESULTS).where((F.col("site") == site) & (F.col("dump_id") == dump_id))
-
-
-def carried_dq_results(lake: Lake, site: str, dump_id: str) -> DataFrame:
-    """`dq_results`, for a step with nothing to compute. A new dump whose posts and users
-    are those the site's last check run saw (a quiet quarter) gets that run's counts,
-    recorded under its id as well, with that run's id and time."""
-    results = dq_results(lake, site, dump_id)
-    if results.isEmpty():
-        checked = lake.read(DQ_RESULTS).where(F.col("site") == site)
-        last_run = checked.orderBy(F.col("run_time").desc()).select("run_id").limit(1)
-        # Every dump the run's counts were carried to holds the same rows: keep one each.
-        carried = checked.join(last_run, "run_id").withColumn("dump_id", F.lit(dump_id))
-        upsert(lake, carried.dropDuplicates(["rule"]), DQ_RESULTS, ["site", "dump_id", "rule"])
-    return results
 
 
 def pinned_site_rows(lake: Lake, name: str, site: str) -> DataFrame:
