@@ -39,6 +39,15 @@ def test_duplicates_across_batches_and_bitmap_growth_match_the_census():
     assert found[5] >= 3 and found[-1] >= 2
 
 
+def test_the_bitmap_never_outgrows_one_bit_per_id_below_the_cap():
+    finder = DuplicateIds()
+    half_way = MAX_ID // 2 + 64  # its bitmap a little over half the cap
+    for row_id in (half_way, half_way + 8, MAX_ID - 1, MAX_ID - 1):
+        finder.add_plain_ids([str(row_id).encode()])  # one batch each: the bitmap doubles
+    assert finder.duplicated() == {MAX_ID - 1: 2}
+    assert len(finder.seen) == MAX_ID // 8
+
+
 def test_the_listed_ids_are_the_census_ids_each_once_in_order():
     rng = random.Random(11)
     ids = [rng.randrange(-3, 3 * IDS_PER_ROW_GROUP) for _ in range(100_000)] + [-1, -1, 0, 7, 7]

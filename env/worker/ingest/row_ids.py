@@ -68,9 +68,8 @@ class DuplicateIds:
             return
         needed = int(ids.max()) // 8 + 1
         if needed > len(self.seen):
-            self.seen = np.concatenate(
-                [self.seen, np.zeros(max(needed, 2 * len(self.seen)) - len(self.seen), np.uint8)]
-            )
+            size = min(max(needed, 2 * len(self.seen)), MAX_ID // 8)  # doubling, up to the cap
+            self.seen = np.concatenate([self.seen, np.zeros(size - len(self.seen), np.uint8)])
         unique, counts = np.unique(ids, return_counts=True)
         byte, bit = unique >> 3, (1 << (unique & 7)).astype(np.uint8)
         seen_before = (self.seen[byte] & bit) != 0
