@@ -171,7 +171,7 @@ class StepRun:
     key: str | None
     last: StepKeys | None  # None: the step has no row yet.
     invalidated: bool = False
-    rows_rewritten: bool = False
+    rows_rewritten: bool = False  # It started rewriting a table's rows in this run.
 
     @property
     def last_key(self) -> str | None:
@@ -186,7 +186,7 @@ class StepRun:
     @property
     def output_key(self) -> str | None:
         """What its tables hold once it is done: what it computed from, unless it is a
-        bronze step that rewrote no table's rows since its last run."""
+        bronze step that rewrote no table's rows in this run."""
         kept = None if self.last is None else self.last.output
         if self.task.depends_on or self.rows_rewritten or kept is None:
             return self.key

@@ -126,7 +126,8 @@ def test_what_a_run_has_to_do_is_known_before_any_spark(first_run, settings):
 
 def test_a_step_downstream_of_an_interrupted_one_runs_again(lake, settings, tmp_path):
     """Data quality dies after changing bronze.posts_valid: silver must not trust its old
-    key and skip, and once data quality has run again so must silver."""
+    key and skip, and once data quality has run again so must silver. Nor is data
+    quality done before the dump's counts are in bronze.dq_results."""
     from lakehouse import steps
     from lakehouse.step_runs import NO_KEYS, record, recorded_keys
 
@@ -147,6 +148,11 @@ def test_a_step_downstream_of_an_interrupted_one_runs_again(lake, settings, tmp_
     steps.bronze_posts_dataquality(ctx)
     assert steps.silver_posts(ctx).where(F.col("id") == gone).count() == 1
     assert NO_KEYS not in recorded_keys(lake, site).values()
+    # A run that stopped before data quality recorded the dump's counts is not done.
+    data_quality = "bronze_posts_dataquality"
+    assert data_quality not in steps_with_work(settings, site, ctx.dump_id)
+    lake.spark.sql(f"DELETE FROM {lake.sql_name('bronze.dq_results')} WHERE site = '{site}'")
+    assert data_quality in steps_with_work(settings, site, ctx.dump_id)
 
 
 def test_step_records_from_before_output_keys_are_read_and_extended(spark, settings, s3):

@@ -29,6 +29,7 @@ from real_dump_helpers import (
 from dump_generator.cut import CutSpec, cut_leaving, write_earlier_dump
 from dump_generator.sample import SampleSpec, write_sample_dump
 from lakehouse.bronze import xml_to_bronze
+from lakehouse.bronze.dq_results import dq_results
 from lakehouse.bronze.xml_to_bronze import read_manifest
 from lakehouse.delta_merge import SourceMismatch
 from lakehouse.graph import in_dependency_order
@@ -38,7 +39,6 @@ from lakehouse.schemas import DUMP_TABLES
 from lakehouse.steps import PIPELINE
 from lakehouse.tables import (
     BRONZE_POSTS,
-    DQ_RESULTS,
     DUMP_LOADS,
     ROW_LINEAGE,
     STEP_RUNS,
@@ -177,7 +177,7 @@ def _steps_recorded(lake, older: int, newer: int) -> set[str]:
 
 
 def _dq_counts(lake, dump_id: str) -> set[tuple]:
-    results = lake.read(DQ_RESULTS).where((F.col("site") == SITE) & (F.col("dump_id") == dump_id))
+    results = dq_results(lake, SITE, dump_id)
     return set(results.select("rule", "failed_rows", "checked_rows", "run_id").collect())
 
 

@@ -2,11 +2,14 @@
 (lakehouse.bronze.posts_quality writes them). Without DQX, which takes seconds to import:
 a data quality step with nothing to compute only reads them."""
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from lakehouse.delta_merge import upsert
 from lakehouse.lake import Lake
 from lakehouse.tables import DQ_RESULTS
+
+KEYS = ["site", "dump_id", "rule"]
 
 
 def dq_results(lake: Lake, site: str, dump_id: str) -> DataFrame:
@@ -16,15 +19,16 @@ def dq_results(lake: Lake, site: str, dump_id: str) -> DataFrame:
 
 def carried_dq_results(lake: Lake, site: str, dump_id: str) -> DataFrame:
     """`dq_results`, for a step with nothing to compute. A new dump whose posts and users
-    are those the site's last check run saw (a quiet quarter) gets that run's counts,
-    recorded under its id as well, with that run's id and time."""
+    are those of the site's last checked dump (a quiet quarter) gets that dump's counts,
+    recorded under its id as well, each with the id and time of the run that counted it."""
     results = dq_results(lake, site, dump_id)
     if results.isEmpty():
         checked = lake.read(DQ_RESULTS).where(F.col("site") == site)
-        last_run = checked.orderBy(F.col("run_time").desc()).select("run_id").limit(1)
-        # Every dump the run's counts were carried to holds the same rows: keep one each.
-        carried = checked.join(last_run, "run_id").dropDuplicates(["rule"])
-        lake.append(
-            carried.withColumn("dump_id", F.lit(dump_id)).select(*checked.columns), DQ_RESULTS
-        )
+        # The dump checked last: a check of the same dump again updates only the rules
+        # whose counts changed, so one dump's rows may name several runs.
+        by_dump = Window.partitionBy("dump_id")
+        newest = checked.withColumn("_last_run", F.max("run_time").over(by_dump))
+        last_dump = newest.orderBy(F.desc("_last_run"), F.desc("dump_id")).select("dump_id")
+        carried = checked.join(last_dump.limit(1), "dump_id").withColumn("dump_id", F.lit(dump_id))
+        upsert(lake, carried.select(*checked.columns), DQ_RESULTS, KEYS)
     return results

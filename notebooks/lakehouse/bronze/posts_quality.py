@@ -8,7 +8,7 @@ from datetime import datetime
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.bronze.dq_results import dq_results
+from lakehouse.bronze.dq_results import KEYS, dq_results
 from lakehouse.delta_merge import (
     ROW_HASH,
     Slice,
@@ -81,7 +81,7 @@ def check_bronze_posts(
         F.lit(run_time).cast("timestamp").alias("run_time"),
     )
     summary = with_row_hash(summary, ["rule", "criticality", "failed_rows", "checked_rows"])
-    upsert(lake, summary, DQ_RESULTS, ["site", "dump_id", "rule"])
+    upsert(lake, summary, DQ_RESULTS, KEYS)
     return dq_results(lake, site, dump_id)
 
 

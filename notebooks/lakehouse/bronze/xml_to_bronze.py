@@ -59,7 +59,7 @@ class DumpToLoad:
     dump_id: str
     ingested_at: datetime
     before_writing: Callable[[], None] = lambda: None
-    before_writing_rows: Callable[[], None] = lambda: None
+    before_rewriting_rows: Callable[[], None] = lambda: None
     # Whether the step's last run for the site finished, with this code, loading a dump
     # (lakehouse.step_runs): only then do its tables hold what that load recorded.
     last_run_loaded: Callable[[str], bool] = lambda dump_id: False
@@ -366,7 +366,7 @@ def _load_file(
         expected_rows=rows_expected,
         stored_rows=stored_rows,
     )
-    dump.before_writing_rows()
+    dump.before_rewriting_rows()
     with refusals_named(uri):
         source = unique.select(*[f"`{c}`" for c in bronze_columns])
         synced = sync(lake, source, into, partial(_ids_in_file, lake, manifest, file_name))
