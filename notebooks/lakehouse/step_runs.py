@@ -7,8 +7,8 @@ quarter skips every step whose inputs it left as they were.
   step's name, and for a bronze step the dump it loaded, for any other step the
   `output_key`s of its dependencies;
 - `output_key`, what its tables hold, which the steps reading them compute from: its
-  `inputs_key`, unless a bronze step found every file byte for byte the one its table
-  holds, when it keeps the one it had.
+  `inputs_key`, unless a bronze step read no file (each was byte for byte the one its
+  table holds, or its table already held the dump), when it keeps the one it had.
 
 So a dump that changes a table's rows changes every key downstream of that table, and
 any change to the code changes every key. A step whose key is the one it last recorded,
