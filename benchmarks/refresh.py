@@ -14,14 +14,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from run_benchmarks import BENCH_DATA, machine, private_s3_server, warm_up
+from run_benchmarks import BENCH_DATA, machine, private_s3_server, upload_row_ids, warm_up
 
 from dump_generator.revision import RevisionSpec, write_dump_revision
 from dump_generator.sample import SampleSpec, write_sample_dump
 from lakehouse import steps
 from lakehouse.graph import in_dependency_order
 from lakehouse.lake import Lake
-from lakehouse.raw_layout import row_ids_file
 from lakehouse.schemas import DUMP_TABLES
 from worker.ingest.ingest_dump import manifest_file_facts
 from worker.ingest.raw_store import ensure_bucket, s3_client, upload_file, write_manifest
@@ -54,9 +53,7 @@ def upload_dump(settings, xml_dir: Path, dump_id: str, published: datetime) -> N
     for name, table in DUMP_TABLES.items():
         facts.append(inspect_xml(xml_dir / name, table))
         upload_file(s3, settings.bucket, f"raw/{SITE}/{dump_id}/{name}", xml_dir / name)
-        if facts[-1].row_ids is not None:
-            key = f"raw/{SITE}/{dump_id}/{row_ids_file(name)}"
-            s3.put_object(Bucket=settings.bucket, Key=key, Body=facts[-1].row_ids)
+        upload_row_ids(s3, settings.bucket, f"raw/{SITE}/{dump_id}", facts[-1])
     manifest = {
         "site": SITE,
         "dump_id": dump_id,

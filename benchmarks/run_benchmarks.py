@@ -30,7 +30,7 @@ from lakehouse.settings import LakeSettings
 from laptop.ports import free_port
 from worker.ingest.ingest_dump import manifest_file_facts
 from worker.ingest.raw_store import ensure_bucket, s3_client, upload_file, write_manifest
-from worker.ingest.xml_check import inspect_xml
+from worker.ingest.xml_check import XmlFileFacts, inspect_xml
 from worker.paths import REPO_ROOT, RUNS_DIR
 from worker.s3_server import server_for
 
@@ -164,6 +164,13 @@ def generated_posts(megabytes: int) -> Path:
     return posts
 
 
+def upload_row_ids(s3, bucket: str, folder: str, facts: XmlFileFacts) -> None:
+    """Place the file's list of Ids beside it, as ingest does, where ingest would."""
+    if facts.row_ids is not None:
+        key = f"{folder}/{row_ids_file(facts.file_name)}"
+        s3.put_object(Bucket=bucket, Key=key, Body=facts.row_ids)
+
+
 def upload_raw(
     settings, posts: Path, dump_id: str, site: str = SITE, ingest_facts: bool = True
 ) -> int:
@@ -174,9 +181,8 @@ def upload_raw(
     ensure_bucket(s3, settings.bucket)
     facts = inspect_xml(posts, table_for_file("Posts.xml"))
     upload_file(s3, settings.bucket, f"raw/{site}/{dump_id}/Posts.xml", posts)
-    if ingest_facts and facts.row_ids is not None:
-        key = f"raw/{site}/{dump_id}/{row_ids_file('Posts.xml')}"
-        s3.put_object(Bucket=settings.bucket, Key=key, Body=facts.row_ids)
+    if ingest_facts:
+        upload_row_ids(s3, settings.bucket, f"raw/{site}/{dump_id}", facts)
     file_facts = (
         manifest_file_facts([facts]) if ingest_facts else {"rows": {"Posts.xml": facts.rows}}
     )

@@ -34,7 +34,6 @@ from lakehouse.tables import STEP_RUNS
 
 PACKAGE = Path(__file__).resolve().parent
 CODE_SUFFIXES = (".py", ".yml")
-KEY_COLUMNS = ("step", "inputs_key", "output_key", "recorded_at")
 SCHEMA = (
     "site string, step string, inputs_key string, run_id string, recorded_at timestamp, "
     "output_key string"
@@ -146,10 +145,9 @@ def recorded_keys(lake: Lake, site: str, run_id: str = "") -> dict[str, StepKeys
     if lake.exists(STEP_RUNS):
         from pyspark.sql import functions as F  # Airflow reads the steps' declarations.
 
-        rows = lake.read(STEP_RUNS).where(F.col("site") == site)
-        # A table written before `output_key` existed lacks the column.
-        columns = [F.col(c) if c in rows.columns else F.lit(None).alias(c) for c in KEY_COLUMNS]
-        keys = latest_keys(row.asDict() for row in rows.select(*columns).collect())
+        # Every column: a table written before `output_key` existed lacks that one.
+        rows = lake.read(STEP_RUNS).where(F.col("site") == site).collect()
+        keys = latest_keys(row.asDict() for row in rows)
     return KEYS_SEEN.remember(lake, site, run_id, keys) if run_id else keys
 
 
