@@ -91,6 +91,9 @@ def session_conf(settings: LakeSettings) -> dict[str, str]:
         # 12-byte value costs a dictionary lookup on every write, and the dumps' dates are
         # nearly all unique (1.07x the bronze step at 1 GB: BENCHMARKS.md).
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        # A warm server runs the same few hundred query shapes for every site; Spark's
+        # default keeps 100 compiled classes and compiles the rest again (BENCHMARKS.md).
+        "spark.sql.codegen.cache.maxEntries": "2000",
         **resolve(settings).s3.s3a(),
     }
     if settings.spark_java_options:
