@@ -91,12 +91,12 @@ def session_conf(settings: LakeSettings) -> dict[str, str]:
         # 12-byte value costs a dictionary lookup on every write, and the dumps' dates are
         # nearly all unique (1.07x the bronze step at 1 GB: BENCHMARKS.md).
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
-        # A warm server runs the same few thousand query shapes for every site; Spark's
-        # default keeps 100 compiled classes and compiles the rest again (BENCHMARKS.md).
-        # A class costs some KB of metaspace and its source as the key.
+        # A warm server runs the same query shapes for every site: Spark's default keeps
+        # 100 compiled classes and compiles the rest again. 4000 holds a full test suite's;
+        # each keeps its generated source on the heap (BENCHMARKS.md).
         "spark.sql.codegen.cache.maxEntries": "4000",
-        # A site's run commits about 30 times to small tables: a checkpoint (a Spark job,
-        # then read back) every 30 commits, not 10; new tables only (BENCHMARKS.md).
+        # The history tables take a commit per step: a checkpoint (a Spark job, then read
+        # back) every 30 commits, not 10; new tables only (BENCHMARKS.md).
         "spark.databricks.delta.properties.defaults.checkpointInterval": "30",
         **resolve(settings).s3.s3a(),
     }
