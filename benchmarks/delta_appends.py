@@ -1,0 +1,58 @@
+"""Profile: what one Delta commit costs on a warm Spark Connect server of its own, and
+what the commits that also write a checkpoint cost. Appends one row at a time to a new
+table and prints the commits that took over a second, with their Spark jobs, beside
+every twentieth. A history table (`bronze.step_runs`) takes commits like these.
+
+A profile, not a benchmark: compare settings by running it with each. Run:
+`.venv/bin/python benchmarks/delta_appends.py --commits 95`, and `--conf KEY=VALUE` to
+start the server with another Spark setting.
+"""
+
+import argparse
+import re
+import tempfile
+import time
+from pathlib import Path
+
+from private_cluster import private_cluster
+from step_jobs import ServerWith
+
+from worker.ingest.raw_store import ensure_bucket, s3_client
+from worker.spark_session import build_local_session
+
+# The test suite's server flags (tests/conftest.py).
+SUITE_JVM = "-XX:+UseSerialGC -XX:CompileThresholdScaling=3"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--commits", type=int, default=95)
+    parser.add_argument("--conf", action="append", default=[], help="KEY=VALUE for the server")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="delta-appends-"))
+    settings, s3, port = private_cluster(work, "appends", spark_java_options=SUITE_JVM)
+    server = ServerWith(settings, work / "spark", port=port, extra_conf=tuple(args.conf))
+    s3.start()
+    server.start()
+    try:
+        ensure_bucket(s3_client(settings), settings.bucket)
+        spark = build_local_session(settings)
+
+        def jobs() -> int:
+            return len(re.findall(r"Job \d+ finished", server.log_file.read_text(errors="replace")))
+
+        row = spark.range(1).selectExpr("id", "'a step' AS step")
+        for commit in range(args.commits):
+            before, started = jobs(), time.monotonic()
+            row.write.format("delta").mode("append").save(f"s3a://{settings.bucket}/history")
+            seconds = time.monotonic() - started
+            time.sleep(0.3)  # the server logs a job's end after answering
+            if seconds > 1 or commit % 20 == 0:
+                print(f"commit {commit}: {seconds:.2f} s, {jobs() - before} Spark jobs")
+    finally:
+        server.stop()
+        s3.stop()
+
+
+if __name__ == "__main__":
+    main()
