@@ -22,7 +22,7 @@ KINDS = (
     ("s3proxy", r"s3proxy"),
     ("spark cluster", r"org\.apache\.spark\.deploy"),
     ("pytest", r"bin/pytest|xdist"),
-    ("kernel", r"ipykernel|kernel-.*\.json"),
+    ("kernel", r"ipykernel| -f \S+\.json"),
     ("pyspark worker", r"pyspark\.(daemon|worker)"),
     ("chromium", r"chrom"),
     ("airflow component", r"airflow (api-server|scheduler|dag-processor|triggerer)"),
