@@ -11,19 +11,16 @@ start the server with another Spark setting.
 """
 
 import argparse
-import re
 import tempfile
 import time
 from pathlib import Path
 
 from private_cluster import private_cluster
-from step_jobs import ServerWith
+from step_jobs import ServerWith, finished_jobs  # puts tests/ on the path
 
+from conftest import SESSION_SERVER_JVM
 from worker.ingest.raw_store import ensure_bucket, s3_client
 from worker.spark_session import build_local_session
-
-# The test suite's server flags (tests/conftest.py).
-SUITE_JVM = "-XX:+UseSerialGC -XX:CompileThresholdScaling=3"
 
 
 def main() -> None:
@@ -33,7 +30,7 @@ def main() -> None:
     parser.add_argument("--read", action="store_true", help="time a count after each commit")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="delta-appends-"))
-    settings, s3, port = private_cluster(work, "appends", spark_java_options=SUITE_JVM)
+    settings, s3, port = private_cluster(work, "appends", spark_java_options=SESSION_SERVER_JVM)
     server = ServerWith(settings, work / "spark", port=port, extra_conf=tuple(args.conf))
     s3.start()
     server.start()
@@ -41,13 +38,10 @@ def main() -> None:
         ensure_bucket(s3_client(settings), settings.bucket)
         spark = build_local_session(settings)
 
-        def jobs() -> int:
-            return len(re.findall(r"Job \d+ finished", server.log_file.read_text(errors="replace")))
-
         row = spark.range(1).selectExpr("id", "'a step' AS step")
         table = f"s3a://{settings.bucket}/history"
         for commit in range(args.commits):
-            before, started = jobs(), time.monotonic()
+            before, started = finished_jobs(server), time.monotonic()
             row.write.format("delta").mode("append").save(table)
             seconds = time.monotonic() - started
             read = ""
@@ -57,7 +51,8 @@ def main() -> None:
                 read = f"; then a count {time.monotonic() - started:.2f} s"
             time.sleep(0.3)  # the server logs a job's end after answering
             if seconds > 1 or commit % 20 == 0 or (args.read and commit % 10 == 9):
-                print(f"commit {commit}: {seconds:.2f} s, {jobs() - before} Spark jobs{read}")
+                jobs = finished_jobs(server) - before
+                print(f"commit {commit}: {seconds:.2f} s, {jobs} Spark jobs{read}")
     finally:
         server.stop()
         s3.stop()

@@ -61,6 +61,11 @@ class ServerWith(SparkConnectServer):
         return [*command, *(part for pair in self.extra_conf for part in ("--conf", pair)), last]
 
 
+def finished_jobs(server: SparkConnectServer) -> int:
+    """The Spark jobs the server has finished so far, as its log counts them."""
+    return len(re.findall(r"Job \d+ finished", server.log_file.read_text(errors="replace")))
+
+
 QUARTER = 91 * 86_400
 
 
@@ -149,9 +154,6 @@ def main() -> None:
         ensure_bucket(s3_client(settings), settings.bucket)
         lake = Lake(build_local_session(settings), settings)
 
-        def jobs() -> int:
-            return len(re.findall(r"Job \d+ finished", server.log_file.read_text(errors="replace")))
-
         if args.refresh:
             chosen = quarterly_rounds(settings, work, two_quarters(args, work))
         else:
@@ -160,15 +162,15 @@ def main() -> None:
             ctx = steps.run_context(lake, site, ingest())
             started, cells = time.monotonic(), []
             if args.whole:
-                before = jobs()
+                before = finished_jobs(server)
                 steps.run_all(ctx, parallel=args.parallel)
-                cells.append(f"run_all/{jobs() - before}j")
+                cells.append(f"run_all/{finished_jobs(server) - before}j")
             else:
                 for task in in_dependency_order(PIPELINE):
-                    before, step_started = jobs(), time.monotonic()
+                    before, step_started = finished_jobs(server), time.monotonic()
                     steps.STEPS[task.name](ctx)
                     seconds = time.monotonic() - step_started
-                    cells.append(f"{task.name}={seconds:.1f}s/{jobs() - before}j")
+                    cells.append(f"{task.name}={seconds:.1f}s/{finished_jobs(server) - before}j")
             seconds = time.monotonic() - started
             cpu = psutil.Process(server.process.running_pid()).cpu_times()
             print(
