@@ -36,8 +36,17 @@ def kind_of(command: str) -> str:
     return next((kind for kind, pattern in KINDS if re.search(pattern, command)), "other")
 
 
-def cpu_by_process() -> dict[int, tuple[str, float]]:
-    """Each live process: its kind and its CPU seconds so far."""
+def shortened(command: str) -> str:
+    """A command line cut to what tells processes of one kind apart: a JVM's main class
+    and its last arguments, or another command's first 160 characters."""
+    java = re.search(r"\s(org\.apache\.\S+|-jar \S+)(.*)", command)
+    if java:
+        return f"java {java.group(1)}{java.group(2)[-100:]}"
+    return command[:160]
+
+
+def cpu_by_process() -> dict[int, tuple[str, float, str]]:
+    """Each live process: its kind, its CPU seconds so far and its command line."""
     found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -49,28 +58,38 @@ def cpu_by_process() -> dict[int, tuple[str, float]]:
         except OSError:
             continue
         if command:  # kernel threads have none
-            found[int(entry)] = (kind_of(command), (int(fields[11]) + int(fields[12])) / TICKS)
+            seconds = (int(fields[11]) + int(fields[12])) / TICKS
+            found[int(entry)] = (kind_of(command), seconds, command)
     return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--top", type=int, default=0, help="also list the N costliest processes")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="after --")
-    command = [part for part in parser.parse_args().command if part != "--"]
-    before = {pid: seconds for pid, (_, seconds) in cpu_by_process().items()}
-    last: dict[int, tuple[str, float]] = {}
+    args = parser.parse_args()
+    command = [part for part in args.command if part != "--"]
+    before = {pid: seconds for pid, (_, seconds, _) in cpu_by_process().items()}
+    last: dict[int, tuple[str, float, str]] = {}
     started = time.monotonic()
     running = subprocess.Popen(command)
     while running.poll() is None:
         last.update(cpu_by_process())
         time.sleep(0.5)
     wall = time.monotonic() - started
+    by_process = {
+        pid: (seconds - before.get(pid, 0.0), command)
+        for pid, (_, seconds, command) in last.items()
+    }
     spent: Counter[str] = Counter()
-    for pid, (kind, seconds) in last.items():
-        spent[kind] += seconds - before.get(pid, 0.0)
+    for pid, (kind, _, _) in last.items():
+        spent[kind] += by_process[pid][0]
     print(f"exit {running.returncode}, {wall:.1f} s wall, {sum(spent.values()):.1f} s CPU:")
     for kind, seconds in spent.most_common():
         print(f"{seconds:8.1f} s  {kind}")
+    costliest = sorted(by_process.items(), key=lambda item: -item[1][0])[: args.top]
+    for pid, (seconds, command) in costliest:
+        print(f"{seconds:8.1f} s  {pid}  {shortened(command)}")
 
 
 if __name__ == "__main__":
