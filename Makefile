@@ -52,9 +52,14 @@ help: ## List the targets
 local-run: setup ## Run the whole pipeline offline (DUMP=<url or .7z> or SITE=<name>, PUBLISHED=<date>; default: the sample)
 	$(BIN)/lake run $(RUN_ARGS)
 
-.PHONY: test
-test: setup databricks-env test-tools lint typecheck $(HELM) ## Run every test tier (unit, integration, notebooks, real dumps)
+.PHONY: test test-setup
+test: ## Run every test tier (unit, integration, notebooks, real dumps)
+	@$(MAKE) --no-print-directory --jobs=3 --output-sync=line test-setup
 	$(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+# Side by side: Helm's build and the jars' download need no Python, and the Databricks
+# environment, the hooks and mypy need only .venv (about 20 s less on a fresh clone).
+test-setup: setup databricks-env test-tools lint typecheck $(HELM)
 
 ## --- Setup ------------------------------------------------------------------
 

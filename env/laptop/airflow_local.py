@@ -4,6 +4,7 @@ its own AIRFLOW_HOME, SQLite and LocalExecutor, the DAGs from dags/, and connect
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from worker.paths import REPO_ROOT
 from worker.processes import ManagedProcess
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+LOCAL_SETTINGS = REPO_ROOT / "env" / "airflow_config" / "airflow_local_settings.py"
 USERNAME = "admin"
 
 
@@ -65,7 +67,8 @@ class LocalAirflow:
 
     def start(self, lake_settings, on_status=lambda text: None, timeout: float = 180) -> None:
         env = self.environment(lake_settings)
-        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "config").mkdir(parents=True, exist_ok=True)
+        shutil.copy(LOCAL_SETTINGS, self.home / "config")
         on_status("migrating the metadata database")
         _airflow(["db", "migrate"], env, self.home / "db-migrate.log")
         for component in COMPONENTS:

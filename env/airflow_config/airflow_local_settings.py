@@ -1,0 +1,14 @@
+"""Airflow's local settings for `make airflow` and the tests (LocalAirflow copies this file
+into AIRFLOW_HOME/config, where every Airflow process imports it at start).
+
+The scheduler imports the providers' modules that the DAG files import, before its
+LocalExecutor forks the workers that fork each task: a task then finds them imported,
+instead of importing them again to parse its DAG file (about 1.3 s of each task's CPU,
+papermill's optional cloud clients most of it; BENCHMARKS.md)."""
+
+import sys
+
+if sys.argv[1:2] == ["scheduler"]:
+    import airflow.providers.amazon.aws.hooks.s3
+    import airflow.providers.databricks.operators.databricks_workflow
+    import airflow.providers.papermill.operators.papermill  # noqa: F401
