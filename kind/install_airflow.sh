@@ -29,8 +29,10 @@ fail() {
   exit 1
 }
 
-# What every helm command of this script gives the chart.
-chart_flags=(--namespace "$NAMESPACE" --values "$HERE/values-override.yaml")
+# What every helm command of this script gives the chart. The scheduler pod runs the tasks
+# (LocalExecutor): with these local settings it imports the providers before it forks them.
+chart_flags=(--namespace "$NAMESPACE" --values "$HERE/values-override.yaml"
+  --set-file "airflowLocalSettings=$ROOT/env/airflow_config/airflow_local_settings.py")
 if [[ -n "${GIT_SYNC_REPO:-}" ]]; then
   branch=${GIT_SYNC_BRANCH:-main}
   # ref and branch both: the chart sets git-sync's GITSYNC_REF (default v2-2-stable)

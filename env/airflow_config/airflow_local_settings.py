@@ -1,5 +1,6 @@
-"""Airflow's local settings for `make airflow` and the tests (LocalAirflow copies this file
-into AIRFLOW_HOME/config, where every Airflow process imports it at start).
+"""Airflow's local settings, imported by every Airflow process at start: LocalAirflow
+(`make airflow`, the tests) copies this file into AIRFLOW_HOME/config, and the Kind
+install gives it to the chart (`airflowLocalSettings`).
 
 The scheduler imports the providers' modules that the DAG files import, before its
 LocalExecutor forks the workers that fork each task: a task then finds them imported,

@@ -22,6 +22,7 @@ import yaml
 from lake_runs import in_terminal
 
 from conftest import REPO_ROOT, absent
+from laptop.airflow_local import LOCAL_SETTINGS
 
 KIND = REPO_ROOT / "kind"
 INSTALL_SCRIPT = (KIND / "install_airflow.sh").read_text()
@@ -412,3 +413,16 @@ def test_every_file_the_dockerfile_copies_exists_and_it_installs_the_lock():
     for source in sources:
         assert (REPO_ROOT / source).exists(), f"{source} (`make setup` makes .cache/jars)"
     assert "--requirement requirements.lock" in DOCKERFILE
+
+
+def test_the_scheduler_gets_the_local_settings_make_airflow_uses(rendered):
+    """They make its LocalExecutor's tasks import the providers once (BENCHMARKS.md)."""
+    config = named(rendered, "ConfigMap", "airflow-config")["data"]
+    assert config["airflow_local_settings.py"] == LOCAL_SETTINGS.read_text().rstrip("\n")
+    scheduler = pod_specs(rendered)["airflow-scheduler"]
+    (container,) = [c for c in scheduler["containers"] if c["name"] == "scheduler"]
+    mounted = {m["mountPath"]: m.get("subPath") for m in container["volumeMounts"]}
+    home = next(e["value"] for e in container["env"] if e["name"] == "AIRFLOW_HOME")
+    path = f"{home}/config/airflow_local_settings.py"
+    assert mounted[path] == "airflow_local_settings.py"
+    assert "airflow scheduler" in " ".join(container.get("args", []) + container.get("command", []))
