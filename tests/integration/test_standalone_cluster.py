@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 
+import psutil
 import pytest
 from lake_runs import Run
 from real_dump_helpers import differences, lake_in_bucket
@@ -73,6 +74,20 @@ def test_the_executors_are_other_processes_each_in_its_workers_folder_and_python
         worker = next(w for w in cluster.workers if row["cwd"].startswith(str(w.work_dir)))
         assert row["python"] == str(worker.python_env)
     assert {row["python"] for row in rows} == {str(w.python_env) for w in cluster.workers}
+    # Every JVM of the cluster takes the local Spark's flags (LAKE_SPARK_JAVA_OPTIONS).
+    work_dirs = tuple(str(w.work_dir) for w in cluster.workers)
+    executors = [
+        info["cmdline"]
+        for info in (p.info for p in psutil.process_iter(["cmdline", "cwd"]))
+        if "CoarseGrainedExecutorBackend" in " ".join(info["cmdline"] or [])
+        and (info["cwd"] or "").startswith(work_dirs)
+    ]
+    assert len(executors) == 2
+    daemons = [psutil.Process(cluster.master.running_pid()).cmdline()] + [
+        psutil.Process(worker.process.running_pid()).cmdline() for worker in cluster.workers
+    ]
+    flags = set(cluster.settings.spark_java_options.split())
+    assert flags and all(flags <= set(command) for command in executors + daemons)
 
 
 def test_a_cluster_without_the_package_fails_the_first_step_in_one_line(
