@@ -54,12 +54,14 @@ local-run: setup ## Run the whole pipeline offline (DUMP=<url or .7z> or SITE=<n
 
 .PHONY: test test-setup
 test: ## Run every test tier (unit, integration, notebooks, real dumps)
-	@$(MAKE) --no-print-directory --jobs=3 --output-sync=line test-setup
+	@$(MAKE) --no-print-directory --jobs=3 $(OUTPUT_SYNC) test-setup
 	$(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Side by side: Helm's build and the jars' download need no Python, and the Databricks
 # environment, the hooks and mypy need only .venv (about 20 s less on a fresh clone).
 test-setup: setup databricks-env test-tools lint typecheck $(HELM)
+# Each line whole, where make has it (GNU make 4; macOS ships 3.81).
+OUTPUT_SYNC := $(if $(filter output-sync,$(.FEATURES)),--output-sync=line)
 
 ## --- Setup ------------------------------------------------------------------
 
@@ -110,7 +112,7 @@ $(DATABRICKS_STAMP): requirements.databricks.lock pyproject.toml | python $(VENV
 	touch $@
 
 # The jars come from Maven Central once, by the manifest; Spark gets them by path.
-$(JARS_STAMP): env/jars.pom.xml
+$(JARS_STAMP): env/jars.pom.xml | java
 	@command -v mvn >/dev/null || { echo "error: Maven (mvn) is needed once to fetch the jars: apt-get install maven, brew install maven, or conda env create -f environment.yml"; exit 1; }
 	@echo "setup: fetching the $$(grep -c '<dependency>' env/jars.pom.xml) jars of env/jars.pom.xml from Maven Central into $(JARS_DIR) (once; under a minute)"
 	@# Maven's console library writes color codes even in batch mode: strip them from logs.

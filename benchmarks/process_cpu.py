@@ -88,8 +88,8 @@ def main() -> None:
     for kind, seconds in spent.most_common():
         print(f"{seconds:8.1f} s  {kind}")
     costliest = sorted(by_process.items(), key=lambda item: -item[1][0])[: args.top]
-    for pid, (seconds, command) in costliest:
-        print(f"{seconds:8.1f} s  {pid}  {shortened(command)}")
+    for pid, (seconds, cmdline) in costliest:
+        print(f"{seconds:8.1f} s  {pid}  {shortened(cmdline)}")
 
 
 if __name__ == "__main__":

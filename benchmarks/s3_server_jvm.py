@@ -51,8 +51,8 @@ def a_lakes_requests(client, bucket: str, requests: int) -> None:
 
 
 def one_round(flags: str, requests: int, work: Path) -> tuple[float, float]:
-    settings = LakeSettings(s3_endpoint=f"http://127.0.0.1:{free_port()}", bucket="bench")
-    port = int(settings.s3_endpoint.rsplit(":", 1)[1])
+    port = free_port()
+    settings = LakeSettings(s3_endpoint=f"http://127.0.0.1:{port}", bucket="bench")
     server = FlaggedS3Server(work / "data", work / "state", port, java_options=tuple(flags.split()))
     server.start()
     try:

@@ -1,15 +1,15 @@
-"""Airflow's local settings, imported by every Airflow process at start: LocalAirflow
-(`make airflow`, the tests) copies this file into AIRFLOW_HOME/config, and the Kind
-install gives it to the chart (`airflowLocalSettings`).
-
-The scheduler imports the providers' modules that the DAG files import, before its
-LocalExecutor forks the workers that fork each task: a task then finds them imported,
-instead of importing them again to parse its DAG file (about 1.3 s of each task's CPU,
-papermill's optional cloud clients most of it; BENCHMARKS.md)."""
+"""Airflow's local settings (LocalAirflow copies them into AIRFLOW_HOME/config; the Kind
+install gives them to the chart). The scheduler imports the providers the DAG files use
+before its LocalExecutor forks the tasks, which then need not (BENCHMARKS.md)."""
 
 import sys
+from contextlib import suppress
 
+__all__: list[str] = []  # Nothing here is a setting or a policy for Airflow to take.
+
+# A provider that fails to import fails its DAG's parse, where the UI shows it; not here.
 if sys.argv[1:2] == ["scheduler"]:
-    import airflow.providers.amazon.aws.hooks.s3
-    import airflow.providers.databricks.operators.databricks_workflow
-    import airflow.providers.papermill.operators.papermill  # noqa: F401
+    with suppress(ImportError):
+        import airflow.providers.amazon.aws.hooks.s3  # the s3:// Assets' handler
+        import airflow.providers.databricks.operators.databricks_workflow
+        import airflow.providers.papermill.operators.papermill  # noqa: F401

@@ -132,14 +132,14 @@ class StandaloneCluster:
                 "spark.cores.max": str(self.cores_per_worker * len(self.python_envs)),
                 # No job before every worker's executor is there (standalone's default: 0).
                 "spark.scheduler.minRegisteredResourcesRatio": "1.0",
-                # The executors take the local Spark's JVM flags (LAKE_SPARK_JAVA_OPTIONS).
-                **self._executor_java_options(),
+                **self._java_options("spark.executor.extraJavaOptions"),
             },
         )
 
-    def _executor_java_options(self) -> dict[str, str]:
+    def _java_options(self, key: str) -> dict[str, str]:
+        """Every JVM of the cluster takes the local Spark's flags (LAKE_SPARK_JAVA_OPTIONS)."""
         flags = self.settings.spark_java_options
-        return {"spark.executor.extraJavaOptions": flags} if flags else {}
+        return {key: flags} if flags else {}
 
     @property
     def url(self) -> str:
@@ -149,9 +149,12 @@ class StandaloneCluster:
         return [str(SPARK_HOME / "bin" / "spark-class"), *arguments]
 
     def _environment(self, path_first: Path | None = None) -> dict[str, str]:
-        env = {**os.environ, "SPARK_HOME": str(SPARK_HOME), "SPARK_LOCAL_IP": "127.0.0.1"}
-        if self.settings.spark_java_options:  # The master's and workers' JVMs.
-            env["SPARK_DAEMON_JAVA_OPTS"] = self.settings.spark_java_options
+        env = {
+            **os.environ,
+            "SPARK_HOME": str(SPARK_HOME),
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            **self._java_options("SPARK_DAEMON_JAVA_OPTS"),  # the master's and workers'
+        }
         if path_first:
             env["PATH"] = f"{path_first}{os.pathsep}{env.get('PATH', '')}"
         return env

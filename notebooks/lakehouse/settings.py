@@ -229,7 +229,10 @@ class LocalSparkSettings(_LakeVariables):
     )
     spark_java_options: str = Field(
         default="",
-        description="extra JVM flags for the local Spark; the tests use quick-start ones",
+        description=(
+            "extra JVM flags for the local Spark, and for every JVM of the standalone "
+            "cluster (so none that names a port or a file); the tests use quick-start ones"
+        ),
     )
     job_python: str = Field(
         default="",
