@@ -78,8 +78,8 @@ def main() -> None:
         time.sleep(0.5)
     wall = time.monotonic() - started
     by_process = {
-        pid: (seconds - before.get(pid, 0.0), command)
-        for pid, (_, seconds, command) in last.items()
+        pid: (seconds - before.get(pid, 0.0), cmdline)
+        for pid, (_, seconds, cmdline) in last.items()
     }
     spent: Counter[str] = Counter()
     for pid, (kind, _, _) in last.items():

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from laptop.airflow_local import LOCAL_SETTINGS
 
@@ -17,7 +18,7 @@ PROVIDERS = (
 )
 
 
-def imported_by(component: str, home) -> set[str]:
+def imported_by(component: str, home: Path) -> set[str]:
     """Which of PROVIDERS `airflow <component>` holds once Airflow has started."""
     (home / "config").mkdir(parents=True, exist_ok=True)
     shutil.copy(LOCAL_SETTINGS, home / "config")
