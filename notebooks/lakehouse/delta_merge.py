@@ -158,6 +158,12 @@ def sync(
     any other size stops it instead. Keys alone vouch for nothing (they come from the
     same file), so a sync by `source_keys` always guards the share. Either way nothing
     is written, and the error says which table and site.
+
+    A source with neither (a table computed from bronze) whose scope holds more rows
+    than the setting `compare_max_rows` is not compared: it is rewritten, unguarded.
+    Its rows would be computed twice, once to compare and once to write, and on a large
+    site, whose every refresh changes rows, the comparison only costs time; its input
+    passed bronze's guard.
     """
     return retry_on_conflict(partial(_sync, lake, source, into, source_keys), f"sync {into.name}")
 
@@ -165,10 +171,13 @@ def sync(
 def _sync(
     lake: Lake, source: DataFrame, into: Slice, source_keys: Callable[[], DataFrame] | None
 ) -> Synced:
-    name, scope = into.name, into.scope
+    name, scope, most_compared = into.name, into.scope, lake.settings.compare_max_rows
+    held: int | None = None  # the stored rows, up to one more than `most_compared`
     if lake.exists(name):
         stored = lake.read(name).where(scope_filter(scope))
-        first_rows = stored.isEmpty() if into.stored_rows is None else not into.stored_rows
+        if into.stored_rows is None:  # One job: whether the scope holds rows, and many.
+            held = stored.limit(most_compared + 1).count()
+        first_rows = held == 0 if held is not None else not into.stored_rows
     elif into.not_null:
         lake.create_empty(name, source.schema, into.not_null, into.properties)
         first_rows = True
@@ -187,14 +196,21 @@ def _sync(
         # gone ones as for rows (its `changed` only the new keys; the scope is written anyway).
         keys_only = source_keys().withColumn(ROW_HASH, F.lit(None).cast("bigint"))
         _check_source(lake, into, _compare(side_by_side(keys_only, stored, into.keys)), by_key=True)
-        counted_source, rows = counted(source)
-        lake.replace_where(counted_source, name, scope_sql(scope))
-        return Synced(_rows_written(rows, lake, name, scope), first_rows=False)
+        return _rewrite(lake, source, into)
+    if into.expected_rows is None and held is not None and held > most_compared:
+        return _rewrite(lake, source, into)
     counts = _compare(side_by_side(source, stored, into.keys))
     _check_source(lake, into, counts)
     if counts.changed or counts.gone:
         lake.replace_where(source, name, scope_sql(scope))
     return Synced(counts.source, first_rows=False)
+
+
+def _rewrite(lake: Lake, source: DataFrame, into: Slice) -> Synced:
+    """Replace the rows of `into` with `source`'s, uncompared, in one write."""
+    counted_source, rows = counted(source)
+    lake.replace_where(counted_source, into.name, scope_sql(into.scope))
+    return Synced(_rows_written(rows, lake, into.name, into.scope), first_rows=False)
 
 
 def counted(df: DataFrame, condition: Column | None = None) -> tuple[DataFrame, Observation]:

@@ -209,6 +209,13 @@ class GuardSettings(_LakeVariables):
         description="a refresh that would delete more of a site's rows in a table stops "
         "instead (refresh.md)",
     )
+    compare_max_rows: int = Field(
+        default=10_000,
+        ge=0,
+        description="a table computed from bronze (data quality, silver, gold) whose site "
+        "holds more rows is rewritten without first comparing the new rows with them: "
+        "cheaper, but then unguarded (bronze's guard covers its input) (refresh.md)",
+    )
 
 
 class LocalSparkSettings(_LakeVariables):

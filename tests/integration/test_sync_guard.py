@@ -89,6 +89,28 @@ def test_a_source_the_manifest_does_not_match_stops(lake):
     assert lake.current_version(NAME) == version
 
 
+def test_a_large_computed_scope_is_rewritten_uncompared(lake):
+    """Above `compare_max_rows` stored rows a source the manifest does not count (a table
+    computed from bronze) is not compared: the same rows again still take a commit, and
+    a smaller source replaces the rows unguarded. A source the manifest counts is
+    compared whatever the size."""
+
+    def limited(most: int) -> Lake:
+        return Lake(lake.spark, lake.settings.model_copy(update={"compare_max_rows": most}))
+
+    version = lake.current_version(NAME)
+    write(limited(10), range(0, 10))
+    assert lake.current_version(NAME) == version  # at the limit: compared, unchanged
+    write(limited(9), range(0, 10))
+    assert lake.current_version(NAME) == version + 1
+    with pytest.raises(SourceMismatch, match="the new rows number 9, the dump's manifest says 10"):
+        write(limited(0), range(1, 10), expected_rows=10)
+    write(limited(0), range(0, 10), expected_rows=10)
+    assert lake.current_version(NAME) == version + 1
+    write(limited(9), range(7, 10))  # 7 of 10 deleted, past the share: not guarded
+    assert stored(lake) == {7, 8, 9} and lake.current_version(NAME) == version + 2
+
+
 def test_a_table_created_with_not_null_columns_refuses_a_null_key(spark, settings, s3):
     lake, name = Lake(spark, settings), "bronze.not_null_test"
     keyed = rows(lake, range(0, 3))
