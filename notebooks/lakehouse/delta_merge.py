@@ -135,9 +135,11 @@ def sync(
     scope, as a replaceWhere would be; a site's runs never write at once: they hold its
     lock, and each target runs one job at a time.) That write is not preceded by a check
     that `source` has rows (a round trip, and for bronze a parse); an empty source then
-    leaves an empty commit. A table created here gets the Delta table `properties`, and
-    its `not_null` columns refuse nulls. `stored_rows` says whether the scope holds rows,
-    where the caller already knows (None: look).
+    leaves an empty commit. A table created here gets the Delta table `properties`, its
+    `not_null` columns refuse nulls, and it is partitioned by the scope's columns: Delta
+    then drops a scope's files without reading them where it rewrites them, and reads
+    them twice where the scope's columns are data. `stored_rows` says whether the scope
+    holds rows, where the caller already knows (None: look).
 
     A scope that holds rows is first compared with `source` in one job, by key and row
     hash (one full outer join), and one with changes is then rewritten whole in one
@@ -179,11 +181,11 @@ def _sync(
             held = stored.limit(most_compared + 1).count()
         first_rows = held == 0 if held is not None else not into.stored_rows
     elif into.not_null:
-        lake.create_empty(name, source.schema, into.not_null, into.properties)
+        lake.create_empty(name, source.schema, into.not_null, into.properties, list(scope))
         first_rows = True
     else:
         counted_source, rows = counted(source)
-        lake.create(counted_source, name, properties=into.properties)
+        lake.create(counted_source, name, list(scope), into.properties)
         return Synced(_rows_written(rows, lake, name, scope), first_rows=True)
     if first_rows:
         if into.expected_rows == 0:  # The manifest's count spares a write of nothing.

@@ -110,6 +110,7 @@ class Lake:
         schema: "StructType",
         not_null: tuple[str, ...] = (),
         properties: dict[str, str] | None = None,
+        partition_by: list[str] | None = None,
     ) -> None:
         """Create the table with `schema`'s columns, unless it exists. Delta refuses a null
         in the `not_null` ones on every later write; a DataFrame write cannot declare
@@ -120,8 +121,10 @@ class Lake:
             for field in schema.fields
         )
         settings = ", ".join(f"'{k}' = '{quote_sql(v)}'" for k, v in (properties or {}).items())
+        partitions = ", ".join(f"`{column}`" for column in partition_by or [])
         self.spark.sql(
             f"CREATE TABLE IF NOT EXISTS {self.sql_name(name)} ({columns}) USING delta"
+            + (f" PARTITIONED BY ({partitions})" if partitions else "")
             + (f" TBLPROPERTIES ({settings})" if settings else "")
         )
 
@@ -131,14 +134,18 @@ class Lake:
         name: str,
         properties: dict[str, str] | None = None,
         merge_schema: bool = False,
+        partition_by: list[str] | None = None,
     ) -> None:
         """Add `df`'s rows, creating the table if needed, then with Delta table
-        `properties` (`delta.*`); with `merge_schema`, columns the table lacks are added."""
+        `properties` (`delta.*`) and partitioned `partition_by`; with `merge_schema`,
+        columns the table lacks are added."""
         writer = df.write.format("delta").mode("append")
         if merge_schema:
             writer = writer.option("mergeSchema", "true")
-        if properties and not self.exists(name):
-            writer = writer.options(**properties)
+        if (properties or partition_by) and not self.exists(name):
+            writer = writer.options(**(properties or {}))
+            if partition_by:
+                writer = writer.partitionBy(*partition_by)
         retry_on_conflict(lambda: self._save(writer, name), f"append {name}")
 
     def replace_where(self, df: "DataFrame", name: str, condition: str) -> None:

@@ -66,16 +66,32 @@ def test_airflow_restarts_the_medallion_on_a_dump_in_the_lake_only_while_a_step_
     assert f"the newer dump {first_run.dump_id}" in reason("1999-01-01-earlier")
 
 
-def test_min_and_max_per_file_are_kept_only_where_files_differ(first_run, lake):
-    """Statistics cost write time: bronze keeps them for the site, Id and the dates, and
-    the lineage, created by an append, for its keys."""
+def test_tables_are_partitioned_by_what_a_refresh_rewrites(first_run, lake):
+    """A refresh rewrites a site's rows (of some tables, for the lineage and the rejected
+    lines): partitioned so, a table's rewrite drops the old files without reading them.
+    Statistics cost write time: bronze keeps them for the Id and the dates, the lineage,
+    created by an append, for the Id."""
+
+    def detail(name: str):
+        return lake.spark.sql(f"DESCRIBE DETAIL {lake.sql_name(name)}").first()
 
     def stats_columns(name: str) -> list[str]:
-        detail = lake.spark.sql(f"DESCRIBE DETAIL {lake.sql_name(name)}").first()
-        return detail["properties"]["delta.dataSkippingStatsColumns"].split(",")
+        return detail(name)["properties"]["delta.dataSkippingStatsColumns"].split(",")
 
-    assert stats_columns("bronze.row_lineage") == ["site", "table_name", "id"]
-    assert stats_columns("bronze.posts")[:3] == ["site", "id", "creation_date"]
+    by_site = [
+        "bronze.posts",
+        "bronze.votes",
+        "bronze.posts_valid",
+        "silver.posts",
+        "gold.posts_users",
+    ]
+    assert {name: detail(name)["partitionColumns"] for name in by_site} == {
+        name: ["site"] for name in by_site
+    }
+    for name in ("bronze.row_lineage", "bronze.rejected_rows"):
+        assert detail(name)["partitionColumns"] == ["site", "table_name"], name
+    assert stats_columns("bronze.row_lineage") == ["id"]
+    assert stats_columns("bronze.posts")[:2] == ["id", "creation_date"]
     assert "score" not in stats_columns("bronze.posts")
 
 
@@ -93,7 +109,7 @@ def test_bronze_files_store_dates_as_int64_and_long_texts_without_a_dictionary(f
     }
     assert columns["creation_date"].physical_type == "INT64"
     assert not columns["body"].has_dictionary_page
-    assert columns["site"].has_dictionary_page
+    assert columns["dump_id"].has_dictionary_page
 
 
 def test_rerunning_the_same_dump_changes_no_table(first_run, lake, settings, tmp_path, monkeypatch):

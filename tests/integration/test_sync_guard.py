@@ -111,6 +111,16 @@ def test_a_large_computed_scope_is_rewritten_uncompared(lake):
     assert stored(lake) == {7, 8, 9} and lake.current_version(NAME) == version + 2
 
 
+def test_a_table_made_before_partitioning_is_still_synced(spark, settings, s3):
+    """A lake's tables made before they were partitioned by site keep their layout."""
+    lake, name = Lake(spark, settings), "bronze.unpartitioned_test"
+    lake.create(rows(lake, range(0, 10)), name)
+    sync(lake, rows(lake, range(3, 12)), Slice(name, ["site", "id"], {"site": SITE}))
+    detail = spark.sql(f"DESCRIBE DETAIL {lake.sql_name(name)}").first()
+    assert detail["partitionColumns"] == []
+    assert {r.id for r in lake.read(name).collect()} == set(range(3, 12))
+
+
 def test_a_table_created_with_not_null_columns_refuses_a_null_key(spark, settings, s3):
     lake, name = Lake(spark, settings), "bronze.not_null_test"
     keyed = rows(lake, range(0, 3))

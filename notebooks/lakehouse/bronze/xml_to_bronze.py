@@ -167,12 +167,13 @@ def _rejected_lines(
 
 
 def _stats_columns(table: DumpTable) -> list[str]:
-    """Columns whose min and max Delta keeps per file: the site, and what follows the
-    order of a dump's rows, Id and the dates, so a file's range is narrow and queries
-    skip files by it. Not the other numbers (score, user ids), whose every file spans
-    nearly the whole range, nor the long texts; each column kept costs the write time."""
+    """Columns whose min and max Delta keeps per file: what follows the order of a dump's
+    rows, Id and the dates, so a file's range is narrow and queries skip files by it
+    (the site is the table's partition). Not the other numbers (score, user ids), whose
+    every file spans nearly the whole range, nor the long texts; each column kept costs
+    the write time."""
     dates = [a.column for a in table.attributes if a.type == TIMESTAMP]
-    return ["site", "id", *dates, "ingested_at"]
+    return ["id", *dates, "ingested_at"]
 
 
 def load_dump_files(

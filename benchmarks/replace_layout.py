@@ -1,0 +1,67 @@
+"""Benchmark: what a refresh's rewrite of one site's rows costs by the table's layout, on
+a private S3 and Spark Connect server: `replaceWhere` of the site in a table partitioned
+by site (Delta drops the site's files by the log) beside the same in an unpartitioned
+table (Delta reads the site's files to find the rows, then again to keep the others).
+Each table holds two sites of `--rows` rows; each round rewrites one, alternating the
+layouts. Run: `.venv/bin/python benchmarks/replace_layout.py --rows 2000000 --rounds 5`
+(median of all but the first round).
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from private_cluster import private_cluster
+from pyspark.sql import functions as F
+
+from laptop.spark_connect_server import SparkConnectServer
+from worker.ingest.raw_store import ensure_bucket, s3_client
+from worker.spark_session import build_local_session
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="replace-layout-"))
+    settings, s3, port = private_cluster(work, "layout")
+    server = SparkConnectServer(settings, work / "spark", port=port)
+    s3.start()
+    server.start()
+    try:
+        ensure_bucket(s3_client(settings), settings.bucket)
+        spark = build_local_session(settings)
+
+        def rows(site: str, version: int):
+            text = F.sha2((F.col("id") + version).cast("string"), 256)
+            return spark.range(args.rows).select(F.lit(site).alias("site"), "id", text.alias("t"))
+
+        layouts = {"partitioned by site": ["site"], "unpartitioned": []}
+        paths = {name: f"s3a://{settings.bucket}/{number}" for number, name in enumerate(layouts)}
+        for name, partition_by in layouts.items():
+            for site in ("a", "b"):
+                writer = rows(site, 0).write.format("delta").mode("append")
+                if partition_by:
+                    writer = writer.partitionBy(*partition_by)
+                writer.save(paths[name])
+        seconds: dict[str, list[float]] = {name: [] for name in layouts}
+        for version in range(1, args.rounds + 1):
+            for name in layouts:
+                writer = rows("a", version).write.format("delta").mode("overwrite")
+                started = time.monotonic()
+                writer.option("replaceWhere", "site = 'a'").save(paths[name])
+                seconds[name].append(time.monotonic() - started)
+        print(f"{args.rows:,} rows a site\n\n| layout | median s | every round, s |\n|---|---|---|")
+        for name, values in seconds.items():
+            rounds = " ".join(f"{v:.2f}" for v in values)
+            print(f"| {name} | {statistics.median(values[1:]):.2f} | {rounds} |")
+    finally:
+        server.stop()
+        s3.stop()
+
+
+if __name__ == "__main__":
+    main()
