@@ -57,7 +57,7 @@ def main() -> None:
         print(f"{args.rows:,} rows a site\n\n| layout | median s | every round, s |\n|---|---|---|")
         for name, values in seconds.items():
             rounds = " ".join(f"{v:.2f}" for v in values)
-            print(f"| {name} | {statistics.median(values[1:]):.2f} | {rounds} |")
+            print(f"| {name} | {statistics.median(values[1:] or values):.2f} | {rounds} |")
     finally:
         server.stop()
         s3.stop()

@@ -1,7 +1,7 @@
-"""Idempotent writes: a source whose rows are already stored as they are commits nothing,
-and a new dump of a site replaces that site's rows exactly (`sync`), by rewriting them
-whole once a comparison has found a change; history tables take new rows by a Delta
-MERGE (`upsert`)."""
+"""Idempotent writes: a source whose rows are already stored as they are commits nothing
+(up to a size, for tables computed from bronze), and a new dump of a site replaces that
+site's rows exactly (`sync`), by rewriting them whole once a comparison has found a
+change; history tables take new rows by a Delta MERGE (`upsert`)."""
 
 import uuid
 from collections.abc import Callable
@@ -137,9 +137,9 @@ def sync(
     that `source` has rows (a round trip, and for bronze a parse); an empty source then
     leaves an empty commit. A table created here gets the Delta table `properties`, its
     `not_null` columns refuse nulls, and it is partitioned by the scope's columns: Delta
-    then drops a scope's files without reading them where it rewrites them, and reads
-    them twice where the scope's columns are data. `stored_rows` says whether the scope
-    holds rows, where the caller already knows (None: look).
+    then drops a scope's files by its log where it rewrites them (in a table made before,
+    unpartitioned, it reads them twice). `stored_rows` says whether the scope holds
+    rows, where the caller already knows (None: look).
 
     A scope that holds rows is first compared with `source` in one job, by key and row
     hash (one full outer join), and one with changes is then rewritten whole in one
@@ -162,10 +162,11 @@ def sync(
     is written, and the error says which table and site.
 
     A source with neither (a table computed from bronze) whose scope holds more rows
-    than the setting `compare_max_rows` is not compared: it is rewritten, unguarded.
-    Its rows would be computed twice, once to compare and once to write, and on a large
-    site, whose every refresh changes rows, the comparison only costs time; its input
-    passed bronze's guard.
+    than the setting `compare_max_rows`, counted where `stored_rows` is not given, is
+    not compared: it is rewritten, even with the same rows, and unguarded. Its rows
+    would be computed twice, once to compare and once to write, and on a large site,
+    whose every refresh changes rows, the comparison costs more than it saves. Its
+    input passed bronze's guard; a new check or transform that drops rows does not stop.
     """
     return retry_on_conflict(partial(_sync, lake, source, into, source_keys), f"sync {into.name}")
 
@@ -177,15 +178,20 @@ def _sync(
     held: int | None = None  # the stored rows, up to one more than `most_compared`
     if lake.exists(name):
         stored = lake.read(name).where(scope_filter(scope))
-        if into.stored_rows is None:  # One job: whether the scope holds rows, and many.
+        if into.stored_rows is None:
+            # One job says whether the scope holds rows, and whether more than are compared.
             held = stored.limit(most_compared + 1).count()
-        first_rows = held == 0 if held is not None else not into.stored_rows
+            first_rows = held == 0
+        else:
+            first_rows = not into.stored_rows
     elif into.not_null:
-        lake.create_empty(name, source.schema, into.not_null, into.properties, list(scope))
+        lake.create_empty(
+            name, source.schema, into.not_null, into.properties, partition_by=list(scope)
+        )
         first_rows = True
     else:
         counted_source, rows = counted(source)
-        lake.create(counted_source, name, list(scope), into.properties)
+        lake.create(counted_source, name, partition_by=list(scope), properties=into.properties)
         return Synced(_rows_written(rows, lake, name, scope), first_rows=True)
     if first_rows:
         if into.expected_rows == 0:  # The manifest's count spares a write of nothing.

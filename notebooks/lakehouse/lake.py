@@ -98,7 +98,8 @@ class Lake:
         partition_by: list[str] | None = None,
         properties: dict[str, str] | None = None,
     ) -> None:
-        """Create the table from `df`, with Delta table `properties` (`delta.*`)."""
+        """Create the table from `df`, partitioned by the `partition_by` columns, with
+        Delta table `properties` (`delta.*`)."""
         writer = df.write.format("delta").mode("error").options(**(properties or {}))
         if partition_by:
             writer = writer.partitionBy(*partition_by)
@@ -112,9 +113,9 @@ class Lake:
         properties: dict[str, str] | None = None,
         partition_by: list[str] | None = None,
     ) -> None:
-        """Create the table with `schema`'s columns, unless it exists. Delta refuses a null
-        in the `not_null` ones on every later write; a DataFrame write cannot declare
-        that, as it makes every column nullable."""
+        """Create the table with `schema`'s columns, partitioned by the `partition_by`
+        ones, unless it exists. Delta refuses a null in the `not_null` ones on every later
+        write; a DataFrame write cannot declare that, as it makes every column nullable."""
         columns = ", ".join(
             f"`{field.name}` {field.dataType.simpleString()}"
             + (" NOT NULL" if field.name in not_null else "")

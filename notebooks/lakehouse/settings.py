@@ -214,7 +214,8 @@ class GuardSettings(_LakeVariables):
         ge=0,
         description="a table computed from bronze (data quality, silver, gold) whose site "
         "holds more rows is rewritten without first comparing the new rows with them: "
-        "cheaper, but then unguarded (bronze's guard covers its input) (refresh.md)",
+        "cheaper, but a commit even for the same rows, and not under the deletion guard "
+        "(bronze's is); raise it to keep both (refresh.md)",
     )
 
 

@@ -1,6 +1,8 @@
 """A sync is never fooled by an empty or partial source: it stops, writing nothing,
 unless the dump's manifest vouches for the new count."""
 
+import uuid
+
 import pytest
 from pyspark.sql import functions as F
 
@@ -113,7 +115,7 @@ def test_a_large_computed_scope_is_rewritten_uncompared(lake):
 
 def test_a_table_made_before_partitioning_is_still_synced(spark, settings, s3):
     """A lake's tables made before they were partitioned by site keep their layout."""
-    lake, name = Lake(spark, settings), "bronze.unpartitioned_test"
+    lake, name = Lake(spark, settings), f"bronze.unpartitioned_{uuid.uuid4().hex[:8]}"
     lake.create(rows(lake, range(0, 10)), name)
     sync(lake, rows(lake, range(3, 12)), Slice(name, ["site", "id"], {"site": SITE}))
     detail = spark.sql(f"DESCRIBE DETAIL {lake.sql_name(name)}").first()
