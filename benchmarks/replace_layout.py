@@ -1,7 +1,9 @@
 """Benchmark: what a refresh's rewrite of one site's rows costs by the table's layout, on
 a private S3 and Spark Connect server: `replaceWhere` of the site in a table partitioned
 by site (Delta drops the site's files by the log) beside the same in an unpartitioned
-table (Delta reads the site's files to find the rows, then again to keep the others).
+table (Delta reads the site's files to find the rows, then again to keep the others),
+and in one with deletion vectors, Delta's own answer to rewriting files for a delete
+(it reads them once, to mark the rows).
 Each table holds two sites of `--rows` rows; each round rewrites one, alternating the
 layouts. Run: `.venv/bin/python benchmarks/replace_layout.py --rows 2000000 --rounds 5`
 (median of all but the first round).
@@ -9,16 +11,10 @@ layouts. Run: `.venv/bin/python benchmarks/replace_layout.py --rows 2000000 --ro
 
 import argparse
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
-from private_cluster import private_cluster
+from private_cluster import private_spark
 from pyspark.sql import functions as F
-
-from laptop.spark_connect_server import SparkConnectServer
-from worker.ingest.raw_store import ensure_bucket, s3_client
-from worker.spark_session import build_local_session
 
 
 def main() -> None:
@@ -26,24 +22,22 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="replace-layout-"))
-    settings, s3, port = private_cluster(work, "layout")
-    server = SparkConnectServer(settings, work / "spark", port=port)
-    s3.start()
-    server.start()
-    try:
-        ensure_bucket(s3_client(settings), settings.bucket)
-        spark = build_local_session(settings)
+    with private_spark("replace-layout-", "layout") as (settings, spark, _):
 
         def rows(site: str, version: int):
             text = F.sha2((F.col("id") + version).cast("string"), 256)
             return spark.range(args.rows).select(F.lit(site).alias("site"), "id", text.alias("t"))
 
-        layouts = {"partitioned by site": ["site"], "unpartitioned": []}
+        vectors = {"delta.enableDeletionVectors": "true"}
+        layouts = {  # name: (partition columns, table properties)
+            "partitioned by site": (["site"], {}),
+            "unpartitioned": ([], {}),
+            "unpartitioned, deletion vectors": ([], vectors),
+        }
         paths = {name: f"s3a://{settings.bucket}/{number}" for number, name in enumerate(layouts)}
-        for name, partition_by in layouts.items():
+        for name, (partition_by, properties) in layouts.items():
             for site in ("a", "b"):
-                writer = rows(site, 0).write.format("delta").mode("append")
+                writer = rows(site, 0).write.format("delta").mode("append").options(**properties)
                 if partition_by:
                     writer = writer.partitionBy(*partition_by)
                 writer.save(paths[name])
@@ -58,9 +52,6 @@ def main() -> None:
         for name, values in seconds.items():
             rounds = " ".join(f"{v:.2f}" for v in values)
             print(f"| {name} | {statistics.median(values[1:] or values):.2f} | {rounds} |")
-    finally:
-        server.stop()
-        s3.stop()
 
 
 if __name__ == "__main__":

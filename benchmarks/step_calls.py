@@ -9,7 +9,6 @@ A profile, not a benchmark: compare two commits by running it on each. Run:
 
 import argparse
 import sys
-import tempfile
 import time
 import traceback
 from collections import defaultdict
@@ -18,16 +17,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
 
 from pipeline_helpers import ingest_sample  # noqa: E402
-from private_cluster import private_cluster  # noqa: E402
+from private_cluster import private_spark  # noqa: E402
 from pyspark.sql.connect.client import core  # noqa: E402
 
 from lakehouse import steps  # noqa: E402
 from lakehouse.graph import in_dependency_order  # noqa: E402
 from lakehouse.lake import Lake  # noqa: E402
 from lakehouse.steps import PIPELINE
-from laptop.spark_connect_server import SparkConnectServer  # noqa: E402
 from worker.ingest.raw_store import ensure_bucket, s3_client  # noqa: E402
-from worker.spark_session import build_local_session  # noqa: E402
 
 # The client's calls that reach the server: plans run, commands run, plans analysed.
 ROUND_TRIPS = ("_execute_and_fetch", "_analyze")
@@ -74,13 +71,7 @@ def main() -> None:
             name,
             _timed(getattr(core.SparkConnectClient, name), args.depth),
         )
-    work = Path(tempfile.mkdtemp(prefix="step-calls-"))
-    settings, s3, port = private_cluster(work, "profile")
-    server = SparkConnectServer(settings, work / "spark", port=port)
-    s3.start()
-    server.start()
-    try:
-        spark = build_local_session(settings)
+    with private_spark("step-calls-", "profile") as (settings, spark, work):
         for site in ("a.example.com", "b.example.com", "c.example.com"):
             if args.new_lake_per_site:
                 settings = settings.model_copy(update={"bucket": f"lake-{site.split('.')[0]}"})
@@ -97,9 +88,6 @@ def main() -> None:
         print(f"last site: {total} round trips, {sum(s for _, s in calls.values()):.1f} s")
         for where, (count, seconds) in sorted(calls.items(), key=lambda kv: -kv[1][1])[: args.top]:
             print(f"{seconds:7.2f} s {count:4d}  {where}")
-    finally:
-        server.stop()
-        s3.stop()
 
 
 if __name__ == "__main__":

@@ -7,30 +7,17 @@ Each table holds three sites first; each round writes 2,000 rows of a new site. 
 
 import argparse
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
-from private_cluster import private_cluster
+from private_cluster import private_spark
 from pyspark.sql import functions as F
-
-from laptop.spark_connect_server import SparkConnectServer
-from worker.ingest.raw_store import ensure_bucket, s3_client
-from worker.spark_session import build_local_session
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="write-paths-"))
-    settings, s3, port = private_cluster(work, "paths")
-    server = SparkConnectServer(settings, work / "spark", port=port)
-    s3.start()
-    server.start()
-    try:
-        ensure_bucket(s3_client(settings), settings.bucket)
-        spark = build_local_session(settings)
+    with private_spark("write-paths-", "paths") as (settings, spark, _):
 
         def rows(site):
             return spark.range(2000).select(
@@ -66,9 +53,6 @@ def main() -> None:
         for way, values in seconds.items():
             rounds = " ".join(f"{v:.2f}" for v in values)
             print(f"| {way} | {statistics.median(values[2:]):.2f} | {rounds} |")
-    finally:
-        server.stop()
-        s3.stop()
 
 
 if __name__ == "__main__":

@@ -22,6 +22,12 @@ LOCAL_SETTINGS = REPO_ROOT / "env" / "airflow_config" / "airflow_local_settings.
 USERNAME = "admin"
 
 
+def place_local_settings(home: Path) -> None:
+    """Airflow's local settings where Airflow looks for them: AIRFLOW_HOME/config."""
+    (home / "config").mkdir(parents=True, exist_ok=True)
+    shutil.copy(LOCAL_SETTINGS, home / "config")
+
+
 @dataclass(frozen=True)
 class LocalAirflow:
     home: Path
@@ -67,8 +73,7 @@ class LocalAirflow:
 
     def start(self, lake_settings, on_status=lambda text: None, timeout: float = 180) -> None:
         env = self.environment(lake_settings)
-        (self.home / "config").mkdir(parents=True, exist_ok=True)
-        shutil.copy(LOCAL_SETTINGS, self.home / "config")
+        place_local_settings(self.home)
         on_status("migrating the metadata database")
         _airflow(["db", "migrate"], env, self.home / "db-migrate.log")
         for component in COMPONENTS:

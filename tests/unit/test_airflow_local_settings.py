@@ -4,12 +4,11 @@ LocalExecutor forks the tasks, imports the providers first (BENCHMARKS.md)."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from laptop.airflow_local import LOCAL_SETTINGS
+from laptop.airflow_local import place_local_settings
 
 PROVIDERS = (
     "airflow.providers.amazon.aws.hooks.s3",
@@ -20,8 +19,7 @@ PROVIDERS = (
 
 def imported_by(component: str, home: Path) -> set[str]:
     """Which of PROVIDERS `airflow <component>` holds once Airflow has started."""
-    (home / "config").mkdir(parents=True, exist_ok=True)
-    shutil.copy(LOCAL_SETTINGS, home / "config")
+    place_local_settings(home)
     code = (
         "import json, sys\n"
         f"sys.argv = ['airflow', {component!r}]\n"
