@@ -109,7 +109,9 @@ class Slice:
     """The rows of table `name` in `scope`, found by their `keys`, and what a sync of them
     is told: a created table's `not_null` columns and `properties`, how many rows the
     source holds by the dump's manifest (`expected_rows`), whether the scope holds rows
-    (`stored_rows`, None: look)."""
+    (`stored_rows`, None: look), and whether the rows the source is computed from number
+    more than the setting `compare_max_rows` (`large_input`: an aggregate's input, which
+    its own stored rows do not show; asked only where they would have it compared)."""
 
     name: str
     keys: list[str]
@@ -118,6 +120,7 @@ class Slice:
     properties: dict[str, str] | None = None
     expected_rows: int | None = None
     stored_rows: bool | None = None
+    large_input: Callable[[], bool] | None = None
 
 
 def sync(
@@ -162,11 +165,12 @@ def sync(
     is written, and the error says which table and site.
 
     A source with neither (a table computed from bronze) whose scope holds more rows
-    than the setting `compare_max_rows`, counted where `stored_rows` is not given, is
-    not compared: it is rewritten, even with the same rows, and unguarded. Its rows
-    would be computed twice, once to compare and once to write, and on a large site,
-    whose every refresh changes rows, the comparison costs more than it saves. Its
-    input passed bronze's guard; a new check or transform that drops rows does not stop.
+    than the setting `compare_max_rows`, counted where `stored_rows` is not given, or
+    whose input does (`large_input`), is not compared: it is rewritten, even with the
+    same rows, and unguarded. Its rows would be computed twice, once to compare and
+    once to write, and on a large site, whose every refresh changes rows, the comparison
+    costs more than it saves. Its input passed bronze's guard; a new check or transform
+    that drops rows does not stop.
     """
     return retry_on_conflict(partial(_sync, lake, source, into, source_keys), f"sync {into.name}")
 
@@ -205,7 +209,10 @@ def _sync(
         keys_only = source_keys().withColumn(ROW_HASH, F.lit(None).cast("bigint"))
         _check_source(lake, into, _compare(side_by_side(keys_only, stored, into.keys)), by_key=True)
         return _rewrite(lake, source, into)
-    if into.expected_rows is None and held is not None and held > most_compared:
+    if into.expected_rows is None and (
+        (held is not None and held > most_compared)
+        or (into.large_input is not None and into.large_input())
+    ):
         return _rewrite(lake, source, into)
     counts = _compare(side_by_side(source, stored, into.keys))
     _check_source(lake, into, counts)

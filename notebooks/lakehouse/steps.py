@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import TYPE_CHECKING
 
 from lakehouse.graph import Step, run_graph, waiting_for_writers
@@ -212,19 +213,32 @@ def bronze_posts_dataquality(ctx: RunContext, run: StepRun) -> DataFrame:
     return carried_dq_results(ctx.lake, ctx.site, ctx.dump_id)
 
 
-def _publish(ctx: RunContext, run: StepRun, tables: Callable[[], dict[str, DataFrame]]) -> None:
+def _publish(
+    ctx: RunContext,
+    run: StepRun,
+    tables: Callable[[], dict[str, DataFrame]],
+    aggregated: str | None = None,
+) -> None:
     """Make the site's rows of each table equal `tables()`'s, unless the step has nothing
     new to compute; `tables` reads its inputs only when it has. The rows are a function of
     the step's inputs; a site whose rows changed is rewritten whole, in one write
-    (`sync`); each table's keys are in lakehouse.tables."""
+    (`sync`); each table's keys are in lakehouse.tables. Tables that aggregate an input
+    (`aggregated`) are few rows computed from many: where the site's rows of the input
+    number more than the setting `compare_max_rows` (counted once, where a table's own
+    stored rows would have it compared), they are rewritten without the comparison that
+    would compute them twice."""
     from lakehouse.delta_merge import Slice, sync, with_row_hash
 
     if run.has_work:
         run.before_writing()
+        large_input = None
+        if aggregated is not None:
+            most = ctx.lake.settings.compare_max_rows
+            large_input = cache(lambda: ctx.site_rows(aggregated).limit(most + 1).count() > most)
         for name, df in tables().items():
             rows = with_row_hash(df, df.columns)
             keys = list(PUBLISHED_KEYS[name])
-            sync(ctx.lake, rows, Slice(name, keys, {"site": ctx.site}))
+            sync(ctx.lake, rows, Slice(name, keys, {"site": ctx.site}, large_input=large_input))
 
 
 @step(reads=(POSTS_VALID,), writes=(SILVER_POSTS,))
@@ -270,7 +284,7 @@ def gold_most_popular_tags(ctx: RunContext, run: StepRun) -> DataFrame:
             GOLD_MOST_POPULAR_TAGS: most_popular_tags(posts),
         }
 
-    _publish(ctx, run, tables)
+    _publish(ctx, run, tables, aggregated=SILVER_POSTS)
     return ctx.site_rows(GOLD_MOST_POPULAR_TAGS)
 
 

@@ -113,6 +113,30 @@ def test_a_large_computed_scope_is_rewritten_uncompared(lake):
     assert stored(lake) == {7, 8, 9} and lake.current_version(NAME) == version + 2
 
 
+def test_a_large_input_has_a_small_scope_rewritten_uncompared(lake):
+    """An aggregate holds few rows computed from many: where its input is large
+    (`large_input`), the same rows again take a commit; above the limit by its own rows,
+    the input is not counted."""
+    asked: list[bool] = []
+
+    def sync_with_input(large: bool, most: int) -> None:
+        def input_is_large() -> bool:
+            asked.append(large)
+            return large
+
+        limited = Lake(lake.spark, lake.settings.model_copy(update={"compare_max_rows": most}))
+        into = Slice(NAME, ["site", "id"], {"site": SITE}, large_input=input_is_large)
+        sync(limited, rows(lake, range(0, 10)), into)
+
+    version = lake.current_version(NAME)
+    sync_with_input(large=False, most=10)
+    assert lake.current_version(NAME) == version and asked == [False]
+    sync_with_input(large=True, most=10)
+    assert lake.current_version(NAME) == version + 1 and asked == [False, True]
+    sync_with_input(large=True, most=9)
+    assert lake.current_version(NAME) == version + 2 and asked == [False, True]
+
+
 def test_a_table_made_before_partitioning_is_still_synced(spark, settings, s3):
     """A lake's tables made before they were partitioned by site keep their layout."""
     lake, name = Lake(spark, settings), f"bronze.unpartitioned_{uuid.uuid4().hex[:8]}"
