@@ -203,23 +203,18 @@ def _sync(
         counted_source, rows = counted(source)
         lake.append(counted_source, name)
         return Synced(_rows_written(rows, lake, name, scope), first_rows=True)
-    # Both sides hold only the scope's rows (the stored by the filter, the source by how
-    # it is made; the write refuses others), so the scope's columns need not be compared:
-    # a join on a string every row shares took 1.5x the time of one on the Id alone.
-    compared_keys = [key for key in into.keys if key not in scope] or into.keys
     if source_keys is not None:
         # Keys carry no hash: `_compare` then counts the source, the stored rows and the
         # gone ones as for rows (its `changed` only the new keys; the scope is written anyway).
         keys_only = source_keys().withColumn(ROW_HASH, F.lit(None).cast("bigint"))
-        counts = _compare(side_by_side(keys_only, stored, compared_keys))
-        _check_source(lake, into, counts, by_key=True)
+        _check_source(lake, into, _compare(side_by_side(keys_only, stored, into.keys)), by_key=True)
         return _rewrite(lake, source, into)
     if into.expected_rows is None and (
         (held is not None and held > most_compared)
         or (into.large_input is not None and into.large_input())
     ):
         return _rewrite(lake, source, into)
-    counts = _compare(side_by_side(source, stored, compared_keys))
+    counts = _compare(side_by_side(source, stored, into.keys))
     _check_source(lake, into, counts)
     if counts.changed or counts.gone:
         lake.replace_where(source, name, scope_sql(scope))
