@@ -303,7 +303,8 @@ def real_dump(shared_dumps, lake, settings, tmp_path_factory):
     return load_real_dump(shared_dumps, lake, settings, tmp_path_factory.mktemp("real-dump"))
 
 
-# The real dump has 94 tags and 1,446 posts (../shared/stackexchange/README.md).
+# Below the real dump's posts (1,446) and users (2,551), above its tags (94), whatever
+# the earlier dump cut from them (../shared/stackexchange/README.md).
 REFRESHED_COMPARE_MAX_ROWS = 100
 
 
@@ -311,9 +312,8 @@ REFRESHED_COMPARE_MAX_ROWS = 100
 def refreshed_lake(spark, settings, s3_server):
     """The refresh test's lake of its own, so that no other test's load of the same site
     interferes: an earlier dump is loaded into it, then the newer one. Its computed
-    tables are rewritten uncompared, as a large site's are (LAKE_COMPARE_MAX_ROWS is
-    below the site's posts, above its tags); the sample's refreshes and the quiet
-    quarters compare theirs."""
+    tables are rewritten uncompared, as a large site's are (REFRESHED_COMPARE_MAX_ROWS);
+    the sample's refreshes and the quiet quarters compare theirs."""
     from real_dump_helpers import lake_in_bucket
 
     uncompared = settings.model_copy(update={"compare_max_rows": REFRESHED_COMPARE_MAX_ROWS})

@@ -111,7 +111,8 @@ class Slice:
     source holds by the dump's manifest (`expected_rows`), whether the scope holds rows
     (`stored_rows`, None: look), and whether the rows the source is computed from number
     more than the setting `compare_max_rows` (`large_input`: an aggregate's input, which
-    its own stored rows do not show; asked only where they would have it compared)."""
+    its own stored rows do not show; asked only where the table's stored rows would have
+    it compared)."""
 
     name: str
     keys: list[str]

@@ -213,8 +213,8 @@ class GuardSettings(_LakeVariables):
         default=10_000,
         ge=0,
         description="a table computed from bronze (data quality, silver, gold) whose site "
-        "holds more rows (the tag tables: whose silver posts do) is rewritten without first "
-        "comparing the new rows with them: "
+        "holds more rows, or whose input does (the silver posts a gold table aggregates), "
+        "is rewritten without first comparing the new rows with them: "
         "cheaper, but a commit even for the same rows, and not under the deletion guard "
         "(bronze's is); raise it to keep both (refresh.md)",
     )

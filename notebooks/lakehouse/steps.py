@@ -268,7 +268,7 @@ def gold_posts_users(ctx: RunContext, run: StepRun) -> DataFrame:
         posts, users = ctx.site_rows(SILVER_POSTS), ctx.site_rows(SILVER_USERS)
         return {GOLD_POSTS_USERS: posts_users(posts, users)}
 
-    _publish(ctx, run, tables)
+    _publish(ctx, run, tables, aggregated=SILVER_POSTS)
     return ctx.site_rows(GOLD_POSTS_USERS)
 
 

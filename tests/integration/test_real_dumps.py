@@ -68,8 +68,9 @@ def test_a_refresh_to_a_real_dump_equals_its_load_alone(
     """The dump cut at a date is loaded first, then the dump itself: every
     table equals the dump's load alone, what changed is in bronze.row_lineage, and an
     older dump never rolls the tables back. The computed tables are rewritten uncompared,
-    as a large site's are (the refreshed lake's LAKE_COMPARE_MAX_ROWS is below its posts),
-    the tag tables too, though they hold fewer rows: they aggregate all posts."""
+    as a large site's are (the refreshed lake's LAKE_COMPARE_MAX_ROWS is below the site's
+    posts and users, above its tags), the tag tables too, though they hold fewer rows:
+    they aggregate all posts."""
     rewritten, rewrite = [], delta_merge._rewrite
 
     def noted_rewrite(lake, source, into):
