@@ -41,7 +41,7 @@ def main() -> None:
     posts = generated_posts(args.posts_mb)
     setups = {setup: lambda spark, setup=setup: use(setup) for setup in SETUPS}
     seconds = alternating_bronze_loads(setups, posts, args.rounds, "bronze-statistics")
-    print_rounds_table(seconds, posts.stat().st_size, "statistics")
+    print_rounds_table(seconds, "statistics", posts.stat().st_size)
 
 
 if __name__ == "__main__":

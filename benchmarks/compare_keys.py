@@ -9,11 +9,10 @@ Run: `cd benchmarks && ../.venv/bin/python compare_keys.py --rows 6500000 --roun
 """
 
 import argparse
-import statistics
 import time
 
 from pyspark.sql import functions as F
-from run_benchmarks import machine, private_s3_server
+from run_benchmarks import machine, print_rounds_table, private_s3_server
 
 from lakehouse.delta_merge import _compare, side_by_side
 from worker.ingest.raw_store import ensure_bucket, s3_client
@@ -53,10 +52,7 @@ def main() -> None:
                 seconds[name].append(time.monotonic() - started)
                 assert counts.gone == shift, counts
     print(f"Machine: {machine()}; {args.rows:,} rows a side, {shift:,} gone.\n")
-    print("| join keys | median of rounds 2 on, s | every round, s |\n|---|---|---|")
-    for name, values in seconds.items():
-        rounds = " ".join(f"{value:.2f}" for value in values)
-        print(f"| {name} | {statistics.median(values[1:]):.2f} | {rounds} |")
+    print_rounds_table(seconds, "join keys")
 
 
 if __name__ == "__main__":

@@ -9,12 +9,11 @@ session's own settings. Run: `cd benchmarks && ../.venv/bin/python lineage_write
 """
 
 import argparse
-import statistics
 import time
 from datetime import UTC, datetime
 
 from refresh import SITE, dumps, upload_dump
-from run_benchmarks import machine, private_s3_server, warm_up
+from run_benchmarks import machine, print_rounds_table, private_s3_server, warm_up
 
 from lakehouse import steps
 from lakehouse.bronze.dump_history import record_lineage
@@ -71,10 +70,7 @@ def main() -> None:
                         else:
                             spark.conf.set(key, value)
     print(f"Machine: {machine()}; Posts.xml {args.posts_mb} MB, the next quarter's lineage.\n")
-    print("| variant | median s | every round, s |\n|---|---|---|")
-    for name, values in seconds.items():
-        rounds = " ".join(f"{value:.2f}" for value in values)
-        print(f"| {name} | {statistics.median(values):.2f} | {rounds} |")
+    print_rounds_table(seconds, "variant", warm_rounds=0)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,11 @@ layouts. Run: `.venv/bin/python benchmarks/replace_layout.py --rows 2000000 --ro
 """
 
 import argparse
-import statistics
 import time
 
 from private_cluster import private_spark
 from pyspark.sql import functions as F
+from run_benchmarks import print_rounds_table
 
 
 def main() -> None:
@@ -48,10 +48,8 @@ def main() -> None:
                 started = time.monotonic()
                 writer.option("replaceWhere", "site = 'a'").save(paths[name])
                 seconds[name].append(time.monotonic() - started)
-        print(f"{args.rows:,} rows a site\n\n| layout | median s | every round, s |\n|---|---|---|")
-        for name, values in seconds.items():
-            rounds = " ".join(f"{v:.2f}" for v in values)
-            print(f"| {name} | {statistics.median(values[1:] or values):.2f} | {rounds} |")
+        print(f"{args.rows:,} rows a site\n")
+        print_rounds_table(seconds, "layout")
 
 
 if __name__ == "__main__":

@@ -114,15 +114,24 @@ def alternating_bronze_loads(
     return seconds
 
 
-def print_rounds_table(seconds: dict[str, list[float]], size_bytes: int, first_column: str):
-    """One Markdown row per setup: the median of rounds 2 onwards (the first warms the
-    JVM's code for that setup), in seconds and MB/s, then every round."""
-    print(f"| {first_column} | median of rounds 2+, s | MB/s | every round, s |")
-    print("|---|---|---|---|")
+def print_rounds_table(
+    seconds: dict[str, list[float]],
+    first_column: str,
+    size_bytes: int | None = None,
+    warm_rounds: int = 1,
+):
+    """One Markdown row per setup: the median of the rounds after the first `warm_rounds`
+    (which warm the JVM's code for that setup; all of them where there are no more), in
+    seconds and, given the bytes read, MB/s, then every round."""
+    median_of = f"median of rounds {warm_rounds + 1}+, s" if warm_rounds else "median, s"
+    speed = ["MB/s"] if size_bytes else []
+    columns = [first_column, median_of, *speed, "every round, s"]
+    print("| " + " | ".join(columns) + " |\n" + "|---" * len(columns) + "|")
     for setup, rounds in seconds.items():
-        median = statistics.median(rounds[1:])
+        median = statistics.median(rounds[warm_rounds:] or rounds)
+        speed = [f"{size_bytes / 1e6 / median:.1f}"] if size_bytes else []
         every = " ".join(f"{value:.2f}" for value in rounds)
-        print(f"| {setup} | {median:.2f} | {size_bytes / 1e6 / median:.1f} | {every} |")
+        print("| " + " | ".join([setup, f"{median:.2f}", *speed, every]) + " |")
 
 
 def machine() -> str:

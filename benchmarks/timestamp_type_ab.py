@@ -25,7 +25,7 @@ def main() -> None:
     }
     seconds = alternating_bronze_loads(setups, posts, args.rounds, "timestamp-type")
     print(f"Machine: {machine()}; {posts.stat().st_size / 1e6:,.0f} MB Posts.xml\n")
-    print_rounds_table(seconds, posts.stat().st_size, "timestamps")
+    print_rounds_table(seconds, "timestamps", posts.stat().st_size)
 
 
 if __name__ == "__main__":

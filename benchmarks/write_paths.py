@@ -6,11 +6,11 @@ Each table holds three sites first; each round writes 2,000 rows of a new site. 
 """
 
 import argparse
-import statistics
 import time
 
 from private_cluster import private_spark
 from pyspark.sql import functions as F
+from run_benchmarks import print_rounds_table
 
 
 def main() -> None:
@@ -49,10 +49,7 @@ def main() -> None:
                 started = time.monotonic()
                 write(f"s3a://{settings.bucket}/t{number}", f"new{round_number}")
                 seconds[way].append(time.monotonic() - started)
-        print("| way | median s | every round, s |\n|---|---|---|")
-        for way, values in seconds.items():
-            rounds = " ".join(f"{v:.2f}" for v in values)
-            print(f"| {way} | {statistics.median(values[2:]):.2f} | {rounds} |")
+        print_rounds_table(seconds, "way", warm_rounds=2)
 
 
 if __name__ == "__main__":
