@@ -98,8 +98,8 @@ def session_conf(settings: LakeSettings) -> dict[str, str]:
         "spark.sql.codegen.cache.maxEntries": "4000",
         # A write to several partitions at once (a refresh's lineage: one per bronze table)
         # keeps a Parquet writer open for each instead of sorting its rows by partition
-        # first, which spilled 1.5 GB at 1 GB of XML (SPARK-26164; past this many writers
-        # a task sorts the rest). The lineage's writes took 0.94x the time (BENCHMARKS.md).
+        # first (SPARK-26164; past this many writers a task sorts the rest). The lineage's
+        # writes took 0.94x the time (BENCHMARKS.md).
         "spark.sql.maxConcurrentOutputFileWriters": str(len(DUMP_TABLES)),
         # The history tables take a commit per step: a checkpoint (a Spark job, then read
         # back) every 30 commits, not 10; new tables only (BENCHMARKS.md).
